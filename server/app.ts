@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { z } from 'zod';
+import { auditRoutes } from './audit/routes.js';
+import { requireScope } from './auth/principal.js';
+import type { Database } from './db/index.js';
+import { deploymentRoutes } from './deployments/routes.js';
+import { DeploymentService } from './deployments/service.js';
+import { ChangeFeed } from './events.js';
+import { authenticate } from './http/auth.js';
+import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { openApiDocument } from './http/openapi.js';
+import { defineRoute, parseInput, successStatus, type Context, type Route } from './http/route.js';
+import { keyRoutes } from './keys/routes.js';
+import { KeyService } from './keys/service.js';
+import { promptRoutes } from './prompts/routes.js';
+import { PromptService } from './prompts/service.js';
+import { VERSION } from './version.js';
+
+export interface AppOptions {
+  environments: readonly string[];
+  /** Largest JSON body accepted, e.g. '1mb'. */
+  bodyLimit: string;
+  /** Entries in the resolve cache; 0 turns it off. */
+  resolveCacheSize: number;
+  /** Log one line per request (info level). */
+  logRequests: boolean;
+}
+
+export const DEFAULT_APP_OPTIONS: AppOptions = {
+  environments: ['dev', 'staging', 'production'],
+  bodyLimit: '1mb',
+  resolveCacheSize: 50_000,
+  logRequests: true,
+};
+
+export interface Services {
+  db: Database;
+  feed: ChangeFeed;
+  keys: KeyService;
+  prompts: PromptService;
+  deployments: DeploymentService;
+}
+
+export interface Registry {
+  app: Express;
+  services: Services;
+  routes: Route[];
+}
+
+function systemRoutes(db: Database, environments: readonly string[], document: () => unknown): Route[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/healthz',
+      summary: 'Liveness and database reachability (no credential needed)',
+      tag: 'system',
+      scope: 'none',
+      responses: { 200: { description: 'Healthy', schema: z.object({ status: z.literal('ok'), version: z.string(), database: z.string() }) } },
+      async handler() {
+        await db.get('SELECT 1 AS ok');
+        return { status: 'ok', version: VERSION, database: db.dialect };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/openapi.json',
+      summary: 'This OpenAPI 3.1 document',
+      tag: 'system',
+      scope: 'read',
+      responses: { 200: { description: 'The OpenAPI document' } },
+      handler: () => document(),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/environments',
+      summary: 'The environments versions can be deployed to',
+      tag: 'system',
+      scope: 'read',
+      responses: { 200: { description: 'The environments', schema: z.object({ items: z.array(z.object({ name: z.string() })), next_cursor: z.null() }) } },
+      handler: () => ({ items: environments.map((name) => ({ name })), next_cursor: null }),
+    }),
+  ];
+}
+
+function handle(route: Route, keys: KeyService): RequestHandler {
+  const success = successStatus(route);
+  return async (req: Request, res: Response) => {
+    const principal = route.scope === 'none' ? undefined : await authenticate(keys, req);
+    const input = parseInput(route, req) as Parameters<Route['handler']>[0];
+    if (principal) requireScope(principal, typeof route.scope === 'function' ? route.scope(input) : route.scope);
+    let status = success;
+    const ctx: Context = { req, res, principal: principal!, status: (code) => (status = code) };
+    const result = await route.handler(input, ctx);
+    if (res.headersSent || res.writableEnded) return;
+    res.status(status).json(result);
+  };
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the services and the Express app over an open, migrated database. */
+export async function createApp(db: Database, logger: Logger, options: Partial<AppOptions> = {}): Promise<Registry> {
+  const opts = { ...DEFAULT_APP_OPTIONS, ...options };
+  const feed = new ChangeFeed(db);
+  await feed.start();
+  const keys = new KeyService(db, feed);
+  const prompts = new PromptService(db, feed);
+  const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);
+
+  let document: unknown;
+  const routes: Route[] = [
+    // The resolve route first: it is the hot path, and Express matches in order.
+    ...deploymentRoutes(deployments),
+    ...promptRoutes(prompts, deployments),
+    ...keyRoutes(keys),
+    ...auditRoutes(db),
+  ];
+  routes.push(...systemRoutes(db, opts.environments, () => (document ??= openApiDocument(routes, { version: VERSION }))));
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag'); // ETags are ours to set, on the resolve route.
+  app.set('query parser', 'extended');
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  if (opts.logRequests) {
+    app.use(
+      pinoHttp({
+        logger,
+        genReqId: (_req, res) => res.getHeader('x-request-id') as string,
+        customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+        serializers: {
+          req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+          res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+        },
+      }),
+    );
+  }
+  app.use(express.json({ limit: opts.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  for (const route of routes) app[route.method](route.path, handle(route, keys));
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+
+  return { app, services: { db, feed, keys, prompts, deployments }, routes };
+}

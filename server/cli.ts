@@ -1,0 +1,135 @@
+import { userInfo } from 'node:os';
+import { Command, Option } from 'commander';
+import type { Principal } from './auth/principal.js';
+import { databaseUrlFrom, serverConfig, type ServeFlags } from './config.js';
+import { openDatabase, type Database } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import { ChangeFeed } from './events.js';
+import { KeyService } from './keys/service.js';
+import { createLogger } from './logger.js';
+import { startServer } from './main.js';
+import { VERSION } from './version.js';
+
+function announceKey(key: string): void {
+  const line = '-'.repeat(72);
+  process.stderr.write(
+    `\n${line}\nA first admin API key was created. It is shown this once; keep it safe:\n\n  ${key}\n\n` +
+      `Send it as the X-API-Key header. Create narrower keys with: prompt-registry keys create\n${line}\n\n`,
+  );
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const config = serverConfig(flags);
+  const logger = createLogger(config.logLevel);
+  const running = await startServer(config, logger);
+  if (running.bootstrapKey) announceKey(running.bootstrapKey.key);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function withKeys<T>(db: string | undefined, fn: (keys: KeyService, database: Database) => Promise<T>): Promise<T> {
+  const database = openDatabase(databaseUrlFrom({ db }));
+  try {
+    await migrate(database);
+    return await fn(new KeyService(database, new ChangeFeed(database)), database);
+  } finally {
+    await database.close();
+  }
+}
+
+const cliActor = (): Principal => ({ name: `cli:${userInfo().username}`, scopes: ['admin'], credential: 'cli' });
+
+const dbOption = () => new Option('--db <url>', 'database: postgres://... or sqlite:PATH (default: DATABASE_URL, else a SQLite file in the data directory)');
+
+export function buildCli(): Command {
+  const program = new Command('prompt-registry').description('Self-hosted registry for LLM prompts').version(VERSION);
+
+  program
+    .command('serve')
+    .description('Start the registry server')
+    .option('--port <port>', 'port to listen on (default 8080, or PORT)')
+    .option('--host <host>', 'address to bind (default 127.0.0.1; 0.0.0.0 for all)')
+    .addOption(dbOption())
+    .option('--data-dir <dir>', 'where the default SQLite file lives (default ~/.local/share/prompt-registry)')
+    .option('--environments <list>', 'comma-separated environments (default dev,staging,production)')
+    .option('--log-level <level>', 'pino log level (default info)')
+    .option('--no-cache', 'turn off the in-process resolve cache')
+    .option('--no-log-requests', 'do not log a line per request')
+    .action((flags: ServeFlags) => serve(flags));
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations and exit')
+    .addOption(dbOption())
+    .action(async (flags: { db?: string }) => {
+      const db = openDatabase(databaseUrlFrom(flags));
+      try {
+        const applied = await migrate(db);
+        process.stdout.write(applied.length ? `applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}\n` : 'up to date\n');
+      } finally {
+        await db.close();
+      }
+    });
+
+  const keys = program.command('keys').description('Manage API keys');
+  keys
+    .command('create')
+    .description('Create an API key and print it (shown once)')
+    .requiredOption('--name <name>', 'a name for the key; recorded as the author of its changes')
+    .requiredOption('--scopes <list>', 'comma-separated: read, write, deploy, deploy:ENV, admin')
+    .addOption(dbOption())
+    .option('--json', 'print JSON')
+    .action(async (flags: { name: string; scopes: string; db?: string; json?: boolean }) => {
+      const created = await withKeys(flags.db, (k) =>
+        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean)),
+      );
+      process.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${created.key}\n`);
+      if (!flags.json) process.stderr.write(`created key "${created.name}" (${created.id}) with scopes ${created.scopes.join(', ')}; it is shown only now\n`);
+    });
+  keys
+    .command('list')
+    .description('List API keys (never the keys themselves)')
+    .addOption(dbOption())
+    .option('--all', 'include revoked keys')
+    .option('--json', 'print JSON')
+    .action(async (flags: { db?: string; all?: boolean; json?: boolean }) => {
+      const list = await withKeys(flags.db, (k) => k.list({ includeRevoked: Boolean(flags.all), limit: 10_000 }));
+      if (flags.json) process.stdout.write(`${JSON.stringify(list)}\n`);
+      else
+        for (const k of list) {
+          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}\n`);
+        }
+    });
+  keys
+    .command('revoke')
+    .description('Revoke an API key by id or name')
+    .argument('<key>', 'the key id or name')
+    .addOption(dbOption())
+    .action(async (key: string, flags: { db?: string }) => {
+      const revoked = await withKeys(flags.db, (k) => k.revoke(cliActor(), key));
+      process.stdout.write(`revoked "${revoked.name}" (${revoked.id})\n`);
+    });
+
+  return program;
+}
+
+buildCli()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`prompt-registry: ${message}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
+import type { Database, Transaction } from './types.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** The numbered SQL files of one dialect, in order: `0001_initial.sql`, ... */
+export function loadMigrations(dialect: Database['dialect']): Migration[] {
+  const dir = join(packageRoot(), 'migrations', dialect);
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 4)),
+      name: file.slice(5, -4),
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }));
+}
+
+// Any constant works: it names the advisory lock replicas take while migrating.
+const MIGRATION_LOCK = 7_340_121;
+
+async function ensureTable(tx: Transaction): Promise<void> {
+  const timestamp = tx.dialect === 'postgres' ? 'TIMESTAMPTZ NOT NULL DEFAULT NOW()' : "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+  await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at ${timestamp}
+  )`);
+}
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`, in one
+ * transaction. Replicas starting together wait on an advisory lock (Postgres)
+ * or the write lock (SQLite), so each migration runs once.
+ */
+export async function migrate(db: Database): Promise<Migration[]> {
+  const migrations = loadMigrations(db.dialect);
+  return db.transaction(async (tx) => {
+    if (tx.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await ensureTable(tx);
+    const rows = await tx.all<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    const pending = migrations.filter((m) => !applied.has(m.version));
+    for (const m of pending) {
+      await tx.exec(m.sql);
+      await tx.run('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+    return pending;
+  });
+}

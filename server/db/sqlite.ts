@@ -1,0 +1,148 @@
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, Queryable, Row, Transaction } from './types.js';
+
+interface Prepared {
+  statement: BetterSqlite3.Statement;
+  /** For each `?` in the rewritten SQL, the index of its `$n` argument. */
+  order: number[];
+  returnsRows: boolean;
+}
+
+/**
+ * Rewrites `$1`-style placeholders to `?`, remembering which argument each
+ * takes. A Postgres cast right after a placeholder (`$2::int`, which Postgres
+ * needs to type `$2 IS NULL`) means nothing to SQLite and is dropped.
+ */
+function rewritePlaceholders(sql: string): { text: string; order: number[] } {
+  const order: number[] = [];
+  const text = sql.replace(/\$(\d+)(?:::[a-z_]+(?:\[\])?)?/g, (_, n: string) => {
+    order.push(Number(n) - 1);
+    return '?';
+  });
+  return { text, order };
+}
+
+/** SQLite binds numbers, strings, bigints, buffers and null: booleans become 0/1. */
+function bindable(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
+
+class SqliteQueryable implements Queryable {
+  readonly dialect = 'sqlite' as const;
+  private readonly cache = new Map<string, Prepared>();
+
+  constructor(readonly connection: BetterSqlite3.Database) {}
+
+  prepare(sql: string): Prepared {
+    let prepared = this.cache.get(sql);
+    if (!prepared) {
+      const { text, order } = rewritePlaceholders(sql);
+      const statement = this.connection.prepare(text);
+      prepared = { statement, order, returnsRows: statement.reader };
+      this.cache.set(sql, prepared);
+    }
+    return prepared;
+  }
+
+  private args(prepared: Prepared, params: readonly unknown[]): unknown[] {
+    return prepared.order.map((i) => bindable(params[i]));
+  }
+
+  async all<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const p = this.prepare(sql);
+    return p.statement.all(...this.args(p, params)) as T[];
+  }
+
+  async get<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    const p = this.prepare(sql);
+    return p.statement.get(...this.args(p, params)) as T | undefined;
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    const p = this.prepare(sql);
+    if (p.returnsRows) return p.statement.all(...this.args(p, params)).length;
+    return p.statement.run(...this.args(p, params)).changes;
+  }
+}
+
+class SqliteTransaction extends SqliteQueryable {
+  readonly committed: Array<() => void> = [];
+  afterCommit(fn: () => void): void {
+    this.committed.push(fn);
+  }
+  async exec(script: string): Promise<void> {
+    this.connection.exec(script);
+  }
+}
+
+function openConnection(path: string, readonly: boolean): BetterSqlite3.Database {
+  const connection = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
+  connection.pragma('busy_timeout = 5000');
+  if (!readonly) {
+    connection.pragma('journal_mode = WAL');
+    // WAL with synchronous=FULL: an acknowledged write survives a power cut.
+    connection.pragma('synchronous = FULL');
+  }
+  connection.pragma('foreign_keys = ON');
+  return connection;
+}
+
+/**
+ * One writer connection, used by one transaction at a time (an async lock,
+ * since a transaction may await between statements), and one reader that
+ * sees only committed data (WAL), so a request never reads another's
+ * uncommitted writes.
+ */
+export class SqliteDatabase extends SqliteQueryable implements Database {
+  private readonly writer: SqliteTransaction;
+  private lock: Promise<void> = Promise.resolve();
+
+  private constructor(reader: BetterSqlite3.Database, writer: BetterSqlite3.Database) {
+    super(reader);
+    this.writer = new SqliteTransaction(writer);
+  }
+
+  static open(path: string): SqliteDatabase {
+    const writer = openConnection(path, false);
+    // An in-memory database exists only on its own connection.
+    const reader = path === ':memory:' ? writer : openConnection(path, true);
+    return new SqliteDatabase(reader, writer);
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const previous = this.lock;
+    let release!: () => void;
+    this.lock = new Promise((resolve) => (release = resolve));
+    await previous;
+    const tx = this.writer;
+    tx.committed.length = 0;
+    let result: T;
+    try {
+      tx.connection.exec('BEGIN IMMEDIATE');
+      try {
+        result = await fn(tx as unknown as Transaction);
+        tx.connection.exec('COMMIT');
+      } catch (err) {
+        if (tx.connection.inTransaction) tx.connection.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      release();
+    }
+    const after = tx.committed.splice(0);
+    for (const cb of after) cb();
+    return result;
+  }
+
+  async listen(): Promise<void> {
+    // One process owns a SQLite file's server: in-process invalidation suffices.
+  }
+
+  async close(): Promise<void> {
+    await this.lock;
+    if (this.connection !== this.writer.connection) this.connection.close();
+    this.writer.connection.close();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The storage contract both dialects implement. SQL is written once with
+ * Postgres-style `$1` placeholders; the SQLite adapter rewrites them.
+ */
+export type Dialect = 'postgres' | 'sqlite';
+
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  readonly dialect: Dialect;
+  all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  /** Runs a statement and answers how many rows it changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+declare const transactionBrand: unique symbol;
+
+/**
+ * A connection inside an open transaction. Functions that write several rows
+ * or lock take a Transaction, so the caller decides where the transaction ends.
+ */
+export interface Transaction extends Queryable {
+  readonly [transactionBrand]: true;
+  /** Runs `fn` once the transaction has committed (never if it rolls back). */
+  afterCommit(fn: () => void): void;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface Notification {
+  channel: string;
+  payload: string;
+}
+
+export interface Database extends Queryable {
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to change notifications from other processes (Postgres
+   * LISTEN/NOTIFY). SQLite has one process, so it never calls back.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
+  close(): Promise<void>;
+}

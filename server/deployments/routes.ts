@@ -1,0 +1,103 @@
+import { decodeCursor, isNumber, pageOf } from '../http/cursor.js';
+import { defineRoute, type Route } from '../http/route.js';
+import { errorSchema, page } from '../http/schemas.js';
+import { nameParams } from '../prompts/schemas.js';
+import { deployBody, deploymentSchema, historyQuery, latestQuery, resolvedSchema, rollbackBody } from './schemas.js';
+import type { DeploymentService } from './service.js';
+
+const err = (description: string) => ({ description, schema: errorSchema });
+
+/** An If-None-Match header matches when it lists the ETag (weak or strong) or is `*`. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+export function deploymentRoutes(deployments: DeploymentService): Route[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/prompts/:name/latest',
+      summary: 'The version live in an environment (default production), with its model settings',
+      tag: 'deployments',
+      scope: 'read',
+      params: nameParams,
+      query: latestQuery,
+      responses: {
+        200: { description: 'The live version; ETag set, If-None-Match answers 304', schema: resolvedSchema },
+        304: { description: 'Not modified since the ETag given' },
+        404: err('No such prompt, or nothing deployed in the environment'),
+      },
+      async handler({ params, query }, { req, res }) {
+        const found = await deployments.resolveAnswer(params.name, query.environment);
+        res.setHeader('Cache-Control', 'no-cache');
+        if (found.etag) {
+          res.setHeader('ETag', found.etag);
+          if (matches(req.headers['if-none-match'], found.etag)) {
+            res.statusCode = 304;
+            res.end();
+            return;
+          }
+        }
+        res.statusCode = found.status;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.setHeader('Content-Length', found.body.length);
+        res.end(found.body);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      status: 201,
+      path: '/prompts/:name/deployments',
+      summary: 'Deploy a version to an environment (deploying what is already live answers 200 and changes nothing)',
+      tag: 'deployments',
+      scope: ({ body }) => `deploy:${body.environment}`,
+      params: nameParams,
+      body: deployBody,
+      responses: {
+        201: { description: 'The new deployment', schema: deploymentSchema },
+        200: { description: 'The version was already live: the current deployment', schema: deploymentSchema },
+        400: err('Unknown environment or invalid input'),
+        404: err('No such prompt or version'),
+      },
+      async handler({ params, body }, ctx) {
+        const { deployment, created } = await deployments.deploy(ctx.principal, params.name, body.version, body.environment);
+        if (!created) ctx.status(200);
+        return deployment;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/prompts/:name/deployments',
+      summary: 'Deployment history, newest first, rollbacks included',
+      tag: 'deployments',
+      scope: 'read',
+      params: nameParams,
+      query: historyQuery,
+      responses: { 200: { description: 'A page of deployments', schema: page(deploymentSchema) }, 404: err('No such prompt') },
+      async handler({ params, query }) {
+        const beforeSeq = decodeCursor(query.cursor, isNumber);
+        const rows = await deployments.history(params.name, { environment: query.environment, beforeSeq, limit: query.limit + 1 });
+        const result = pageOf(rows, query.limit, (d) => d.seq);
+        return { ...result, items: result.items.map(({ seq: _seq, ...d }) => d) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      status: 201,
+      path: '/prompts/:name/rollback',
+      summary: 'Restore the version live before the current one (or an earlier one given by version)',
+      tag: 'deployments',
+      scope: ({ body }) => `deploy:${body.environment}`,
+      params: nameParams,
+      body: rollbackBody,
+      responses: {
+        201: { description: 'The rollback, recorded as a deployment with rollback_of', schema: deploymentSchema },
+        404: err('No such prompt'),
+        409: err('Nothing earlier to roll back to'),
+      },
+      handler: ({ params, body }, ctx) => deployments.rollback(ctx.principal, params.name, body.environment, body.version),
+    }),
+  ];
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { cursorParam, environmentName, limit } from '../http/schemas.js';
+
+export const deployBody = z
+  .object({
+    version: z.number({ error: 'version is a version number, e.g. 3' }).int().min(1).max(2_147_483_647),
+    environment: environmentName,
+  })
+  .strict();
+
+export const rollbackBody = z
+  .object({
+    environment: environmentName,
+    version: z.number().int().min(1).max(2_147_483_647).optional(),
+  })
+  .strict();
+
+export const historyQuery = z.object({ environment: environmentName.optional(), limit, cursor: cursorParam });
+
+export const latestQuery = z.object({ environment: environmentName.default('production') });
+
+export const deploymentSchema = z.object({
+  id: z.string(),
+  prompt: z.string(),
+  environment: z.string(),
+  version: z.number().int(),
+  version_id: z.string(),
+  action: z.enum(['deploy', 'rollback']),
+  previous_version: z.number().int().nullable(),
+  deployed_at: z.string(),
+  deployed_by: z.string(),
+  is_active: z.boolean(),
+  rollback_of: z.string().nullable(),
+});
+
+export const resolvedSchema = z.object({
+  prompt: z.string(),
+  environment: z.string(),
+  content: z.string(),
+  model: z.string(),
+  temperature: z.number(),
+  max_tokens: z.number().int(),
+  variables: z.array(z.string()),
+  version_number: z.number().int(),
+  version: z.number().int(),
+  version_id: z.string(),
+  content_hash: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  deployed_at: z.string(),
+});

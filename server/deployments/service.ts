@@ -1,0 +1,204 @@
+import { recordAudit } from '../audit/repository.js';
+import type { Principal } from '../auth/principal.js';
+import type { Database } from '../db/index.js';
+import { conflict, invalid, notFound } from '../errors.js';
+import type { ChangeFeed } from '../events.js';
+import { errorBody } from '../http/error-handler.js';
+import * as prompts from '../prompts/repository.js';
+import * as repo from './repository.js';
+import type { DeploymentRow, ResolvedRow } from './repository.js';
+import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
+
+export interface DeploymentView {
+  id: string;
+  prompt: string;
+  environment: string;
+  version: number;
+  version_id: string;
+  action: 'deploy' | 'rollback';
+  previous_version: number | null;
+  deployed_at: string;
+  deployed_by: string;
+  is_active: boolean;
+  rollback_of: string | null;
+}
+
+function view(prompt: string, d: DeploymentRow): DeploymentView {
+  return {
+    id: d.id,
+    prompt,
+    environment: d.environment,
+    version: d.version_number,
+    version_id: d.prompt_version_id,
+    action: d.rollback_of ? 'rollback' : 'deploy',
+    previous_version: d.previous_version,
+    deployed_at: d.deployed_at,
+    deployed_by: d.deployed_by,
+    is_active: d.is_active,
+    rollback_of: d.rollback_of,
+  };
+}
+
+export function resolvedBody(r: ResolvedRow, environment: string) {
+  return {
+    prompt: r.prompt,
+    environment,
+    content: r.content,
+    model: r.model,
+    temperature: r.temperature,
+    max_tokens: r.max_tokens,
+    variables: r.variables,
+    version_number: r.version_number,
+    version: r.version_number,
+    version_id: r.version_id,
+    content_hash: r.content_hash,
+    metadata: r.metadata,
+    deployed_at: r.deployed_at,
+  };
+}
+
+/** Deploys, rollbacks, their history, and resolving what is live. */
+export class DeploymentService {
+  readonly cache: ResolveCache;
+
+  constructor(
+    private readonly db: Database,
+    private readonly feed: ChangeFeed,
+    readonly environments: readonly string[],
+    cacheSize: number,
+  ) {
+    this.cache = new ResolveCache(cacheSize);
+    feed.subscribe((event) => {
+      // Deploys and rollbacks change the answer; a first version turns "no such prompt" into "not deployed".
+      if (event.prompt) this.cache.invalidatePrompt(event.prompt);
+    });
+  }
+
+  assertEnvironment(environment: string): void {
+    if (!this.environments.includes(environment)) {
+      throw invalid('unknown_environment', `unknown environment "${environment}"; this registry has: ${this.environments.join(', ')}`, {
+        environment,
+        environments: this.environments,
+      });
+    }
+  }
+
+  private async lockPrompt(tx: Parameters<Parameters<Database['transaction']>[0]>[0], name: string) {
+    const prompt = await prompts.lockPrompt(tx, name);
+    if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
+    return prompt;
+  }
+
+  /** Makes `version` the live one in `environment`. Deploying what is already live changes nothing. */
+  async deploy(actor: Principal, name: string, version: number, environment: string): Promise<{ deployment: DeploymentView; created: boolean }> {
+    this.assertEnvironment(environment);
+    return this.db.transaction(async (tx) => {
+      const prompt = await this.lockPrompt(tx, name);
+      const target = await prompts.getVersion(tx, prompt.id, version);
+      if (!target) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
+      const current = await repo.activeDeployment(tx, prompt.id, environment);
+      if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
+      if (current) await repo.deactivate(tx, current.id);
+      const deployment = await repo.insertDeployment(tx, {
+        promptId: prompt.id,
+        versionId: target.id,
+        environment,
+        deployedBy: actor.name,
+        seq: await repo.nextSeq(tx, prompt.id),
+        rollbackOf: null,
+        previousId: current?.id ?? null,
+      });
+      await recordAudit(tx, actor, {
+        action: 'deployment.created',
+        prompt: name,
+        environment,
+        targetId: deployment.id,
+        details: { version, previous_version: current?.version_number ?? null },
+      });
+      await this.feed.publish(tx, { type: 'deployment.created', prompt: name, environment, version });
+      return { deployment: view(name, deployment), created: true };
+    });
+  }
+
+  /**
+   * Restores the version live before the current deployment (or, with
+   * `version`, the nearest earlier deployment of that version). Each rollback
+   * steps further back through the history; other environments are untouched.
+   */
+  async rollback(actor: Principal, name: string, environment: string, version?: number): Promise<DeploymentView> {
+    this.assertEnvironment(environment);
+    return this.db.transaction(async (tx) => {
+      const prompt = await this.lockPrompt(tx, name);
+      const current = await repo.activeDeployment(tx, prompt.id, environment);
+      if (!current) {
+        throw conflict('nothing_to_roll_back', `nothing of "${name}" is deployed to ${environment}, so there is nothing to roll back`, { prompt: name, environment });
+      }
+      if (version === current.version_number) {
+        throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
+      }
+      const earlier = current.previous_deployment_id ? await repo.rollbackChain(tx, current.previous_deployment_id) : [];
+      const target = version === undefined ? earlier[0] : earlier.find((d) => d.version_number === version);
+      if (!target) {
+        const message =
+          version === undefined
+            ? `version ${current.version_number} is the first deployment of "${name}" in ${environment}; there is nothing earlier to roll back to`
+            : `version ${version} of "${name}" was not live in ${environment} before version ${current.version_number}; deploy it instead`;
+        throw conflict('nothing_to_roll_back', message, { prompt: name, environment, current_version: current.version_number });
+      }
+      await repo.deactivate(tx, current.id);
+      const deployment = await repo.insertDeployment(tx, {
+        promptId: prompt.id,
+        versionId: target.prompt_version_id,
+        environment,
+        deployedBy: actor.name,
+        seq: await repo.nextSeq(tx, prompt.id),
+        rollbackOf: current.id,
+        previousId: target.previous_deployment_id,
+      });
+      await recordAudit(tx, actor, {
+        action: 'deployment.rolled_back',
+        prompt: name,
+        environment,
+        targetId: deployment.id,
+        details: { version: target.version_number, rolled_back_version: current.version_number, rollback_of: current.id },
+      });
+      await this.feed.publish(tx, { type: 'deployment.rolled_back', prompt: name, environment, version: target.version_number });
+      return view(name, deployment);
+    });
+  }
+
+  async history(name: string, f: { environment?: string | undefined; beforeSeq?: number | undefined; limit: number }): Promise<Array<DeploymentView & { seq: number }>> {
+    if (f.environment) this.assertEnvironment(f.environment);
+    const prompt = await prompts.findPrompt(this.db, name);
+    if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
+    return (await repo.history(this.db, prompt.id, f)).map((d) => ({ ...view(name, d), seq: d.seq }));
+  }
+
+  /** The live version as a ready-to-send answer, from the cache when it can. */
+  async resolveAnswer(name: string, environment: string): Promise<CachedAnswer> {
+    const hit = this.cache.get(name, environment);
+    if (hit) return hit;
+    this.assertEnvironment(environment);
+    const ticket = this.cache.ticket();
+    const row = await repo.resolve(this.db, name, environment);
+    let result: CachedAnswer;
+    if (row) {
+      result = answer(200, resolvedBody(row, environment));
+    } else if (await prompts.findPrompt(this.db, name)) {
+      result = answer(404, errorBody('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment }));
+    } else {
+      result = answer(404, errorBody('prompt_not_found', `no prompt named "${name}"`, { prompt: name }));
+    }
+    this.cache.set(name, environment, result, ticket);
+    return result;
+  }
+
+  /** The live version as a row, for rendering. */
+  async resolve(name: string, environment: string): Promise<ResolvedRow> {
+    this.assertEnvironment(environment);
+    const row = await repo.resolve(this.db, name, environment);
+    if (row) return row;
+    if (await prompts.findPrompt(this.db, name)) throw notFound('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment });
+    throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
+  }
+}

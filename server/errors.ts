@@ -1,0 +1,24 @@
+/**
+ * Domain errors: services throw these, never HTTP statuses. Each carries a
+ * stable code; `http/error-handler.ts` is the one place that maps kinds to
+ * statuses.
+ */
+export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable';
+
+export class AppError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const invalid = (code: string, message: string, details?: Record<string, unknown>) => new AppError('invalid', code, message, details);
+export const notFound = (code: string, message: string, details?: Record<string, unknown>) => new AppError('not_found', code, message, details);
+export const conflict = (code: string, message: string, details?: Record<string, unknown>) => new AppError('conflict', code, message, details);
+export const unauthorized = (message: string) => new AppError('unauthorized', 'unauthorized', message);
+export const forbidden = (message: string, details?: Record<string, unknown>) => new AppError('forbidden', 'forbidden', message, details);

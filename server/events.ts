@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Database, Transaction } from './db/index.js';
+
+/** A committed change other parts (the resolve cache, event streams) react to. */
+export interface ChangeEvent {
+  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'api_key.revoked';
+  prompt?: string;
+  environment?: string;
+  version?: number;
+  at: string;
+}
+
+const CHANNEL = 'prompt_registry_changes';
+
+/**
+ * Publishes changes once their transaction has committed: in this process
+ * directly, and to other replicas through Postgres NOTIFY (which Postgres
+ * delivers only on commit). Replicas ignore their own notifications.
+ */
+export class ChangeFeed {
+  private readonly emitter = new EventEmitter();
+  private readonly origin = randomUUID();
+
+  constructor(private readonly db: Database) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    await this.db.listen(CHANNEL, (payload) => {
+      try {
+        const { origin, event } = JSON.parse(payload) as { origin: string; event: ChangeEvent };
+        if (origin !== this.origin) this.emitter.emit('change', event);
+      } catch {
+        // A malformed notification is not ours to act on.
+      }
+    });
+  }
+
+  async publish(tx: Transaction, event: Omit<ChangeEvent, 'at'>): Promise<void> {
+    const full: ChangeEvent = { ...event, at: new Date().toISOString() };
+    if (tx.dialect === 'postgres') {
+      await tx.get('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin: this.origin, event: full })]);
+    }
+    tx.afterCommit(() => this.emitter.emit('change', full));
+  }
+
+  subscribe(listener: (event: ChangeEvent) => void): () => void {
+    this.emitter.on('change', listener);
+    return () => this.emitter.off('change', listener);
+  }
+}

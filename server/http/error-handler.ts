@@ -1,0 +1,93 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isForeignKeyViolation, isUniqueViolation, violatedConstraint } from '../db/errors.js';
+import { AppError, type ErrorKind } from '../errors.js';
+import { TemplateError } from '../templates/index.js';
+
+const STATUS: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unprocessable: 422,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; request_id?: string; [key: string]: unknown };
+}
+
+interface Mapped {
+  status: number;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+function describePath(path: readonly PropertyKey[]): string {
+  return path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '(body)';
+}
+
+/** A zod error as the list of problems a person can fix. */
+export function validationIssues(err: z.ZodError): Array<{ path: string; message: string }> {
+  return err.issues.map((issue) => ({ path: describePath(issue.path), message: issue.message }));
+}
+
+function map(err: unknown): Mapped | undefined {
+  if (err instanceof AppError) return { status: STATUS[err.kind], code: err.code, message: err.message, details: err.details };
+  if (err instanceof TemplateError) return { status: 422, code: err.code, message: err.message, details: err.details };
+  if (err instanceof z.ZodError) {
+    const issues = validationIssues(err);
+    const first = issues[0];
+    const message = first ? `invalid request: ${first.path}: ${first.message}` : 'invalid request';
+    return { status: 400, code: 'invalid_request', message, details: { issues } };
+  }
+  // body-parser marks its errors with a type and a status.
+  const e = err as { type?: unknown; status?: unknown; expose?: unknown; limit?: unknown };
+  if (e && typeof e === 'object' && typeof e.type === 'string') {
+    if (e.type === 'entity.parse.failed') return { status: 400, code: 'invalid_json', message: 'the request body is not valid JSON' };
+    if (e.type === 'entity.too.large') {
+      return { status: 413, code: 'payload_too_large', message: `the request body is larger than the limit of ${String(e.limit)} bytes` };
+    }
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+      return { status: 415, code: 'unsupported_encoding', message: 'the request body must be UTF-8 JSON' };
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return { status: e.status, code: 'invalid_request', message: 'the request could not be read' };
+    }
+  }
+  if (isUniqueViolation(err)) {
+    return { status: 409, code: 'conflict', message: 'a conflicting change was made at the same time; retry the request', details: { constraint: violatedConstraint(err) } };
+  }
+  if (isForeignKeyViolation(err)) {
+    return { status: 409, code: 'conflict', message: 'the request refers to something that no longer exists' };
+  }
+  return undefined;
+}
+
+export function errorBody(code: string, message: string, details: Record<string, unknown> = {}, requestId?: string): ErrorBody {
+  return { error: { code, message, ...details, ...(requestId ? { request_id: requestId } : {}) } };
+}
+
+/** Maps every error to the one JSON shape; unknown errors are logged and answered as a bare 500. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const requestId = res.getHeader('x-request-id') as string | undefined;
+    const mapped = map(err);
+    if (!mapped) {
+      logger.error({ err, request_id: requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
+    }
+    const { status, code, message, details } = mapped ?? { status: 500, code: 'internal_error', message: 'internal error; the server log has the details' };
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(status).json(errorBody(code, message, details, requestId));
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  res.status(404).json(errorBody('route_not_found', `no route ${req.method} ${req.path}`, {}, res.getHeader('x-request-id') as string | undefined));
+};

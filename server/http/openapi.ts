@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { Route } from './route.js';
+
+type JsonSchema = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  delete s.$schema;
+  return s;
+}
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+  if (!schema) return [];
+  const s = jsonSchema(schema, 'input');
+  const props = (s.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((s.required as string[] | undefined) ?? []);
+  return Object.entries(props).map(([name, schema]) => ({ name, in: where, required: where === 'path' || required.has(name), schema }));
+}
+
+/** `/prompts/:name/versions` → `/prompts/{name}/versions` */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z_]+)/g, '{$1}');
+}
+
+/** The OpenAPI 3.1 document of every route, built from the same declarations as the router. */
+export function openApiDocument(routes: Route[], info: { version: string }): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const route of routes) {
+    const path = openApiPath(route.path);
+    const operation: JsonSchema = {
+      summary: route.summary,
+      tags: [route.tag],
+      operationId: `${route.method}${path.replace(/[{}]/g, '').replace(/(^|\/)(\w)/g, (_, __, c: string) => c.toUpperCase()).replace(/\W/g, '')}`,
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      responses: Object.fromEntries(
+        Object.entries(route.responses).map(([status, r]) => [
+          status,
+          { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } } : {}) },
+        ]),
+      ),
+    };
+    if (route.scope === 'none') operation.security = [];
+    else operation['x-required-scope'] = typeof route.scope === 'string' ? route.scope : 'deploy:{environment}';
+    if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+    (paths[path] ??= {})[route.method] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Prompt Registry API',
+      version: info.version,
+      description: 'Versions, deployments, rollback and rendering of LLM prompts. Errors answer {"error": {"code", "message", ...}}.',
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+    },
+    security: [{ apiKey: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,83 @@
+import type { Queryable, Transaction } from '../db/index.js';
+import { listParam, nullableTimestamp, stringArray, timestamp } from '../db/values.js';
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  key_prefix: string;
+  scopes: string[];
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+}
+
+const COLUMNS = 'id, name, key_prefix, scopes, created_at, created_by, revoked_at';
+
+function toRecord(r: Record<string, unknown>): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    key_prefix: String(r.key_prefix),
+    scopes: stringArray(r.scopes),
+    created_at: timestamp(r.created_at),
+    created_by: String(r.created_by),
+    revoked_at: nullableTimestamp(r.revoked_at),
+  };
+}
+
+export async function insertKey(
+  tx: Transaction,
+  key: { name: string; prefix: string; hash: string; scopes: string[]; createdBy: string },
+): Promise<ApiKeyRecord> {
+  const row = await tx.get<Record<string, unknown>>(
+    `INSERT INTO api_keys (name, key_prefix, key_hash, scopes, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+    [key.name, key.prefix, key.hash, listParam(tx.dialect, key.scopes), key.createdBy],
+  );
+  return toRecord(row!);
+}
+
+export async function findLiveKeyByHash(db: Queryable, hash: string): Promise<ApiKeyRecord | undefined> {
+  const row = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash]);
+  return row && toRecord(row);
+}
+
+export async function findKey(db: Queryable, idOrName: string): Promise<ApiKeyRecord | undefined> {
+  // A live key by name first; else by id (a UUID), live or revoked.
+  const byName = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE name = $1 AND revoked_at IS NULL`, [idOrName]);
+  if (byName) return toRecord(byName);
+  if (!/^[0-9a-f-]{36}$/i.test(idOrName)) return undefined;
+  const byId = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [idOrName.toLowerCase()]);
+  return byId && toRecord(byId);
+}
+
+export async function listKeys(db: Queryable, opts: { includeRevoked: boolean; after?: string | undefined; limit: number }): Promise<ApiKeyRecord[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM api_keys
+      WHERE ($1::boolean OR revoked_at IS NULL) AND ($2::uuid IS NULL OR id > $2::uuid)
+      ORDER BY id LIMIT $3`,
+    [opts.includeRevoked, opts.after ?? null, opts.limit],
+  );
+  return rows.map(toRecord);
+}
+
+export async function countLiveKeys(db: Queryable): Promise<number> {
+  const row = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NULL');
+  return Number(row?.n ?? 0);
+}
+
+export async function liveAdminKeyIds(tx: Transaction): Promise<string[]> {
+  const sql =
+    tx.dialect === 'postgres'
+      ? `SELECT id FROM api_keys WHERE revoked_at IS NULL AND 'admin' = ANY(scopes) FOR UPDATE`
+      : `SELECT id FROM api_keys WHERE revoked_at IS NULL AND EXISTS (SELECT 1 FROM json_each(api_keys.scopes) WHERE value = 'admin')`;
+  return (await tx.all<{ id: string }>(sql)).map((r) => String(r.id));
+}
+
+export async function revokeKey(tx: Transaction, id: string): Promise<ApiKeyRecord | undefined> {
+  const now = new Date().toISOString();
+  const row = await tx.get<Record<string, unknown>>(
+    `UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING ${COLUMNS}`,
+    [id, now],
+  );
+  return row && toRecord(row);
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { decodeCursor, isString, pageOf } from '../http/cursor.js';
+import { defineRoute, type Route } from '../http/route.js';
+import { cursorParam, errorSchema, flag, limit, page } from '../http/schemas.js';
+import type { KeyService } from './service.js';
+
+const keySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  key_prefix: z.string(),
+  scopes: z.array(z.string()),
+  created_at: z.string(),
+  created_by: z.string(),
+  revoked_at: z.string().nullable(),
+});
+
+export function keyRoutes(keys: KeyService): Route[] {
+  return [
+    defineRoute({
+      method: 'post',
+      status: 201,
+      path: '/keys',
+      summary: 'Create an API key; the answer holds the key, shown this once',
+      tag: 'keys',
+      scope: 'admin',
+      body: z.object({ name: z.string().min(1).max(255), scopes: z.array(z.string()).min(1).max(20) }).strict(),
+      responses: { 201: { description: 'The key', schema: keySchema.extend({ key: z.string() }) }, 409: { description: 'Name taken', schema: errorSchema } },
+      handler: ({ body }, ctx) => keys.create(ctx.principal, body.name, body.scopes),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/keys',
+      summary: 'List API keys (never the keys themselves)',
+      tag: 'keys',
+      scope: 'admin',
+      query: z.object({ include_revoked: flag, limit, cursor: cursorParam }),
+      responses: { 200: { description: 'A page of keys', schema: page(keySchema) } },
+      async handler({ query }) {
+        const after = decodeCursor(query.cursor, isString);
+        const rows = await keys.list({ includeRevoked: query.include_revoked, after, limit: query.limit + 1 });
+        return pageOf(rows, query.limit, (k) => k.id);
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/keys/:id',
+      summary: 'Revoke an API key (by id or name); the last admin key cannot be revoked',
+      tag: 'keys',
+      scope: 'admin',
+      params: z.object({ id: z.string().min(1).max(255) }),
+      responses: { 200: { description: 'The revoked key', schema: keySchema }, 404: { description: 'No such key', schema: errorSchema } },
+      handler: ({ params }, ctx) => keys.revoke(ctx.principal, params.id),
+    }),
+  ];
+}

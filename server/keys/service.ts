@@ -1,0 +1,131 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { recordAudit } from '../audit/repository.js';
+import { SCOPE_PATTERN, type Principal } from '../auth/principal.js';
+import type { Database } from '../db/index.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { conflict, invalid, notFound } from '../errors.js';
+import type { ChangeFeed } from '../events.js';
+import * as repo from './repository.js';
+import type { ApiKeyRecord } from './repository.js';
+
+const KEY_PREFIX = 'pr_';
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** 32 random bytes: a key is as strong as a random 256-bit secret, so SHA-256 suffices to store it. */
+export function generateKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export interface CreatedKey extends ApiKeyRecord {
+  /** The key itself: shown once, never stored. */
+  key: string;
+}
+
+const SYSTEM: Principal = { name: 'system', scopes: ['admin'], credential: 'system' };
+
+interface CacheEntry {
+  principal: Principal | undefined;
+  expires: number;
+}
+
+/**
+ * Creates, lists and revokes API keys, and authenticates requests by key.
+ * Authentication is on every request, so verified keys (and recent misses)
+ * are cached briefly; a revocation clears the cache here at once and on other
+ * replicas through the change feed.
+ */
+export class KeyService {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly feed: ChangeFeed,
+    private readonly cacheTtlMs = 10_000,
+  ) {
+    feed.subscribe((event) => {
+      if (event.type === 'api_key.revoked') this.cache.clear();
+    });
+  }
+
+  async authenticate(key: string): Promise<Principal | undefined> {
+    const hash = hashKey(key);
+    const now = Date.now();
+    const hit = this.cache.get(hash);
+    if (hit && hit.expires > now) return hit.principal;
+    const record = await repo.findLiveKeyByHash(this.db, hash);
+    const principal = record && { name: record.name, scopes: record.scopes, credential: `key:${record.id}` };
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(hash, { principal, expires: now + (principal ? this.cacheTtlMs : 2_000) });
+    return principal;
+  }
+
+  private validate(name: string, scopes: string[]): void {
+    if (!name.trim() || name.length > 255 || /[\p{Cc}]/u.test(name)) {
+      throw invalid('invalid_request', 'a key name is 1 to 255 printable characters');
+    }
+    if (scopes.length === 0) throw invalid('invalid_request', 'a key needs at least one scope: read, write, deploy, deploy:ENV or admin');
+    const bad = scopes.find((s) => !SCOPE_PATTERN.test(s));
+    if (bad) throw invalid('invalid_scope', `unknown scope "${bad}": use read, write, deploy, deploy:ENV or admin`, { scope: bad });
+  }
+
+  async create(actor: Principal, name: string, scopes: string[], key = generateKey()): Promise<CreatedKey> {
+    this.validate(name, scopes);
+    const unique = [...new Set(scopes)];
+    try {
+      const record = await this.db.transaction(async (tx) => {
+        const created = await repo.insertKey(tx, { name, prefix: key.slice(0, 10), hash: hashKey(key), scopes: unique, createdBy: actor.name });
+        await recordAudit(tx, actor, { action: 'api_key.created', targetId: created.id, details: { name, scopes: unique } });
+        return created;
+      });
+      return { ...record, key };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('key_name_taken', `a live API key named "${name}" already exists; pick another name or revoke it first`);
+      throw err;
+    }
+  }
+
+  list(opts: { includeRevoked: boolean; after?: string | undefined; limit: number }): Promise<ApiKeyRecord[]> {
+    return repo.listKeys(this.db, opts);
+  }
+
+  async revoke(actor: Principal, idOrName: string): Promise<ApiKeyRecord> {
+    const found = await repo.findKey(this.db, idOrName);
+    if (!found) throw notFound('key_not_found', `no API key "${idOrName}"`);
+    if (found.revoked_at) return found;
+    const revoked = await this.db.transaction(async (tx) => {
+      const admins = await repo.liveAdminKeyIds(tx);
+      if (admins.length === 1 && admins[0] === found.id) {
+        throw conflict('last_admin_key', `"${found.name}" is the last admin key; create another admin key before revoking it`);
+      }
+      const row = await repo.revokeKey(tx, found.id);
+      if (!row) return undefined;
+      await recordAudit(tx, actor, { action: 'api_key.revoked', targetId: found.id, details: { name: found.name } });
+      await this.feed.publish(tx, { type: 'api_key.revoked' });
+      return row;
+    });
+    return revoked ?? { ...found, revoked_at: new Date().toISOString() };
+  }
+
+  /**
+   * At start-up: make `adminKey` (from PROMPT_REGISTRY_ADMIN_KEY) a live
+   * admin key, or, on a registry with no keys at all, create one to print once.
+   */
+  async bootstrap(adminKey: string | undefined): Promise<CreatedKey | undefined> {
+    if (adminKey) {
+      if (adminKey.length < 16) throw new Error('PROMPT_REGISTRY_ADMIN_KEY must be at least 16 characters');
+      if (await repo.findLiveKeyByHash(this.db, hashKey(adminKey))) return undefined;
+      try {
+        await this.create(SYSTEM, `admin-${hashKey(adminKey).slice(0, 8)}`, ['admin'], adminKey);
+      } catch (err) {
+        // Another replica starting at the same moment made it.
+        if (!(err instanceof Error && 'code' in err && err.code === 'key_name_taken')) throw err;
+      }
+      return undefined;
+    }
+    if ((await repo.countLiveKeys(this.db)) > 0) return undefined;
+    return this.create(SYSTEM, 'admin', ['admin']);
+  }
+}

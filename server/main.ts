@@ -1,0 +1,55 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { createApp, type Registry } from './app.js';
+import type { ServerConfig } from './config.js';
+import { describeDatabaseUrl, openDatabase, type Database } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import type { CreatedKey } from './keys/service.js';
+
+export interface RunningServer {
+  url: string;
+  registry: Registry;
+  db: Database;
+  server: Server;
+  /** The admin key made on a first start, to show once. */
+  bootstrapKey: CreatedKey | undefined;
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), closes the database. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Opens and migrates the database, ensures an admin key, and listens. */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const db = openDatabase(config.databaseUrl);
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
+    const registry = await createApp(db, logger, config);
+    const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey);
+    const server = registry.app.listen(config.port, config.host);
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+    server.keepAliveTimeout = 65_000; // outlive common load balancers' idle timeouts
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), environments: config.environments }, 'prompt registry listening');
+
+    let closing: Promise<void> | undefined;
+    const close = (graceMs = 10_000) =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        await closed;
+        clearTimeout(timer);
+        await db.close();
+      })());
+    return { url, registry, db, server, bootstrapKey, close };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

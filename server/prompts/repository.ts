@@ -1,0 +1,217 @@
+import type { Queryable, Transaction } from '../db/index.js';
+import { json, listParam, stringArray, timestamp } from '../db/values.js';
+
+export interface PromptRow {
+  id: string;
+  name: string;
+  description: string | null;
+  tags: string[];
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface VersionRow {
+  id: string;
+  prompt_id: string;
+  version_number: number;
+  content?: string;
+  content_hash: string;
+  model: string;
+  temperature: number;
+  max_tokens: number;
+  variables: string[];
+  metadata: Record<string, unknown>;
+  message: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface ActiveDeployment {
+  prompt_id: string;
+  environment: string;
+  version_number: number;
+  version_id: string;
+  deployed_at: string;
+  deployed_by: string;
+}
+
+const PROMPT_COLUMNS = 'id, name, description, tags, created_at, created_by, updated_at';
+const VERSION_SUMMARY_COLUMNS =
+  'id, prompt_id, version_number, content_hash, model, temperature, max_tokens, variables, metadata, message, created_at, created_by';
+
+function toPrompt(r: Record<string, unknown>): PromptRow {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    description: (r.description as string | null) ?? null,
+    tags: stringArray(r.tags),
+    created_at: timestamp(r.created_at),
+    created_by: String(r.created_by),
+    updated_at: timestamp(r.updated_at),
+  };
+}
+
+export function toVersion(r: Record<string, unknown>): VersionRow {
+  return {
+    id: String(r.id),
+    prompt_id: String(r.prompt_id),
+    version_number: Number(r.version_number),
+    ...(r.content !== undefined ? { content: String(r.content) } : {}),
+    content_hash: String(r.content_hash),
+    model: String(r.model),
+    temperature: Number(r.temperature),
+    max_tokens: Number(r.max_tokens),
+    variables: stringArray(r.variables),
+    metadata: (json(r.metadata) as Record<string, unknown> | null) ?? {},
+    message: (r.message as string | null) ?? null,
+    created_at: timestamp(r.created_at),
+    created_by: String(r.created_by),
+  };
+}
+
+export async function findPrompt(db: Queryable, name: string): Promise<PromptRow | undefined> {
+  const row = await db.get<Record<string, unknown>>(`SELECT ${PROMPT_COLUMNS} FROM prompts WHERE name = $1`, [name]);
+  return row && toPrompt(row);
+}
+
+/** The prompt row, locked until the transaction ends (SQLite's writer lock already serialises). */
+export async function lockPrompt(tx: Transaction, name: string): Promise<PromptRow | undefined> {
+  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
+  const row = await tx.get<Record<string, unknown>>(`SELECT ${PROMPT_COLUMNS} FROM prompts WHERE name = $1${lock}`, [name]);
+  return row && toPrompt(row);
+}
+
+/** Inserts the prompt unless another transaction just did; answers undefined then. */
+export async function insertPrompt(
+  tx: Transaction,
+  p: { name: string; description: string | null; tags: string[]; createdBy: string },
+): Promise<PromptRow | undefined> {
+  const row = await tx.get<Record<string, unknown>>(
+    `INSERT INTO prompts (name, description, tags, created_by) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (name) DO NOTHING RETURNING ${PROMPT_COLUMNS}`,
+    [p.name, p.description, listParam(tx.dialect, p.tags), p.createdBy],
+  );
+  return row && toPrompt(row);
+}
+
+export async function updatePrompt(tx: Transaction, id: string, p: { description: string | null; tags: string[] }): Promise<PromptRow> {
+  const row = await tx.get<Record<string, unknown>>(
+    `UPDATE prompts SET description = $2, tags = $3, updated_at = $4 WHERE id = $1 RETURNING ${PROMPT_COLUMNS}`,
+    [id, p.description, listParam(tx.dialect, p.tags), new Date().toISOString()],
+  );
+  return toPrompt(row!);
+}
+
+export async function listPrompts(
+  db: Queryable,
+  f: { search?: string | undefined; tags: string[]; after?: string | undefined; limit: number },
+): Promise<PromptRow[]> {
+  const pattern = f.search ? `%${f.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
+  const sql =
+    db.dialect === 'postgres'
+      ? `SELECT ${PROMPT_COLUMNS} FROM prompts
+          WHERE ($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR description ILIKE $1 ESCAPE '\\')
+            AND tags @> $2::text[]
+            AND ($3::text IS NULL OR name > $3)
+          ORDER BY name LIMIT $4`
+      : `SELECT ${PROMPT_COLUMNS} FROM prompts
+          WHERE ($1 IS NULL OR name LIKE $1 ESCAPE '\\' OR description LIKE $1 ESCAPE '\\')
+            AND NOT EXISTS (SELECT 1 FROM json_each($2) AS wanted
+                             WHERE wanted.value NOT IN (SELECT value FROM json_each(prompts.tags)))
+            AND ($3 IS NULL OR name > $3)
+          ORDER BY name LIMIT $4`;
+  const rows = await db.all<Record<string, unknown>>(sql, [pattern, listParam(db.dialect, f.tags), f.after ?? null, f.limit]);
+  return rows.map(toPrompt);
+}
+
+const IDS = (dialect: Queryable['dialect'], column: string) =>
+  dialect === 'postgres' ? `${column} = ANY($1::uuid[])` : `${column} IN (SELECT value FROM json_each($1))`;
+
+/** The latest version number of each prompt. */
+export async function latestVersions(db: Queryable, promptIds: string[]): Promise<Map<string, number>> {
+  if (promptIds.length === 0) return new Map();
+  const rows = await db.all<{ prompt_id: string; n: number }>(
+    `SELECT prompt_id, MAX(version_number) AS n FROM prompt_versions WHERE ${IDS(db.dialect, 'prompt_id')} GROUP BY prompt_id`,
+    [listParam(db.dialect, promptIds)],
+  );
+  return new Map(rows.map((r) => [String(r.prompt_id), Number(r.n)]));
+}
+
+/** What is live where, for these prompts. */
+export async function activeDeployments(db: Queryable, promptIds: string[]): Promise<ActiveDeployment[]> {
+  if (promptIds.length === 0) return [];
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT d.prompt_id, d.environment, v.version_number, v.id AS version_id, d.deployed_at, d.deployed_by
+       FROM prompt_deployments d JOIN prompt_versions v ON v.id = d.prompt_version_id
+      WHERE d.is_active AND ${IDS(db.dialect, 'd.prompt_id')}
+      ORDER BY d.environment`,
+    [listParam(db.dialect, promptIds)],
+  );
+  return rows.map((r) => ({
+    prompt_id: String(r.prompt_id),
+    environment: String(r.environment),
+    version_number: Number(r.version_number),
+    version_id: String(r.version_id),
+    deployed_at: timestamp(r.deployed_at),
+    deployed_by: String(r.deployed_by),
+  }));
+}
+
+/** Versions of the prompt with this content hash: candidates for "identical". */
+export async function versionsWithHash(tx: Transaction, promptId: string, contentHash: string): Promise<VersionRow[]> {
+  const rows = await tx.all<Record<string, unknown>>(
+    `SELECT ${VERSION_SUMMARY_COLUMNS} FROM prompt_versions WHERE prompt_id = $1 AND content_hash = $2 ORDER BY version_number`,
+    [promptId, contentHash],
+  );
+  return rows.map(toVersion);
+}
+
+/** The next version number; safe only while the prompt row is locked. */
+export async function nextVersionNumber(tx: Transaction, promptId: string): Promise<number> {
+  const row = await tx.get<{ n: number }>('SELECT COALESCE(MAX(version_number), 0) + 1 AS n FROM prompt_versions WHERE prompt_id = $1', [promptId]);
+  return Number(row!.n);
+}
+
+export async function insertVersion(
+  tx: Transaction,
+  v: Omit<VersionRow, 'id' | 'created_at' | 'content'> & { content: string },
+): Promise<VersionRow> {
+  const row = await tx.get<Record<string, unknown>>(
+    `INSERT INTO prompt_versions (prompt_id, version_number, content, content_hash, model, temperature, max_tokens, variables, metadata, message, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     RETURNING ${VERSION_SUMMARY_COLUMNS}, content`,
+    [
+      v.prompt_id,
+      v.version_number,
+      v.content,
+      v.content_hash,
+      v.model,
+      v.temperature,
+      v.max_tokens,
+      JSON.stringify(v.variables),
+      JSON.stringify(v.metadata),
+      v.message,
+      v.created_by,
+    ],
+  );
+  return toVersion(row!);
+}
+
+export async function listVersions(db: Queryable, promptId: string, f: { before?: number | undefined; limit: number }): Promise<VersionRow[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT ${VERSION_SUMMARY_COLUMNS} FROM prompt_versions
+      WHERE prompt_id = $1 AND ($2::int IS NULL OR version_number < $2::int)
+      ORDER BY version_number DESC LIMIT $3`,
+    [promptId, f.before ?? null, f.limit],
+  );
+  return rows.map(toVersion);
+}
+
+export async function getVersion(db: Queryable, promptId: string, number: number): Promise<VersionRow | undefined> {
+  const row = await db.get<Record<string, unknown>>(
+    `SELECT ${VERSION_SUMMARY_COLUMNS}, content FROM prompt_versions WHERE prompt_id = $1 AND version_number = $2`,
+    [promptId, number],
+  );
+  return row && toVersion(row);
+}

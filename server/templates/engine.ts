@@ -1,0 +1,314 @@
+import Handlebars from 'handlebars';
+import { TemplateError, syntaxError, unsupported } from './errors.js';
+
+type Node = hbs.AST.Node;
+type Program = hbs.AST.Program;
+type Expression = hbs.AST.Expression;
+type PathExpression = hbs.AST.PathExpression;
+type MustacheStatement = hbs.AST.MustacheStatement;
+type BlockStatement = hbs.AST.BlockStatement;
+type SubExpression = hbs.AST.SubExpression;
+
+/** The block and inline helpers our templates may use: a subset we document and the Python client implements too. */
+export const SUPPORTED_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
+const CONTEXT_HELPERS = new Set(['each', 'with']);
+const CONDITION_HELPERS = new Set(['if', 'unless']);
+
+// Internal helpers the rewritten AST calls: each output and each #each/#with
+// subject passes through them, so a missing value is an error that names it.
+const OUT = '__pr_out';
+const REQUIRE = '__pr_require';
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function outputHelper(value: unknown, name: string): string {
+  if (value === undefined) {
+    throw new TemplateError('missing_variable', `missing variable "${name}"`, { variable: name });
+  }
+  if (value === null) {
+    throw new TemplateError('missing_variable', `variable "${name}" is null`, { variable: name });
+  }
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new TemplateError(
+    'invalid_variable',
+    `variable "${name}" is ${describe(value)}; output a string, number or boolean, or use a nested path or {{#each}}`,
+    { variable: name },
+  );
+}
+
+function requireHelper(value: unknown, name: string): unknown {
+  if (value === undefined || value === null) {
+    throw new TemplateError('missing_variable', `missing variable "${name}"`, { variable: name });
+  }
+  return value;
+}
+
+const env = Handlebars.create();
+for (const name of Object.keys(env.helpers)) if (!(SUPPORTED_HELPERS as readonly string[]).includes(name)) env.unregisterHelper(name);
+env.registerHelper(OUT, (value: unknown, name: unknown) => outputHelper(value, String(name)));
+env.registerHelper(REQUIRE, (value: unknown, name: unknown) => requireHelper(value, String(name)));
+
+const COMPILE_OPTIONS = {
+  noEscape: true,
+  strict: false,
+  knownHelpersOnly: true,
+  knownHelpers: { [OUT]: true, [REQUIRE]: true, if: true, unless: true, each: true, with: true, lookup: true },
+} as const;
+
+const parser = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } }).Parser;
+
+// Jison's token names, in words a template author knows.
+const TOKEN_NAMES: Record<string, string> = {
+  CLOSE: '"}}"',
+  CLOSE_UNESCAPED: '"}}}"',
+  OPEN: '"{{"',
+  OPEN_BLOCK: '"{{#"',
+  OPEN_ENDBLOCK: '"{{/"',
+  OPEN_INVERSE: '"{{^"',
+  INVERSE: '"{{else}}"',
+  ID: 'name',
+  OPEN_SEXPR: '"("',
+  CLOSE_SEXPR: '")"',
+};
+
+function parse(source: string): Program {
+  try {
+    return env.parse(source);
+  } catch (err) {
+    const e = err as Error & { lineNumber?: number; column?: number };
+    if (typeof e.lineNumber === 'number') {
+      return failWith(syntaxError(e.message.replace(/ - \d+:\d+$/, ''), e.lineNumber, (e.column ?? 0) + 1));
+    }
+    // Jison's parse errors lose the position; the lexer still holds it.
+    const loc = parser.lexer.yylloc;
+    const got = /got '([A-Z_]+)'/.exec(e.message)?.[1];
+    const what =
+      got === 'EOF'
+        ? 'the template ends inside an unclosed {{...}} tag or {{#block}}'
+        : got === 'INVALID'
+          ? 'unexpected character inside {{...}}'
+          : got
+            ? `unexpected ${TOKEN_NAMES[got] ?? got.toLowerCase().replace(/_/g, ' ')}`
+            : 'cannot parse the template';
+    return failWith(syntaxError(what, loc?.first_line ?? 1, (loc?.first_column ?? 0) + 1));
+  }
+}
+
+function failWith(err: TemplateError): never {
+  throw err;
+}
+
+function position(node: Node): [number, number] {
+  return [node.loc?.start.line ?? 1, (node.loc?.start.column ?? 0) + 1];
+}
+
+function pathText(path: PathExpression): string {
+  return path.original;
+}
+
+function isPath(node: Node): node is PathExpression {
+  return node.type === 'PathExpression';
+}
+
+function literal(value: string): hbs.AST.StringLiteral {
+  return { type: 'StringLiteral', value, original: value, loc: undefined as unknown as hbs.AST.SourceLocation };
+}
+
+function subExpression(path: PathExpression, params: Expression[], hash: hbs.AST.Hash | undefined, loc: hbs.AST.SourceLocation): SubExpression {
+  return { type: 'SubExpression', path, params, hash: hash as hbs.AST.Hash, loc };
+}
+
+function helperPath(name: string, loc: hbs.AST.SourceLocation): PathExpression {
+  return { type: 'PathExpression', data: false, depth: 0, parts: [name], original: name, loc } as PathExpression;
+}
+
+/** Text of an expression as the author wrote it, for error messages. */
+function expressionText(node: Expression): string {
+  if (isPath(node)) return pathText(node);
+  if (node.type === 'SubExpression') {
+    const s = node as SubExpression;
+    return [expressionText(s.path as Expression), ...s.params.map(expressionText)].join(' ');
+  }
+  return String((node as hbs.AST.Literal & { original?: unknown }).original ?? '');
+}
+
+interface Scope {
+  /** How many #each/#with contexts deep we are. */
+  depth: number;
+  /** Block params (`as |item i|`) visible here. */
+  locals: ReadonlySet<string>;
+}
+
+/**
+ * Walks the parsed template once: refuses what we don't support, collects the
+ * root variables in order of first use, and rewrites outputs and block
+ * subjects to pass through the strictness helpers.
+ */
+class Analyzer {
+  readonly variables: string[] = [];
+  private readonly seen = new Set<string>();
+
+  private addVariable(name: string): void {
+    if (!this.seen.has(name)) {
+      this.seen.add(name);
+      this.variables.push(name);
+    }
+  }
+
+  private notePath(path: PathExpression, scope: Scope): void {
+    if (path.data) {
+      // @root.x names root variable x; @index, @key, @first, @last are the loop's own.
+      if (path.parts[0] === 'root' && path.parts[1]) this.addVariable(path.parts[1]);
+      return;
+    }
+    const head = path.parts[0];
+    if (head === undefined) return; // `this` or `..`
+    if (path.depth === 0 && !path.original.startsWith('this') && scope.locals.has(head)) return;
+    if (scope.depth - path.depth <= 0) this.addVariable(head);
+  }
+
+  private expression(node: Expression, scope: Scope): void {
+    if (isPath(node)) this.notePath(node, scope);
+    else if (node.type === 'SubExpression') this.call(node as SubExpression, scope);
+  }
+
+  private call(node: SubExpression | MustacheStatement | BlockStatement, scope: Scope): void {
+    const path = node.path as Expression;
+    const hasArgs = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
+    if (hasArgs || node.type === 'BlockStatement') {
+      if (!isPath(path) || path.parts.length !== 1 || path.data) {
+        const [line, column] = position(node);
+        throw unsupported(`calling "${expressionText(path)}" as a helper`, line, column);
+      }
+      const name = path.parts[0] ?? '';
+      if (!(SUPPORTED_HELPERS as readonly string[]).includes(name)) {
+        const [line, column] = position(node);
+        throw new TemplateError(
+          'template_unsupported',
+          `unknown helper "${name}" at line ${line}, column ${column}; supported helpers are ${SUPPORTED_HELPERS.join(', ')}`,
+          { line, column, helper: name },
+        );
+      }
+    } else {
+      this.expression(path, scope);
+    }
+    for (const p of node.params) this.expression(p, scope);
+    for (const pair of node.hash?.pairs ?? []) this.expression(pair.value, scope);
+  }
+
+  program(program: Program | undefined, scope: Scope): void {
+    if (!program) return;
+    for (const statement of program.body) this.statement(statement, scope);
+  }
+
+  private statement(node: hbs.AST.Statement, scope: Scope): void {
+    switch (node.type) {
+      case 'ContentStatement':
+      case 'CommentStatement':
+        return;
+      case 'MustacheStatement': {
+        const m = node as MustacheStatement;
+        this.call(m, scope);
+        // {{x}} / {{lookup a b}} become {{__pr_out x "x"}} / {{__pr_out (lookup a b) "lookup a b"}}.
+        const hasArgs = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
+        const subject: Expression = hasArgs ? subExpression(m.path as PathExpression, m.params, m.hash, m.loc) : (m.path as Expression);
+        m.params = [subject, literal(expressionText(subject))];
+        m.path = helperPath(OUT, m.loc);
+        m.hash = undefined as unknown as hbs.AST.Hash;
+        return;
+      }
+      case 'BlockStatement': {
+        const b = node as BlockStatement;
+        this.call(b, scope);
+        const name = (b.path as PathExpression).parts[0] ?? '';
+        if (CONTEXT_HELPERS.has(name)) {
+          const [subject] = b.params;
+          if (b.params.length !== 1 || !subject) {
+            const [line, column] = position(b);
+            throw syntaxError(`#${name} takes exactly one argument`, line, column);
+          }
+          b.params = [subExpression(helperPath(REQUIRE, b.loc), [subject, literal(expressionText(subject))], undefined, b.loc)];
+          const locals = new Set(scope.locals);
+          for (const p of b.program.blockParams ?? []) locals.add(p);
+          this.program(b.program, { depth: scope.depth + 1, locals });
+        } else if (CONDITION_HELPERS.has(name)) {
+          if (b.params.length !== 1) {
+            const [line, column] = position(b);
+            throw syntaxError(`#${name} takes exactly one argument`, line, column);
+          }
+          this.program(b.program, scope);
+        } else {
+          const [line, column] = position(b);
+          throw unsupported(`the block helper "#${name}"`, line, column);
+        }
+        this.program(b.inverse, scope);
+        return;
+      }
+      case 'PartialStatement':
+      case 'PartialBlockStatement': {
+        const [line, column] = position(node);
+        throw unsupported('a partial', line, column);
+      }
+      case 'DecoratorBlock':
+      case 'Decorator': {
+        const [line, column] = position(node);
+        throw unsupported('a decorator', line, column);
+      }
+      default: {
+        const [line, column] = position(node);
+        throw unsupported(`"${node.type}"`, line, column);
+      }
+    }
+  }
+}
+
+export interface CompiledTemplate {
+  /** Root variables in order of first use. */
+  readonly variables: readonly string[];
+  /** Renders strictly: throws TemplateError naming a missing or unusable variable. */
+  render(variables: Record<string, unknown>): string;
+}
+
+function analyze(source: string): { program: Program; variables: string[] } {
+  const program = parse(source);
+  const analyzer = new Analyzer();
+  analyzer.program(program, { depth: 0, locals: new Set() });
+  return { program, variables: analyzer.variables };
+}
+
+/** Parses and checks a template; throws TemplateError with line and column on a syntax error. */
+export function compileTemplate(source: string): CompiledTemplate {
+  const { program, variables } = analyze(source);
+  let render: HandlebarsTemplateDelegate;
+  try {
+    render = env.compile(program as unknown as string, COMPILE_OPTIONS);
+    // Handlebars compiles lazily; compile now so errors surface here, not at first render.
+    (render as unknown as (ctx: unknown, opts: unknown) => string)({}, { helpers: {} });
+  } catch (err) {
+    if (!(err instanceof TemplateError)) {
+      const e = err as Error & { lineNumber?: number; column?: number };
+      if (typeof e.lineNumber === 'number') throw syntaxError(e.message.replace(/ - \d+:\d+$/, ''), e.lineNumber, (e.column ?? 0) + 1);
+      throw err;
+    }
+  }
+  return {
+    variables,
+    render(data) {
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
+      }
+      return render(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    },
+  };
+}
+
+/** The root variables a template uses, in order of first use. */
+export function extractVariables(source: string): string[] {
+  return analyze(source).variables;
+}
+

@@ -1,0 +1,22 @@
+/**
+ * Template errors carry a stable code and the details a person needs to fix
+ * the template or the call. The server maps them to 422; the clients rethrow them.
+ */
+export class TemplateError extends Error {
+  constructor(
+    readonly code: 'template_syntax_error' | 'template_unsupported' | 'missing_variable' | 'invalid_variable',
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'TemplateError';
+  }
+}
+
+export function syntaxError(message: string, line: number, column: number): TemplateError {
+  return new TemplateError('template_syntax_error', `template syntax error at line ${line}, column ${column}: ${message}`, { line, column });
+}
+
+export function unsupported(what: string, line: number, column: number): TemplateError {
+  return new TemplateError('template_unsupported', `${what} at line ${line}, column ${column} is not supported in prompt templates`, { line, column });
+}
