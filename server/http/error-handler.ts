@@ -54,9 +54,11 @@ function map(err: unknown): Mapped | undefined {
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
       return { status: 415, code: 'unsupported_encoding', message: 'the request body must be UTF-8 JSON' };
     }
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      return { status: e.status, code: 'invalid_request', message: 'the request could not be read' };
-    }
+  }
+  if (err instanceof URIError) return { status: 400, code: 'invalid_request', message: 'the URL has invalid percent-encoding' };
+  // Other client errors from Express and body-parser carry a 4xx status.
+  if (e && typeof e === 'object' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, code: 'invalid_request', message: 'the request could not be read' };
   }
   if (isUniqueViolation(err)) {
     return { status: 409, code: 'conflict', message: 'a conflicting change was made at the same time; retry the request', details: { constraint: violatedConstraint(err) } };

@@ -22,7 +22,8 @@ export interface Api {
   raw<T = any>(method: string, path: string, body: string | Buffer, headers?: Record<string, string>): Promise<Answer<T>>;
 }
 
-export function api(baseUrl: string, key: string | undefined = ADMIN_KEY): Api {
+/** An API client sending `key` as X-API-Key; null sends none. */
+export function api(baseUrl: string, key: string | null = ADMIN_KEY): Api {
   async function call(method: string, path: string, body: string | Buffer | undefined, headers: Record<string, string> = {}) {
     const res = await fetch(baseUrl + path, {
       method,
@@ -55,7 +56,8 @@ export interface TestServer {
   database: TestDatabase;
   /** An API client with the admin key. */
   admin: Api;
-  as(key: string | undefined): Api;
+  /** An API client with this key; null for none. */
+  as(key: string | null): Api;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
+import { freePort, killGroup, run, start, waitForHealthy, type Spawned } from '../support/process.js';
+
+const CLI = ['--import', 'tsx', 'server/cli.ts'];
+const cli = (args: string[], env: Record<string, string | undefined> = {}) => run(process.execPath, [...CLI, ...args], env);
+
+for (const dialect of DIALECTS) {
+  describe(`CLI and running (${dialect})`, () => {
+    let db: TestDatabase;
+    const procs: Spawned[] = [];
+    before(async () => {
+      db = await freshDatabase(dialect);
+    });
+    after(async () => {
+      for (const p of procs) killGroup(p);
+      await db.drop();
+    });
+
+    it('`npm start -- --port P --db URL` serves /healthz, prints a first admin key once, and exits cleanly on SIGTERM', async () => {
+      const port = await freePort();
+      const server = start('npm', ['start', '--', '--port', String(port), '--db', db.url], { PROMPT_REGISTRY_ADMIN_KEY: '' });
+      procs.push(server);
+      await waitForHealthy(`http://127.0.0.1:${port}/healthz`, server);
+      const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; database: string };
+      assert.equal(health.status, 'ok');
+      assert.equal(health.database, dialect);
+
+      const key = /\n {2}(pr_[A-Za-z0-9_-]+)\n/.exec(server.output())?.[1];
+      assert.ok(key, `a first admin key is printed:\n${server.output()}`);
+      const prompts = await fetch(`http://127.0.0.1:${port}/prompts`, { headers: { 'X-API-Key': key } });
+      assert.equal(prompts.status, 200);
+
+      // npm itself ends by the signal; the server's own exit code is checked below, without npm.
+      process.kill(-server.child.pid!, 'SIGTERM');
+      await server.exited;
+      assert.match(server.output(), /shutting down/);
+
+      // A second start finds the key and prints none.
+      const again = start(process.execPath, [...CLI, 'serve', '--port', String(port), '--db', db.url], { PROMPT_REGISTRY_ADMIN_KEY: '' });
+      procs.push(again);
+      await waitForHealthy(`http://127.0.0.1:${port}/healthz`, again);
+      assert.doesNotMatch(again.output(), /pr_[A-Za-z0-9_-]{20,}/);
+      process.kill(-again.child.pid!, 'SIGTERM');
+      assert.equal(await again.exited, 0);
+    });
+
+    it('creates, lists and revokes keys with `keys create|list|revoke`', async () => {
+      const created = await cli(['keys', 'create', '--name', 'ci-bot', '--scopes', 'read,deploy:staging', '--db', db.url]);
+      assert.equal(created.code, 0, created.output);
+      const key = /^(pr_[A-Za-z0-9_-]+)$/m.exec(created.output)?.[1];
+      assert.ok(key);
+
+      const listed = await cli(['keys', 'list', '--json', '--db', db.url]);
+      assert.equal(listed.code, 0, listed.output);
+      const keys = JSON.parse(listed.output.trim().split('\n').pop()!) as Array<{ name: string; scopes: string[] }>;
+      const bot = keys.find((k) => k.name === 'ci-bot');
+      assert.deepEqual(bot?.scopes, ['read', 'deploy:staging']);
+      assert.ok(!listed.output.includes(key));
+
+      const bad = await cli(['keys', 'create', '--name', 'x', '--scopes', 'root', '--db', db.url]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.output, /unknown scope "root"/);
+
+      const revoked = await cli(['keys', 'revoke', 'ci-bot', '--db', db.url]);
+      assert.equal(revoked.code, 0, revoked.output);
+      const after = await cli(['keys', 'list', '--json', '--db', db.url]);
+      assert.ok(!after.output.includes('"ci-bot"'));
+    });
+
+    it('says plainly what is wrong with a bad database URL or port', async () => {
+      const url = await cli(['serve', '--db', 'mysql://nope']);
+      assert.equal(url.code, 1);
+      assert.match(url.output, /unsupported database URL/);
+      const port = await cli(['serve', '--port', 'eighty', '--db', db.url]);
+      assert.equal(port.code, 1);
+      assert.match(port.output, /invalid port/);
+    });
+  });
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { freshDatabase, type TestDatabase } from '../support/db.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+async function eventually(check: () => Promise<boolean>, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+describe('two replicas on one Postgres', () => {
+  let db: TestDatabase;
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    db = await freshDatabase('postgres');
+    a = await startTestServer('postgres', {}, db);
+    b = await startTestServer('postgres', {}, db);
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    await db.drop();
+  });
+
+  it("invalidates each replica's resolve cache when another deploys or rolls back", async () => {
+    await a.admin.post('/prompts/shared/versions', { content: 'one' });
+    await a.admin.post('/prompts/shared/versions', { content: 'two' });
+    // B caches "not deployed", then A deploys: B must see it.
+    assert.equal((await b.admin.get('/prompts/shared/latest')).status, 404);
+    assert.equal((await a.admin.post('/prompts/shared/deployments', { version: 1, environment: 'production' })).status, 201);
+    await eventually(async () => (await b.admin.get('/prompts/shared/latest')).body.version_number === 1, 'B sees version 1');
+
+    assert.equal((await b.admin.post('/prompts/shared/deployments', { version: 2, environment: 'production' })).status, 201);
+    await eventually(async () => (await a.admin.get('/prompts/shared/latest')).body.version_number === 2, 'A sees version 2');
+
+    assert.equal((await b.admin.post('/prompts/shared/rollback', { environment: 'production' })).status, 201);
+    await eventually(async () => (await a.admin.get('/prompts/shared/latest')).body.version_number === 1, 'A sees the rollback');
+  });
+
+  it('serves from its cache until a change arrives (no database read per request)', async () => {
+    await a.admin.post('/prompts/cached/versions', { content: 'c' });
+    await a.admin.post('/prompts/cached/deployments', { version: 1, environment: 'staging' });
+    const first = await a.admin.get('/prompts/cached/latest?environment=staging');
+    assert.equal(first.status, 200);
+    const cache = a.running.registry.services.deployments.cache;
+    assert.ok(cache.get('cached', 'staging'), 'the answer is cached');
+  });
+
+  it('stops accepting a revoked key on the other replica', async () => {
+    const created = await a.admin.post('/keys', { name: 'temp', scopes: ['read'] });
+    const onB = b.as(created.body.key);
+    assert.equal((await onB.get('/prompts')).status, 200);
+    assert.equal((await a.admin.delete('/keys/temp')).status, 200);
+    await eventually(async () => (await onB.get('/prompts')).status === 401, 'B refuses the revoked key');
+  });
+});
