@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { z } from 'zod';
 import { auditRoutes } from './audit/routes.js';
+import { changeRoutes } from './changes/routes.js';
 import { requireScope } from './auth/principal.js';
 import type { Database } from './db/index.js';
 import { deploymentRoutes } from './deployments/routes.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   resolveCacheSize: number;
   /** Log one line per request (info level). */
   logRequests: boolean;
+  /** How often an idle event stream gets a keep-alive comment. */
+  eventHeartbeatMs: number;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -34,6 +37,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   bodyLimit: '1mb',
   resolveCacheSize: 50_000,
   logRequests: true,
+  eventHeartbeatMs: 15_000,
 };
 
 export interface Services {
@@ -115,6 +119,7 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
     // The resolve route first: it is the hot path, and Express matches in order.
     ...deploymentRoutes(deployments),
     ...promptRoutes(prompts, deployments),
+    ...changeRoutes(feed, opts.eventHeartbeatMs),
     ...keyRoutes(keys),
     ...auditRoutes(db),
   ];

@@ -1,9 +1,11 @@
+import { renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Principal } from './auth/principal.js';
 import { databaseUrlFrom, serverConfig, type ServeFlags } from './config.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
+import { DeploymentService } from './deployments/service.js';
 import { ChangeFeed } from './events.js';
 import { KeyService } from './keys/service.js';
 import { createLogger } from './logger.js';
@@ -79,6 +81,34 @@ export function buildCli(): Command {
       try {
         const applied = await migrate(db);
         process.stdout.write(applied.length ? `applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}\n` : 'up to date\n');
+      } finally {
+        await db.close();
+      }
+    });
+
+  program
+    .command('export')
+    .description('Write every prompt live in an environment to a JSON bundle that clients can start from when the registry is unreachable')
+    .option('--environment <env>', 'the environment to export', 'production')
+    .option('--out <file>', 'where to write the bundle (default: standard output)')
+    .option('--environments <list>', 'the registry\'s environments (default dev,staging,production, or PROMPT_REGISTRY_ENVIRONMENTS)')
+    .addOption(dbOption())
+    .action(async (flags: { environment: string; out?: string; environments?: string; db?: string }) => {
+      const { environments } = serverConfig({ environments: flags.environments, db: flags.db });
+      const db = openDatabase(databaseUrlFrom(flags));
+      try {
+        await migrate(db);
+        const service = new DeploymentService(db, new ChangeFeed(db), environments, 0);
+        const text = `${JSON.stringify(await service.exportBundle(flags.environment), null, 2)}\n`;
+        if (!flags.out) {
+          process.stdout.write(text);
+          return;
+        }
+        // Write beside, then rename: a reader never sees half a bundle.
+        const tmp = `${flags.out}.${process.pid}.tmp`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, flags.out);
+        process.stderr.write(`wrote ${Object.keys(JSON.parse(text).prompts).length} prompts live in ${flags.environment} to ${flags.out}\n`);
       } finally {
         await db.close();
       }

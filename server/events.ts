@@ -49,4 +49,14 @@ export class ChangeFeed {
     this.emitter.on('change', listener);
     return () => this.emitter.off('change', listener);
   }
+
+  /** Long-lived listeners (event streams) end themselves when the server shuts down. */
+  onShutdown(listener: () => void): () => void {
+    this.emitter.on('shutdown', listener);
+    return () => this.emitter.off('shutdown', listener);
+  }
+
+  shutdown(): void {
+    this.emitter.emit('shutdown');
+  }
 }

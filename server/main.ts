@@ -40,6 +40,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     let closing: Promise<void> | undefined;
     const close = (graceMs = 10_000) =>
       (closing ??= (async () => {
+        registry.services.feed.shutdown(); // ends event streams, which would otherwise hold the server open
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -125,18 +125,29 @@ export interface ResolvedRow {
   deployed_at: string;
 }
 
+/** The live version per prompt in the environment given by placeholder `env`. */
+const selectResolved = (env: string) => `
+  SELECT p.name, v.id AS version_id, v.version_number, v.content, v.content_hash, v.model, v.temperature, v.max_tokens,
+         v.variables, v.metadata, d.id AS deployment_id, d.deployed_at
+    FROM prompts p
+    JOIN prompt_deployments d ON d.prompt_id = p.id AND d.environment = ${env} AND d.is_active
+    JOIN prompt_versions v ON v.id = d.prompt_version_id`;
+
+const RESOLVE_SQL = `${selectResolved('$2')} WHERE p.name = $1`;
+const LIVE_IN_SQL = `${selectResolved('$1')} ORDER BY p.name`;
+
 /** The hot path: (name, environment) to the live version, through the one-active index. */
 export async function resolve(db: Queryable, name: string, environment: string): Promise<ResolvedRow | undefined> {
-  const r = await db.get<Record<string, unknown>>(
-    `SELECT p.name, v.id AS version_id, v.version_number, v.content, v.content_hash, v.model, v.temperature, v.max_tokens,
-            v.variables, v.metadata, d.id AS deployment_id, d.deployed_at
-       FROM prompts p
-       JOIN prompt_deployments d ON d.prompt_id = p.id AND d.environment = $2 AND d.is_active
-       JOIN prompt_versions v ON v.id = d.prompt_version_id
-      WHERE p.name = $1`,
-    [name, environment],
-  );
-  if (!r) return undefined;
+  const r = await db.get<Record<string, unknown>>(RESOLVE_SQL, [name, environment]);
+  return r && toResolved(r);
+}
+
+/** Every prompt live in an environment, by name (for export bundles). */
+export async function liveIn(db: Queryable, environment: string): Promise<ResolvedRow[]> {
+  return (await db.all<Record<string, unknown>>(LIVE_IN_SQL, [environment])).map(toResolved);
+}
+
+function toResolved(r: Record<string, unknown>): ResolvedRow {
   return {
     prompt: String(r.name),
     version_id: String(r.version_id),

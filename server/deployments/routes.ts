@@ -2,7 +2,7 @@ import { decodeCursor, isNumber, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import { nameParams } from '../prompts/schemas.js';
-import { deployBody, deploymentSchema, historyQuery, latestQuery, resolvedSchema, rollbackBody } from './schemas.js';
+import { bundleSchema, deployBody, deploymentSchema, exportQuery, historyQuery, latestQuery, resolvedSchema, rollbackBody } from './schemas.js';
 import type { DeploymentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
@@ -98,6 +98,16 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
         409: err('Nothing earlier to roll back to'),
       },
       handler: ({ params, body }, ctx) => deployments.rollback(ctx.principal, params.name, body.environment, body.version),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/export',
+      summary: 'Every prompt live in an environment, as a bundle file clients can start from when the registry is unreachable',
+      tag: 'deployments',
+      scope: 'read',
+      query: exportQuery,
+      responses: { 200: { description: 'The bundle', schema: bundleSchema }, 400: err('Unknown environment') },
+      handler: ({ query }) => deployments.exportBundle(query.environment),
     }),
   ];
 }

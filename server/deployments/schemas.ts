@@ -48,3 +48,14 @@ export const resolvedSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   deployed_at: z.string(),
 });
+
+export const exportQuery = z.object({ environment: environmentName.default('production') });
+
+export const BUNDLE_FORMAT = 'prompt-registry-bundle/v1';
+
+export const bundleSchema = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  environment: z.string(),
+  exported_at: z.string(),
+  prompts: z.record(z.string(), resolvedSchema),
+});

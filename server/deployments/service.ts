@@ -8,6 +8,8 @@ import * as prompts from '../prompts/repository.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
+import { BUNDLE_FORMAT, type bundleSchema } from './schemas.js';
+import type { z } from 'zod';
 
 export interface DeploymentView {
   id: string;
@@ -191,6 +193,18 @@ export class DeploymentService {
     }
     this.cache.set(name, environment, result, ticket);
     return result;
+  }
+
+  /** Everything live in an environment, as the bundle clients fall back on when the registry is unreachable. */
+  async exportBundle(environment: string): Promise<z.infer<typeof bundleSchema>> {
+    this.assertEnvironment(environment);
+    const rows = await repo.liveIn(this.db, environment);
+    return {
+      format: BUNDLE_FORMAT,
+      environment,
+      exported_at: new Date().toISOString(),
+      prompts: Object.fromEntries(rows.map((r) => [r.prompt, resolvedBody(r, environment)])),
+    };
   }
 
   /** The live version as a row, for rendering. */

@@ -3,14 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { freshDatabase, type TestDatabase } from '../support/db.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
-async function eventually(check: () => Promise<boolean>, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`never happened: ${what}`);
-}
+import { eventually } from '../support/wait.js';
 
 describe('two replicas on one Postgres', () => {
   let db: TestDatabase;

@@ -1,0 +1,242 @@
+import { compileTemplate, type CompiledTemplate } from '../server/templates/index.js';
+import { fromFallback, fromResolved, readBundle } from './bundle.js';
+import { PromptNotFoundError, RegistryUnreachableError } from './errors.js';
+import { EventSubscription, type RegistryEvent } from './events.js';
+import { ExecutionLogger, type LoggerStats } from './executions.js';
+import { Http } from './http.js';
+import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Prompt } from './types.js';
+
+interface Entry {
+  prompt: Prompt;
+  etag: string | null;
+  /** When the entry stops being fresh (ms since epoch). */
+  freshUntil: number;
+}
+
+/** How soon a fallback served because the registry was unreachable is retried. */
+const FALLBACK_RETRY_MS = 5_000;
+
+export interface RenderedPrompt {
+  text: string;
+  prompt: Prompt;
+}
+
+/**
+ * Fetches prompts from a Prompt Registry and renders them, for applications.
+ *
+ * - Live prompts are cached for `cacheTtlMs`; after that the cached one is
+ *   served while a single background refresh asks the registry with
+ *   If-None-Match. With `push` (the default) the registry's event stream
+ *   refreshes a prompt as soon as it is deployed or rolled back.
+ * - When the registry is unreachable, the last known prompt is served; at a
+ *   cold start, a fallback from `fallbacks` or `bundlePath`; else
+ *   RegistryUnreachableError.
+ * - Rendering is strict, with the registry's own template engine: a missing
+ *   variable throws a TemplateError naming it.
+ * - `logExecution` and `execute` send execution logs in the background.
+ */
+export class PromptRegistryClient {
+  private readonly http: Http;
+  private readonly ttlMs: number;
+  private readonly environment: string;
+  private readonly cache = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<Prompt>>();
+  private readonly templates = new WeakMap<Prompt, CompiledTemplate>();
+  private readonly fallbacks: Map<string, FallbackPrompt>;
+  private bundle: { environment: string; prompts: Map<string, Prompt> } | undefined;
+  private events: EventSubscription | undefined;
+  private logger: ExecutionLogger | undefined;
+  private readonly onError: (error: Error) => void;
+
+  constructor(private readonly options: ClientOptions) {
+    if (!options.url) throw new Error('PromptRegistryClient needs the registry url');
+    if (!options.apiKey) throw new Error('PromptRegistryClient needs an apiKey');
+    this.http = new Http(options.url.replace(/\/+$/, ''), options.apiKey, options.timeoutMs ?? 5_000);
+    this.ttlMs = options.cacheTtlMs ?? 60_000;
+    this.environment = options.environment ?? 'production';
+    this.fallbacks = new Map(Object.entries(options.fallbacks ?? {}));
+    this.onError = options.onError ?? (() => undefined);
+    if (options.bundlePath) this.bundle = readBundle(options.bundlePath);
+  }
+
+  /** The prompt live in an environment (or a given version), from the cache when fresh. */
+  async get(name: string, options: GetOptions = {}): Promise<Prompt> {
+    if (options.version !== undefined) return this.getVersion(name, options.version);
+    const environment = options.environment ?? this.environment;
+    const key = `${environment}\u0000${name}`;
+    const entry = this.cache.get(key);
+    if (entry) {
+      if (Date.now() >= entry.freshUntil) this.refresh(key, name, environment).catch(() => undefined);
+      return entry.prompt;
+    }
+    this.subscribe();
+    return this.refresh(key, name, environment).catch((err: unknown) => this.fallback(key, name, environment, err));
+  }
+
+  /** Renders a prompt strictly; throws TemplateError naming a missing variable. */
+  async render(name: string, variables: Record<string, unknown>, options: GetOptions = {}): Promise<string> {
+    return this.renderPrompt(await this.get(name, options), variables);
+  }
+
+  /** The seed client's name for `render`. */
+  getAndRender(name: string, variables: Record<string, unknown>, options: GetOptions = {}): Promise<string> {
+    return this.render(name, variables, options);
+  }
+
+  /** Renders an already fetched prompt (its compiled template is kept with it). */
+  renderPrompt(prompt: Prompt, variables: Record<string, unknown>): string {
+    let template = this.templates.get(prompt);
+    if (!template) {
+      template = compileTemplate(prompt.content);
+      this.templates.set(prompt, template);
+    }
+    return template.render(variables);
+  }
+
+  /** Queues an execution for the registry's log; answers its id at once, never throws. */
+  logExecution(execution: ExecutionInput): string {
+    this.logger ??= new ExecutionLogger(this.http, this.options.logging ?? {}, this.onError);
+    return this.logger.log(execution);
+  }
+
+  /**
+   * Renders a prompt, runs `call` with it (an LLM call), and logs the
+   * execution: latency, and what `extract` reads from the result (response,
+   * tokens, cost). A failed call is logged with status "error" and rethrown.
+   */
+  async execute<T>(
+    name: string,
+    variables: Record<string, unknown>,
+    call: (rendered: RenderedPrompt) => Promise<T>,
+    options: GetOptions & { extract?: (result: T) => ExecutionResult; metadata?: Record<string, unknown> } = {},
+  ): Promise<T> {
+    const prompt = await this.get(name, options);
+    const text = this.renderPrompt(prompt, variables);
+    const base: ExecutionInput = {
+      ...(prompt.versionId ? { promptVersionId: prompt.versionId } : { prompt: name }),
+      ...(prompt.environment ? { environment: prompt.environment } : {}),
+      inputVariables: variables,
+      renderedPrompt: text,
+      executedAt: new Date(),
+      ...(options.metadata ? { metadata: options.metadata } : {}),
+    };
+    const started = performance.now();
+    try {
+      const result = await call({ text, prompt });
+      const latencyMs = performance.now() - started;
+      const facts = options.extract?.(result) ?? {};
+      const costUsd = facts.costUsd ?? this.cost(prompt.model, facts.inputTokens, facts.outputTokens);
+      if (prompt.versionId) {
+        this.logExecution({ ...base, ...facts, ...(costUsd !== undefined ? { costUsd } : {}), latencyMs, status: 'ok', metadata: { ...base.metadata, ...facts.metadata } });
+      }
+      return result;
+    } catch (err) {
+      if (prompt.versionId) {
+        this.logExecution({ ...base, latencyMs: performance.now() - started, status: 'error', error: err instanceof Error ? err.message : String(err) });
+      }
+      throw err;
+    }
+  }
+
+  /** Execution-log counters: sent, dropped, rejected, buffered. */
+  get loggingStats(): LoggerStats {
+    return this.logger?.stats ?? { sent: 0, dropped: 0, rejected: 0, buffered: 0 };
+  }
+
+  /** Sends buffered execution logs now. */
+  async flush(): Promise<void> {
+    await this.logger?.flush();
+  }
+
+  /** Sends what is buffered (retrying up to `timeoutMs`) and stops the event stream. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    this.events?.close();
+    this.events = undefined;
+    await this.logger?.close(timeoutMs);
+  }
+
+  private cost(model: string, input?: number, output?: number): number | undefined {
+    const price = this.options.pricing?.[model];
+    if (!price || (input === undefined && output === undefined)) return undefined;
+    return ((input ?? 0) * price.inputPerMillion + (output ?? 0) * price.outputPerMillion) / 1_000_000;
+  }
+
+  /** Fetches (If-None-Match when cached) and stores; one request per key at a time. */
+  private refresh(key: string, name: string, environment: string): Promise<Prompt> {
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const cached = this.cache.get(key);
+    const task = (async () => {
+      try {
+        const path = `/prompts/${encodeURIComponent(name)}/latest?environment=${encodeURIComponent(environment)}`;
+        const answer = await this.http.request('GET', path, { etag: cached?.prompt.source === 'registry' ? cached.etag : null });
+        if (answer.status === 304 && cached) {
+          cached.freshUntil = Date.now() + this.ttlMs;
+          return cached.prompt;
+        }
+        const prompt = fromResolved(name, environment, answer.body as Parameters<typeof fromResolved>[2], 'registry');
+        this.cache.set(key, { prompt, etag: answer.etag, freshUntil: Date.now() + this.ttlMs });
+        return prompt;
+      } catch (err) {
+        // No longer deployed there: stop serving it. Unreachable: keep serving what we have.
+        if (err instanceof PromptNotFoundError) this.cache.delete(key);
+        else if (cached) this.onError(err as Error);
+        throw err;
+      } finally {
+        this.inflight.delete(key);
+      }
+    })();
+    this.inflight.set(key, task);
+    return task;
+  }
+
+  private fallback(key: string, name: string, environment: string, err: unknown): Prompt {
+    if (!(err instanceof RegistryUnreachableError)) throw err;
+    const fromBundle = this.bundle?.environment === environment ? this.bundle.prompts.get(name) : undefined;
+    const given = this.fallbacks.get(name);
+    const prompt = fromBundle ?? (given !== undefined ? fromFallback(name, given) : undefined);
+    if (!prompt) {
+      throw new RegistryUnreachableError(`${err.message}; no cached, bundled or fallback prompt "${name}" for ${environment}`, err.cause);
+    }
+    this.onError(err);
+    // Serve it for a few seconds, then try the registry again in the background.
+    this.cache.set(key, { prompt, etag: null, freshUntil: Date.now() + Math.min(this.ttlMs, FALLBACK_RETRY_MS) });
+    return prompt;
+  }
+
+  private readonly versions = new Map<string, Promise<Prompt>>();
+
+  /** Versions never change, so they are cached for good (failed fetches are not). */
+  private getVersion(name: string, version: number): Promise<Prompt> {
+    const key = `${name}\u0000${version}`;
+    let found = this.versions.get(key);
+    if (!found) {
+      found = this.http.request('GET', `/prompts/${encodeURIComponent(name)}/versions/${version}`).then((answer) => {
+        const v = answer.body as { version: number; version_id: string; content: string; content_hash: string; model: string; temperature: number; max_tokens: number; variables: string[]; metadata: Record<string, unknown> };
+        return fromResolved(name, null, { ...v, version_number: v.version, deployed_at: null as unknown as string }, 'registry');
+      });
+      found.catch(() => this.versions.delete(key));
+      this.versions.set(key, found);
+    }
+    return found;
+  }
+
+  private subscribe(): void {
+    if (this.events || this.options.push === false) return;
+    this.events = new EventSubscription(this.http.baseUrl, this.options.apiKey, {
+      onEvent: (event) => this.onEvent(event),
+      onResync: () => {
+        // Events may have been missed while disconnected: treat every cached prompt as stale.
+        for (const entry of this.cache.values()) entry.freshUntil = 0;
+      },
+      onError: this.onError,
+    });
+  }
+
+  private onEvent(event: RegistryEvent): void {
+    if (event.type !== 'deployment.created' && event.type !== 'deployment.rolled_back') return;
+    if (!event.prompt || !event.environment) return;
+    const key = `${event.environment}\u0000${event.prompt}`;
+    if (this.cache.has(key)) this.refresh(key, event.prompt, event.environment).catch(() => undefined);
+  }
+}

@@ -1,0 +1,33 @@
+export { TemplateError } from '../server/templates/index.js';
+
+/** An answer from the registry that is an error: carries the server's code and message. */
+export class RegistryError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** The prompt does not exist, or nothing of it is deployed in the environment asked for. */
+export class PromptNotFoundError extends RegistryError {
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(status, code, message, details);
+    this.name = 'PromptNotFoundError';
+  }
+}
+
+/** The registry could not be reached (network error, timeout, or a 5xx), and no fallback was available. */
+export class RegistryUnreachableError extends Error {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'RegistryUnreachableError';
+  }
+}

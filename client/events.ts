@@ -1,0 +1,100 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface RegistryEvent {
+  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated';
+  prompt?: string;
+  environment?: string;
+  version?: number;
+  at: string;
+}
+
+/**
+ * Listens to the registry's `GET /events` stream (Server-Sent Events) and
+ * reconnects with backoff. Uses node:http so its socket can be unref'd: a
+ * subscription never keeps an application's process alive on its own.
+ */
+export class EventSubscription {
+  private closed = false;
+  private current: { destroy(): void } | undefined;
+  private retryMs = 500;
+  private timer: NodeJS.Timeout | undefined;
+  private connectedOnce = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly apiKey: string,
+    private readonly handlers: {
+      onEvent(event: RegistryEvent): void;
+      /** Connected again after a gap: events may have been missed. */
+      onResync(): void;
+      onError(error: Error): void;
+    },
+  ) {
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const url = new URL('/events', this.url);
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = request(url, { headers: { 'X-API-Key': this.apiKey, Accept: 'text/event-stream' } }, (res) => this.read(res));
+    req.on('socket', (socket) => socket.unref());
+    req.on('error', (err) => this.retry(err));
+    req.end();
+    this.current = req;
+  }
+
+  private read(res: IncomingMessage): void {
+    if (res.statusCode !== 200) {
+      res.resume();
+      this.retry(new Error(`the registry's event stream answered ${res.statusCode}`));
+      return;
+    }
+    if (this.connectedOnce) this.handlers.onResync();
+    this.connectedOnce = true;
+    this.retryMs = 500;
+    res.setEncoding('utf8');
+    let buffer = '';
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      // Events end with a blank line; normalise CRLF first.
+      buffer = buffer.replace(/\r\n/g, '\n');
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trimStart())
+          .join('\n');
+        if (!data) continue;
+        try {
+          this.handlers.onEvent(JSON.parse(data) as RegistryEvent);
+        } catch (err) {
+          this.handlers.onError(err as Error);
+        }
+      }
+    });
+    res.on('end', () => this.retry(new Error('the registry closed its event stream')));
+    res.on('error', (err) => this.retry(err));
+  }
+
+  private retry(err: Error): void {
+    if (this.closed || this.timer) return;
+    this.handlers.onError(err);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connect();
+    }, this.retryMs);
+    this.timer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, 30_000);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.current?.destroy();
+  }
+}

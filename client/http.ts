@@ -1,0 +1,63 @@
+import { PromptNotFoundError, RegistryError, RegistryUnreachableError } from './errors.js';
+
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+  etag: string | null;
+}
+
+/** The registry's HTTP API: JSON in and out, its error shape turned into typed errors. */
+export class Http {
+  constructor(
+    readonly baseUrl: string,
+    private readonly apiKey: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async request(method: string, path: string, opts: { body?: unknown; etag?: string | null } = {}): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { 'X-API-Key': this.apiKey, Accept: 'application/json' };
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.etag) headers['If-None-Match'] = opts.etag;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : describe(err);
+      throw new RegistryUnreachableError(`the prompt registry at ${this.baseUrl} is unreachable: ${why}`, err);
+    }
+    if (res.status === 304) return { status: 304, body: undefined, etag: res.headers.get('etag') };
+    const text = await res.text().catch(() => '');
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    if (res.status >= 500) {
+      throw new RegistryUnreachableError(`the prompt registry at ${this.baseUrl} answered ${res.status}`, body);
+    }
+    if (res.status >= 400) throw toError(res.status, body);
+    return { status: res.status, body, etag: res.headers.get('etag') };
+  }
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+function toError(status: number, body: unknown): RegistryError {
+  const e = (body as { error?: { code?: string; message?: string } })?.error;
+  const code = e?.code ?? 'http_error';
+  const message = e?.message ?? `the registry answered ${status}`;
+  const { code: _c, message: _m, ...details } = (e ?? {}) as Record<string, unknown>;
+  if (status === 404 && (code === 'prompt_not_found' || code === 'not_deployed' || code === 'version_not_found')) {
+    return new PromptNotFoundError(status, code, message, details);
+  }
+  return new RegistryError(status, code, message, details);
+}

@@ -1,0 +1,6 @@
+/** The Prompt Registry client for TypeScript and JavaScript applications. */
+export { PromptRegistryClient, type RenderedPrompt } from './client.js';
+export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
+export type { LoggerStats } from './executions.js';
+export type { RegistryEvent } from './events.js';
+export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing } from './types.js';
