@@ -15,6 +15,8 @@ interface Entry {
 
 /** How soon a fallback served because the registry was unreachable is retried. */
 const FALLBACK_RETRY_MS = 5_000;
+/** How soon a failed background refresh is tried again. */
+const REFRESH_RETRY_MS = 1_000;
 
 export interface RenderedPrompt {
   text: string;
@@ -41,6 +43,8 @@ export class PromptRegistryClient {
   private readonly environment: string;
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Prompt>>();
+  /** Keys whose refresh must run again: a change arrived while one was in flight. */
+  private readonly again = new Set<string>();
   private readonly templates = new WeakMap<Prompt, CompiledTemplate>();
   private readonly fallbacks: Map<string, FallbackPrompt>;
   private bundle: { environment: string; prompts: Map<string, Prompt> } | undefined;
@@ -124,7 +128,13 @@ export class PromptRegistryClient {
     try {
       const result = await call({ text, prompt });
       const latencyMs = performance.now() - started;
-      const facts = options.extract?.(result) ?? {};
+      let facts: ExecutionResult = {};
+      try {
+        facts = options.extract?.(result) ?? {};
+      } catch (err) {
+        // The call succeeded: a broken extract must not fail it. Log what we know.
+        this.onError(err as Error);
+      }
       const costUsd = facts.costUsd ?? this.cost(prompt.model, facts.inputTokens, facts.outputTokens);
       if (prompt.versionId) {
         this.logExecution({ ...base, ...facts, ...(costUsd !== undefined ? { costUsd } : {}), latencyMs, status: 'ok', metadata: { ...base.metadata, ...facts.metadata } });
@@ -178,12 +188,17 @@ export class PromptRegistryClient {
         this.cache.set(key, { prompt, etag: answer.etag, freshUntil: Date.now() + this.ttlMs });
         return prompt;
       } catch (err) {
-        // No longer deployed there: stop serving it. Unreachable: keep serving what we have.
+        // No longer deployed there: stop serving it. Unreachable: keep serving what we have, and
+        // wait a moment before asking again rather than on every get().
         if (err instanceof PromptNotFoundError) this.cache.delete(key);
-        else if (cached) this.onError(err as Error);
+        else if (cached) {
+          cached.freshUntil = Date.now() + Math.min(this.ttlMs, REFRESH_RETRY_MS);
+          this.onError(err as Error);
+        }
         throw err;
       } finally {
         this.inflight.delete(key);
+        if (this.again.delete(key)) this.refresh(key, name, environment).catch(() => undefined);
       }
     })();
     this.inflight.set(key, task);
@@ -237,6 +252,9 @@ export class PromptRegistryClient {
     if (event.type !== 'deployment.created' && event.type !== 'deployment.rolled_back') return;
     if (!event.prompt || !event.environment) return;
     const key = `${event.environment}\u0000${event.prompt}`;
-    if (this.cache.has(key)) this.refresh(key, event.prompt, event.environment).catch(() => undefined);
+    if (!this.cache.has(key)) return;
+    // A refresh already running may have read the old version: run another after it.
+    if (this.inflight.has(key)) this.again.add(key);
+    else this.refresh(key, event.prompt, event.environment).catch(() => undefined);
   }
 }

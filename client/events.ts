@@ -40,6 +40,8 @@ export class EventSubscription {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = request(url, { headers: { 'X-API-Key': this.apiKey, Accept: 'text/event-stream' } }, (res) => this.read(res));
     req.on('socket', (socket) => socket.unref());
+    // The server sends a comment every 15 s: 45 s of silence means a dead connection.
+    req.setTimeout(45_000, () => req.destroy(new Error('no word from the registry\'s event stream for 45 s')));
     req.on('error', (err) => this.retry(err));
     req.end();
     this.current = req;

@@ -119,9 +119,11 @@ export class ExecutionLogger {
           this.failures = 0;
         } catch (err) {
           if (err instanceof RegistryError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) {
-            // Invalid rows: retrying can't help.
-            this.remove(batch);
-            this.stats.rejected += batch.length;
+            // Invalid rows: retrying them can't help. When the registry names them, drop only those.
+            const bad = Array.isArray(err.details.rows) ? (err.details.rows as Array<{ index?: unknown }>).map((r) => r.index).filter((i): i is number => typeof i === 'number') : [];
+            const refused = bad.length ? bad.map((i) => batch[i]).filter((p): p is Payload => p !== undefined) : batch;
+            this.remove(refused);
+            this.stats.rejected += refused.length;
             this.onError(err);
             continue;
           }

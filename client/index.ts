@@ -1,4 +1,5 @@
 /** The Prompt Registry client for TypeScript and JavaScript applications. */
+export { RegistryApi, type Deployment, type NewVersion, type Page, type PromptSummary, type VersionInfo } from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
 export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
 export type { LoggerStats } from './executions.js';

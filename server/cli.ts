@@ -8,8 +8,9 @@ import { migrate } from './db/migrate.js';
 import { DeploymentService } from './deployments/service.js';
 import { ChangeFeed } from './events.js';
 import { KeyService } from './keys/service.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogs } from './logger.js';
 import { startServer } from './main.js';
+import { RetentionService } from './retention/service.js';
 import { VERSION } from './version.js';
 
 function announceKey(key: string): void {
@@ -30,8 +31,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    logger.flush();
     running.close().then(
-      () => process.exit(0),
+      () => flushLogs(logger).then(() => process.exit(0)),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -70,7 +72,36 @@ export function buildCli(): Command {
     .option('--log-level <level>', 'pino log level (default info)')
     .option('--no-cache', 'turn off the in-process resolve cache')
     .option('--no-log-requests', 'do not log a line per request')
+    .option('--retention-interval <minutes>', 'apply the retention policies every N minutes (default 60; 0 never)')
     .action((flags: ServeFlags) => serve(flags));
+
+  program
+    .command('purge')
+    .description('Apply the retention policies now: delete or redact expired executions (prompts, versions and deployments are never touched)')
+    .option('--dry-run', 'only count what would be deleted and redacted')
+    .addOption(dbOption())
+    .option('--json', 'print JSON')
+    .action(async (flags: { dryRun?: boolean; db?: string; json?: boolean }) => {
+      const { environments } = serverConfig({ db: flags.db });
+      const db = openDatabase(databaseUrlFrom(flags));
+      try {
+        await migrate(db);
+        const result = await new RetentionService(db, { batchSize: 1_000, environments }).run(cliActor(), { dryRun: Boolean(flags.dryRun) });
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+          return;
+        }
+        const verb = result.dry_run ? 'would' : 'did';
+        for (const p of result.policies) {
+          const scope = [p.prompt ? `prompt ${p.prompt}` : 'any prompt', p.environment ? `in ${p.environment}` : 'in any environment'].join(' ');
+          process.stdout.write(`${p.action.padEnd(6)} after ${String(p.days).padStart(5)} days, ${scope}: ${verb} ${p.action} ${p.count} (older than ${p.cutoff})\n`);
+        }
+        if (result.policies.length === 0) process.stdout.write('no retention policies: nothing to do (set them with PUT /retention)\n');
+        process.stdout.write(`${result.dry_run ? 'dry run: would delete' : 'deleted'} ${result.deleted}, ${result.dry_run ? 'would redact' : 'redacted'} ${result.redacted}\n`);
+      } finally {
+        await db.close();
+      }
+    });
 
   program
     .command('migrate')

@@ -7,6 +7,8 @@ export interface ServerConfig extends AppOptions {
   host: string;
   databaseUrl: string;
   adminKey: string | undefined;
+  /** The name PROMPT_REGISTRY_ADMIN_KEY gets (what created_by records); default admin-<hash>. */
+  adminKeyName?: string | undefined;
   logLevel: string;
 }
 
@@ -19,6 +21,7 @@ export interface ServeFlags {
   logLevel?: string | undefined;
   cache?: boolean | undefined;
   logRequests?: boolean | undefined;
+  retentionInterval?: string | undefined;
 }
 
 /** Where the SQLite file lives when no database is given: XDG data home. */
@@ -40,6 +43,14 @@ function parsePort(value: string): number {
   return port;
 }
 
+function parseMinutes(value: string): number {
+  const minutes = Number(value);
+  if (value.trim() === '' || !Number.isFinite(minutes) || minutes < 0 || minutes > 525_600) {
+    throw new Error(`invalid retention interval "${value}": minutes from 0 (never) to 525600`);
+  }
+  return minutes;
+}
+
 function parseEnvironments(value: string): string[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = list.find((e) => !/^[a-z0-9][a-z0-9_-]{0,49}$/.test(e));
@@ -57,8 +68,10 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     databaseUrl: databaseUrlFrom(flags, env),
     environments: parseEnvironments(flags.environments ?? env.PROMPT_REGISTRY_ENVIRONMENTS ?? 'dev,staging,production'),
     adminKey: env.PROMPT_REGISTRY_ADMIN_KEY || undefined,
+    adminKeyName: env.PROMPT_REGISTRY_ADMIN_KEY_NAME || undefined,
     logLevel: flags.logLevel ?? env.PROMPT_REGISTRY_LOG_LEVEL ?? 'info',
     resolveCacheSize: flags.cache === false || env.PROMPT_REGISTRY_RESOLVE_CACHE === '0' ? 0 : DEFAULT_APP_OPTIONS.resolveCacheSize,
     logRequests: flags.logRequests ?? env.PROMPT_REGISTRY_LOG_REQUESTS !== 'false',
+    retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };
 }

@@ -25,7 +25,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
     const registry = await createApp(db, logger, config);
-    const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey);
+    const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey, config.adminKeyName);
     const server = registry.app.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
@@ -36,6 +36,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), environments: config.environments }, 'prompt registry listening');
+    logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
+    registry.services.retention.start(config.retentionIntervalMinutes, logger);
 
     let closing: Promise<void> | undefined;
     const close = (graceMs = 10_000) =>
@@ -46,6 +48,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         await closed;
         clearTimeout(timer);
+        await registry.services.retention.stop(); // a purge in progress stops after its current batch
         await db.close();
       })());
     return { url, registry, db, server, bootstrapKey, close };

@@ -7,9 +7,16 @@ import type { Database, Queryable, Row, Transaction } from './types.js';
 pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v).toISOString());
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-/** Every statement is sent as a named prepared statement, keyed by its text. */
+const names = new Map<string, string>();
+
+/** Every statement is sent as a named prepared statement, keyed by its text (hashed once per text). */
 function statementName(sql: string): string {
-  return 'q' + createHash('sha1').update(sql).digest('hex').slice(0, 20);
+  let name = names.get(sql);
+  if (!name) {
+    name = 'q' + createHash('sha1').update(sql).digest('hex').slice(0, 20);
+    names.set(sql, name);
+  }
+  return name;
 }
 
 type Client = pg.Pool | pg.PoolClient;

@@ -2,17 +2,11 @@ import { decodeCursor, isNumber, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import { nameParams } from '../prompts/schemas.js';
-import { bundleSchema, deployBody, deploymentSchema, exportQuery, historyQuery, latestQuery, resolvedSchema, rollbackBody } from './schemas.js';
+import { bundleSchema, deployBody, deploymentSchema, exportQuery, historyQuery, latestQuery, resolvedSchema, rollbackBody, rollbackQuery } from './schemas.js';
+import { sendResolved } from './resolve-fast-path.js';
 import type { DeploymentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
-
-/** An If-None-Match header matches when it lists the ETag (weak or strong) or is `*`. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
-}
 
 export function deploymentRoutes(deployments: DeploymentService): Route[] {
   return [
@@ -30,20 +24,7 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
         404: err('No such prompt, or nothing deployed in the environment'),
       },
       async handler({ params, query }, { req, res }) {
-        const found = await deployments.resolveAnswer(params.name, query.environment);
-        res.setHeader('Cache-Control', 'no-cache');
-        if (found.etag) {
-          res.setHeader('ETag', found.etag);
-          if (matches(req.headers['if-none-match'], found.etag)) {
-            res.statusCode = 304;
-            res.end();
-            return;
-          }
-        }
-        res.statusCode = found.status;
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.setHeader('Content-Length', found.body.length);
-        res.end(found.body);
+        sendResolved(await deployments.resolveAnswer(params.name, query.environment), req, res);
       },
     }),
     defineRoute({
@@ -92,12 +73,17 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
       scope: ({ body }) => `deploy:${body.environment}`,
       params: nameParams,
       body: rollbackBody,
+      query: rollbackQuery,
       responses: {
         201: { description: 'The rollback, recorded as a deployment with rollback_of', schema: deploymentSchema },
+        200: { description: 'With ?dry_run=true: the deployment a rollback would make (id empty), changing nothing', schema: deploymentSchema },
         404: err('No such prompt'),
         409: err('Nothing earlier to roll back to'),
       },
-      handler: ({ params, body }, ctx) => deployments.rollback(ctx.principal, params.name, body.environment, body.version),
+      async handler({ params, body, query }, ctx) {
+        if (query.dry_run) ctx.status(200);
+        return deployments.rollback(ctx.principal, params.name, body.environment, body.version, { dryRun: query.dry_run });
+      },
     }),
     defineRoute({
       method: 'get',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorParam, environmentName, limit } from '../http/schemas.js';
+import { cursorParam, environmentName, flag, limit } from '../http/schemas.js';
 
 export const deployBody = z
   .object({
@@ -14,6 +14,8 @@ export const rollbackBody = z
     version: z.number().int().min(1).max(2_147_483_647).optional(),
   })
   .strict();
+
+export const rollbackQuery = z.object({ dry_run: flag });
 
 export const historyQuery = z.object({ environment: environmentName.optional(), limit, cursor: cursorParam });
 

@@ -8,22 +8,10 @@ import * as prompts from '../prompts/repository.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
-import { BUNDLE_FORMAT, type bundleSchema } from './schemas.js';
+import { BUNDLE_FORMAT, type bundleSchema, type deploymentSchema } from './schemas.js';
 import type { z } from 'zod';
 
-export interface DeploymentView {
-  id: string;
-  prompt: string;
-  environment: string;
-  version: number;
-  version_id: string;
-  action: 'deploy' | 'rollback';
-  previous_version: number | null;
-  deployed_at: string;
-  deployed_by: string;
-  is_active: boolean;
-  rollback_of: string | null;
-}
+export type DeploymentView = z.infer<typeof deploymentSchema>;
 
 function view(prompt: string, d: DeploymentRow): DeploymentView {
   return {
@@ -127,7 +115,7 @@ export class DeploymentService {
    * `version`, the nearest earlier deployment of that version). Each rollback
    * steps further back through the history; other environments are untouched.
    */
-  async rollback(actor: Principal, name: string, environment: string, version?: number): Promise<DeploymentView> {
+  async rollback(actor: Principal, name: string, environment: string, version?: number, opts: { dryRun?: boolean } = {}): Promise<DeploymentView> {
     this.assertEnvironment(environment);
     return this.db.transaction(async (tx) => {
       const prompt = await this.lockPrompt(tx, name);
@@ -146,6 +134,20 @@ export class DeploymentService {
             ? `version ${current.version_number} is the first deployment of "${name}" in ${environment}; there is nothing earlier to roll back to`
             : `version ${version} of "${name}" was not live in ${environment} before version ${current.version_number}; deploy it instead`;
         throw conflict('nothing_to_roll_back', message, { prompt: name, environment, current_version: current.version_number });
+      }
+      if (opts.dryRun) {
+        // What a rollback would do, without doing it (the transaction writes nothing).
+        return {
+          ...view(name, current),
+          id: '',
+          version: target.version_number,
+          version_id: target.prompt_version_id,
+          action: 'rollback' as const,
+          previous_version: current.version_number,
+          deployed_at: new Date().toISOString(),
+          deployed_by: actor.name,
+          rollback_of: current.id,
+        };
       }
       await repo.deactivate(tx, current.id);
       const deployment = await repo.insertDeployment(tx, {

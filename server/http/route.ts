@@ -34,6 +34,8 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   params?: P;
   query?: Q;
   body?: B;
+  /** The largest JSON body this route reads (e.g. '10mb'); default: the app's bodyLimit. */
+  bodyLimit?: string;
   /** The success status (default 200); a handler may override it through ctx.status. */
   status?: 200 | 201;
   responses: Record<number, ResponseSpec>;

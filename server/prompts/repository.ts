@@ -105,7 +105,7 @@ export async function updatePrompt(tx: Transaction, id: string, p: { description
 
 export async function listPrompts(
   db: Queryable,
-  f: { search?: string | undefined; tags: string[]; after?: string | undefined; limit: number },
+  f: { search?: string | undefined; tags: string[]; environment?: string | undefined; after?: string | undefined; limit: number },
 ): Promise<PromptRow[]> {
   const pattern = f.search ? `%${f.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
   const sql =
@@ -114,14 +114,16 @@ export async function listPrompts(
           WHERE ($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR description ILIKE $1 ESCAPE '\\')
             AND tags @> $2::text[]
             AND ($3::text IS NULL OR name > $3)
+            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM prompt_deployments d WHERE d.prompt_id = prompts.id AND d.environment = $5::text AND d.is_active))
           ORDER BY name LIMIT $4`
       : `SELECT ${PROMPT_COLUMNS} FROM prompts
           WHERE ($1 IS NULL OR name LIKE $1 ESCAPE '\\' OR description LIKE $1 ESCAPE '\\')
             AND NOT EXISTS (SELECT 1 FROM json_each($2) AS wanted
                              WHERE wanted.value NOT IN (SELECT value FROM json_each(prompts.tags)))
             AND ($3 IS NULL OR name > $3)
+            AND ($5 IS NULL OR EXISTS (SELECT 1 FROM prompt_deployments d WHERE d.prompt_id = prompts.id AND d.environment = $5 AND d.is_active))
           ORDER BY name LIMIT $4`;
-  const rows = await db.all<Record<string, unknown>>(sql, [pattern, listParam(db.dialect, f.tags), f.after ?? null, f.limit]);
+  const rows = await db.all<Record<string, unknown>>(sql, [pattern, listParam(db.dialect, f.tags), f.after ?? null, f.limit, f.environment ?? null]);
   return rows.map(toPrompt);
 }
 

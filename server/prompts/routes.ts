@@ -27,14 +27,15 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
     defineRoute({
       method: 'get',
       path: '/prompts',
-      summary: 'List prompts, by name; filter by a search text and tags',
+      summary: 'List prompts, by name; filter by a search text, tags, and the environment they are live in',
       tag: 'prompts',
       scope: 'read',
       query: listPromptsQuery,
       responses: { 200: { description: 'A page of prompts', schema: page(promptSchema) } },
       async handler({ query }) {
         const after = decodeCursor(query.cursor, isString);
-        const rows = await prompts.list({ search: query.search, tags: query.tag, after, limit: query.limit + 1 });
+        if (query.environment) deployments.assertEnvironment(query.environment);
+        const rows = await prompts.list({ search: query.search, tags: query.tag, environment: query.environment, after, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (p) => p.name);
       },
     }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorParam, flag, jsonObject, limit, positiveInt, promptName, tag, text } from '../http/schemas.js';
+import { cursorParam, environmentName, flag, jsonObject, limit, positiveInt, promptName, tag, text } from '../http/schemas.js';
 
 export const nameParams = z.object({ name: promptName });
 export const versionParams = z.object({ name: promptName, version: positiveInt });
@@ -24,6 +24,8 @@ export const createVersionQuery = z.object({ idempotent: flag });
 
 export const listPromptsQuery = z.object({
   search: text(255).optional(),
+  /** Only prompts with a version live in this environment. */
+  environment: environmentName.optional(),
   tag: z.union([tag, z.array(tag).max(20)]).optional().transform((t) => (t === undefined ? [] : Array.isArray(t) ? t : [t])),
   limit,
   cursor: cursorParam,

@@ -8,30 +8,12 @@ import { LruCache } from '../lru.js';
 import { compileTemplate, type CompiledTemplate } from '../templates/index.js';
 import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
-import type { CreateVersionInput } from './schemas.js';
+import type { z } from 'zod';
+import type { CreateVersionInput, promptSchema, versionSummarySchema } from './schemas.js';
 
-export interface PromptView extends Omit<PromptRow, never> {
-  latest_version: number | null;
-  environments: Record<string, { version: number; deployed_at: string; deployed_by: string }>;
-}
-
-export interface VersionView {
-  version_id: string;
-  version: number;
-  prompt: string;
-  content?: string;
-  content_hash: string;
-  model: string;
-  temperature: number;
-  max_tokens: number;
-  variables: string[];
-  metadata: Record<string, unknown>;
-  message: string | null;
-  created_at: string;
-  created_by: string;
-  /** Environments where this version is live. */
-  environments: string[];
-}
+/** The API's shapes, from the schemas the OpenAPI document is built from. */
+export type PromptView = z.infer<typeof promptSchema>;
+export type VersionView = z.infer<typeof versionSummarySchema> & { content?: string };
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -183,7 +165,7 @@ export class PromptService {
     }));
   }
 
-  async list(f: { search?: string | undefined; tags: string[]; after?: string | undefined; limit: number }): Promise<PromptView[]> {
+  async list(f: { search?: string | undefined; tags: string[]; environment?: string | undefined; after?: string | undefined; limit: number }): Promise<PromptView[]> {
     return this.views(await repo.listPrompts(this.db, f));
   }
 

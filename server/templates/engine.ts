@@ -151,25 +151,38 @@ interface Scope {
  */
 class Analyzer {
   readonly variables: string[] = [];
+  readonly occurrences: VariableOccurrence[] = [];
   private readonly seen = new Set<string>();
 
-  private addVariable(name: string): void {
+  private addVariable(name: string, path: PathExpression): void {
     if (!this.seen.has(name)) {
       this.seen.add(name);
       this.variables.push(name);
+    }
+    const loc = path.loc;
+    if (loc) {
+      this.occurrences.push({
+        name,
+        path: path.data ? path.parts.slice(1) : [...path.parts],
+        text: path.original,
+        line: loc.start.line,
+        column: loc.start.column + 1,
+        endLine: loc.end.line,
+        endColumn: loc.end.column + 1,
+      });
     }
   }
 
   private notePath(path: PathExpression, scope: Scope): void {
     if (path.data) {
       // @root.x names root variable x; @index, @key, @first, @last are the loop's own.
-      if (path.parts[0] === 'root' && path.parts[1]) this.addVariable(path.parts[1]);
+      if (path.parts[0] === 'root' && path.parts[1]) this.addVariable(path.parts[1], path);
       return;
     }
     const head = path.parts[0];
     if (head === undefined) return; // `this` or `..`
     if (path.depth === 0 && !path.original.startsWith('this') && scope.locals.has(head)) return;
-    if (scope.depth - path.depth <= 0) this.addVariable(head);
+    if (scope.depth - path.depth <= 0) this.addVariable(head, path);
   }
 
   private expression(node: Expression, scope: Scope): void {
@@ -180,19 +193,27 @@ class Analyzer {
   private call(node: SubExpression | MustacheStatement | BlockStatement, scope: Scope): void {
     const path = node.path as Expression;
     const hasArgs = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
-    if (hasArgs || node.type === 'BlockStatement') {
+    // A (subexpression) is always a helper call, even with no arguments.
+    if (hasArgs || node.type === 'BlockStatement' || node.type === 'SubExpression') {
+      const [line, column] = position(node);
       if (!isPath(path) || path.parts.length !== 1 || path.data) {
-        const [line, column] = position(node);
         throw unsupported(`calling "${expressionText(path)}" as a helper`, line, column);
       }
       const name = path.parts[0] ?? '';
       if (!(SUPPORTED_HELPERS as readonly string[]).includes(name)) {
-        const [line, column] = position(node);
         throw new TemplateError(
           'template_unsupported',
           `unknown helper "${name}" at line ${line}, column ${column}; supported helpers are ${SUPPORTED_HELPERS.join(', ')}`,
           { line, column, helper: name },
         );
+      }
+      if (scope.locals.has(name)) throw unsupported(`the helper "${name}", hidden by a block parameter of the same name,`, line, column);
+      const isBlockHelper = CONTEXT_HELPERS.has(name) || CONDITION_HELPERS.has(name);
+      if (isBlockHelper && node.type !== 'BlockStatement') {
+        throw unsupported(`"${name}" outside a block (write {{#${name} …}}…{{/${name}}})`, line, column);
+      }
+      if (name === 'lookup' && (node.type === 'BlockStatement' || node.params.length !== 2 || (node.hash?.pairs.length ?? 0) > 0)) {
+        throw unsupported('lookup other than as {{lookup object key}}', line, column);
       }
     } else {
       this.expression(path, scope);
@@ -234,12 +255,17 @@ class Analyzer {
           }
           b.params = [subExpression(helperPath(REQUIRE, b.loc), [subject, literal(expressionText(subject))], undefined, b.loc)];
           const locals = new Set(scope.locals);
-          for (const p of b.program.blockParams ?? []) locals.add(p);
+          // {{^each x}}…{{/each}} has no program, only an inverse.
+          for (const p of b.program?.blockParams ?? []) locals.add(p);
           this.program(b.program, { depth: scope.depth + 1, locals });
         } else if (CONDITION_HELPERS.has(name)) {
           if (b.params.length !== 1) {
             const [line, column] = position(b);
             throw syntaxError(`#${name} takes exactly one argument`, line, column);
+          }
+          if (b.program?.blockParams?.length) {
+            const [line, column] = position(b);
+            throw unsupported(`block parameters (as |…|) on #${name}`, line, column);
           }
           this.program(b.program, scope);
         } else {
@@ -267,6 +293,20 @@ class Analyzer {
   }
 }
 
+/** Where a template reads a root variable: `{{customer.name}}` reads `customer` at path ["customer", "name"]. */
+export interface VariableOccurrence {
+  name: string;
+  path: string[];
+  /** The expression as written. */
+  text: string;
+  /** 1-based, within the template. */
+  line: number;
+  column: number;
+  endLine: number;
+  /** Exclusive. */
+  endColumn: number;
+}
+
 export interface CompiledTemplate {
   /** Root variables in order of first use. */
   readonly variables: readonly string[];
@@ -274,11 +314,20 @@ export interface CompiledTemplate {
   render(variables: Record<string, unknown>): string;
 }
 
-function analyze(source: string): { program: Program; variables: string[] } {
+function analyze(source: string): { program: Program; variables: string[]; occurrences: VariableOccurrence[] } {
   const program = parse(source);
   const analyzer = new Analyzer();
   analyzer.program(program, { depth: 0, locals: new Set() });
-  return { program, variables: analyzer.variables };
+  return { program, variables: analyzer.variables, occurrences: analyzer.occurrences };
+}
+
+/**
+ * The root variables and where each is read, for editors. Throws
+ * TemplateError (with line and column) on a broken or unsupported template.
+ */
+export function analyzeTemplate(source: string): { variables: string[]; occurrences: VariableOccurrence[] } {
+  const { variables, occurrences } = analyze(source);
+  return { variables, occurrences };
 }
 
 /** Parses and checks a template; throws TemplateError with line and column on a syntax error. */

@@ -1,3 +1,3 @@
-export { compileTemplate, extractVariables, SUPPORTED_HELPERS } from './engine.js';
-export type { CompiledTemplate } from './engine.js';
+export { analyzeTemplate, compileTemplate, extractVariables, SUPPORTED_HELPERS } from './engine.js';
+export type { CompiledTemplate, VariableOccurrence } from './engine.js';
 export { TemplateError } from './errors.js';

@@ -63,6 +63,24 @@ for (const dialect of DIALECTS) {
       assert.notEqual(changed.headers.get('etag'), etag);
     });
 
+    it('answers the same from the cache fast path as from the route', async () => {
+      const viaRoute = await s.admin.get('/prompts/support/latest?environment=production&x=1'); // not the plain form: the route
+      const cached = await s.admin.get('/prompts/support/latest?environment=production'); // the plain form: the fast path
+      const again = await s.admin.get('/prompts/support/latest');
+      assert.equal(cached.status, 200);
+      assert.deepEqual(cached.body, viaRoute.body);
+      assert.deepEqual(again.body, viaRoute.body);
+      for (const h of ['etag', 'content-type', 'cache-control']) assert.equal(cached.headers.get(h), viaRoute.headers.get(h), h);
+      assert.ok(cached.headers.get('x-request-id'));
+      assert.equal((await s.admin.get('/prompts/support/latest', { 'If-None-Match': `W/${cached.headers.get('etag')}` })).status, 304);
+      // A key the fast path has not seen, or a revoked one, is checked by the route.
+      assert.equal((await s.as('pr_unknown').get('/prompts/support/latest')).status, 401);
+      const temp = await s.admin.post('/keys', { name: 'fast-path-reader', scopes: ['read'] });
+      assert.equal((await s.as(temp.body.key).get('/prompts/support/latest')).status, 200);
+      assert.equal((await s.admin.delete('/keys/fast-path-reader')).status, 200);
+      assert.equal((await s.as(temp.body.key).get('/prompts/support/latest')).status, 401);
+    });
+
     it('answers 200 and changes nothing when deploying the version already live', async () => {
       const before = await s.admin.get('/prompts/support/deployments?environment=production');
       const same = await deploy(3, 'production');
@@ -123,6 +141,21 @@ for (const dialect of DIALECTS) {
       assert.equal((await deploy(4, 'production')).status, 201);
       const r = await rollback('production');
       assert.equal(r.body.version, 2);
+    });
+
+    it('answers what a rollback would restore with ?dry_run=true, changing nothing', async () => {
+      const live = (await s.admin.get('/prompts/support/latest')).body.version_number as number;
+      assert.equal((await deploy(live === 3 ? 4 : 3, 'production')).status, 201);
+      const before = (await s.admin.get('/prompts/support/deployments?environment=production')).body.items;
+      const dry = await s.admin.post('/prompts/support/rollback?dry_run=true', { environment: 'production' });
+      assert.equal(dry.status, 200);
+      assert.equal(dry.body.action, 'rollback');
+      assert.equal(dry.body.previous_version, before[0].version);
+      const after = (await s.admin.get('/prompts/support/deployments?environment=production')).body.items;
+      assert.deepEqual(after, before);
+      assert.equal(dry.body.version, live);
+      const real = await s.admin.post('/prompts/support/rollback', { environment: 'production' });
+      assert.equal(real.body.version, dry.body.version, 'the dry run named the version the rollback restores');
     });
 
     it('rolls back to a named earlier version, and refuses one that was never live before', async () => {

@@ -37,4 +37,21 @@ describe('OpenAPI document', () => {
     assert.ok(body.paths['/prompts/{name}/render'].post);
     assert.deepEqual(body.paths['/healthz'].get.security, []);
   });
+
+  it('documents execution logging: one execution or a batch, with every field of a row', async () => {
+    const { body } = await s.admin.get('/openapi.json');
+    const ingest = body.paths['/executions'].post;
+    const [one, batch] = ingest.requestBody.content['application/json'].schema.anyOf;
+    for (const field of ['id', 'prompt_version_id', 'prompt', 'version', 'environment', 'executed_at', 'input_variables', 'rendered_prompt', 'response', 'input_tokens', 'output_tokens', 'latency_ms', 'cost_usd', 'quality_score', 'status', 'error', 'metadata']) {
+      assert.ok(one.properties[field], field);
+    }
+    assert.equal(batch.type, 'array');
+    assert.equal(batch.maxItems, 1000);
+    assert.equal(ingest['x-required-scope'], 'write');
+    assert.ok(ingest.responses['201'] && ingest.responses['400'] && ingest.responses['413']);
+    const stats = body.paths['/prompts/{name}/stats'].get;
+    assert.deepEqual(stats.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['environment', 'from', 'interval', 'to']);
+    for (const path of ['/executions/{id}', '/executions/{id}/scores', '/metrics', '/prompts/{name}/compare', '/retention', '/retention/run']) assert.ok(body.paths[path], path);
+    assert.ok(body.paths['/retention'].put.requestBody);
+  });
 });

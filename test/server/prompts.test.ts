@@ -47,6 +47,12 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(names(await s.admin.get('/prompts?tag=none')), []);
     });
 
+    it('filters by the environment a prompt is live in', async () => {
+      assert.deepEqual(names(await s.admin.get('/prompts?environment=production')), ['translate']);
+      assert.deepEqual(names(await s.admin.get('/prompts?environment=staging')), []);
+      assert.equal((await s.admin.get('/prompts?environment=qa')).status, 400);
+    });
+
     it('pages with a cursor until next_cursor is null', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;

@@ -1,0 +1,343 @@
+/**
+ * `npm run bench:ingest`: executions per second through POST /executions in
+ * batches of 500, against a raw multi-row INSERT of the same rows into the
+ * same table in the same run, on SQLite and Postgres; and the single-row
+ * path (one execution per request, and one raw INSERT per transaction).
+ *
+ * Both sides commit each batch on its own (the server acknowledges only
+ * committed batches; the raw side runs BEGIN, one INSERT, COMMIT), with the
+ * server's durability settings (SQLite WAL with synchronous=FULL). The server
+ * runs in its own process (`server/cli.ts serve`, production defaults, no
+ * request log); the raw inserts and the HTTP client run in this one. Request
+ * bodies and raw rows are built before timing. The measurements run in the
+ * order raw, API, API, raw, so the table growing under them favours neither.
+ * Progress goes to stderr; stdout gets one JSON document.
+ *
+ * Environment:
+ *   BENCH_ROWS          rows per measurement (default 50000; two of each kind)
+ *   BENCH_SINGLE_ROWS   rows for each single-row measurement (default 2000)
+ *   BENCH_DATABASES     which to run: sqlite,postgres (default both)
+ *   BENCH_DATABASE_URL / TEST_DATABASE_URL
+ *                       an admin Postgres URL to create a throwaway database on;
+ *                       without either, an embedded Postgres is started
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { openDatabase } from '../../server/db/index.js';
+import { migrate } from '../../server/db/migrate.js';
+import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
+import { embeddedPostgres, type Postgres } from '../../test/support/postgres.js';
+import { freePort, killGroup, start, waitForHealthy, type Spawned } from '../../test/support/process.js';
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${raw}: expected a whole number above 0`);
+  return value;
+}
+
+const BATCH = 500;
+const ROWS = Math.max(BATCH, Math.floor(numberFromEnv('BENCH_ROWS', 50_000) / BATCH) * BATCH);
+const SINGLE_ROWS = numberFromEnv('BENCH_SINGLE_ROWS', 2_000);
+const DATABASES = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean) as Array<'sqlite' | 'postgres'>;
+for (const d of DATABASES) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`BENCH_DATABASES: unknown database "${d}" (sqlite, postgres)`);
+const TARGET_RATIO = 0.75;
+const KEY = `bench-admin-${randomBytes(12).toString('hex')}`;
+
+const started = Date.now();
+const progress = (message: string) => process.stderr.write(`[bench:ingest +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
+
+const COLUMNS = [
+  'id',
+  'prompt_version_id',
+  'prompt_id',
+  'executed_at',
+  'environment',
+  'status',
+  'error',
+  'input_variables',
+  'rendered_prompt',
+  'response',
+  'input_tokens',
+  'output_tokens',
+  'latency_ms',
+  'cost_usd',
+  'quality_score',
+  'metadata',
+] as const;
+
+interface Execution {
+  id: string;
+  prompt_version_id: string;
+  executed_at: string;
+  environment: string;
+  status: 'ok' | 'error';
+  error: string | null;
+  input_variables: Record<string, unknown>;
+  rendered_prompt: string;
+  response: string;
+  input_tokens: number;
+  output_tokens: number;
+  latency_ms: number;
+  cost_usd: number;
+  quality_score: number;
+  metadata: Record<string, unknown>;
+}
+
+/** A realistic execution: a support answer of about 1.3 KB of JSON. */
+function execution(versionId: string, i: number): Execution {
+  const question = `Where is my order #${100_000 + i}? It was due on Monday and the tracking page has not changed since.`;
+  return {
+    id: randomUUID(),
+    prompt_version_id: versionId,
+    executed_at: new Date(Date.now() - (i % 86_400) * 1000).toISOString(),
+    environment: 'production',
+    status: i % 50 === 0 ? 'error' : 'ok',
+    error: i % 50 === 0 ? 'upstream timeout after 30s' : null,
+    input_variables: { company: 'Acme', name: `Customer ${i}`, question },
+    rendered_prompt: `You are a support agent for Acme. Answer politely and briefly, citing the order status when you know it. Customer ${i} asks: ${question}`.repeat(2),
+    response: `Hello Customer ${i}, thank you for your patience. Your order is on its way: the carrier scanned it this morning and expects to deliver it within two working days. `.repeat(3),
+    input_tokens: 180 + (i % 200),
+    output_tokens: 60 + (i % 300),
+    latency_ms: 400 + ((i * 7919) % 3000),
+    cost_usd: 0.0004 + (i % 13) * 0.00001,
+    quality_score: (i % 10) / 10,
+    metadata: { region: 'eu-west-1', client: 'bench' },
+  };
+}
+
+function tuple(e: Execution, promptId: string): unknown[] {
+  return [
+    e.id,
+    e.prompt_version_id,
+    promptId,
+    e.executed_at,
+    e.environment,
+    e.status,
+    e.error,
+    JSON.stringify(e.input_variables),
+    e.rendered_prompt,
+    e.response,
+    e.input_tokens,
+    e.output_tokens,
+    e.latency_ms,
+    e.cost_usd,
+    e.quality_score,
+    JSON.stringify(e.metadata),
+  ];
+}
+
+function valuesClause(rows: number, placeholder: (n: number) => string): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${COLUMNS.map((_, c) => placeholder(r * COLUMNS.length + c + 1)).join(', ')})`);
+  return tuples.join(', ');
+}
+
+/** The baseline: BEGIN, one multi-row INSERT, COMMIT, per batch, straight through the driver. */
+interface RawInserter {
+  insertBatches(batches: unknown[][][]): Promise<void>;
+  insertSingles(rows: unknown[][]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function sqliteInserter(path: string): RawInserter {
+  const db = new BetterSqlite3(path);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  const sql = (n: number) => `INSERT INTO prompt_executions (${COLUMNS.join(', ')}) VALUES ${valuesClause(n, () => '?')}`;
+  const many = db.prepare(sql(BATCH));
+  const one = db.prepare(sql(1));
+  const batch = db.transaction((values: unknown[]) => many.run(...values));
+  const single = db.transaction((values: unknown[]) => one.run(...values));
+  return {
+    async insertBatches(batches) {
+      for (const b of batches) batch(b.flat());
+    },
+    async insertSingles(rows) {
+      for (const r of rows) single(r);
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+async function postgresInserter(url: string): Promise<RawInserter> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const sql = (n: number) => `INSERT INTO prompt_executions (${COLUMNS.join(', ')}) VALUES ${valuesClause(n, (k) => `$${k}`)}`;
+  const many = sql(BATCH);
+  const one = sql(1);
+  const insert = async (name: string, text: string, values: unknown[]) => {
+    await client.query('BEGIN');
+    await client.query({ name, text, values });
+    await client.query('COMMIT');
+  };
+  return {
+    async insertBatches(batches) {
+      for (const b of batches) await insert('raw_batch', many, b.flat());
+    },
+    async insertSingles(rows) {
+      for (const r of rows) await insert('raw_single', one, r);
+    },
+    close: () => client.end(),
+  };
+}
+
+// A lean client (node:http, keep-alive, bodies encoded before timing), so the
+// figures measure the server rather than the HTTP client sharing its CPUs.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function post(url: string, body: Buffer): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { hostname, port, path: '/executions', method: 'POST', agent, headers: { 'X-API-Key': KEY, 'Content-Type': 'application/json', 'Content-Length': body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => (res.statusCode === 201 ? resolve() : reject(new Error(`POST /executions answered ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const rate = (rows: number, ms: number) => Math.round(rows / (ms / 1000));
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function benchOne(dialect: 'sqlite' | 'postgres') {
+  const target: TestDatabase = await freshDatabase(dialect);
+  let server: Spawned | undefined;
+  try {
+    // The schema, and one prompt with one version, before the server starts.
+    const promptId = randomUUID();
+    const versionId = randomUUID();
+    const setup = openDatabase(target.url);
+    try {
+      await migrate(setup);
+      await setup.transaction(async (tx) => {
+        await tx.run('INSERT INTO prompts (id, name, created_by) VALUES ($1, $2, $3)', [promptId, 'support-reply', 'bench']);
+        await tx.run(
+          'INSERT INTO prompt_versions (id, prompt_id, version_number, content, content_hash, model, created_by) VALUES ($1, $2, 1, $3, $4, $5, $6)',
+          [versionId, promptId, 'You are a support agent for {{company}}. Customer {{name}} asks: {{question}}', 'b'.repeat(64), 'gpt-4o', 'bench'],
+        );
+      });
+    } finally {
+      await setup.close();
+    }
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    server = start(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', target.url, '--no-log-requests', '--retention-interval', '0'], {
+      NODE_ENV: 'production',
+      PROMPT_REGISTRY_ADMIN_KEY: KEY,
+      PROMPT_REGISTRY_LOG_LEVEL: 'warn',
+    });
+    await waitForHealthy(`${url}/healthz`, server);
+
+    const raw = dialect === 'sqlite' ? sqliteInserter(target.url.slice('sqlite:'.length)) : await postgresInserter(target.url);
+    try {
+      let n = 0;
+      const makeBatches = () =>
+        Array.from({ length: ROWS / BATCH }, () => Array.from({ length: BATCH }, () => execution(versionId, n++)));
+      const rawBatches = () => makeBatches().map((b) => b.map((e) => tuple(e, promptId)));
+      const apiBodies = () => makeBatches().map((b) => Buffer.from(JSON.stringify(b)));
+
+      // Warm both paths up (statement caches, JIT, connection), unrecorded.
+      await raw.insertBatches(rawBatches().slice(0, 4));
+      for (const body of apiBodies().slice(0, 4)) await post(url, body);
+
+      const measured = { raw: [] as number[], api: [] as number[] };
+      for (const kind of ['raw', 'api', 'api', 'raw'] as const) {
+        const ms =
+          kind === 'raw'
+            ? await (async (batches) => timed(() => raw.insertBatches(batches)))(rawBatches())
+            : await (async (bodies) =>
+                timed(async () => {
+                  for (const body of bodies) await post(url, body);
+                }))(apiBodies());
+        measured[kind].push(ms);
+        progress(`${dialect} ${kind} batches of ${BATCH}: ${rate(ROWS, ms).toLocaleString('en')} rows/s`);
+      }
+
+      const singles = Array.from({ length: SINGLE_ROWS }, () => execution(versionId, n++));
+      const rawSingle = await timed(() => raw.insertSingles(singles.map((e) => tuple(e, promptId))));
+      const apiSingleBodies = Array.from({ length: SINGLE_ROWS }, () => Buffer.from(JSON.stringify(execution(versionId, n++))));
+      const apiSingle = await timed(async () => {
+        for (const body of apiSingleBodies) await post(url, body);
+      });
+      progress(`${dialect} single rows: raw ${rate(SINGLE_ROWS, rawSingle)}/s, API ${rate(SINGLE_ROWS, apiSingle)}/s`);
+
+      const total = (list: number[]) => list.reduce((a, b) => a + b, 0);
+      const rawRate = rate(ROWS * measured.raw.length, total(measured.raw));
+      const apiRate = rate(ROWS * measured.api.length, total(measured.api));
+      return {
+        batch: BATCH,
+        rows_per_measurement: ROWS,
+        raw_multirow_insert_rows_per_s: rawRate,
+        api_batch_rows_per_s: apiRate,
+        ratio: Math.round((apiRate / rawRate) * 100) / 100,
+        target_ratio: TARGET_RATIO,
+        meets_target: apiRate / rawRate >= TARGET_RATIO,
+        runs: { raw_rows_per_s: measured.raw.map((ms) => rate(ROWS, ms)), api_rows_per_s: measured.api.map((ms) => rate(ROWS, ms)) },
+        single_row: {
+          rows: SINGLE_ROWS,
+          api_rows_per_s: rate(SINGLE_ROWS, apiSingle),
+          raw_insert_rows_per_s: rate(SINGLE_ROWS, rawSingle),
+          ratio: Math.round((rawSingle / apiSingle) * 100) / 100,
+        },
+      };
+    } finally {
+      await raw.close();
+    }
+  } finally {
+    agent.destroy();
+    if (server) {
+      killGroup(server, 'SIGTERM');
+      await server.exited;
+    }
+    await target.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  let postgres: Postgres | undefined;
+  if (DATABASES.includes('postgres')) {
+    const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+    if (url) process.env.TEST_DATABASE_URL = url;
+    else {
+      progress('starting an embedded Postgres (set BENCH_DATABASE_URL to use your own)');
+      postgres = await embeddedPostgres();
+      process.env.TEST_DATABASE_URL = postgres.url;
+    }
+  }
+  try {
+    const results: Record<string, unknown> = {};
+    for (const dialect of DATABASES) {
+      progress(`${dialect}: ${ROWS.toLocaleString('en')} rows per measurement`);
+      results[dialect] = await benchOne(dialect);
+    }
+    process.stdout.write(`${JSON.stringify({ bench: 'ingest', node: process.version, ...results }, null, 2)}\n`);
+  } finally {
+    await postgres?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:ingest failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

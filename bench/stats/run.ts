@@ -1,0 +1,201 @@
+/**
+ * `npm run bench:stats`: the statistics query (what GET /prompts/{name}/stats
+ * runs: per-version counts, sums, latency percentiles, custom metrics and the
+ * daily series) for one prompt over a 7-day window holding ~25,000
+ * executions, in a table of 1,000,000, on SQLite and Postgres. The service is
+ * called in process (no HTTP). Progress goes to stderr; stdout gets one JSON
+ * document.
+ *
+ * Environment:
+ *   BENCH_ROWS          executions in the table (default 1000000)
+ *   BENCH_PROMPTS       prompts they are spread over (default 10); over 28 days,
+ *                       so one prompt's 7-day window holds ROWS / PROMPTS / 4
+ *   BENCH_ITERATIONS    measured calls per database (default 50), after 5 warm-up calls
+ *   BENCH_DATABASES     which to run: sqlite,postgres (default both)
+ *   BENCH_DATABASE_URL / TEST_DATABASE_URL
+ *                       an admin Postgres URL to create a throwaway database on;
+ *                       without either, an embedded Postgres is started
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { openDatabase, type Database } from '../../server/db/index.js';
+import { migrate } from '../../server/db/migrate.js';
+import { DeploymentService } from '../../server/deployments/service.js';
+import { ChangeFeed } from '../../server/events.js';
+import { insertExecutions, statsRows, type ExecutionRecord } from '../../server/executions/repository.js';
+import { ExecutionService } from '../../server/executions/service.js';
+import { MetricService } from '../../server/metrics/service.js';
+import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
+import { embeddedPostgres, type Postgres } from '../../test/support/postgres.js';
+
+function numberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${raw}: expected a whole number above 0`);
+  return value;
+}
+
+const ROWS = numberFromEnv('BENCH_ROWS', 1_000_000);
+const PROMPTS = numberFromEnv('BENCH_PROMPTS', 10);
+const ITERATIONS = numberFromEnv('BENCH_ITERATIONS', 50);
+const WARMUP = 5;
+const DATABASES = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean) as Array<'sqlite' | 'postgres'>;
+for (const d of DATABASES) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`BENCH_DATABASES: unknown database "${d}" (sqlite, postgres)`);
+const TARGET_MS = { postgres: 15, sqlite: 5 };
+const DAYS = 28;
+const DAY = 86_400_000;
+const LOAD_CHUNK = 10_000;
+
+const started = Date.now();
+const progress = (message: string) => process.stderr.write(`[bench:stats +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
+
+/** The prompts and versions, inserted directly (the migrations have run). */
+async function seedPrompts(db: Database): Promise<Array<{ id: string; name: string; versions: string[] }>> {
+  const prompts = Array.from({ length: PROMPTS }, (_, i) => ({ id: randomUUID(), name: `stats-prompt-${i + 1}`, versions: [randomUUID(), randomUUID(), randomUUID()] }));
+  await db.transaction(async (tx) => {
+    for (const p of prompts) {
+      await tx.run('INSERT INTO prompts (id, name, created_by) VALUES ($1, $2, $3)', [p.id, p.name, 'bench']);
+      for (const [n, id] of p.versions.entries()) {
+        await tx.run(
+          'INSERT INTO prompt_versions (id, prompt_id, version_number, content, content_hash, model, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [id, p.id, n + 1, `v${n + 1} {{q}}`, 'a'.repeat(64), 'gpt-4o', 'bench'],
+        );
+      }
+    }
+  });
+  return prompts;
+}
+
+/** ROWS executions over the 28 days before `now`, round-robin over prompts, loaded with the server's own multi-row insert. */
+async function load(db: Database, prompts: Array<{ id: string; versions: string[] }>, now: number): Promise<number> {
+  const t0 = performance.now();
+  for (let start = 0; start < ROWS; start += LOAD_CHUNK) {
+    const rows: ExecutionRecord[] = [];
+    for (let i = start; i < Math.min(ROWS, start + LOAD_CHUNK); i++) {
+      const p = prompts[i % prompts.length]!;
+      // Newest first, evenly spread: row i ran i/ROWS of the way back through the 28 days.
+      const at = new Date(now - Math.floor((i / ROWS) * DAYS * DAY) - 1).toISOString();
+      rows.push({
+        id: randomUUID(),
+        prompt_version_id: p.versions[Math.floor(i / prompts.length) % 3]!,
+        prompt_id: p.id,
+        executed_at: at,
+        environment: Math.floor(i / prompts.length) % 5 === 4 ? 'staging' : 'production',
+        status: i % 40 === 0 ? 'error' : 'ok',
+        error: i % 40 === 0 ? 'timeout' : null,
+        input_variables: '{"q":"where is my order?"}',
+        rendered_prompt: null,
+        response: null,
+        input_tokens: 200 + (i % 300),
+        output_tokens: 50 + ((i * 7) % 400),
+        latency_ms: 150 + ((i * 7919) % 2500),
+        cost_usd: 0.0001 * (1 + (i % 17)),
+        quality_score: (i % 11) / 10,
+        metadata: '{}',
+      });
+    }
+    await db.transaction((tx) => insertExecutions(tx, rows));
+    if ((start / LOAD_CHUNK) % 10 === 9) progress(`  loaded ${(start + LOAD_CHUNK).toLocaleString('en')} rows`);
+  }
+  return ROWS / ((performance.now() - t0) / 1000);
+}
+
+function summary(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+  const r = (x: number) => Math.round(x * 100) / 100;
+  return { p50: r(at(0.5)), p90: r(at(0.9)), min: r(sorted[0]!), mean: r(samples.reduce((a, b) => a + b, 0) / samples.length) };
+}
+
+async function measure(label: string, fn: () => Promise<unknown>) {
+  for (let i = 0; i < WARMUP; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  const s = summary(samples);
+  progress(`  ${label}: p50 ${s.p50} ms, min ${s.min} ms`);
+  return s;
+}
+
+async function benchOne(dialect: 'sqlite' | 'postgres') {
+  const target: TestDatabase = await freshDatabase(dialect);
+  const db = openDatabase(target.url);
+  try {
+    await migrate(db);
+    const prompts = await seedPrompts(db);
+    const now = Date.now();
+    progress(`${dialect}: loading ${ROWS.toLocaleString('en')} executions`);
+    const loadRate = await load(db, prompts, now);
+    progress(`${dialect}: ${Math.round(loadRate).toLocaleString('en')} rows/s; analysing`);
+    if (dialect === 'postgres') await db.run('VACUUM ANALYZE prompt_executions');
+    else await db.transaction((tx) => tx.exec('ANALYZE'));
+
+    const feed = new ChangeFeed(db);
+    const deployments = new DeploymentService(db, feed, ['dev', 'staging', 'production'], 0);
+    const service = new ExecutionService(db, deployments, new MetricService(db));
+    const name = 'stats-prompt-1';
+    const to = new Date(now).toISOString();
+    const from = new Date(now - 7 * DAY).toISOString();
+    const answer = await service.stats(name, { from, to });
+    const windowRows = answer.versions.reduce((n, v) => n + v.count, 0);
+    progress(`${dialect}: ${windowRows.toLocaleString('en')} executions in the window`);
+
+    const stats = await measure(`${dialect} stats (whole answer)`, () => service.stats(name, { from, to }));
+    const production = await measure(`${dialect} stats, environment=production`, () => service.stats(name, { from, to, environment: 'production' }));
+    const query = await measure(`${dialect} the aggregate query alone`, () => statsRows(db, { promptId: prompts[0]!.id, environment: null, from, to }, 'day'));
+    return {
+      rows: ROWS,
+      window_rows: windowRows,
+      load_rows_per_s: Math.round(loadRate),
+      stats_ms: stats,
+      stats_production_only_ms: production,
+      aggregate_query_ms: query,
+      target_ms: TARGET_MS[dialect],
+      meets_target: stats.p50 <= TARGET_MS[dialect],
+    };
+  } finally {
+    await db.close();
+    await target.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  let postgres: Postgres | undefined;
+  if (DATABASES.includes('postgres')) {
+    const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+    if (url) process.env.TEST_DATABASE_URL = url;
+    else {
+      progress('starting an embedded Postgres (set BENCH_DATABASE_URL to use your own)');
+      postgres = await embeddedPostgres();
+      process.env.TEST_DATABASE_URL = postgres.url;
+    }
+  }
+  try {
+    const results: Record<string, unknown> = {};
+    for (const dialect of DATABASES) results[dialect] = await benchOne(dialect);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          bench: 'stats',
+          query: 'ExecutionService.stats(prompt, 7-day window): per-version aggregates, nearest-rank p50/p95/p99, custom metrics, daily series',
+          iterations: ITERATIONS,
+          node: process.version,
+          ...results,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await postgres?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:stats failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

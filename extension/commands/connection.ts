@@ -1,0 +1,48 @@
+import * as vscode from 'vscode';
+import type { Connection } from '../connection.js';
+import type { Settings } from '../config.js';
+import { Disposable } from '../lifecycle.js';
+import { command, picked } from './ui.js';
+
+/** Set API Key, Retry, and the status bar's menu. */
+export class ConnectionCommands extends Disposable {
+  constructor(
+    private readonly connection: Connection,
+    private readonly settings: Settings,
+    private readonly output: vscode.OutputChannel,
+  ) {
+    super();
+    this._register(command('promptRegistry.setApiKey', (key?: string) => this.setApiKey(key)));
+    this._register(command('promptRegistry.retry', () => this.connection.reconnect()));
+    this._register(command('promptRegistry.showConnection', () => this.show()));
+  }
+
+  async setApiKey(key?: string): Promise<void> {
+    const url = this.settings.serverUrl;
+    if (!url) {
+      void vscode.window.showInformationMessage('The bundled local registry needs no API key. To use a shared registry, set "promptRegistry.serverUrl" first.', 'Open Settings').then((c) => {
+        if (c) void vscode.commands.executeCommand('workbench.action.openSettings', 'promptRegistry.serverUrl');
+      });
+      return;
+    }
+    const value =
+      key ??
+      picked(
+        await vscode.window.showInputBox({ title: `API key for ${url}`, prompt: 'Stored in VS Code\'s secret storage, never in settings', password: true, ignoreFocusOut: true, validateInput: (v) => (v.trim() ? undefined : 'Enter the key') }),
+      );
+    await this.connection.setApiKey(value.trim());
+  }
+
+  private async show(): Promise<void> {
+    const s = this.connection.state;
+    const items: Array<vscode.QuickPickItem & { run: () => unknown }> = [
+      { label: '$(refresh) Retry', description: 'Connect again', run: () => this.connection.reconnect() },
+      { label: '$(key) Set API Key', description: this.settings.serverUrl || '(for a remote registry)', run: () => this.setApiKey() },
+      { label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'promptRegistry') },
+      { label: '$(output) Show Server Log', run: () => this.output.show() },
+    ];
+    const detail = s.kind === 'connected' ? `Connected to ${s.url}` : s.kind === 'unreachable' ? s.message : s.kind === 'needs-key' ? `No API key for ${s.url}` : 'Connecting…';
+    const choice = await vscode.window.showQuickPick(items, { title: `Prompt Registry (${s.mode}): ${detail}` });
+    await choice?.run();
+  }
+}

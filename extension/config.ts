@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+
+const SECTION = 'promptRegistry';
+
+/** The extension's settings, typed, in one place. */
+export class Settings {
+  private get config(): vscode.WorkspaceConfiguration {
+    return vscode.workspace.getConfiguration(SECTION);
+  }
+
+  /** A remote registry; empty means the bundled local one. */
+  get serverUrl(): string {
+    return (this.config.get<string>('serverUrl') ?? '').trim().replace(/\/+$/, '');
+  }
+
+  /** The Node.js that runs the bundled registry; empty means `node` on PATH. */
+  get nodePath(): string {
+    return (this.config.get<string>('nodePath') ?? '').trim();
+  }
+
+  get protectedEnvironments(): string[] {
+    return this.config.get<string[]>('protectedEnvironments') ?? ['production'];
+  }
+
+  get inlinePreview(): boolean {
+    return this.config.get<boolean>('inlinePreview') ?? true;
+  }
+
+  onDidChange(keys: string[], listener: () => void): vscode.Disposable {
+    return vscode.workspace.onDidChangeConfiguration((e) => {
+      if (keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`))) listener();
+    });
+  }
+}
+
+/** API keys live in SecretStorage, never in settings. */
+export class Secrets {
+  constructor(private readonly storage: vscode.SecretStorage) {}
+
+  apiKey(url: string): Thenable<string | undefined> {
+    return this.storage.get(`promptRegistry.apiKey:${url}`);
+  }
+
+  setApiKey(url: string, key: string): Thenable<void> {
+    return this.storage.store(`promptRegistry.apiKey:${url}`, key);
+  }
+
+  /** The bundled registry's admin key: made once, kept in SecretStorage. */
+  async localAdminKey(): Promise<string> {
+    const existing = await this.storage.get('promptRegistry.localAdminKey');
+    if (existing) return existing;
+    const key = `pr_local_${randomBytes(24).toString('base64url')}`;
+    await this.storage.store('promptRegistry.localAdminKey', key);
+    return key;
+  }
+}

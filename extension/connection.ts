@@ -1,0 +1,121 @@
+import * as vscode from 'vscode';
+import { RegistryApi } from '../client/index.js';
+import type { Secrets, Settings } from './config.js';
+import { Disposable } from './lifecycle.js';
+import { LocalServer } from './local-server.js';
+
+export type ConnectionState =
+  | { kind: 'connecting'; mode: 'local' | 'remote' }
+  | { kind: 'connected'; mode: 'local' | 'remote'; url: string }
+  | { kind: 'needs-key'; mode: 'remote'; url: string }
+  | { kind: 'unreachable'; mode: 'local' | 'remote'; url?: string; message: string };
+
+/** Raised by commands when there is no registry to talk to; its message is for the user. */
+export class NotConnectedError extends Error {}
+
+/**
+ * The registry the extension talks to: the one at `promptRegistry.serverUrl`
+ * with the API key from SecretStorage, or, with no URL, the bundled registry
+ * started on demand.
+ */
+export class Connection extends Disposable {
+  private readonly changed = this._register(new vscode.EventEmitter<ConnectionState>());
+  readonly onDidChange = this.changed.event;
+  private current: ConnectionState = { kind: 'connecting', mode: 'local' };
+  private client: RegistryApi | undefined;
+  private local: LocalServer | undefined;
+  private connecting: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly secrets: Secrets,
+    private readonly context: { extensionPath: string; storagePath: string },
+    private readonly output: vscode.OutputChannel,
+  ) {
+    super();
+    this._register(settings.onDidChange(['serverUrl', 'nodePath'], () => void this.reconnect()));
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  private set(state: ConnectionState): void {
+    this.current = state;
+    this.changed.fire(state);
+  }
+
+  /** The API, once connected; otherwise a NotConnectedError saying why. */
+  get api(): RegistryApi {
+    if (this.client && this.current.kind === 'connected') return this.client;
+    const s = this.current;
+    if (s.kind === 'needs-key') throw new NotConnectedError(`No API key for ${s.url}: run "Prompt Registry: Set API Key".`);
+    if (s.kind === 'unreachable') throw new NotConnectedError(s.message);
+    throw new NotConnectedError('Still connecting to the Prompt Registry; try again in a moment.');
+  }
+
+  connect(): Promise<void> {
+    return (this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined)));
+  }
+
+  async reconnect(): Promise<void> {
+    await this.connecting;
+    await this.local?.stop();
+    this.client = undefined;
+    await this.connect();
+  }
+
+  private async doConnect(): Promise<void> {
+    const url = this.settings.serverUrl;
+    if (url) {
+      this.set({ kind: 'connecting', mode: 'remote' });
+      const key = await this.secrets.apiKey(url);
+      if (!key) {
+        this.set({ kind: 'needs-key', mode: 'remote', url });
+        return;
+      }
+      await this.check(new RegistryApi({ url, apiKey: key }), 'remote');
+      return;
+    }
+    this.set({ kind: 'connecting', mode: 'local' });
+    try {
+      this.local ??= this._register(new LocalServer(this.context.extensionPath, this.context.storagePath, this.output));
+      this._register(
+        this.local.onDidExit(() => {
+          this.client = undefined;
+          this.set({ kind: 'unreachable', mode: 'local', message: 'The bundled registry stopped; its log is in the "Prompt Registry Server" output. Retry to start it again.' });
+        }),
+      );
+      const adminKey = await this.secrets.localAdminKey();
+      const localUrl = await this.local.start(this.settings.nodePath, adminKey);
+      await this.check(new RegistryApi({ url: localUrl, apiKey: adminKey }), 'local');
+    } catch (err) {
+      this.set({ kind: 'unreachable', mode: 'local', message: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private async check(api: RegistryApi, mode: 'local' | 'remote'): Promise<void> {
+    try {
+      await api.health();
+      await api.environments(); // also proves the key
+      this.client = api;
+      this.set({ kind: 'connected', mode, url: api.url });
+    } catch (err) {
+      this.client = undefined;
+      const why = err instanceof Error ? err.message : String(err);
+      this.set({ kind: 'unreachable', mode, url: api.url, message: `The Prompt Registry at ${api.url} is unreachable: ${why}` });
+    }
+  }
+
+  async setApiKey(key: string): Promise<void> {
+    const url = this.settings.serverUrl;
+    if (!url) throw new NotConnectedError('Set "promptRegistry.serverUrl" first: the bundled local registry needs no key.');
+    await this.secrets.setApiKey(url, key);
+    await this.reconnect();
+  }
+
+  override dispose(): void {
+    void this.local?.stop();
+    super.dispose();
+  }
+}

@@ -1,0 +1,79 @@
+import * as vscode from 'vscode';
+import { AuthoringCommands } from './commands/authoring.js';
+import { ConnectionCommands } from './commands/connection.js';
+import { DeployCommands } from './commands/deploy.js';
+import { command } from './commands/ui.js';
+import { Secrets, Settings } from './config.js';
+import { Connection } from './connection.js';
+import { parseFilter } from './core/tree-model.js';
+import { PromptEditorSupport } from './editor/prompt-editor.js';
+import { PreviewPanel } from './preview/preview-panel.js';
+import { StatusBar } from './status-bar.js';
+import type { LoadMoreNode } from './tree/nodes.js';
+import { RegistryTree } from './tree/provider.js';
+import { SCHEME, VersionDocuments } from './version-documents.js';
+
+/** What activate() hands to tests, so they can observe the extension's state. */
+export interface ExtensionApi {
+  connection: Connection;
+  prompts: RegistryTree;
+  live: RegistryTree;
+  editors: PromptEditorSupport;
+  preview: PreviewPanel;
+  /** Milliseconds activate() took, and until the connection settled. */
+  timings: { activateMs: number; connectedMs?: number };
+}
+
+/** The composition root: builds every service by hand and registers every disposable. */
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const started = performance.now();
+  const settings = new Settings();
+  const secrets = new Secrets(context.secrets);
+  const output = vscode.window.createOutputChannel('Prompt Registry Server');
+  const connection = new Connection(settings, secrets, { extensionPath: context.extensionPath, storagePath: context.globalStorageUri.fsPath }, output);
+  const prompts = new RegistryTree('prompts', connection, settings);
+  const live = new RegistryTree('live', connection, settings);
+  const refresh = () => {
+    prompts.refresh();
+    live.refresh();
+  };
+  const editors = new PromptEditorSupport(settings);
+  const preview = new PreviewPanel(context.extensionUri, editors);
+
+  const updateContext = () => {
+    void vscode.commands.executeCommand('setContext', 'promptRegistry.state', connection.state.kind);
+    void vscode.commands.executeCommand('setContext', 'promptRegistry.mode', connection.state.mode);
+  };
+  context.subscriptions.push(
+    output,
+    connection,
+    prompts,
+    live,
+    editors,
+    preview,
+    new StatusBar(connection),
+    new ConnectionCommands(connection, settings, output),
+    new AuthoringCommands(connection, editors, preview, refresh),
+    new DeployCommands(connection, settings, refresh),
+    vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
+    connection.onDidChange(updateContext),
+    command('promptRegistry.refresh', refresh),
+    command('promptRegistry.loadMore', (node: LoadMoreNode) => (node.parent && 'environment' in node.parent ? live : prompts).loadMore(node)),
+    command('promptRegistry.filter', async (text?: string) => {
+      const value = text ?? (await vscode.window.showInputBox({ title: 'Filter Prompts', prompt: 'Words match names and descriptions; tag:NAME requires a tag', value: '' }));
+      if (value !== undefined) prompts.setFilter(parseFilter(value));
+    }),
+    command('promptRegistry.clearFilter', () => prompts.setFilter({ tags: [] })),
+  );
+  updateContext();
+
+  const timings: ExtensionApi['timings'] = { activateMs: 0 };
+  // Connect in the background: activation never waits for the server.
+  void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
+  timings.activateMs = performance.now() - started;
+  return { connection, prompts, live, editors, preview, timings };
+}
+
+export function deactivate(): void {
+  // Disposing context.subscriptions stops the bundled server.
+}

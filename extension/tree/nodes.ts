@@ -1,0 +1,81 @@
+import * as vscode from 'vscode';
+import type { PromptSummary, VersionInfo } from '../../client/index.js';
+import { liveText, promptText, versionText } from '../core/tree-model.js';
+
+/** Tree items carry what their commands need; `contextValue` picks their menus. */
+export class PromptNode extends vscode.TreeItem {
+  constructor(readonly prompt: PromptSummary) {
+    const t = promptText(prompt);
+    super(t.label, vscode.TreeItemCollapsibleState.Collapsed);
+    this.id = `prompt:${prompt.name}`;
+    this.description = t.description;
+    this.tooltip = t.tooltip;
+    this.contextValue = 'prompt';
+    this.iconPath = new vscode.ThemeIcon('symbol-string');
+  }
+}
+
+export class VersionNode extends vscode.TreeItem {
+  constructor(readonly version: VersionInfo) {
+    const t = versionText(version);
+    super(t.label, vscode.TreeItemCollapsibleState.None);
+    this.id = `version:${version.prompt}:${version.version}`;
+    this.description = t.description;
+    this.tooltip = t.tooltip;
+    this.contextValue = version.environments.length ? 'version.live' : 'version';
+    this.iconPath = new vscode.ThemeIcon(version.environments.length ? 'pass-filled' : 'git-commit');
+    this.command = { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [this] };
+  }
+}
+
+export class EnvironmentNode extends vscode.TreeItem {
+  constructor(readonly environment: string, isProtected: boolean) {
+    super(environment, vscode.TreeItemCollapsibleState.Collapsed);
+    this.id = `env:${environment}`;
+    this.description = isProtected ? 'protected' : '';
+    this.contextValue = 'environment';
+    this.iconPath = new vscode.ThemeIcon(isProtected ? 'lock' : 'server-environment');
+  }
+}
+
+/** A prompt live in an environment (the Live view). */
+export class LiveNode extends vscode.TreeItem {
+  readonly version: number;
+  constructor(
+    readonly prompt: PromptSummary,
+    readonly environment: string,
+  ) {
+    const t = liveText(prompt, environment);
+    super(t.label, vscode.TreeItemCollapsibleState.None);
+    this.id = `live:${environment}:${prompt.name}`;
+    this.version = prompt.environments[environment]?.version ?? 0;
+    this.description = t.description;
+    this.tooltip = t.tooltip;
+    this.contextValue = 'live';
+    this.iconPath = new vscode.ThemeIcon('rocket');
+  }
+}
+
+/** "Load more…": the next page, fetched only when asked for. */
+export class LoadMoreNode extends vscode.TreeItem {
+  constructor(
+    readonly parent: EnvironmentNode | PromptNode | undefined,
+    readonly cursor: string,
+  ) {
+    super('Load more…', vscode.TreeItemCollapsibleState.None);
+    this.id = `more:${parent?.id ?? 'root'}:${cursor}`;
+    this.contextValue = 'loadMore';
+    this.iconPath = new vscode.ThemeIcon('ellipsis');
+    this.command = { command: 'promptRegistry.loadMore', title: 'Load More', arguments: [this] };
+  }
+}
+
+export class MessageNode extends vscode.TreeItem {
+  constructor(message: string, icon = 'info') {
+    super(message, vscode.TreeItemCollapsibleState.None);
+    this.contextValue = 'message';
+    this.iconPath = new vscode.ThemeIcon(icon);
+  }
+}
+
+export type RegistryNode = PromptNode | VersionNode | EnvironmentNode | LiveNode | LoadMoreNode | MessageNode;

@@ -1,0 +1,105 @@
+import * as vscode from 'vscode';
+import type { Page } from '../../client/index.js';
+import type { Connection } from '../connection.js';
+import { NotConnectedError } from '../connection.js';
+import type { Settings } from '../config.js';
+import { describeFilter, PAGE_SIZE } from '../core/tree-model.js';
+import { Disposable } from '../lifecycle.js';
+import { EnvironmentNode, LiveNode, LoadMoreNode, MessageNode, PromptNode, VersionNode, type RegistryNode } from './nodes.js';
+
+/** The children of one parent, page by page, so 10,000 prompts never load at once. */
+interface Pages {
+  nodes: RegistryNode[];
+  cursor: string | null;
+}
+
+/**
+ * Both trees: "Prompts" (prompts, then their versions) and "Live" (each
+ * environment, then what is live there). Pages of 100 are fetched lazily;
+ * "Load more…" fetches the next.
+ */
+export class RegistryTree extends Disposable implements vscode.TreeDataProvider<RegistryNode> {
+  private readonly changed = this._register(new vscode.EventEmitter<RegistryNode | undefined>());
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly pages = new Map<string, Pages>();
+  filter: { search?: string; tags: string[] } = { tags: [] };
+  readonly view: vscode.TreeView<RegistryNode>;
+
+  constructor(
+    private readonly kind: 'prompts' | 'live',
+    private readonly connection: Connection,
+    private readonly settings: Settings,
+  ) {
+    super();
+    this.view = this._register(vscode.window.createTreeView(kind === 'prompts' ? 'promptRegistry.prompts' : 'promptRegistry.live', { treeDataProvider: this, showCollapseAll: true }));
+    this._register(connection.onDidChange(() => this.refresh()));
+  }
+
+  refresh(node?: RegistryNode): void {
+    if (node) this.pages.delete(node.id ?? '');
+    else this.pages.clear();
+    this.changed.fire(node);
+  }
+
+  setFilter(filter: { search?: string; tags: string[] }): void {
+    this.filter = filter;
+    this.view.description = describeFilter(filter) || undefined;
+    void vscode.commands.executeCommand('setContext', 'promptRegistry.filtered', Boolean(this.view.description));
+    this.refresh();
+  }
+
+  getTreeItem(node: RegistryNode): vscode.TreeItem {
+    return node;
+  }
+
+  async getChildren(parent?: RegistryNode): Promise<RegistryNode[]> {
+    let api;
+    try {
+      api = this.connection.api;
+    } catch (err) {
+      // The welcome view explains the state; an empty tree shows it.
+      if (err instanceof NotConnectedError) return [];
+      throw err;
+    }
+    if (!parent && this.kind === 'live') {
+      const protectedEnvs = this.settings.protectedEnvironments;
+      return (await api.environments()).map((e) => new EnvironmentNode(e, protectedEnvs.includes(e)));
+    }
+    if (parent instanceof VersionNode || parent instanceof LiveNode || parent instanceof LoadMoreNode || parent instanceof MessageNode) return [];
+    const key = parent?.id ?? 'root';
+    let pages = this.pages.get(key);
+    if (!pages) {
+      pages = { nodes: [], cursor: null };
+      this.pages.set(key, pages);
+      await this.fetchPage(parent as PromptNode | EnvironmentNode | undefined, pages, null);
+      if (!pages.nodes.length && !parent && (this.filter.search || this.filter.tags.length)) return [new MessageNode(`No prompts match ${describeFilter(this.filter)}`, 'filter')];
+    }
+    return pages.cursor ? [...pages.nodes, new LoadMoreNode(parent as PromptNode | EnvironmentNode | undefined, pages.cursor)] : pages.nodes;
+  }
+
+  private async fetchPage(parent: PromptNode | EnvironmentNode | undefined, pages: Pages, cursor: string | null): Promise<void> {
+    const api = this.connection.api;
+    let page: Page<RegistryNode>;
+    if (parent instanceof PromptNode) {
+      const p = await api.listVersions(parent.prompt.name, { limit: PAGE_SIZE, cursor });
+      page = { items: p.items.map((v) => new VersionNode(v)), next_cursor: p.next_cursor };
+    } else if (parent instanceof EnvironmentNode) {
+      const p = await api.listPrompts({ environment: parent.environment, limit: PAGE_SIZE, cursor });
+      page = { items: p.items.map((x) => new LiveNode(x, parent.environment)), next_cursor: p.next_cursor };
+    } else {
+      const p = await api.listPrompts({ ...this.filter, limit: PAGE_SIZE, cursor });
+      page = { items: p.items.map((x) => new PromptNode(x)), next_cursor: p.next_cursor };
+    }
+    pages.nodes.push(...page.items);
+    pages.cursor = page.next_cursor;
+  }
+
+  /** "Load more…": appends the next page under the same parent. */
+  async loadMore(node: LoadMoreNode): Promise<void> {
+    const key = node.parent?.id ?? 'root';
+    const pages = this.pages.get(key);
+    if (!pages) return;
+    await this.fetchPage(node.parent, pages, node.cursor);
+    this.changed.fire(node.parent);
+  }
+}

@@ -1,0 +1,45 @@
+"""The Prompt Registry client for Python applications (standard library only).
+
+>>> from prompt_registry import PromptClient
+>>> client = PromptClient("http://127.0.0.1:8080", api_key)          # doctest: +SKIP
+>>> client.get_and_render("support-reply", {"name": "Ann"})          # doctest: +SKIP
+
+See ``PromptClient`` for caching, push updates, fallbacks and execution logging,
+and ``prompt_registry.render`` for the template language.
+"""
+
+from __future__ import annotations
+
+from .bundle import BUNDLE_FORMAT, BundleError, read_bundle
+from .client import PromptClient
+from .errors import PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
+from .executions import LoggerStats
+from .prompt import FallbackPrompt, Prompt, RenderedPrompt
+from .render import SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
+
+__version__ = "0.1.0"
+
+import logging as _logging
+
+_logging.getLogger("prompt_registry").addHandler(_logging.NullHandler())
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BundleError",
+    "CompiledTemplate",
+    "FallbackPrompt",
+    "LoggerStats",
+    "Prompt",
+    "PromptClient",
+    "PromptNotFoundError",
+    "PromptRegistryError",
+    "RegistryError",
+    "RegistryUnreachableError",
+    "RenderedPrompt",
+    "SUPPORTED_HELPERS",
+    "TemplateError",
+    "compile_template",
+    "extract_variables",
+    "read_bundle",
+    "render",
+]

@@ -1,0 +1,349 @@
+"""``PromptClient``: fetch, cache, render and log prompts from a Prompt Registry."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+
+from ._http import Http, quote_segment
+from .bundle import read_bundle
+from .cache import CacheKey, PromptCache
+from .errors import RegistryUnreachableError
+from .events import EventSubscription, RegistryEvent
+from .executions import ExecutionLogger, LoggerStats
+from .prompt import FallbackPrompt, Prompt, RenderedPrompt, prompt_from_fallback, prompt_from_resolved
+
+__all__ = ["PromptClient"]
+
+_log = logging.getLogger("prompt_registry")
+
+T = TypeVar("T")
+
+#: Prices per million tokens, by model: ``{"gpt-4o": {"input_per_million": 2.5, "output_per_million": 10}}``.
+Pricing = Mapping[str, Mapping[str, float]]
+
+_RESULT_FIELDS = ("response", "input_tokens", "output_tokens", "cost_usd", "quality_score")
+
+
+def _log_error(error: BaseException) -> None:
+    _log.warning("prompt registry: %s", error)
+
+
+class PromptClient:
+    """Fetches prompts from a Prompt Registry and renders them, for applications.
+
+    - Live prompts are cached for ``cache_ttl`` seconds; after that the cached
+      prompt is served while one background refresh asks the registry with
+      ``If-None-Match`` (a 304 keeps the same Prompt object). With ``push``
+      (the default) the registry's event stream refreshes a prompt as soon as
+      it is deployed or rolled back.
+    - When the registry is unreachable (connection error, timeout, 5xx), the
+      last known prompt is served; at a cold start, the prompt from
+      ``bundle_path`` (a file written by ``prompt-registry export``) or from
+      ``fallbacks`` (given in code), for at most 5 s before the registry is
+      asked again; with neither, RegistryUnreachableError.
+    - Rendering is strict, with the registry's template semantics: a missing
+      variable raises TemplateError naming it.
+    - ``log_execution`` and ``execute`` send execution logs in batches from a
+      background thread, and what is left is sent at exit.
+
+    Errors in background work (refreshes, the event stream, sending logs) go
+    to ``on_error`` (default: a warning on the ``prompt_registry`` logger).
+    """
+
+    def __init__(
+        self,
+        registry_url: str,
+        api_key: str,
+        cache_ttl: float = 60,
+        environment: str = "production",
+        timeout: float = 5.0,
+        push: bool = True,
+        fallbacks: Optional[Mapping[str, FallbackPrompt]] = None,
+        bundle_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        log_batch_size: int = 100,
+        log_flush_interval: float = 2.0,
+        log_max_buffer: int = 10_000,
+        pricing: Optional[Pricing] = None,
+        on_error: Optional[Callable[[BaseException], None]] = None,
+    ) -> None:
+        if not registry_url:
+            raise ValueError("PromptClient needs the registry URL")
+        if not api_key:
+            raise ValueError("PromptClient needs an API key")
+        self._http = Http(registry_url, api_key, timeout)
+        self._environment = environment
+        self._on_error = on_error or _log_error
+        self._cache = PromptCache(self._fetch, cache_ttl, self._report)
+        self._versions: Dict[Tuple[str, int], Prompt] = {}
+        self._fallbacks: Dict[str, FallbackPrompt] = dict(fallbacks or {})
+        self._bundle_environment: Optional[str] = None
+        self._bundle: Dict[str, Prompt] = {}
+        if bundle_path is not None:
+            self._bundle_environment, self._bundle = read_bundle(bundle_path)
+        self._push = push
+        self._events: Optional[EventSubscription] = None
+        self._pricing: Dict[str, Mapping[str, float]] = dict(pricing or {})
+        self._log_options = (log_batch_size, log_flush_interval, log_max_buffer)
+        self._logger: Optional[ExecutionLogger] = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def registry_url(self) -> str:
+        return self._http.base_url
+
+    @property
+    def environment(self) -> str:
+        """The environment ``get`` and ``render`` use by default."""
+        return self._environment
+
+    # -- prompts
+
+    def get(self, name: str, environment: Optional[str] = None, version: Optional[int] = None) -> Prompt:
+        """The prompt live in an environment (default: the client's), or a given version.
+
+        Raises PromptNotFoundError when there is no such prompt or nothing of
+        it is deployed there, RegistryUnreachableError when the registry can't
+        be reached and no cached, bundled or fallback prompt can stand in.
+        """
+        if version is not None:
+            return self._get_version(name, version)
+        env = environment or self._environment
+        prompt = self._cache.lookup((env, name))
+        if prompt is not None:
+            return prompt
+        self._subscribe()
+        try:
+            return self._cache.load((env, name))
+        except RegistryUnreachableError as err:
+            return self._fallback(name, env, err)
+
+    def render(self, name: str, variables: Mapping[str, Any], environment: Optional[str] = None, version: Optional[int] = None) -> str:
+        """Fetches (or takes from the cache) and renders a prompt strictly.
+
+        Raises TemplateError (``missing_variable``, ``invalid_variable``)
+        naming the variable that is missing or can't be printed.
+        """
+        return self.get(name, environment=environment, version=version).render(variables)
+
+    def get_and_render(self, name: str, variables: dict, environment: str = "production") -> str:
+        """The seed client's call, with its signature: ``render`` in ``environment`` (default production)."""
+        return self.render(name, variables, environment=environment)
+
+    # -- execution logs
+
+    def log_execution(
+        self,
+        *,
+        prompt_version_id: Optional[str] = None,
+        prompt: Optional[str] = None,
+        version: Optional[int] = None,
+        environment: Optional[str] = None,
+        input_variables: Optional[Mapping[str, Any]] = None,
+        rendered_prompt: Optional[str] = None,
+        response: Optional[str] = None,
+        input_tokens: Optional[int] = None,
+        output_tokens: Optional[int] = None,
+        latency_ms: Optional[float] = None,
+        cost_usd: Optional[float] = None,
+        quality_score: Optional[float] = None,
+        status: Optional[str] = None,
+        error: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        executed_at: Optional[Union[_dt.datetime, str]] = None,
+        id: Optional[str] = None,
+    ) -> str:
+        """Queues an execution for the registry's log and answers its id at once.
+
+        Name the version by ``prompt_version_id``, or by ``prompt`` with
+        ``version`` or ``environment``. Never blocks and never raises: the
+        execution is sent in the background (see ``logging_stats``).
+        """
+        fields = {
+            "prompt_version_id": prompt_version_id,
+            "prompt": prompt,
+            "version": version,
+            "environment": environment,
+            "input_variables": input_variables,
+            "rendered_prompt": rendered_prompt,
+            "response": response,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "latency_ms": latency_ms,
+            "cost_usd": cost_usd,
+            "quality_score": quality_score,
+            "status": status,
+            "error": error,
+            "metadata": metadata,
+            "executed_at": executed_at,
+            "id": id,
+        }
+        return self._execution_logger().log(fields)
+
+    def execute(
+        self,
+        name: str,
+        variables: Mapping[str, Any],
+        call: Callable[[RenderedPrompt], T],
+        environment: Optional[str] = None,
+        extract: Optional[Callable[[T], Mapping[str, Any]]] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> T:
+        """Renders a prompt, runs ``call`` with it (an LLM call) and logs the execution.
+
+        ``call`` gets a RenderedPrompt (``.text`` and ``.prompt``). The latency
+        is measured; ``extract(result)`` may return ``response``,
+        ``input_tokens``, ``output_tokens``, ``cost_usd``, ``quality_score``
+        and ``metadata``; without ``cost_usd`` the cost is computed from the
+        tokens and ``pricing``. A call that raises is logged with status
+        "error" and the exception is raised again. Prompts given in code as
+        fallbacks have no version in the registry and are not logged.
+        """
+        prompt = self.get(name, environment=environment)
+        text = prompt.render(variables)
+        base: Dict[str, Any] = {
+            "prompt_version_id": prompt.version_id,
+            "prompt": None if prompt.version_id else name,
+            "environment": prompt.environment,
+            "input_variables": variables,
+            "rendered_prompt": text,
+            "executed_at": _dt.datetime.now(_dt.timezone.utc),
+        }
+        started = time.perf_counter()
+        try:
+            result = call(RenderedPrompt(text, prompt))
+        except Exception as err:
+            if prompt.version_id:
+                self.log_execution(
+                    **base,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    status="error",
+                    error=str(err) or type(err).__name__,
+                    metadata=metadata,
+                )
+            raise
+        latency_ms = (time.perf_counter() - started) * 1000
+        facts: Mapping[str, Any] = {}
+        if extract is not None:
+            try:
+                facts = extract(result) or {}
+            except Exception as err:  # the call worked: keep its result, log what we know
+                self._report(err)
+        if prompt.version_id:
+            known = {k: facts.get(k) for k in _RESULT_FIELDS}
+            if known["cost_usd"] is None:
+                known["cost_usd"] = self._cost(prompt.model, known["input_tokens"], known["output_tokens"])
+            merged = {**(metadata or {}), **(facts.get("metadata") or {})}
+            self.log_execution(**base, **known, latency_ms=latency_ms, status="ok", metadata=merged or None)
+        return result
+
+    @property
+    def logging_stats(self) -> LoggerStats:
+        """Execution-log counters: sent, dropped, rejected, buffered."""
+        return self._logger.stats if self._logger is not None else LoggerStats()
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Sends buffered execution logs now; True when the buffer is empty."""
+        return self._logger.flush(timeout) if self._logger is not None else True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Sends what is buffered (retrying for up to ``timeout`` seconds) and stops the event stream."""
+        with self._lock:
+            self._closed = True
+            events, self._events = self._events, None
+        if events is not None:
+            events.close()
+        if self._logger is not None:
+            self._logger.close(timeout)
+        self._http.close()
+
+    def __enter__(self) -> "PromptClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- internals
+
+    def _report(self, error: BaseException) -> None:
+        try:
+            self._on_error(error)
+        except Exception:
+            pass
+
+    def _cost(self, model: str, input_tokens: Optional[int], output_tokens: Optional[int]) -> Optional[float]:
+        """The cost from token counts and ``pricing`` (per million tokens), or None."""
+        price = self._pricing.get(model)
+        if price is None or (input_tokens is None and output_tokens is None):
+            return None
+        return ((input_tokens or 0) * float(price.get("input_per_million", 0)) + (output_tokens or 0) * float(price.get("output_per_million", 0))) / 1_000_000
+
+    def _fetch(self, key: CacheKey, cached: Optional[Prompt], etag: Optional[str]) -> Tuple[Optional[Prompt], Optional[str]]:
+        """One resolve request: (prompt or None for 304, its ETag)."""
+        environment, name = key
+        path = f"/prompts/{quote_segment(name)}/latest?environment={quote_segment(environment)}"
+        answer = self._http.request("GET", path, etag=etag)
+        if answer.status == 304:
+            return None, answer.etag
+        return prompt_from_resolved(name, environment, answer.body, "registry"), answer.etag
+
+    def _fallback(self, name: str, environment: str, err: RegistryUnreachableError) -> Prompt:
+        prompt: Optional[Prompt] = None
+        if self._bundle_environment == environment:
+            prompt = self._bundle.get(name)
+        if prompt is None and name in self._fallbacks:
+            prompt = prompt_from_fallback(name, self._fallbacks[name])
+        if prompt is None:
+            raise RegistryUnreachableError(
+                f'{err.message}; no cached, bundled or fallback prompt "{name}" for {environment}', err.cause or err
+            ) from err
+        self._report(err)
+        return self._cache.put_fallback((environment, name), prompt)
+
+    def _get_version(self, name: str, version: int) -> Prompt:
+        """Versions never change, so they are cached for good (failures are not)."""
+        key = (name, version)
+        found = self._versions.get(key)
+        if found is None:
+            answer = self._http.request("GET", f"/prompts/{quote_segment(name)}/versions/{int(version)}")
+            body = dict(answer.body)
+            body["version_number"] = body.get("version")
+            body["deployed_at"] = None
+            found = self._versions.setdefault(key, prompt_from_resolved(name, None, body, "registry"))
+        return found
+
+    def _execution_logger(self) -> ExecutionLogger:
+        logger = self._logger
+        if logger is None:
+            with self._lock:
+                if self._logger is None:
+                    batch_size, interval, max_buffer = self._log_options
+                    self._logger = ExecutionLogger(self._http, self._report, batch_size, interval, max_buffer)
+                    if self._closed:
+                        self._logger.close(0)
+                logger = self._logger
+        return logger
+
+    def _subscribe(self) -> None:
+        if not self._push or self._events is not None:
+            return
+        with self._lock:
+            if self._events is None and not self._closed:
+                self._events = EventSubscription(self._http, self._on_event, self._cache.mark_all_stale, self._report)
+
+    def _on_event(self, event: RegistryEvent) -> None:
+        if event.get("type") not in ("deployment.created", "deployment.rolled_back"):
+            return
+        prompt, environment = event.get("prompt"), event.get("environment")
+        if isinstance(prompt, str) and isinstance(environment, str):
+            self._cache.refresh_if_cached((environment, prompt))
+
+    @property
+    def _connected(self) -> threading.Event:
+        """Set once the event stream is connected (for tests and benchmarks)."""
+        return self._events.connected if self._events is not None else threading.Event()

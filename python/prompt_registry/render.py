@@ -1,0 +1,681 @@
+"""The template engine: the registry's Handlebars subset, strict, with the server's results.
+
+``compile_template(source)`` parses and checks a template once; the result's
+``render(variables)`` is cheap and can run many times. The semantics are the
+server's (``server/templates/engine.ts`` on Handlebars 4.7), and the shared
+vectors in ``test/vectors/render.json`` hold both to the same results:
+
+- ``{{x}}``, ``{{{x}}}``, nested paths (``a.b``, ``a/b``, ``this``, ``../x``,
+  ``@root.x``, ``[segment]``), ``#if``/``#unless`` (with ``else`` and
+  ``else if``), ``#each`` (lists and dicts, ``as |item i|``, ``@index``,
+  ``@key``, ``@first``, ``@last``), ``#with``, ``lookup``, comments and ``~``;
+- an output of something missing or null raises ``missing_variable``, of a
+  dict or list ``invalid_variable``; ``#each``/``#with`` need their subject;
+  ``#if``/``#unless`` accept an absent value as false;
+- anything else (other helpers, partials, decorators) raises
+  ``template_unsupported``; a template that does not parse,
+  ``template_syntax_error``; both with ``line`` and ``column``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple
+
+from . import _syntax as syn
+from ._js import MISSING, NULL_CONTEXT, describe, get_property, is_empty, loose_equal, number_to_string, own_keys, to_string, truthy
+from .errors import TemplateError
+
+__all__ = ["SUPPORTED_HELPERS", "CompiledTemplate", "compile_template", "extract_variables", "render"]
+
+SUPPORTED_HELPERS: Tuple[str, ...] = ("if", "unless", "each", "with", "lookup")
+_CONTEXT_HELPERS = frozenset(["each", "with"])
+_CONDITION_HELPERS = frozenset(["if", "unless"])
+# Names Handlebars calls as helpers even without arguments inside (...): the
+# server has none of them but lookup and the block helpers, which fail there.
+_KNOWN_HELPERS = frozenset(["if", "unless", "each", "with", "lookup", "log", "helperMissing", "blockHelperMissing"])
+_SCOPED = re.compile(r"^\.|this\b", re.ASCII)
+
+
+def _unsupported(what: str, line: int, column: int) -> TemplateError:
+    return TemplateError(
+        "template_unsupported",
+        f"{what} at line {line}, column {column} is not supported in prompt templates",
+        {"line": line, "column": column},
+    )
+
+
+def _position(node: syn.Node) -> Tuple[int, int]:
+    return node.line, node.column + 1
+
+
+def _literal_text(original: Any) -> str:
+    # String(original ?? ''), as the server names a literal in messages.
+    if original is None or original is MISSING:
+        return ""
+    return to_string(original)
+
+
+def _expression_text(node: Any) -> str:
+    """An expression as the author wrote it (the name errors give)."""
+    if isinstance(node, syn.PathExpression):
+        return node.original
+    if isinstance(node, syn.SubExpression):
+        return " ".join([_expression_text(node.path)] + [_expression_text(p) for p in node.params])
+    return _literal_text(getattr(node, "original", None))
+
+
+# ---------------------------------------------------------------------------
+# Checking: what the server refuses, and the variables a template reads
+
+
+class _Analyzer:
+    """Walks the tree as the server's Analyzer does: refuses what is not
+    supported (first problem in document order) and collects the root
+    variables in order of first use."""
+
+    def __init__(self) -> None:
+        self.variables: List[str] = []
+        self._seen: Set[str] = set()
+
+    def _add(self, name: str) -> None:
+        if name not in self._seen:
+            self._seen.add(name)
+            self.variables.append(name)
+
+    def _note_path(self, path: syn.PathExpression, depth: int, locals_: FrozenSet[str]) -> None:
+        if path.data:
+            if len(path.parts) > 1 and path.parts[0] == "root" and path.parts[1]:
+                self._add(path.parts[1])
+            return
+        if not path.parts:
+            return
+        head = path.parts[0]
+        if path.depth == 0 and not path.original.startswith("this") and head in locals_:
+            return
+        if depth - path.depth <= 0:
+            self._add(head)
+
+    def _expression(self, node: Any, depth: int, locals_: FrozenSet[str]) -> None:
+        if isinstance(node, syn.PathExpression):
+            self._note_path(node, depth, locals_)
+        elif isinstance(node, syn.SubExpression):
+            self._call(node, depth, locals_)
+
+    def _call(self, node: Any, depth: int, locals_: FrozenSet[str]) -> None:
+        path = node.path
+        has_args = bool(node.params) or bool(node.hash and node.hash.pairs)
+        kind = getattr(node, "type", None)
+        # A (subexpression) is always a helper call, even with no arguments.
+        if has_args or kind in ("BlockStatement", "SubExpression"):
+            line, column = _position(node)
+            if not isinstance(path, syn.PathExpression) or len(path.parts) != 1 or path.data:
+                raise _unsupported(f'calling "{_expression_text(path)}" as a helper', line, column)
+            name = path.parts[0]
+            if name not in SUPPORTED_HELPERS:
+                raise TemplateError(
+                    "template_unsupported",
+                    f'unknown helper "{name}" at line {line}, column {column}; supported helpers are {", ".join(SUPPORTED_HELPERS)}',
+                    {"line": line, "column": column, "helper": name},
+                )
+            if name in locals_:
+                raise _unsupported(f'the helper "{name}", hidden by a block parameter of the same name,', line, column)
+            if (name in _CONTEXT_HELPERS or name in _CONDITION_HELPERS) and kind != "BlockStatement":
+                raise _unsupported(f'"{name}" outside a block (write {{{{#{name} …}}}}…{{{{/{name}}}}})', line, column)
+            if name == "lookup" and (kind == "BlockStatement" or len(node.params) != 2 or bool(node.hash and node.hash.pairs)):
+                raise _unsupported("lookup other than as {{lookup object key}}", line, column)
+        else:
+            self._expression(path, depth, locals_)
+        for param in node.params:
+            self._expression(param, depth, locals_)
+        if node.hash:
+            for _, value in node.hash.pairs:
+                self._expression(value, depth, locals_)
+
+    def program(self, program: Optional[syn.Program], depth: int, locals_: FrozenSet[str]) -> None:
+        if program is None:
+            return
+        for statement in program.body:
+            self._statement(statement, depth, locals_)
+
+    def _statement(self, node: syn.Node, depth: int, locals_: FrozenSet[str]) -> None:
+        if isinstance(node, (syn.ContentStatement, syn.CommentStatement)):
+            return
+        if isinstance(node, syn.MustacheStatement) and node.type == "MustacheStatement":
+            self._call(node, depth, locals_)
+            return
+        if isinstance(node, syn.BlockStatement) and node.type == "BlockStatement":
+            self._call(node, depth, locals_)
+            name = node.path.parts[0]
+            line, column = _position(node)
+            if name in _CONTEXT_HELPERS:
+                if len(node.params) != 1:
+                    raise syn.syntax_error(f"#{name} takes exactly one argument", line, column)
+                # {{^each x}}…{{/each}} has no program, only an inverse.
+                if node.program is not None:
+                    inner = locals_.union(node.program.block_params or ())
+                    self.program(node.program, depth + 1, inner)
+            elif name in _CONDITION_HELPERS:
+                if len(node.params) != 1:
+                    raise syn.syntax_error(f"#{name} takes exactly one argument", line, column)
+                if node.program is not None and node.program.block_params:
+                    raise _unsupported(f"block parameters (as |…|) on #{name}", line, column)
+                self.program(node.program, depth, locals_)
+            else:
+                raise _unsupported(f'the block helper "#{name}"', line, column)
+            self.program(node.inverse, depth, locals_)
+            return
+        line, column = _position(node)
+        if isinstance(node, syn.PartialStatement) or node.type == "PartialBlockStatement":
+            raise _unsupported("a partial", line, column)
+        if node.type in ("Decorator", "DecoratorBlock"):
+            raise _unsupported("a decorator", line, column)
+        raise _unsupported(f'"{node.type}"', line, column)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------
+# Running: the compiled template is a tree of closures over a scope
+
+
+class _Scope:
+    """What a block body sees: its context, the outer contexts (for ``../``),
+    the @-data frame and the block parameters, innermost first."""
+
+    __slots__ = ("ctx", "depths", "data", "bparams")
+
+    def __init__(self, ctx: Any, depths: Optional[tuple], data: Optional[dict], bparams: Optional[tuple]) -> None:
+        self.ctx = ctx
+        self.depths = depths
+        self.data = data
+        self.bparams = bparams
+
+
+Value = Callable[[_Scope], Any]
+Render = Callable[[_Scope], str]
+
+
+def _output(value: Any, name: str) -> str:
+    """What ``{{x}}`` prints: strings, numbers and booleans; anything else is an error."""
+    if type(value) is str:
+        return value
+    if value is MISSING:
+        raise TemplateError("missing_variable", f'missing variable "{name}"', {"variable": name})
+    if value is None:
+        raise TemplateError("missing_variable", f'variable "{name}" is null', {"variable": name})
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (int, float)):
+        return number_to_string(value)
+    raise TemplateError(
+        "invalid_variable",
+        f'variable "{name}" is {describe(value)}; output a string, number or boolean, or use a nested path or {{{{#each}}}}',
+        {"variable": name},
+    )
+
+
+def _require(value: Any, name: str) -> Any:
+    if value is None or value is MISSING:
+        raise TemplateError("missing_variable", f'missing variable "{name}"', {"variable": name})
+    return value
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+class _ServerFailure(TemplateError):
+    """Where the server's Handlebars fails with an internal error (a 500), we raise
+    ``template_unsupported``. Like the server, compiling tries a render with no
+    variables and refuses the template if that reaches such a construct."""
+
+
+def _server_failure(what: str, line: int, column: int) -> _ServerFailure:
+    error = _unsupported(what, line, column)
+    return _ServerFailure(error.code, error.message, error.details)
+
+
+def _fails_at(what: str, line: int, column: int) -> Callable[..., Any]:
+    """A construct the server accepts but fails on (500) when it reaches it."""
+
+    def fail(scope: _Scope) -> Any:
+        raise _server_failure(what, line, column)
+
+    return fail
+
+
+class _Compiler:
+    def __init__(self, root: syn.Program) -> None:
+        self.use_depths = False
+        self.use_bparams = False
+        self.use_data = False
+        _scan(root, self)
+
+    # -- scopes
+
+    def child(self, scope: _Scope, ctx: Any, data: Optional[dict], supplied: Optional[tuple]) -> _Scope:
+        depths = scope.depths
+        if depths is not None and not loose_equal(ctx, depths[0]) and not (ctx is NULL_CONTEXT and depths[0] is None):
+            depths = (ctx,) + depths
+        bparams = (supplied,) + scope.bparams if scope.bparams is not None else None
+        return _Scope(ctx, depths, data, bparams)
+
+    # -- programs and statements
+
+    def program(self, program: Optional[syn.Program], stack: List[Optional[List[str]]]) -> Optional[Render]:
+        if program is None:
+            return None
+        inner = [program.block_params] + stack
+        parts: List[Any] = []
+        for statement in program.body:
+            compiled = self.statement(statement, inner)
+            if compiled is None:
+                continue
+            if isinstance(compiled, str) and parts and isinstance(parts[-1], str):
+                parts[-1] += compiled
+            else:
+                parts.append(compiled)
+        if not parts:
+            return lambda scope: ""
+        if len(parts) == 1:
+            only = parts[0]
+            if isinstance(only, str):
+                return lambda scope: only
+            return only  # type: ignore[no-any-return]
+        fns = tuple((lambda scope, c=p: c) if isinstance(p, str) else p for p in parts)
+        return lambda scope: "".join([f(scope) for f in fns])
+
+    def statement(self, node: syn.Node, stack: List[Optional[List[str]]]) -> Any:
+        if isinstance(node, syn.ContentStatement):
+            return node.value or None
+        if isinstance(node, syn.CommentStatement):
+            return None
+        if isinstance(node, syn.MustacheStatement):
+            return self.mustache(node, stack)
+        assert isinstance(node, syn.BlockStatement)
+        return self.block(node, stack)
+
+    def mustache(self, node: syn.MustacheStatement, stack: List[Optional[List[str]]]) -> Render:
+        has_args = bool(node.params) or bool(node.hash and node.hash.pairs)
+        if has_args:
+            subject_node: Any = syn.SubExpression(node.path, node.params, node.hash, node.line, node.column)
+            value = self.subexpression(subject_node, stack)
+        else:
+            subject_node = node.path
+            value = self.expression(subject_node, stack)
+        name = _expression_text(subject_node)
+        fast = self._simple_name(subject_node, stack)
+        if fast is not None:
+            key = fast
+
+            def out_simple(scope: _Scope) -> str:
+                ctx = scope.ctx
+                if type(ctx) is dict:
+                    v = ctx.get(key, MISSING)
+                    if v is MISSING and ctx:
+                        v = get_property(ctx, key)
+                elif ctx is None or ctx is MISSING:
+                    v = ctx
+                else:
+                    v = get_property(ctx, key)
+                if type(v) is str:
+                    return v
+                return _output(v, name)
+
+            return out_simple
+
+        def out(scope: _Scope) -> str:
+            v = value(scope)
+            if type(v) is str:
+                return v
+            return _output(v, name)
+
+        return out
+
+    def _simple_name(self, node: Any, stack: List[Optional[List[str]]]) -> Optional[str]:
+        """The key of a one-segment path on the current context (the common ``{{name}}``)."""
+        if not isinstance(node, syn.PathExpression) or node.data or node.depth or len(node.parts) != 1:
+            return None
+        if not _SCOPED.search(node.original) and _block_param_index(stack, node.parts[0]) is not None:
+            return None
+        return node.parts[0]
+
+    def block(self, node: syn.BlockStatement, stack: List[Optional[List[str]]]) -> Render:
+        path = node.path
+        name = path.parts[0]
+        line, column = _position(node)
+        fn = self.program(node.program, stack)
+        inverse = self.program(node.inverse, stack)
+        if _is_simple_id(path) and _block_param_index(stack, name) is not None:
+            return _fails_at(f'"#{name}", which is also the name of a block parameter,', line, column)
+        subject = self.expression(node.params[0], stack)
+        hash_pairs = self._hash(node, stack)
+        hash_values = tuple(value for _, value in hash_pairs)
+        # Handlebars evaluates every hash argument; the first of a repeated key counts.
+        zero_index = next((i for i, (key, _) in enumerate(hash_pairs) if key == "includeZero"), -1)
+        child = self.child
+        uses_data = self.use_data
+
+        def same(scope: _Scope, program: Optional[Render]) -> str:
+            if program is None:
+                return ""
+            ctx = scope.ctx
+            this = NULL_CONTEXT if ctx is None or ctx is MISSING else ctx
+            return program(child(scope, this, scope.data, None))
+
+        if name in _CONDITION_HELPERS:
+            positive, negative = (fn, inverse) if name == "if" else (inverse, fn)
+
+            def conditional(scope: _Scope) -> str:
+                v = subject(scope)
+                hashed = [h(scope) for h in hash_values]
+                zero_ok = zero_index >= 0 and truthy(hashed[zero_index])
+                if (not zero_ok and not truthy(v)) or is_empty(v):
+                    return same(scope, negative)
+                return same(scope, positive)
+
+            return conditional
+
+        text = _expression_text(node.params[0])
+        if name == "with":
+
+            def with_(scope: _Scope) -> str:
+                v = _require(subject(scope), text)
+                for h in hash_values:
+                    h(scope)
+                if is_empty(v):
+                    return same(scope, inverse)
+                if fn is None:
+                    return ""
+                return fn(child(scope, v, scope.data, (v,)))
+
+            return with_
+
+        def each(scope: _Scope) -> str:
+            v = _require(subject(scope), text)
+            for h in hash_values:
+                h(scope)
+            if _is_list(v):
+                items: List[Tuple[Any, Any]] = list(enumerate(v))
+            elif isinstance(v, Mapping):
+                items = list(own_keys(v))
+            else:  # strings, numbers, booleans and other objects: nothing to loop over
+                items = []
+            if not items:
+                return same(scope, inverse)
+            if fn is None:  # pragma: no cover - the analyzer refuses {{^each}} without {{else}}
+                return ""
+            frame: Optional[dict] = None
+            if uses_data and scope.data is not None:
+                frame = dict(scope.data)
+                frame["_parent"] = scope.data
+            data = frame if frame is not None else scope.data
+            last = len(items) - 1
+            out: List[str] = []
+            for i, (field, item) in enumerate(items):
+                if frame is not None:
+                    frame["key"] = field
+                    frame["index"] = i
+                    frame["first"] = i == 0
+                    frame["last"] = i == last
+                out.append(fn(child(scope, item, data, (item, field))))
+            return "".join(out)
+
+        return each
+
+    def _block_param(self, node: syn.PathExpression, found: Tuple[int, int]) -> Value:
+        level, index = found
+        name = node.parts[0]
+        rest = tuple(node.parts[1:])
+        line, column = _position(node)
+
+        def block_param(scope: _Scope) -> Any:
+            chain = scope.bparams
+            entry = chain[level] if chain is not None and level < len(chain) else None
+            if entry is None:
+                # Handlebars fails here: the block declaring it (#if, #unless) gives no values.
+                raise _server_failure(f'the block parameter "{name}" of a block that gives none', line, column)
+            v = entry[index] if index < len(entry) else MISSING
+            for part in rest:
+                if v is None or v is MISSING:
+                    return v
+                v = get_property(v, part)
+            return v
+
+        return block_param
+
+    def _hash(self, node: Any, stack: List[Optional[List[str]]]) -> List[Tuple[str, Value]]:
+        """Compiles a helper's hash arguments, in order (compiling is where unknown helpers are found)."""
+        return [(key, self.expression(value, stack)) for key, value in node.hash.pairs] if node.hash else []
+
+    # -- expressions
+
+    def expression(self, node: Any, stack: List[Optional[List[str]]]) -> Value:
+        if isinstance(node, syn.PathExpression):
+            return self.path(node, stack)
+        if isinstance(node, syn.SubExpression):
+            return self.subexpression(node, stack)
+        constant = node.value
+        return lambda scope: constant
+
+    def subexpression(self, node: syn.SubExpression, stack: List[Optional[List[str]]]) -> Value:
+        path = node.path
+        line, column = _position(node)
+        if not isinstance(path, syn.PathExpression):
+            # Handlebars turns a literal helper name into a path: ("x") reads x.
+            text = to_string(path.original)
+            path = syn.PathExpression(False, 0, [text], text, path.line, path.column)
+        simple = _is_simple_id(path)
+        if simple and _block_param_index(stack, path.parts[0]) is not None:
+            return self.path(path, stack)  # a block parameter shadows the helper
+        # Anything else in (...) is a helper call, and Handlebars only knows its own helpers.
+        name = path.parts[0] if path.parts else "undefined"
+        if name not in _KNOWN_HELPERS:
+            raise syn.syntax_error(f"You specified knownHelpersOnly, but used the unknown helper {name}", line, column)
+        params = [self.expression(p, stack) for p in node.params]
+        if name != "lookup":
+            self._hash(node, stack)
+            # The server has no log/helperMissing helpers, and if/unless/each/with need a block.
+            return _fails_at(f'"{name}" used inside an expression', line, column)
+        hash_values = tuple(value for _, value in self._hash(node, stack))
+        if len(params) != 2:
+            fail = _fails_at("lookup without exactly two arguments", line, column)
+
+            def bad_lookup(scope: _Scope) -> Any:
+                values = [p(scope) for p in params]
+                for h in hash_values:
+                    h(scope)
+                if values and not truthy(values[0]):
+                    return values[0]
+                return fail(scope)
+
+            return bad_lookup
+        get_obj, get_field = params
+
+        def lookup(scope: _Scope) -> Any:
+            obj = get_obj(scope)
+            field = get_field(scope)
+            for h in hash_values:
+                h(scope)
+            if not truthy(obj):
+                return obj
+            return get_property(obj, field)
+
+        return lookup
+
+    def path(self, node: syn.PathExpression, stack: List[Optional[List[str]]]) -> Value:
+        parts = tuple(node.parts)
+        # As in Handlebars, a block parameter wins over everything else, even over @data.
+        if not node.depth and not _SCOPED.search(node.original) and parts:
+            found = _block_param_index(stack, parts[0])
+            if found is not None:
+                return self._block_param(node, found)
+        if node.data:
+            depth = node.depth
+
+            def data_path(scope: _Scope) -> Any:
+                v: Any = scope.data
+                d = depth
+                while truthy(v) and d:
+                    v = v.get("_parent", MISSING) if isinstance(v, dict) else MISSING
+                    d -= 1
+                for part in parts:
+                    if not truthy(v):
+                        return v
+                    v = get_property(v, part)
+                return v
+
+            return data_path
+        depth = node.depth
+        if depth:
+
+            def outer(scope: _Scope) -> Any:
+                depths = scope.depths
+                v = depths[depth] if depths is not None and depth < len(depths) else MISSING
+                for part in parts:
+                    if v is None or v is MISSING:
+                        return v
+                    v = get_property(v, part)
+                return v
+
+            return outer
+        if not parts:
+            return lambda scope: scope.ctx
+
+        def context_path(scope: _Scope) -> Any:
+            v = scope.ctx
+            for part in parts:
+                if v is None or v is MISSING:
+                    return v
+                v = get_property(v, part)
+            return v
+
+        return context_path
+
+
+def _is_simple_id(path: Any) -> bool:
+    """Handlebars' ``simpleId``: one segment, no ``../``, not ``this.``/``./`` (``@x`` counts)."""
+    return isinstance(path, syn.PathExpression) and len(path.parts) == 1 and not path.depth and not _SCOPED.search(path.original)
+
+
+def _block_param_index(stack: Sequence[Optional[List[str]]], name: str) -> Optional[Tuple[int, int]]:
+    for level, params in enumerate(stack):
+        if params and name in params:
+            return level, params.index(name)
+    return None
+
+
+def _scan(program: Optional[syn.Program], compiler: _Compiler, stack: Optional[List[Optional[List[str]]]] = None) -> None:
+    """Finds which runtime state the template needs (``../``, block parameters, @-data)."""
+    if program is None:
+        return
+    inner = [program.block_params] + (stack or [])
+
+    def expr(node: Any) -> None:
+        if isinstance(node, syn.PathExpression):
+            if not node.depth and node.parts and not _SCOPED.search(node.original) and _block_param_index(inner, node.parts[0]) is not None:
+                compiler.use_bparams = True
+            elif node.data:
+                compiler.use_data = True
+            elif node.depth:
+                compiler.use_depths = True
+        elif isinstance(node, syn.SubExpression):
+            expr(node.path)
+            for p in node.params:
+                expr(p)
+            if node.hash:
+                for _, v in node.hash.pairs:
+                    expr(v)
+
+    for statement in program.body:
+        if isinstance(statement, syn.MustacheStatement):
+            expr(syn.SubExpression(statement.path, statement.params, statement.hash, 0, 0))
+        elif isinstance(statement, syn.BlockStatement):
+            expr(statement.path)
+            for p in statement.params:
+                expr(p)
+            if statement.hash:
+                for _, v in statement.hash.pairs:
+                    expr(v)
+            _scan(statement.program, compiler, inner)
+            _scan(statement.inverse, compiler, inner)
+
+
+# ---------------------------------------------------------------------------
+# The public API
+
+
+def _is_mapping(value: object) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+class CompiledTemplate:
+    """A parsed and checked template; ``render`` is cheap and can be called many times."""
+
+    __slots__ = ("source", "variables", "_run", "_depths", "_data", "_bparams")
+
+    def __init__(self, source: str) -> None:
+        program = syn.parse(source)
+        analyzer = _Analyzer()
+        analyzer.program(program, 0, frozenset())
+        compiler = _Compiler(program)
+        self.source = source
+        #: The root variables the template reads, in order of first use.
+        self.variables: Tuple[str, ...] = tuple(analyzer.variables)
+        self._depths = compiler.use_depths
+        self._data = compiler.use_data
+        self._bparams = compiler.use_bparams
+        self._run = compiler.program(program, [])
+        try:  # as the server does: a trial render finds what its Handlebars fails on
+            self.render({})
+        except _ServerFailure as failure:
+            raise TemplateError(failure.code, failure.message, failure.details) from None
+        except TemplateError:
+            pass
+
+    def render(self, variables: Mapping[str, Any]) -> str:
+        """Renders strictly; raises TemplateError naming a missing or unusable variable."""
+        if not _is_mapping(variables):
+            raise TemplateError("invalid_variable", "variables must be an object of names to values")
+        scope = _Scope(
+            variables,
+            (variables,) if self._depths else None,
+            {"root": variables} if self._data else None,
+            () if self._bparams else None,
+        )
+        return self._run(scope)  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"CompiledTemplate(variables={list(self.variables)!r})"
+
+
+@functools.lru_cache(maxsize=512)
+def compile_template(source: str) -> CompiledTemplate:
+    """Parses and checks a template (cached by its text).
+
+    Raises TemplateError (``template_syntax_error`` or ``template_unsupported``,
+    with ``line`` and ``column``) when the registry would refuse it.
+    """
+    if not _is_str(source):
+        raise TypeError("a template is a str")
+    return CompiledTemplate(source)
+
+
+def extract_variables(source: str) -> List[str]:
+    """The root variables a template reads, in order of first use (as the server stores them)."""
+    return list(compile_template(source).variables)
+
+
+def render(source: str, variables: Mapping[str, Any]) -> str:
+    """Compiles (cached) and renders a template in one call."""
+    return compile_template(source).render(variables)
+

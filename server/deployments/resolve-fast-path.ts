@@ -1,0 +1,52 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { grants } from '../auth/principal.js';
+import type { KeyService } from '../keys/service.js';
+import type { CachedAnswer } from './resolve-cache.js';
+import type { DeploymentService } from './service.js';
+
+/** An If-None-Match header matches when it lists the ETag (weak or strong) or is `*`. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+/** Sends a resolve answer: 304 when the client has it, else the prepared body. */
+export function sendResolved(found: CachedAnswer, req: Request, res: Response): void {
+  res.setHeader('Cache-Control', 'no-cache');
+  if (found.etag) {
+    res.setHeader('ETag', found.etag);
+    if (matches(req.headers['if-none-match'], found.etag)) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+  }
+  res.statusCode = found.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', found.body.length);
+  res.end(found.body);
+}
+
+// Only the plain form of the request: anything else (other parameters, encoded characters) takes the route.
+const PLAIN_RESOLVE = /^\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]*)\/latest(?:\?environment=([a-z0-9][a-z0-9_-]*))?$/;
+
+/**
+ * The resolve route's fast path, ahead of the router: a plain request with a
+ * recently verified key for a cached answer is answered here. Everything else
+ * (a cache miss, a key not verified lately, an unusual URL) goes on to the
+ * declared route `GET /prompts/:name/latest`, which answers the same.
+ */
+export function resolveFastPath(deployments: DeploymentService, keys: KeyService): RequestHandler {
+  return (req, res, next) => {
+    if (req.method !== 'GET') return next();
+    const m = PLAIN_RESOLVE.exec(req.url);
+    if (!m) return next();
+    const key = req.headers['x-api-key'];
+    const principal = typeof key === 'string' ? keys.cachedPrincipal(key) : undefined;
+    if (!principal || !grants(principal.scopes, 'read')) return next();
+    const found = deployments.cache.get(m[1]!, m[2] ?? 'production');
+    if (!found) return next();
+    sendResolved(found, req, res);
+  };
+}

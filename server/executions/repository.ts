@@ -1,0 +1,519 @@
+import type { Dialect, Queryable, Transaction } from '../db/index.js';
+import { json, listParam, nullableTimestamp, timestamp } from '../db/values.js';
+import type { Interval } from './schemas.js';
+
+/** An execution as stored: every column, resolved and serialised. */
+export interface ExecutionRecord {
+  id: string;
+  prompt_version_id: string;
+  prompt_id: string;
+  executed_at: string;
+  environment: string | null;
+  status: 'ok' | 'error';
+  error: string | null;
+  /** JSON text, or null. */
+  input_variables: string | null;
+  rendered_prompt: string | null;
+  response: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  latency_ms: number | null;
+  cost_usd: number | null;
+  quality_score: number | null;
+  /** JSON text. */
+  metadata: string;
+}
+
+const INSERT_COLUMNS =
+  'id, prompt_version_id, prompt_id, executed_at, environment, status, error, input_variables, rendered_prompt, response, input_tokens, output_tokens, latency_ms, cost_usd, quality_score, metadata';
+
+// One SQL text for any batch size on Postgres, so the pg adapter's named
+// statements stay few: it unnests one array per column. SQLite binds a
+// multi-row VALUES list in a few fixed sizes (its statements are cached by
+// text too), which it runs faster than walking a JSON array. An id already
+// stored is skipped: a retry stores nothing twice.
+const INSERT_POSTGRES = `
+  INSERT INTO prompt_executions (${INSERT_COLUMNS})
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                       $9::text[], $10::text[], $11::int[], $12::int[], $13::int[], $14::float8[], $15::float8[], $16::jsonb[])
+  ON CONFLICT (id) DO NOTHING`;
+
+const SQLITE_CHUNKS = [250, 50, 10, 1];
+const COLUMN_COUNT = 16;
+
+const insertSqlite = (rows: number) => {
+  const tuples = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: COLUMN_COUNT }, (_, c) => `$${r * COLUMN_COUNT + c + 1}`).join(', ')})`);
+  return `INSERT INTO prompt_executions (${INSERT_COLUMNS}) VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`;
+};
+const INSERT_SQLITE = new Map(SQLITE_CHUNKS.map((n) => [n, insertSqlite(n)]));
+
+function asTuple(r: ExecutionRecord): unknown[] {
+  return [
+    r.id,
+    r.prompt_version_id,
+    r.prompt_id,
+    r.executed_at,
+    r.environment,
+    r.status,
+    r.error,
+    r.input_variables,
+    r.rendered_prompt,
+    r.response,
+    r.input_tokens,
+    r.output_tokens,
+    r.latency_ms,
+    r.cost_usd,
+    r.quality_score,
+    r.metadata,
+  ];
+}
+
+/** Inserts a batch (one statement on Postgres, a few on SQLite); answers how many were new (the others were stored already). */
+export async function insertExecutions(tx: Transaction, rows: readonly ExecutionRecord[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  if (tx.dialect === 'sqlite') {
+    let inserted = 0;
+    let at = 0;
+    for (const size of SQLITE_CHUNKS) {
+      for (; rows.length - at >= size; at += size) inserted += await tx.run(INSERT_SQLITE.get(size)!, rows.slice(at, at + size).flatMap(asTuple));
+    }
+    return inserted;
+  }
+  const columns: unknown[][] = Array.from({ length: COLUMN_COUNT }, () => new Array<unknown>(rows.length));
+  rows.forEach((row, i) => asTuple(row).forEach((value, c) => (columns[c]![i] = value)));
+  return tx.run(INSERT_POSTGRES, columns);
+}
+
+/** A version, the prompt it belongs to, and its number. */
+export interface VersionRef {
+  id: string;
+  prompt_id: string;
+  prompt: string;
+  version_number: number;
+}
+
+function toRef(r: Record<string, unknown>): VersionRef {
+  return { id: String(r.id), prompt_id: String(r.prompt_id), prompt: String(r.name), version_number: Number(r.version_number) };
+}
+
+const inList = (dialect: Dialect, column: string, n: number, type: string) =>
+  dialect === 'postgres' ? `${column} = ANY($${n}::${type}[])` : `${column} IN (SELECT value FROM json_each($${n}))`;
+
+export async function versionsByIds(db: Queryable, ids: readonly string[]): Promise<VersionRef[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT v.id, v.prompt_id, p.name, v.version_number
+       FROM prompt_versions v JOIN prompts p ON p.id = v.prompt_id
+      WHERE ${inList(db.dialect, 'v.id', 1, 'uuid')}`,
+    [listParam(db.dialect, ids)],
+  );
+  return rows.map(toRef);
+}
+
+export async function versionsByNumbers(db: Queryable, pairs: ReadonlyArray<{ prompt: string; version: number }>): Promise<VersionRef[]> {
+  if (pairs.length === 0) return [];
+  const rows =
+    db.dialect === 'postgres'
+      ? await db.all<Record<string, unknown>>(
+          `SELECT v.id, v.prompt_id, p.name, v.version_number
+             FROM unnest($1::text[], $2::int[]) AS w(name, n)
+             JOIN prompts p ON p.name = w.name
+             JOIN prompt_versions v ON v.prompt_id = p.id AND v.version_number = w.n`,
+          [pairs.map((p) => p.prompt), pairs.map((p) => p.version)],
+        )
+      : await db.all<Record<string, unknown>>(
+          `SELECT v.id, v.prompt_id, p.name, v.version_number
+             FROM json_each($1) AS w
+             JOIN prompts p ON p.name = w.value ->> 0
+             JOIN prompt_versions v ON v.prompt_id = p.id AND v.version_number = w.value ->> 1`,
+          [JSON.stringify(pairs.map((p) => [p.prompt, p.version]))],
+        );
+  return rows.map(toRef);
+}
+
+export async function promptsByNames(db: Queryable, names: readonly string[]): Promise<Array<{ id: string; name: string }>> {
+  if (names.length === 0) return [];
+  const rows = await db.all<{ id: string; name: string }>(`SELECT id, name FROM prompts WHERE ${inList(db.dialect, 'name', 1, 'text')}`, [
+    listParam(db.dialect, names),
+  ]);
+  return rows.map((r) => ({ id: String(r.id), name: String(r.name) }));
+}
+
+export interface DeploymentAt {
+  prompt_id: string;
+  environment: string;
+  version_id: string;
+  version_number: number;
+  deployed_at: string;
+  seq: number;
+}
+
+/**
+ * The deployments that may have been live in an environment during
+ * [first, last]: the last one deployed at or before `first`, and every one
+ * after it up to `last`. Ordered by deployment time, then position.
+ */
+export async function deploymentsDuring(
+  db: Queryable,
+  windows: ReadonlyArray<{ promptId: string; environment: string; first: string; last: string }>,
+): Promise<DeploymentAt[]> {
+  if (windows.length === 0) return [];
+  const rows =
+    db.dialect === 'postgres'
+      ? await db.all<Record<string, unknown>>(
+          `SELECT d.prompt_id, d.environment, d.prompt_version_id, v.version_number, d.deployed_at, d.seq
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS w(prompt_id, environment, first_at, last_at)
+             JOIN prompt_deployments d ON d.prompt_id = w.prompt_id AND d.environment = w.environment AND d.deployed_at <= w.last_at
+                  AND d.deployed_at >= COALESCE((SELECT MAX(x.deployed_at) FROM prompt_deployments x
+                                                  WHERE x.prompt_id = w.prompt_id AND x.environment = w.environment AND x.deployed_at <= w.first_at), w.first_at)
+             JOIN prompt_versions v ON v.id = d.prompt_version_id
+            ORDER BY d.deployed_at, d.seq`,
+          [windows.map((w) => w.promptId), windows.map((w) => w.environment), windows.map((w) => w.first), windows.map((w) => w.last)],
+        )
+      : await db.all<Record<string, unknown>>(
+          `SELECT d.prompt_id, d.environment, d.prompt_version_id, v.version_number, d.deployed_at, d.seq
+             FROM json_each($1) AS w
+             JOIN prompt_deployments d ON d.prompt_id = w.value ->> 0 AND d.environment = w.value ->> 1 AND d.deployed_at <= w.value ->> 3
+                  AND d.deployed_at >= COALESCE((SELECT MAX(x.deployed_at) FROM prompt_deployments x
+                                                  WHERE x.prompt_id = w.value ->> 0 AND x.environment = w.value ->> 1 AND x.deployed_at <= w.value ->> 2), w.value ->> 2)
+             JOIN prompt_versions v ON v.id = d.prompt_version_id
+            ORDER BY d.deployed_at, d.seq`,
+          [JSON.stringify(windows.map((w) => [w.promptId, w.environment, w.first, w.last]))],
+        );
+  return rows.map((r) => ({
+    prompt_id: String(r.prompt_id),
+    environment: String(r.environment),
+    version_id: String(r.prompt_version_id),
+    version_number: Number(r.version_number),
+    deployed_at: timestamp(r.deployed_at),
+    seq: Number(r.seq),
+  }));
+}
+
+export interface ExecutionRow {
+  id: string;
+  prompt: string | null;
+  version: number | null;
+  prompt_version_id: string | null;
+  environment: string | null;
+  executed_at: string;
+  status: 'ok' | 'error';
+  error: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  latency_ms: number | null;
+  cost_usd: number | null;
+  quality_score: number | null;
+  metadata: Record<string, unknown>;
+  redacted_at: string | null;
+}
+
+export interface ExecutionDetailRow extends ExecutionRow {
+  input_variables: Record<string, unknown> | null;
+  rendered_prompt: string | null;
+  response: string | null;
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toExecution(r: Record<string, unknown>): ExecutionRow {
+  return {
+    id: String(r.id),
+    prompt: (r.prompt as string | null) ?? null,
+    version: num(r.version_number),
+    prompt_version_id: (r.prompt_version_id as string | null) ?? null,
+    environment: (r.environment as string | null) ?? null,
+    executed_at: timestamp(r.executed_at),
+    status: r.status === 'error' ? 'error' : 'ok',
+    error: (r.error as string | null) ?? null,
+    input_tokens: num(r.input_tokens),
+    output_tokens: num(r.output_tokens),
+    latency_ms: num(r.latency_ms),
+    cost_usd: num(r.cost_usd),
+    quality_score: num(r.quality_score),
+    metadata: (json(r.metadata) as Record<string, unknown> | null) ?? {},
+    redacted_at: nullableTimestamp(r.redacted_at),
+  };
+}
+
+const SUMMARY_COLUMNS = `e.id, p.name AS prompt, v.version_number, e.prompt_version_id, e.environment, e.executed_at, e.status, e.error,
+  e.input_tokens, e.output_tokens, e.latency_ms, e.cost_usd, e.quality_score, e.metadata, e.redacted_at`;
+
+const FROM_EXECUTIONS = `FROM prompt_executions e
+  LEFT JOIN prompt_versions v ON v.id = e.prompt_version_id
+  LEFT JOIN prompts p ON p.id = e.prompt_id`;
+
+export interface ExecutionFilter {
+  promptId?: string | undefined;
+  versionId?: string | undefined;
+  environment?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  status?: 'ok' | 'error' | undefined;
+  qualityMin?: number | undefined;
+  qualityMax?: number | undefined;
+  metricId?: string | undefined;
+  metricMin?: number | undefined;
+  metricMax?: number | undefined;
+  /** Executions older than this (executed_at, id): the cursor. */
+  before?: [string, string] | undefined;
+  limit: number;
+}
+
+/** Executions, newest first, without their large text fields. */
+export async function listExecutions(db: Queryable, f: ExecutionFilter): Promise<ExecutionRow[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT ${SUMMARY_COLUMNS} ${FROM_EXECUTIONS}
+      WHERE ($1::uuid IS NULL OR e.prompt_id = $1::uuid) AND ($2::uuid IS NULL OR e.prompt_version_id = $2::uuid)
+        AND ($3::text IS NULL OR e.environment = $3::text)
+        AND ($4::timestamptz IS NULL OR e.executed_at >= $4::timestamptz) AND ($5::timestamptz IS NULL OR e.executed_at < $5::timestamptz)
+        AND ($6::text IS NULL OR e.status = $6::text)
+        AND ($7::float IS NULL OR e.quality_score >= $7::float) AND ($8::float IS NULL OR e.quality_score <= $8::float)
+        AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM execution_scores s
+                                         WHERE s.metric_id = $9::uuid AND s.execution_id = e.id
+                                           AND ($10::float IS NULL OR s.value >= $10::float) AND ($11::float IS NULL OR s.value <= $11::float)))
+        AND ($12::timestamptz IS NULL OR (e.executed_at, e.id) < ($12::timestamptz, $13::uuid))
+      ORDER BY e.executed_at DESC, e.id DESC
+      LIMIT $14`,
+    [
+      f.promptId ?? null,
+      f.versionId ?? null,
+      f.environment ?? null,
+      f.from ?? null,
+      f.to ?? null,
+      f.status ?? null,
+      f.qualityMin ?? null,
+      f.qualityMax ?? null,
+      f.metricId ?? null,
+      f.metricMin ?? null,
+      f.metricMax ?? null,
+      f.before?.[0] ?? null,
+      f.before?.[1] ?? null,
+      f.limit,
+    ],
+  );
+  return rows.map(toExecution);
+}
+
+export async function getExecution(db: Queryable, id: string): Promise<ExecutionDetailRow | undefined> {
+  const r = await db.get<Record<string, unknown>>(
+    `SELECT ${SUMMARY_COLUMNS}, e.input_variables, e.rendered_prompt, e.response ${FROM_EXECUTIONS} WHERE e.id = $1`,
+    [id],
+  );
+  if (!r) return undefined;
+  return {
+    ...toExecution(r),
+    input_variables: (json(r.input_variables) as Record<string, unknown> | null) ?? null,
+    rendered_prompt: (r.rendered_prompt as string | null) ?? null,
+    response: (r.response as string | null) ?? null,
+  };
+}
+
+/** Counts and sums of one group of executions; means are computed from them. */
+export interface Aggregate {
+  count: number;
+  errors: number;
+  latency: { n: number; sum: number };
+  input_tokens: { n: number; sum: number };
+  output_tokens: { n: number; sum: number };
+  cost_usd: { n: number; sum: number };
+  quality_score: { n: number; sum: number };
+}
+
+const AGGREGATES = `COUNT(*) AS n, SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors,
+  COUNT(latency_ms) AS latency_n, SUM(latency_ms) AS latency_sum,
+  COUNT(input_tokens) AS input_n, SUM(input_tokens) AS input_sum,
+  COUNT(output_tokens) AS output_n, SUM(output_tokens) AS output_sum,
+  COUNT(cost_usd) AS cost_n, SUM(cost_usd) AS cost_sum,
+  COUNT(quality_score) AS quality_n, SUM(quality_score) AS quality_sum`;
+
+const none = { n: 0, sum: 0 };
+export const EMPTY_AGGREGATE: Aggregate = {
+  count: 0,
+  errors: 0,
+  latency: none,
+  input_tokens: none,
+  output_tokens: none,
+  cost_usd: none,
+  quality_score: none,
+};
+
+const zero = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+function toAggregate(r: Record<string, unknown>): Aggregate {
+  return {
+    count: zero(r.n),
+    errors: zero(r.errors),
+    latency: { n: zero(r.latency_n), sum: zero(r.latency_sum) },
+    input_tokens: { n: zero(r.input_n), sum: zero(r.input_sum) },
+    output_tokens: { n: zero(r.output_n), sum: zero(r.output_sum) },
+    cost_usd: { n: zero(r.cost_n), sum: zero(r.cost_sum) },
+    quality_score: { n: zero(r.quality_n), sum: zero(r.quality_sum) },
+  };
+}
+
+export function addAggregates(a: Aggregate, b: Aggregate): Aggregate {
+  const add = (x: { n: number; sum: number }, y: { n: number; sum: number }) => ({ n: x.n + y.n, sum: x.sum + y.sum });
+  return {
+    count: a.count + b.count,
+    errors: a.errors + b.errors,
+    latency: add(a.latency, b.latency),
+    input_tokens: add(a.input_tokens, b.input_tokens),
+    output_tokens: add(a.output_tokens, b.output_tokens),
+    cost_usd: add(a.cost_usd, b.cost_usd),
+    quality_score: add(a.quality_score, b.quality_score),
+  };
+}
+
+export interface StatsWindow {
+  promptId: string;
+  environment: string | null;
+  from: string;
+  to: string;
+}
+
+export interface VersionStatsRow {
+  version_id: string;
+  version_number: number;
+  aggregate: Aggregate;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface BucketStatsRow {
+  version_id: string;
+  version_number: number;
+  start: string;
+  aggregate: Aggregate;
+  p95: number | null;
+}
+
+/**
+ * Nearest-rank percentile of an ascending list: the value at position
+ * ceil(p·n), computed in double precision as Postgres's percentile_disc does.
+ */
+export function nearestRank(sorted: ArrayLike<number>, p: number): number | null {
+  const n = sorted.length;
+  if (n === 0) return null;
+  const rank = Math.max(1, Math.ceil(p * n));
+  return sorted[Math.min(rank, n) - 1]!;
+}
+
+/** Numbers from group_concat's comma-separated text; whole non-negative ones (the API's latencies) without making a string each. */
+function parseList(text: string): Float64Array {
+  let count = 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) count++;
+    else if (c < 48 || c > 57) return new Float64Array(text.split(',').map(Number));
+  }
+  const out = new Float64Array(count);
+  let k = 0;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44) {
+      out[k++] = value;
+      value = 0;
+    } else value = value * 10 + (c - 48);
+  }
+  out[k] = value;
+  return out;
+}
+
+// Buckets start at whole UTC hours or days, and come back as the same ISO text on both dialects.
+// date_bin (Postgres 14) is plain arithmetic from a UTC-midnight origin; date_trunc with a time
+// zone costs about twice the whole query.
+const BUCKET = {
+  postgres: {
+    hour: "date_bin('1 hour', executed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+    day: "date_bin('1 day', executed_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+  },
+  sqlite: { hour: "substr(executed_at, 1, 13) || ':00:00.000Z'", day: "substr(executed_at, 1, 10) || 'T00:00:00.000Z'" },
+} as const;
+
+const WINDOW = 'prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text)';
+
+/**
+ * Per version, and per version and time bucket, over one prompt's window:
+ * counts, sums and nearest-rank latency percentiles, from one scan of the
+ * covering index. Postgres computes the percentiles with percentile_disc;
+ * SQLite hands the bucket's latencies over and they are ranked here, by the
+ * same rule.
+ */
+export async function statsRows(db: Queryable, w: StatsWindow, interval: Interval): Promise<{ versions: VersionStatsRow[]; buckets: BucketStatsRow[] }> {
+  const params = [w.promptId, w.from, w.to, w.environment];
+  if (db.dialect === 'postgres') {
+    const rows = await db.all<Record<string, unknown>>(
+      `SELECT a.*, v.version_number FROM (
+         SELECT prompt_version_id AS version_id, bucket, GROUPING(bucket) AS whole_version, ${AGGREGATES},
+                percentile_disc(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY latency_ms) AS pct
+           FROM (SELECT prompt_version_id, ${BUCKET.postgres[interval]} AS bucket, status, latency_ms, input_tokens, output_tokens, cost_usd, quality_score
+                   FROM prompt_executions WHERE ${WINDOW}) e
+          GROUP BY GROUPING SETS ((prompt_version_id), (prompt_version_id, bucket))
+       ) a JOIN prompt_versions v ON v.id = a.version_id`,
+      params,
+    );
+    const versions: VersionStatsRow[] = [];
+    const buckets: BucketStatsRow[] = [];
+    for (const r of rows) {
+      const pct = (r.pct as Array<number | null> | null) ?? [null, null, null];
+      const base = { version_id: String(r.version_id), version_number: Number(r.version_number), aggregate: toAggregate(r) };
+      if (Number(r.whole_version) === 1) versions.push({ ...base, p50: pct[0] ?? null, p95: pct[1] ?? null, p99: pct[2] ?? null });
+      else buckets.push({ ...base, start: timestamp(r.bucket), p95: pct[1] ?? null });
+    }
+    return { versions, buckets };
+  }
+
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT a.*, v.version_number FROM (
+       SELECT prompt_version_id AS version_id, ${BUCKET.sqlite[interval]} AS bucket, ${AGGREGATES}, group_concat(latency_ms) AS latencies
+         FROM prompt_executions WHERE ${WINDOW}
+        GROUP BY prompt_version_id, bucket
+     ) a JOIN prompt_versions v ON v.id = a.version_id`,
+    params,
+  );
+  const byVersion = new Map<string, { row: Omit<VersionStatsRow, 'p50' | 'p95' | 'p99'>; latencies: Float64Array[] }>();
+  const buckets: BucketStatsRow[] = [];
+  for (const r of rows) {
+    const latencies = typeof r.latencies === 'string' ? parseList(r.latencies).sort() : new Float64Array(0);
+    const base = { version_id: String(r.version_id), version_number: Number(r.version_number), aggregate: toAggregate(r) };
+    buckets.push({ ...base, start: String(r.bucket), p95: nearestRank(latencies, 0.95) });
+    const entry = byVersion.get(base.version_id);
+    if (entry) {
+      entry.row.aggregate = addAggregates(entry.row.aggregate, base.aggregate);
+      entry.latencies.push(latencies);
+    } else {
+      byVersion.set(base.version_id, { row: { ...base }, latencies: [latencies] });
+    }
+  }
+  const versions = [...byVersion.values()].map(({ row, latencies }) => {
+    const all = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
+    let at = 0;
+    for (const l of latencies) {
+      all.set(l, at);
+      at += l.length;
+    }
+    all.sort();
+    return { ...row, p50: nearestRank(all, 0.5), p95: nearestRank(all, 0.95), p99: nearestRank(all, 0.99) };
+  });
+  return { versions, buckets };
+}
+
+/** Per version totals for some versions of a prompt; bounds optional (null: unbounded). */
+export async function versionAggregates(
+  db: Queryable,
+  f: { versionIds: readonly string[]; environment: string | null; from: string | null; to: string | null },
+): Promise<Map<string, Aggregate>> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT prompt_version_id AS version_id, ${AGGREGATES}
+       FROM prompt_executions
+      WHERE ${inList(db.dialect, 'prompt_version_id', 1, 'uuid')}
+        AND ($2::text IS NULL OR environment = $2::text)
+        AND ($3::timestamptz IS NULL OR executed_at >= $3::timestamptz) AND ($4::timestamptz IS NULL OR executed_at < $4::timestamptz)
+      GROUP BY prompt_version_id`,
+    [listParam(db.dialect, f.versionIds), f.environment, f.from, f.to],
+  );
+  return new Map(rows.map((r) => [String(r.version_id), toAggregate(r)]));
+}

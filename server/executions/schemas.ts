@@ -1,0 +1,219 @@
+import { z } from 'zod';
+import { cursorParam, environmentName, isoTime, jsonObject, limit, positiveInt, promptName, text } from '../http/schemas.js';
+
+/** The most executions one POST /executions accepts. */
+export const MAX_BATCH = 1_000;
+
+const INT_MAX = 2_147_483_647;
+
+/** An ISO-8601 time from 1970 on (so a window computed back from it stays a valid timestamp on both databases). */
+export const time = isoTime.refine((s) => s >= '1970-01-01T00:00:00.000Z', 'must be 1970 or later');
+
+/** A UUID in lower case: SQLite compares text, so `ABC…` and `abc…` must be one id. */
+export const uuid = z.uuid('must be a UUID').transform((s) => s.toLowerCase());
+
+const count = (what: string) => z.number({ error: `${what} is a number` }).int(`${what} is a whole number`).min(0, `${what} is at least 0`).max(INT_MAX, `${what} is too large`);
+
+/** One execution as an application logs it. Unknown fields are refused, as on versions. */
+export const executionInput = z
+  .object({
+    id: uuid.optional(),
+    prompt_version_id: uuid.optional(),
+    prompt: promptName.optional(),
+    version: z.number({ error: 'version is a version number, e.g. 3' }).int().min(1).max(INT_MAX).optional(),
+    environment: environmentName.optional(),
+    executed_at: time.optional(),
+    input_variables: jsonObject.nullable().optional(),
+    rendered_prompt: text(1_000_000).nullable().optional(),
+    response: text(1_000_000).nullable().optional(),
+    input_tokens: count('input_tokens').nullable().optional(),
+    output_tokens: count('output_tokens').nullable().optional(),
+    latency_ms: count('latency_ms').nullable().optional(),
+    cost_usd: z.number().min(0, 'cost_usd is at least 0').max(1e9, 'cost_usd is at most 1e9').nullable().optional(),
+    quality_score: z.number().min(-1e9, 'quality_score is at least -1e9').max(1e9, 'quality_score is at most 1e9').nullable().optional(),
+    status: z.enum(['ok', 'error']).optional(),
+    error: text(10_000).nullable().optional(),
+    metadata: jsonObject.optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.prompt_version_id === undefined && e.prompt === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'name the version: prompt_version_id, or prompt with version or environment' });
+    }
+    if (e.prompt !== undefined && e.prompt_version_id === undefined && e.version === undefined && e.environment === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'with prompt, give version, or environment (the version live there at executed_at)' });
+    }
+    if (e.version !== undefined && e.prompt === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['version'], message: 'version needs prompt' });
+    }
+    if (e.status === 'ok' && e.error) {
+      ctx.addIssue({ code: 'custom', path: ['error'], message: 'an execution with status "ok" has no error' });
+    }
+  });
+export type ExecutionInput = z.output<typeof executionInput>;
+
+const documentedBody = z.union([executionInput, z.array(executionInput).min(1).max(MAX_BATCH)]);
+const { $schema: _schema, ...documentedBodyJson } = z.toJSONSchema(documentedBody, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+
+/**
+ * One execution or an array of up to 1,000. Only the outer shape is checked
+ * here; the service checks each row, so a refusal can name every bad row by
+ * its index. The OpenAPI document shows the full row schema.
+ */
+export const ingestBody = z
+  .union([z.array(z.unknown()), z.record(z.string(), z.unknown())], { error: 'the body is one execution (an object) or an array of them' })
+  .meta(documentedBodyJson);
+
+export const ingestResultSchema = z.object({
+  accepted: z.number().int().describe('executions in the request'),
+  inserted: z.number().int().describe('executions stored by this request'),
+  duplicates: z.number().int().describe('executions whose id was already stored (retries): stored once'),
+  ids: z.array(z.string()).describe('the id of each execution, in request order'),
+});
+
+export const executionParams = z.object({ id: uuid });
+
+const quality = z.coerce.number({ error: 'must be a number' }).min(-1e9).max(1e9);
+
+export const listExecutionsQuery = z
+  .object({
+    prompt: promptName.optional(),
+    version: positiveInt.optional(),
+    environment: environmentName.optional(),
+    from: time.optional(),
+    to: time.optional(),
+    status: z.enum(['ok', 'error']).optional(),
+    quality_min: quality.optional(),
+    quality_max: quality.optional(),
+    metric: text(100).min(1).optional(),
+    metric_min: quality.optional(),
+    metric_max: quality.optional(),
+    limit,
+    cursor: cursorParam,
+  })
+  .refine((q) => q.version === undefined || q.prompt !== undefined, { message: 'version needs prompt', path: ['version'] })
+  .refine((q) => (q.metric_min === undefined && q.metric_max === undefined) || q.metric !== undefined, { message: 'metric_min and metric_max need metric', path: ['metric'] });
+export type ListExecutionsQuery = z.output<typeof listExecutionsQuery>;
+
+export const executionSummarySchema = z.object({
+  id: z.string(),
+  prompt: z.string().nullable(),
+  version: z.number().int().nullable(),
+  prompt_version_id: z.string().nullable(),
+  environment: z.string().nullable(),
+  executed_at: z.string(),
+  status: z.enum(['ok', 'error']),
+  error: z.string().nullable(),
+  input_tokens: z.number().int().nullable(),
+  output_tokens: z.number().int().nullable(),
+  latency_ms: z.number().int().nullable(),
+  cost_usd: z.number().nullable(),
+  quality_score: z.number().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  redacted_at: z.string().nullable(),
+});
+
+export const scoreSchema = z.object({
+  id: z.string(),
+  execution_id: z.string(),
+  metric: z.string(),
+  type: z.enum(['numeric', 'boolean', 'categorical']),
+  value: z.union([z.number(), z.boolean(), z.string()]),
+  source: z.enum(['human', 'code', 'llm']),
+  comment: z.string().nullable(),
+  scored_at: z.string(),
+  scored_by: z.string(),
+});
+
+export const executionSchema = executionSummarySchema.extend({
+  input_variables: z.record(z.string(), z.unknown()).nullable(),
+  rendered_prompt: z.string().nullable(),
+  response: z.string().nullable(),
+  scores: z.array(scoreSchema),
+});
+
+export const INTERVALS = { hour: 3_600_000, day: 86_400_000 } as const;
+export type Interval = keyof typeof INTERVALS;
+
+/** The longest window statistics cover. */
+export const MAX_WINDOW_DAYS = 366;
+
+export const statsQuery = z.object({
+  environment: environmentName.optional(),
+  from: time.optional(),
+  to: time.optional(),
+  interval: z.enum(['hour', 'day']).optional(),
+});
+
+export const compareQuery = z.object({
+  a: positiveInt,
+  b: positiveInt,
+  environment: environmentName.optional(),
+  from: time.optional(),
+  to: time.optional(),
+});
+
+const num = z.number().nullable();
+const meanAndSum = z.object({ mean: num, sum: z.number() });
+
+export const metricStatsSchema = z.object({
+  mean: z.number().nullable().describe('numeric: the mean; boolean: the share of true; categorical: null'),
+  count: z.number().int(),
+  categories: z.record(z.string(), z.number().int()).optional().describe('categorical metrics: scores per category'),
+});
+
+export const versionStatsSchema = z.object({
+  version: z.number().int(),
+  version_id: z.string(),
+  count: z.number().int(),
+  errors: z.number().int(),
+  error_rate: z.number(),
+  latency_ms: z.object({ p50: num, p95: num, p99: num, mean: num }),
+  input_tokens: meanAndSum,
+  output_tokens: meanAndSum,
+  cost_usd: z.object({ sum: z.number(), mean: num }),
+  quality_score: z.object({ mean: num }),
+  metrics: z.record(z.string(), metricStatsSchema),
+});
+
+export const seriesPointSchema = z.object({
+  start: z.string().describe('start of the bucket (UTC)'),
+  version: z.number().int(),
+  count: z.number().int(),
+  errors: z.number().int(),
+  error_rate: z.number(),
+  latency_ms: z.object({ p95: num, mean: num }),
+  cost_usd: z.object({ sum: z.number(), mean: num }),
+  quality_score: z.object({ mean: num }),
+});
+
+export const statsSchema = z.object({
+  prompt: z.string(),
+  environment: z.string().nullable(),
+  from: z.string(),
+  to: z.string(),
+  interval: z.enum(['hour', 'day']),
+  versions: z.array(versionStatsSchema),
+  series: z.array(seriesPointSchema),
+});
+
+const side = z.object({ mean: num, count: z.number().int(), categories: z.record(z.string(), z.number().int()).optional() });
+
+export const comparisonSchema = z.object({
+  prompt: z.string(),
+  environment: z.string().nullable(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  a: z.object({ version: z.number().int(), count: z.number().int() }),
+  b: z.object({ version: z.number().int(), count: z.number().int() }),
+  metrics: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(['builtin', 'custom']),
+      type: z.enum(['numeric', 'boolean', 'categorical']),
+      a: side,
+      b: side,
+      difference: z.number().nullable().describe('b.mean − a.mean; null when either side has no data or the metric is categorical'),
+    }),
+  ),
+});

@@ -1,0 +1,149 @@
+// Runs inside VS Code's extension host (code-server), against the bundled local registry.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../../extension/extension.js';
+import type { PublishResult } from '../../../extension/commands/authoring.js';
+import type { RegistryNode } from '../../../extension/tree/nodes.js';
+
+declare const describe: (name: string, fn: () => void) => void;
+declare const it: (name: string, fn: () => Promise<void> | void) => void;
+declare const before: (fn: () => Promise<void> | void) => void;
+
+const FILE = `---
+name: greeting
+description: Greets a customer
+tags: [demo]
+model: gpt-4o
+temperature: 0.2
+samples:
+  name: Ann
+  company: Acme
+---
+Hello {{name}}, welcome to {{company}}!
+`;
+
+async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await get();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const labels = async (api: ExtensionApi, parent?: RegistryNode) =>
+  (await api.prompts.getChildren(parent)).map((n) => `${String(n.label)}${n.description ? ` [${String(n.description)}]` : ''}`);
+
+describe('Prompt Registry in VS Code', () => {
+  let api: ExtensionApi;
+  let file: vscode.Uri;
+
+  before(async () => {
+    const ext = vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry');
+    assert.ok(ext, 'the extension is installed');
+    api = await ext.activate();
+    await until('the bundled registry is connected', () => api.connection.state.kind === 'connected' || api.connection.state.kind === 'unreachable');
+    assert.equal(api.connection.state.kind, 'connected', JSON.stringify(api.connection.state));
+    console.log(`TIMING activate_ms=${api.timings.activateMs.toFixed(1)} connected_ms=${api.timings.connectedMs?.toFixed(0)}`);
+    const root = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    file = vscode.Uri.file(join(root, 'greeting.prompt'));
+    writeFileSync(file.fsPath, FILE);
+  });
+
+  it('starts the bundled registry on SQLite, locally', () => {
+    assert.equal(api.connection.state.mode, 'local');
+  });
+
+  it('shows inline samples and diagnostics for a .prompt file', async () => {
+    const doc = await vscode.workspace.openTextDocument(file);
+    await vscode.window.showTextDocument(doc);
+    assert.equal(doc.languageId, 'prompt');
+    const { analysis } = api.editors.analyze(doc);
+    assert.deepEqual(analysis.variables, ['name', 'company']);
+    assert.deepEqual(
+      analysis.occurrences.map((o) => (o.sample.found ? o.sample.value : undefined)),
+      ['Ann', 'Acme'],
+    );
+    assert.deepEqual(vscode.languages.getDiagnostics(doc.uri), []);
+  });
+
+  it('publishes the file as version 1, then says an unchanged file is identical to version 1', async () => {
+    const first = await vscode.commands.executeCommand<PublishResult>('promptRegistry.publish', file);
+    assert.deepEqual(first, { prompt: 'greeting', version: 1, created: true });
+    const again = await vscode.commands.executeCommand<PublishResult>('promptRegistry.publish', file);
+    assert.deepEqual(again, { prompt: 'greeting', version: 1, created: false });
+    assert.deepEqual(await labels(api), ['greeting [v1]']);
+  });
+
+  it('publishes an edit as version 2', async () => {
+    const doc = await vscode.workspace.openTextDocument(file);
+    const edit = new vscode.WorkspaceEdit();
+    const line = doc.lineCount - 2;
+    edit.replace(file, doc.lineAt(line).range, 'Hi {{name}}! Welcome to {{company}}.');
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    await doc.save();
+    const second = await vscode.commands.executeCommand<PublishResult>('promptRegistry.publish', file);
+    assert.deepEqual(second, { prompt: 'greeting', version: 2, created: true });
+    const [prompt] = await api.prompts.getChildren();
+    assert.deepEqual((await labels(api, prompt)).map((l) => l.split(' ')[0]), ['v2', 'v1']);
+  });
+
+  it('deploys version 1 then 2 to staging, and the tree shows what is live', async () => {
+    await vscode.commands.executeCommand('promptRegistry.deploy', { prompt: 'greeting', version: 1, environment: 'staging' });
+    const d = await vscode.commands.executeCommand<{ version: number; environment: string }>('promptRegistry.deploy', { prompt: 'greeting', version: 2, environment: 'staging' });
+    assert.equal(d.version, 2);
+    api.prompts.refresh();
+    assert.deepEqual(await labels(api), ['greeting [staging v2]']);
+    const [prompt] = await api.prompts.getChildren();
+    const versions = await api.prompts.getChildren(prompt);
+    assert.match(String(versions[0]!.description), /● staging/);
+    assert.equal(versions[0]!.contextValue, 'version.live');
+    const [, staging] = await api.live.getChildren();
+    assert.equal(staging!.label, 'staging');
+    assert.deepEqual((await api.live.getChildren(staging)).map((n) => `${String(n.label)} ${String(n.description).split(' ')[0]}`), ['greeting v2']);
+  });
+
+  it('rolls back staging to version 1, and the tree follows', async () => {
+    const r = await vscode.commands.executeCommand<{ version: number; action: string }>('promptRegistry.rollback', { prompt: 'greeting', environment: 'staging', confirmed: true });
+    assert.equal(r.version, 1);
+    assert.equal(r.action, 'rollback');
+    api.prompts.refresh();
+    assert.deepEqual(await labels(api), ['greeting [staging v1]']);
+  });
+
+  it('renders a live preview with the server engine and counts', async () => {
+    await vscode.commands.executeCommand('promptRegistry.preview', file);
+    const update = await until('the preview renders', () => api.preview.current);
+    assert.equal(update.rendered, 'Hi Ann! Welcome to Acme.\n');
+    assert.equal(update.chars, 25);
+    assert.equal(update.error, null);
+  });
+
+  it('opens a version read-only, and reports a variable without a sample', async () => {
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument>('promptRegistry.openVersion', { prompt: 'greeting', version: 1 });
+    assert.match(doc.getText(), /Hello \{\{name\}\}, welcome to \{\{company\}\}!/);
+    assert.equal(doc.uri.scheme, 'prompt-registry');
+    const other = vscode.Uri.file(join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'missing.prompt'));
+    writeFileSync(other.fsPath, '---\nname: missing\nsamples:\n  unused: 1\n---\nHi {{who}}\n');
+    const missing = await vscode.workspace.openTextDocument(other);
+    await vscode.window.showTextDocument(missing);
+    const diagnostics = await until('diagnostics', () => {
+      const d = vscode.languages.getDiagnostics(other);
+      return d.length >= 2 ? d : undefined;
+    });
+    assert.ok(diagnostics.some((d) => d.severity === vscode.DiagnosticSeverity.Warning && /"who" has no sample/.test(d.message)));
+    assert.ok(diagnostics.some((d) => d.severity === vscode.DiagnosticSeverity.Hint && /"unused"/.test(d.message)));
+  });
+
+  it('refuses to publish a file with a template syntax error, saying where', async () => {
+    const broken = vscode.Uri.file(join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'broken.prompt'));
+    writeFileSync(broken.fsPath, '---\nname: broken\n---\nHi {{#if x}}\n');
+    const result = await vscode.commands.executeCommand<PublishResult | undefined>('promptRegistry.publish', broken);
+    assert.equal(result, undefined);
+    api.prompts.refresh();
+    assert.deepEqual(await labels(api), ['greeting [staging v1]'], 'nothing was published');
+  });
+});
