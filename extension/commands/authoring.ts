@@ -33,7 +33,7 @@ export class AuthoringCommands extends Disposable {
     this._register(command('promptRegistry.publish', (uri?: vscode.Uri, message?: string) => this.publish(uri, message)));
     this._register(command('promptRegistry.pull', (arg?: VersionNode | PromptNode | { prompt: string; version?: number }) => this.pull(arg)));
     this._register(command('promptRegistry.openVersion', (arg?: VersionNode | { prompt: string; version: number }) => this.open(arg)));
-    this._register(command('promptRegistry.compareVersions', (arg?: VersionNode | PromptNode) => this.compare(arg)));
+    this._register(command('promptRegistry.compareVersions', (arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }) => this.compare(arg)));
     this._register(command('promptRegistry.compareWithLive', (uri?: vscode.Uri, environment?: string) => this.compareWithLive(uri, environment)));
     this._register(command('promptRegistry.preview', (uri?: vscode.Uri) => this.showPreview(uri)));
   }
@@ -138,11 +138,12 @@ export class AuthoringCommands extends Disposable {
     return document;
   }
 
-  async compare(arg?: VersionNode | PromptNode): Promise<void> {
+  async compare(arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }): Promise<void> {
     const api = this.connection.api;
-    const name = arg instanceof VersionNode ? arg.version.prompt : arg instanceof PromptNode ? arg.prompt.name : (await pickPrompt(api, 'Compare Versions of…')).name;
-    const left = arg instanceof VersionNode ? arg.version.version : await pickVersion(api, name, `Compare ${name}: first version`);
-    const right = await pickVersion(api, name, `Compare ${name} v${left} with…`, left);
+    const given = arg && 'versions' in arg ? arg : undefined;
+    const name = arg instanceof VersionNode ? arg.version.prompt : arg instanceof PromptNode ? arg.prompt.name : (given?.prompt ?? (await pickPrompt(api, 'Compare Versions of…')).name);
+    const left = arg instanceof VersionNode ? arg.version.version : (given?.versions[0] ?? (await pickVersion(api, name, `Compare ${name}: first version`)));
+    const right = given?.versions[1] ?? (await pickVersion(api, name, `Compare ${name} v${left} with…`, left));
     const [a, b] = left < right ? [left, right] : [right, left];
     await vscode.commands.executeCommand('vscode.diff', versionUri(name, a), versionUri(name, b), `${name}: v${a} ↔ v${b}`);
   }

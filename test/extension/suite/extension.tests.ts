@@ -138,6 +138,28 @@ describe('Prompt Registry in VS Code', () => {
     assert.ok(diagnostics.some((d) => d.severity === vscode.DiagnosticSeverity.Hint && /"unused"/.test(d.message)));
   });
 
+  it('pulls a version into the workspace with empty samples to fill in', async () => {
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('promptRegistry.pull', { prompt: 'greeting', version: 1 });
+    assert.match(uri.fsPath, /prompts[\\/]greeting\.prompt$/);
+    const text = (await vscode.workspace.openTextDocument(uri)).getText();
+    assert.match(text, /^---\nname: greeting\n/);
+    assert.match(text, /samples:\n {2}name: ""\n {2}company: ""/);
+    assert.match(text, /---\nHello \{\{name\}\}, welcome to \{\{company\}\}!\n$/);
+  });
+
+  it('compares two versions, and the file with what is live, in a diff editor', async () => {
+    await vscode.commands.executeCommand('promptRegistry.compareVersions', { prompt: 'greeting', versions: [2, 1] });
+    let input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    assert.ok(input instanceof vscode.TabInputTextDiff, 'a diff editor is open');
+    assert.equal(input.original.path, '/greeting/v1.prompt');
+    assert.equal(input.modified.path, '/greeting/v2.prompt');
+    await vscode.commands.executeCommand('promptRegistry.compareWithLive', file, 'staging');
+    input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    assert.ok(input instanceof vscode.TabInputTextDiff);
+    assert.equal(input.original.path, '/greeting/v1.prompt', 'staging runs v1 after the rollback');
+    assert.equal(input.modified.fsPath, file.fsPath);
+  });
+
   it('refuses to publish a file with a template syntax error, saying where', async () => {
     const broken = vscode.Uri.file(join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'broken.prompt'));
     writeFileSync(broken.fsPath, '---\nname: broken\n---\nHi {{#if x}}\n');
