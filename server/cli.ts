@@ -72,6 +72,7 @@ export function buildCli(): Command {
     .option('--log-level <level>', 'pino log level (default info)')
     .option('--no-cache', 'turn off the in-process resolve cache')
     .option('--no-log-requests', 'do not log a line per request')
+    .option('--log-resolve-hits', 'also log a line per resolve answered from the cache (default: a count a minute)')
     .option('--retention-interval <minutes>', 'apply the retention policies every N minutes (default 60; 0 never)')
     .action((flags: ServeFlags) => serve(flags));
 

@@ -21,6 +21,7 @@ export interface ServeFlags {
   logLevel?: string | undefined;
   cache?: boolean | undefined;
   logRequests?: boolean | undefined;
+  logResolveHits?: boolean | undefined;
   retentionInterval?: string | undefined;
 }
 
@@ -72,6 +73,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     logLevel: flags.logLevel ?? env.PROMPT_REGISTRY_LOG_LEVEL ?? 'info',
     resolveCacheSize: flags.cache === false || env.PROMPT_REGISTRY_RESOLVE_CACHE === '0' ? 0 : DEFAULT_APP_OPTIONS.resolveCacheSize,
     logRequests: flags.logRequests ?? env.PROMPT_REGISTRY_LOG_REQUESTS !== 'false',
+    logResolveHits: flags.logResolveHits ?? env.PROMPT_REGISTRY_LOG_RESOLVE_HITS === 'true',
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };
 }

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, Response } from 'express';
 import { grants } from '../auth/principal.js';
 import type { KeyService } from '../keys/service.js';
 import type { CachedAnswer } from './resolve-cache.js';
@@ -33,20 +33,22 @@ const PLAIN_RESOLVE = /^\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]*)\/latest(?:\?envi
 
 /**
  * The resolve route's fast path, ahead of the router: a plain request with a
- * recently verified key for a cached answer is answered here. Everything else
- * (a cache miss, a key not verified lately, an unusual URL) goes on to the
- * declared route `GET /prompts/:name/latest`, which answers the same.
+ * recently verified key for a cached answer is answered here, and it says
+ * true. Everything else (a cache miss, a key not verified lately, an unusual
+ * URL) is left to the declared route `GET /prompts/:name/latest`, which
+ * answers the same.
  */
-export function resolveFastPath(deployments: DeploymentService, keys: KeyService): RequestHandler {
-  return (req, res, next) => {
-    if (req.method !== 'GET') return next();
+export function resolveFastPath(deployments: DeploymentService, keys: KeyService): (req: Request, res: Response) => boolean {
+  return (req, res) => {
+    if (req.method !== 'GET') return false;
     const m = PLAIN_RESOLVE.exec(req.url);
-    if (!m) return next();
+    if (!m) return false;
     const key = req.headers['x-api-key'];
     const principal = typeof key === 'string' ? keys.cachedPrincipal(key) : undefined;
-    if (!principal || !grants(principal.scopes, 'read')) return next();
+    if (!principal || !grants(principal.scopes, 'read')) return false;
     const found = deployments.cache.get(m[1]!, m[2] ?? 'production');
-    if (!found) return next();
+    if (!found) return false;
     sendResolved(found, req, res);
+    return true;
   };
 }

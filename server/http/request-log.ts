@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 
 /**
@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
  * with pino-http: pino-http builds a child logger per request, which cost
  * about a third of the resolve route's CPU in bench/resolve.
  */
-export function requestLog(logger: Logger): RequestHandler {
-  return (req, res, next) => {
+export function requestLog(logger: Logger): (req: Request, res: Response) => void {
+  return (req, res) => {
     const started = performance.now();
     // 'close' follows 'finish' on every response, and also comes alone when the client goes away.
     res.once('close', () => {
@@ -21,6 +21,22 @@ export function requestLog(logger: Logger): RequestHandler {
       if (line.status >= 500) logger.error(line, 'request failed');
       else logger.info(line, 'request');
     });
-    next();
   };
+}
+
+/** Counts resolve answers served from the cache, and logs how many once a minute. */
+export class HitCounter {
+  private n = 0;
+
+  constructor(logger: Logger, everyMs = 60_000) {
+    setInterval(() => {
+      if (this.n === 0) return;
+      logger.info({ resolve_cache_hits: this.n, window_s: everyMs / 1000 }, 'resolve answers served from the cache');
+      this.n = 0;
+    }, everyMs).unref();
+  }
+
+  count(): void {
+    this.n++;
+  }
 }
