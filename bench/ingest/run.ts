@@ -29,7 +29,7 @@ import pg from 'pg';
 import { openDatabase } from '../../server/db/index.js';
 import { migrate } from '../../server/db/migrate.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
-import { embeddedPostgres, type Postgres } from '../../test/support/postgres.js';
+import { benchPostgres } from '../support.js';
 import { freePort, killGroup, start, waitForHealthy, type Spawned } from '../../test/support/process.js';
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -315,16 +315,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
 }
 
 async function main(): Promise<void> {
-  let postgres: Postgres | undefined;
-  if (DATABASES.includes('postgres')) {
-    const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-    if (url) process.env.TEST_DATABASE_URL = url;
-    else {
-      progress('starting an embedded Postgres (set BENCH_DATABASE_URL to use your own)');
-      postgres = await embeddedPostgres();
-      process.env.TEST_DATABASE_URL = postgres.url;
-    }
-  }
+  const postgres = DATABASES.includes('postgres') ? await benchPostgres(progress) : undefined;
   try {
     const results: Record<string, unknown> = {};
     for (const dialect of DATABASES) {

@@ -26,7 +26,7 @@ import { insertExecutions, statsRows, type ExecutionRecord } from '../../server/
 import { ExecutionService } from '../../server/executions/service.js';
 import { MetricService } from '../../server/metrics/service.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
-import { embeddedPostgres, type Postgres } from '../../test/support/postgres.js';
+import { benchPostgres } from '../support.js';
 
 function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -164,16 +164,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
 }
 
 async function main(): Promise<void> {
-  let postgres: Postgres | undefined;
-  if (DATABASES.includes('postgres')) {
-    const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-    if (url) process.env.TEST_DATABASE_URL = url;
-    else {
-      progress('starting an embedded Postgres (set BENCH_DATABASE_URL to use your own)');
-      postgres = await embeddedPostgres();
-      process.env.TEST_DATABASE_URL = postgres.url;
-    }
-  }
+  const postgres = DATABASES.includes('postgres') ? await benchPostgres(progress) : undefined;
   try {
     const results: Record<string, unknown> = {};
     for (const dialect of DATABASES) results[dialect] = await benchOne(dialect);
