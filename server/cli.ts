@@ -152,11 +152,18 @@ export function buildCli(): Command {
     .description('Create an API key and print it (shown once)')
     .requiredOption('--name <name>', 'a name for the key; recorded as the author of its changes')
     .requiredOption('--scopes <list>', 'comma-separated: read, write, deploy, deploy:ENV, admin')
+    .option('--expires-in-days <days>', 'the key stops working after this many days (default: never)')
     .addOption(dbOption())
     .option('--json', 'print JSON')
-    .action(async (flags: { name: string; scopes: string; db?: string; json?: boolean }) => {
+    .action(async (flags: { name: string; scopes: string; expiresInDays?: string; db?: string; json?: boolean }) => {
+      let expiresAt: string | null = null;
+      if (flags.expiresInDays !== undefined) {
+        const days = Number(flags.expiresInDays);
+        if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`invalid --expires-in-days "${flags.expiresInDays}": a whole number of days from 1 to 3650`);
+        expiresAt = new Date(Date.now() + days * 86_400_000).toISOString();
+      }
       const created = await withKeys(flags.db, (k) =>
-        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean)),
+        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean), { expiresAt }),
       );
       process.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${created.key}\n`);
       if (!flags.json) process.stderr.write(`created key "${created.name}" (${created.id}) with scopes ${created.scopes.join(', ')}; it is shown only now\n`);
@@ -172,7 +179,7 @@ export function buildCli(): Command {
       if (flags.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else
         for (const k of list) {
-          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}\n`);
+          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}${k.expires_at ? `  expires ${k.expires_at}` : ''}${k.last_used_at ? `  last used ${k.last_used_at}` : ''}\n`);
         }
     });
   keys
