@@ -74,6 +74,15 @@ export function buildCli(): Command {
     .option('--no-log-requests', 'do not log a line per request')
     .option('--log-resolve-hits', 'also log a line per resolve answered from the cache (default: a count a minute)')
     .option('--retention-interval <minutes>', 'apply the retention policies every N minutes (default 60; 0 never)')
+    .option('--oidc-issuer <url>', 'accept OpenID Connect bearer tokens from this issuer (or PROMPT_REGISTRY_OIDC_ISSUER)')
+    .option('--oidc-audience <aud>', 'the audience tokens must carry (or PROMPT_REGISTRY_OIDC_AUDIENCE)')
+    .option('--oidc-roles-claim <claim>', 'the claim with the groups or roles; dots reach nested claims (default groups)')
+    .option('--oidc-role-map <json>', 'JSON: claim value to scopes, e.g. {"prompt-admins":["admin"]} (or PROMPT_REGISTRY_OIDC_ROLE_MAP)')
+    .option('--oidc-client-id <id>', 'the public client id editors sign in with (device flow), shown by GET /auth/config')
+    .option('--oidc-scopes <list>', 'the OAuth scopes a signing-in client asks for (default "openid profile email offline_access")')
+    .option('--oidc-allow-insecure-http', 'accept an http:// issuer that is not on loopback (never in production)')
+    .option('--trust-proxy <value>', 'the proxies whose X-Forwarded-For names the client: a hop count, loopback, or addresses/subnets')
+    .option('--auth-failure-limit <n>', 'failed authentications per client address a minute before 429 (default 20; 0 no limit)')
     .action((flags: ServeFlags) => serve(flags));
 
   program
