@@ -104,6 +104,25 @@ for (const dialect of DIALECTS) {
       assert.equal(fast.body.version, 2);
     });
 
+    it('runs approvals between people signed in through the provider', async () => {
+      assert.equal((await s.admin.raw('PUT', '/environments/production/policy', JSON.stringify({ required_approvals: 1 }), { 'Content-Type': 'application/json' })).status, 200);
+      const carol = await as('carol');
+      const dave = await as('dave');
+      const asked = await carol.post('/prompts/greet/deployments', { version: 2, environment: 'production' });
+      assert.equal(asked.status, 202);
+      assert.equal(asked.body.requested_by, 'carol@example.com');
+      assert.equal(asked.body.requested_credential, 'oidc:carol');
+      assert.equal((await carol.post(`/deployment-requests/${asked.body.id}/approve`, {})).body.error.code, 'self_approval');
+      assert.equal((await (await as('bob')).post(`/deployment-requests/${asked.body.id}/approve`, {})).status, 403, 'ml-eng may not deploy to production');
+      const done = await dave.post(`/deployment-requests/${asked.body.id}/approve`, {});
+      assert.equal(done.body.status, 'applied');
+      const deployed = (await s.admin.get('/prompts/greet/deployments?environment=production&limit=1')).body.items[0];
+      assert.equal(deployed.deployed_by, 'carol@example.com');
+      const approval = (await s.admin.get('/audit?action=deployment_request.approved&limit=1')).body.items[0];
+      assert.equal(approval.actor, 'dave@example.com');
+      assert.equal(approval.credential, 'oidc:dave');
+    });
+
     it('refuses bad tokens with 401 and the error shape', async () => {
       const good = await idp.token('bob');
       const base = { iss: idp.issuer, aud: AUDIENCE, sub: 'mallory', email: 'mallory@example.com', groups: ['prompt-admins'] };
