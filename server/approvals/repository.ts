@@ -86,6 +86,20 @@ export async function getRequest(db: Queryable, id: string): Promise<RequestRow 
   return row && toRequest(row);
 }
 
+/** A pending, unexpired request for the same change, so asking twice answers the first request. */
+export async function findPending(
+  tx: Transaction,
+  r: { promptId: string; environment: string; action: RequestRow['action']; version: number; now: string },
+): Promise<RequestRow | undefined> {
+  const row = await tx.get<Record<string, unknown>>(
+    `${SELECT_REQUEST} WHERE r.prompt_id = $1 AND r.environment = $2 AND r.action = $3 AND r.version_number = $4
+        AND r.status = 'pending' AND r.expires_at > $5::timestamptz
+      ORDER BY r.requested_at LIMIT 1`,
+    [r.promptId, r.environment, r.action, r.version, r.now],
+  );
+  return row && toRequest(row);
+}
+
 /** Locks the request row until the transaction ends (SQLite's one writer already serialises). */
 export async function lockRequest(tx: Transaction, id: string): Promise<RequestRow | undefined> {
   if (tx.dialect === 'postgres') await tx.get('SELECT id FROM deployment_requests WHERE id = $1 FOR UPDATE', [id]);

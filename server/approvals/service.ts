@@ -103,6 +103,9 @@ export class ApprovalService {
     r: { promptId: string; name: string; action: 'deploy' | 'rollback'; version: number; fromVersion: number | null; comment?: string | undefined },
   ): Promise<RequestView> {
     const now = new Date();
+    // Asking again for what is already waiting (a retried CI job, a double click) answers the waiting request.
+    const waiting = await repo.findPending(tx, { promptId: r.promptId, environment: policy.environment, action: r.action, version: r.version, now: now.toISOString() });
+    if (waiting) return view(waiting, await repo.decisionsFor(tx, [waiting.id]));
     const row = await repo.insertRequest(tx, {
       promptId: r.promptId,
       environment: policy.environment,

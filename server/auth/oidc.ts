@@ -199,10 +199,11 @@ export class OidcVerifier {
     return principal;
   }
 
-  /** The person (email, else subject) and the scopes their roles map to. */
+  /** The person (email, unless marked unverified; else subject) and the scopes their roles map to. */
   principalOf(payload: JWTPayload): Principal {
     const subject = payload.sub!;
-    const email = typeof payload.email === 'string' && payload.email ? payload.email : null;
+    // An address the provider says it has not verified could be anyone's: record the subject instead.
+    const email = typeof payload.email === 'string' && payload.email && payload.email_verified !== false ? payload.email : null;
     const roles = rolesOf(payload, this.config.rolesClaim);
     const scopes = [...new Set(roles.flatMap((role) => this.config.roleMap[role] ?? []))];
     return {

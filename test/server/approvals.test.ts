@@ -72,6 +72,10 @@ for (const dialect of DIALECTS) {
       assert.equal(hours, 72);
       assert.equal(await live(), 1, 'nothing changes before approval');
 
+      const twice = await requester.post('/prompts/p/deployments', { version: 2, environment: 'production' });
+      assert.equal(twice.status, 202);
+      assert.equal(twice.body.id, asked.body.id, 'asking again answers the waiting request');
+
       const pending = await reader.get('/deployment-requests?status=pending');
       assert.deepEqual(pending.body.items.map((r: { id: string }) => r.id), [asked.body.id]);
 

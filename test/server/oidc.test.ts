@@ -62,6 +62,9 @@ for (const dialect of DIALECTS) {
       assert.equal(me.body.can.deploy.production.allowed, false);
       assert.ok(Date.parse(me.body.expires_at) > Date.now());
 
+      const unverified = await idp.mint({ iss: idp.issuer, aud: AUDIENCE, sub: 'eve-42', email: 'alice@example.com', email_verified: false, groups: ['ml-eng'], exp: now() + 300 });
+      assert.equal((await bearer(s.url, unverified).get('/me')).body.name, 'eve-42', 'an unverified email is not an identity');
+
       const alice = await (await as('alice')).get('/me');
       assert.deepEqual(alice.body.scopes, ['admin']);
       assert.equal(alice.body.can.deploy.production.allowed, true);
