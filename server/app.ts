@@ -158,7 +158,7 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
-  const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs));
+  const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
   let document: unknown;
   const routes: Route[] = [

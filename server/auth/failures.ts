@@ -12,8 +12,12 @@ export class FailedAuthLimiter {
     readonly windowMs: number,
   ) {}
 
-  /** Records a failure; answers the seconds to wait when the address is over the limit, else undefined. */
-  fail(address: string, now = Date.now()): number | undefined {
+  /**
+   * Records a failure; answers the seconds to wait when the address is over
+   * the limit, else undefined. `onLimited` runs once per address and window,
+   * when it first goes over (to log it).
+   */
+  fail(address: string, now = Date.now(), onLimited?: (address: string, failures: number) => void): number | undefined {
     if (this.limit <= 0) return undefined;
     let w = this.windows.get(address);
     if (!w || w.resetAt <= now) {
@@ -23,6 +27,7 @@ export class FailedAuthLimiter {
       this.windows.set(address, w);
     }
     w.count++;
+    if (w.count === this.limit + 1) onLimited?.(address, w.count);
     return w.count > this.limit ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : undefined;
   }
 

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
 import type { FailedAuthLimiter } from '../auth/failures.js';
 import type { OidcVerifier } from '../auth/oidc.js';
 import type { Principal } from '../auth/principal.js';
@@ -19,8 +20,10 @@ function header(req: Request, name: string): string | undefined {
 
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
 
-export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, limiter: FailedAuthLimiter): Authenticator {
+export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, limiter: FailedAuthLimiter, logger: Logger): Authenticator {
   const challenge = oidc ? 'Bearer realm="prompt-registry"' : undefined;
+  const limited = (address: string, failures: number) =>
+    logger.warn({ address, failures, window_s: limiter.windowMs / 1000 }, 'failed authentications over the limit; answering 429 to this address');
 
   async function identify(req: Request): Promise<Principal> {
     const key = header(req, 'x-api-key');
@@ -47,7 +50,7 @@ export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, 
         return await identify(req);
       } catch (err) {
         if (!(err instanceof AppError) || err.kind !== 'unauthorized') throw err;
-        const wait = limiter.fail(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+        const wait = limiter.fail(req.ip ?? req.socket.remoteAddress ?? 'unknown', Date.now(), limited);
         if (wait !== undefined) {
           throw rateLimited('too_many_failed_attempts', `too many failed authentications from this address; try again in ${wait} s`, wait);
         }

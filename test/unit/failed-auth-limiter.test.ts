@@ -6,9 +6,13 @@ describe('failed-authentication limiter', () => {
   it('limits an address after `limit` failures until its window ends, others not at all', () => {
     const limiter = new FailedAuthLimiter(3, 60_000);
     const t0 = 1_000_000;
-    for (let i = 0; i < 3; i++) assert.equal(limiter.fail('10.0.0.1', t0 + i), undefined);
-    assert.equal(limiter.fail('10.0.0.1', t0 + 10), 60, 'seconds left in the window, rounded up');
-    assert.equal(limiter.fail('10.0.0.1', t0 + 30_500), 30);
+    const told: string[] = [];
+    const tell = (address: string) => told.push(address);
+    for (let i = 0; i < 3; i++) assert.equal(limiter.fail('10.0.0.1', t0 + i, tell), undefined);
+    assert.deepEqual(told, []);
+    assert.equal(limiter.fail('10.0.0.1', t0 + 10, tell), 60, 'seconds left in the window, rounded up');
+    assert.equal(limiter.fail('10.0.0.1', t0 + 30_500, tell), 30);
+    assert.deepEqual(told, ['10.0.0.1'], 'told once per window, when it first goes over');
     assert.equal(limiter.fail('10.0.0.2', t0 + 30_500), undefined, 'another address has its own count');
     assert.equal(limiter.fail('10.0.0.1', t0 + 60_000), undefined, 'a new window starts afresh');
   });
