@@ -34,7 +34,7 @@ export function environmentRoutes(environments: EnvironmentService): Route[] {
     defineRoute({
       method: 'put',
       path: '/environments/:name/policy',
-      summary: 'Set an environment\'s deploy policy (admin; audited). required_approvals 0 deploys at once',
+      summary: "Set an environment's deploy policy (admin; audited): require_approval (one approval), or required_approvals N; 0 deploys at once",
       tag: 'environments',
       scope: 'admin',
       params: environmentParams,

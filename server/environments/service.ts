@@ -14,6 +14,7 @@ function view(environment: string, row: PolicyRow | undefined): PolicyView {
   return {
     environment,
     protected: Boolean(row && (row.required_approvals > 0 || row.deploy_scopes.length > 0)),
+    require_approval: (row?.required_approvals ?? 0) > 0,
     deploy_scopes: deployScopes,
     required_approvals: row?.required_approvals ?? 0,
     approval_ttl_hours: row?.approval_ttl_hours ?? DEFAULT_APPROVAL_TTL_HOURS,

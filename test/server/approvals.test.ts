@@ -46,9 +46,14 @@ for (const dialect of DIALECTS) {
       assert.equal(badScope.body.error.code, 'invalid_scope');
       assert.equal((await policy('moon', { required_approvals: 1 })).body.error.code, 'unknown_environment');
 
-      const set = await policy('production', { required_approvals: 1 });
+      const disagree = await policy('production', { require_approval: true, required_approvals: 0 });
+      assert.equal(disagree.status, 400);
+      assert.match(disagree.body.error.message, /disagree/);
+      const set = await policy('production', { require_approval: true });
       assert.equal(set.status, 200);
       assert.equal(set.body.protected, true);
+      assert.equal(set.body.require_approval, true);
+      assert.equal(set.body.required_approvals, 1, 'one approval by default');
       assert.match(set.body.updated_by, /^admin-/);
       const envs = (await reader.get('/environments')).body.items as Array<{ name: string; required_approvals: number }>;
       assert.equal(envs.find((e) => e.name === 'production')!.required_approvals, 1);
