@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { approvalRoutes } from './approvals/routes.js';
+import { ApprovalService } from './approvals/service.js';
 import { auditRoutes } from './audit/routes.js';
+import { FailedAuthLimiter } from './auth/failures.js';
+import { OidcVerifier, type OidcConfig } from './auth/oidc.js';
+import { authRoutes } from './auth/routes.js';
 import { changeRoutes } from './changes/routes.js';
 import { requireScope } from './auth/principal.js';
 import type { Database } from './db/index.js';
@@ -10,10 +15,13 @@ import { resolveFastPath } from './deployments/resolve-fast-path.js';
 import { deploymentRoutes } from './deployments/routes.js';
 import { DeploymentService } from './deployments/service.js';
 import { ChangeFeed } from './events.js';
-import { authenticate } from './http/auth.js';
+import { environmentRoutes } from './environments/routes.js';
+import { EnvironmentService } from './environments/service.js';
+import { authenticator, type Authenticator } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { HitCounter, requestLog } from './http/request-log.js';
 import { openApiDocument } from './http/openapi.js';
+import { setSecurityHeaders } from './http/security-headers.js';
 import { defineRoute, parseInput, successStatus, type Context, type Route } from './http/route.js';
 import { executionRoutes } from './executions/routes.js';
 import { ExecutionService } from './executions/service.js';
@@ -43,6 +51,13 @@ export interface AppOptions {
   ingestBodyLimit: string;
   /** How often the server applies the retention policies, in minutes; 0 never (use `prompt-registry purge`). */
   retentionIntervalMinutes: number;
+  /** OpenID Connect bearer tokens beside API keys; undefined: API keys only. */
+  oidc?: OidcConfig | undefined;
+  /** Failed authentications a client address may make per window before they answer 429; 0 no limit. */
+  authFailureLimit: number;
+  authFailureWindowMs: number;
+  /** Express's `trust proxy`: which proxies' X-Forwarded-For names the client address (rate limiting, logs). */
+  trustProxy: boolean | number | string;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -54,6 +69,9 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   eventHeartbeatMs: 15_000,
   ingestBodyLimit: '10mb',
   retentionIntervalMinutes: 60,
+  authFailureLimit: 20,
+  authFailureWindowMs: 60_000,
+  trustProxy: false,
 };
 
 export interface Services {
@@ -65,6 +83,9 @@ export interface Services {
   executions: ExecutionService;
   metrics: MetricService;
   retention: RetentionService;
+  environments: EnvironmentService;
+  approvals: ApprovalService;
+  oidc: OidcVerifier | undefined;
 }
 
 export interface Registry {
@@ -73,7 +94,7 @@ export interface Registry {
   routes: Route[];
 }
 
-function systemRoutes(db: Database, environments: readonly string[], document: () => unknown): Route[] {
+function systemRoutes(db: Database, document: () => unknown): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -96,15 +117,6 @@ function systemRoutes(db: Database, environments: readonly string[], document: (
       responses: { 200: { description: 'The OpenAPI document' } },
       handler: () => document(),
     }),
-    defineRoute({
-      method: 'get',
-      path: '/environments',
-      summary: 'The environments versions can be deployed to',
-      tag: 'system',
-      scope: 'read',
-      responses: { 200: { description: 'The environments', schema: z.object({ items: z.array(z.object({ name: z.string() })), next_cursor: z.null() }) } },
-      handler: () => ({ items: environments.map((name) => ({ name })), next_cursor: null }),
-    }),
   ];
 }
 
@@ -115,13 +127,13 @@ function readBody(parser: RequestHandler, req: Request, res: Response): Promise<
   });
 }
 
-function handle(route: Route, keys: KeyService, parser: RequestHandler): RequestHandler {
+function handle(route: Route, auth: Authenticator, parser: RequestHandler): RequestHandler {
   const success = successStatus(route);
   return async (req: Request, res: Response) => {
-    const principal = route.scope === 'none' ? undefined : await authenticate(keys, req);
+    const principal = route.scope === 'none' ? undefined : await auth.authenticate(req, res);
     await readBody(parser, req, res);
     const input = parseInput(route, req) as Parameters<Route['handler']>[0];
-    if (principal) requireScope(principal, typeof route.scope === 'function' ? route.scope(input) : route.scope);
+    if (principal && route.scope !== 'authenticated') requireScope(principal, typeof route.scope === 'function' ? route.scope(input) : route.scope);
     let status = success;
     const ctx: Context = { req, res, principal: principal!, status: (code) => (status = code) };
     const result = await route.handler(input, ctx);
@@ -143,38 +155,46 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
   const metrics = new MetricService(db);
   const executions = new ExecutionService(db, deployments, metrics);
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
+  const environments = new EnvironmentService(db, deployments);
+  const approvals = new ApprovalService(db, feed, deployments, environments);
+  const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
+  const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
   let document: unknown;
   const routes: Route[] = [
     // The resolve route first: it is the hot path, and Express matches in order.
-    ...deploymentRoutes(deployments),
+    ...deploymentRoutes(deployments, approvals),
     ...promptRoutes(prompts, deployments),
     ...changeRoutes(feed, opts.eventHeartbeatMs),
     ...keyRoutes(keys),
+    ...authRoutes(oidc, environments),
+    ...environmentRoutes(environments),
+    ...approvalRoutes(approvals),
     ...auditRoutes(db),
     ...executionRoutes(executions, { ingestBodyLimit: opts.ingestBodyLimit }),
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
   ];
-  routes.push(...systemRoutes(db, opts.environments, () => (document ??= openApiDocument(routes, { version: VERSION }))));
+  routes.push(...systemRoutes(db, () => (document ??= openApiDocument(routes, { version: VERSION }))));
 
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag'); // ETags are ours to set, on the resolve route.
   // The simple parser (node:querystring) gives repeated keys as arrays, all we need; qs cost 5 µs a request.
   app.set('query parser', 'simple');
-  // One front layer (each Express layer costs a hop on the hot path): request id and headers,
-  // then cached resolve answers for recently verified keys, before the router. Those hits are
+  app.set('trust proxy', opts.trustProxy);
+  // One front layer (each Express layer costs a hop on the hot path): request id and security
+  // headers, then cached resolve answers for recently verified credentials, before the router. Those hits are
   // counted in a line a minute rather than logged one by one (unless logResolveHits): at
   // thousands a second they would be most of the log and a third of the work.
   const logRequest = opts.logRequests ? requestLog(logger) : undefined;
   const logEachHit = opts.logRequests && opts.logResolveHits;
-  const fastPath = opts.resolveCacheSize > 0 ? resolveFastPath(deployments, keys) : undefined;
+  const fastPath = opts.resolveCacheSize > 0 ? resolveFastPath(deployments, auth) : undefined;
   const hits = opts.logRequests && !logEachHit ? new HitCounter(logger) : undefined;
   app.use((req, res, next) => {
     const given = req.headers['x-request-id'];
     res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
-    res.setHeader('X-Content-Type-Options', 'nosniff');
+    setSecurityHeaders(res);
     if (logEachHit) logRequest!(req, res);
     if (fastPath?.(req, res)) {
       hits?.count();
@@ -190,9 +210,9 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
     if (!parser) parsers.set(limit, (parser = express.json({ limit, type: ['application/json', 'application/*+json'] })));
     return parser;
   };
-  for (const route of routes) app[route.method](route.path, handle(route, keys, jsonParser(route.bodyLimit ?? opts.bodyLimit)));
+  for (const route of routes) app[route.method](route.path, handle(route, auth, jsonParser(route.bodyLimit ?? opts.bodyLimit)));
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return { app, services: { db, feed, keys, prompts, deployments, executions, metrics, retention }, routes };
+  return { app, services: { db, feed, keys, prompts, deployments, executions, metrics, retention, environments, approvals, oidc }, routes };
 }

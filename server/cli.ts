@@ -74,6 +74,15 @@ export function buildCli(): Command {
     .option('--no-log-requests', 'do not log a line per request')
     .option('--log-resolve-hits', 'also log a line per resolve answered from the cache (default: a count a minute)')
     .option('--retention-interval <minutes>', 'apply the retention policies every N minutes (default 60; 0 never)')
+    .option('--oidc-issuer <url>', 'accept OpenID Connect bearer tokens from this issuer (or PROMPT_REGISTRY_OIDC_ISSUER)')
+    .option('--oidc-audience <aud>', 'the audience tokens must carry (or PROMPT_REGISTRY_OIDC_AUDIENCE)')
+    .option('--oidc-roles-claim <claim>', 'the claim with the groups or roles; dots reach nested claims (default groups)')
+    .option('--oidc-role-map <json>', 'JSON: claim value to scopes, e.g. {"prompt-admins":["admin"]} (or PROMPT_REGISTRY_OIDC_ROLE_MAP)')
+    .option('--oidc-client-id <id>', 'the public client id editors sign in with (device flow), shown by GET /auth/config')
+    .option('--oidc-scopes <list>', 'the OAuth scopes a signing-in client asks for (default "openid profile email offline_access")')
+    .option('--oidc-allow-insecure-http', 'accept an http:// issuer that is not on loopback (never in production)')
+    .option('--trust-proxy <value>', 'the proxies whose X-Forwarded-For names the client: a hop count, loopback, or addresses/subnets')
+    .option('--auth-failure-limit <n>', 'failed authentications per client address a minute before 429 (default 20; 0 no limit)')
     .action((flags: ServeFlags) => serve(flags));
 
   program
@@ -152,11 +161,18 @@ export function buildCli(): Command {
     .description('Create an API key and print it (shown once)')
     .requiredOption('--name <name>', 'a name for the key; recorded as the author of its changes')
     .requiredOption('--scopes <list>', 'comma-separated: read, write, deploy, deploy:ENV, admin')
+    .option('--expires-in-days <days>', 'the key stops working after this many days (default: never)')
     .addOption(dbOption())
     .option('--json', 'print JSON')
-    .action(async (flags: { name: string; scopes: string; db?: string; json?: boolean }) => {
+    .action(async (flags: { name: string; scopes: string; expiresInDays?: string; db?: string; json?: boolean }) => {
+      let expiresAt: string | null = null;
+      if (flags.expiresInDays !== undefined) {
+        const days = Number(flags.expiresInDays);
+        if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`invalid --expires-in-days "${flags.expiresInDays}": a whole number of days from 1 to 3650`);
+        expiresAt = new Date(Date.now() + days * 86_400_000).toISOString();
+      }
       const created = await withKeys(flags.db, (k) =>
-        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean)),
+        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean), { expiresAt }),
       );
       process.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${created.key}\n`);
       if (!flags.json) process.stderr.write(`created key "${created.name}" (${created.id}) with scopes ${created.scopes.join(', ')}; it is shown only now\n`);
@@ -172,7 +188,7 @@ export function buildCli(): Command {
       if (flags.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else
         for (const k of list) {
-          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}\n`);
+          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}${k.expires_at ? `  expires ${k.expires_at}` : ''}${k.last_used_at ? `  last used ${k.last_used_at}` : ''}\n`);
         }
     });
   keys

@@ -1,6 +1,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_APP_OPTIONS, type AppOptions } from './app.js';
+import { checkIssuerUrl, OIDC_DEFAULTS, type OidcConfig } from './auth/oidc.js';
+import { SCOPE_PATTERN } from './auth/principal.js';
 
 export interface ServerConfig extends AppOptions {
   port: number;
@@ -23,6 +25,15 @@ export interface ServeFlags {
   logRequests?: boolean | undefined;
   logResolveHits?: boolean | undefined;
   retentionInterval?: string | undefined;
+  oidcIssuer?: string | undefined;
+  oidcAudience?: string | undefined;
+  oidcRolesClaim?: string | undefined;
+  oidcRoleMap?: string | undefined;
+  oidcClientId?: string | undefined;
+  oidcScopes?: string | undefined;
+  oidcAllowInsecureHttp?: boolean | undefined;
+  trustProxy?: string | undefined;
+  authFailureLimit?: string | undefined;
 }
 
 /** Where the SQLite file lives when no database is given: XDG data home. */
@@ -60,6 +71,64 @@ function parseEnvironments(value: string): string[] {
   return [...new Set(list)];
 }
 
+function parseRoleMap(value: string): Record<string, string[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error('PROMPT_REGISTRY_OIDC_ROLE_MAP is not JSON; give an object of claim value to scopes, e.g. {"prompt-admins":["admin"],"ml-eng":["read","write","deploy:staging"]}');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('PROMPT_REGISTRY_OIDC_ROLE_MAP must be a JSON object of claim value to a list of scopes');
+  }
+  const map: Record<string, string[]> = {};
+  for (const [role, scopes] of Object.entries(parsed)) {
+    if (!Array.isArray(scopes) || !scopes.every((x) => typeof x === 'string')) {
+      throw new Error(`PROMPT_REGISTRY_OIDC_ROLE_MAP: "${role}" must map to a list of scopes, e.g. ["read"]`);
+    }
+    const bad = scopes.find((x) => !SCOPE_PATTERN.test(x));
+    if (bad !== undefined) throw new Error(`PROMPT_REGISTRY_OIDC_ROLE_MAP: unknown scope "${bad}" for "${role}": use read, write, deploy, deploy:ENV or admin`);
+    map[role] = scopes;
+  }
+  return map;
+}
+
+/** The OpenID Connect settings, or undefined when no issuer is set (API keys only). */
+export function oidcConfig(flags: ServeFlags, env = process.env): OidcConfig | undefined {
+  const issuer = flags.oidcIssuer ?? env.PROMPT_REGISTRY_OIDC_ISSUER;
+  if (!issuer) return undefined;
+  const allowInsecureHttp = flags.oidcAllowInsecureHttp ?? env.PROMPT_REGISTRY_OIDC_ALLOW_INSECURE_HTTP === 'true';
+  checkIssuerUrl(issuer, allowInsecureHttp);
+  const audience = flags.oidcAudience ?? env.PROMPT_REGISTRY_OIDC_AUDIENCE;
+  if (!audience) throw new Error('PROMPT_REGISTRY_OIDC_AUDIENCE (--oidc-audience) is needed with an issuer: the "aud" your identity provider puts in tokens for this registry');
+  const scopes = flags.oidcScopes ?? env.PROMPT_REGISTRY_OIDC_SCOPES;
+  return {
+    issuer,
+    audience,
+    rolesClaim: flags.oidcRolesClaim ?? env.PROMPT_REGISTRY_OIDC_ROLES_CLAIM ?? OIDC_DEFAULTS.rolesClaim,
+    roleMap: parseRoleMap(flags.oidcRoleMap ?? env.PROMPT_REGISTRY_OIDC_ROLE_MAP ?? '{}'),
+    clientId: flags.oidcClientId ?? env.PROMPT_REGISTRY_OIDC_CLIENT_ID,
+    scopes: scopes ? scopes.split(/[\s,]+/).filter(Boolean) : OIDC_DEFAULTS.scopes,
+    allowInsecureHttp,
+    clockToleranceSeconds: OIDC_DEFAULTS.clockToleranceSeconds,
+    jwksCooldownMs: OIDC_DEFAULTS.jwksCooldownMs,
+  };
+}
+
+/** Express's `trust proxy`: a hop count, true/false, or a list of addresses and subnets (loopback, 10.0.0.0/8, ...). */
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`invalid failed-authentication limit "${value}": a whole number of failures a minute per address (0: no limit)`);
+  return n;
+}
+
 /** Flags win over environment variables, which win over defaults. */
 export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig {
   return {
@@ -74,6 +143,9 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     resolveCacheSize: flags.cache === false || env.PROMPT_REGISTRY_RESOLVE_CACHE === '0' ? 0 : DEFAULT_APP_OPTIONS.resolveCacheSize,
     logRequests: flags.logRequests ?? env.PROMPT_REGISTRY_LOG_REQUESTS !== 'false',
     logResolveHits: flags.logResolveHits ?? env.PROMPT_REGISTRY_LOG_RESOLVE_HITS === 'true',
+    oidc: oidcConfig(flags, env),
+    trustProxy: parseTrustProxy(flags.trustProxy ?? env.PROMPT_REGISTRY_TRUST_PROXY),
+    authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };
 }

@@ -3,7 +3,7 @@
  * stable code; `http/error-handler.ts` is the one place that maps kinds to
  * statuses.
  */
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable';
+export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable' | 'rate_limited' | 'unavailable';
 
 export class AppError extends Error {
   constructor(
@@ -20,5 +20,9 @@ export class AppError extends Error {
 export const invalid = (code: string, message: string, details?: Record<string, unknown>) => new AppError('invalid', code, message, details);
 export const notFound = (code: string, message: string, details?: Record<string, unknown>) => new AppError('not_found', code, message, details);
 export const conflict = (code: string, message: string, details?: Record<string, unknown>) => new AppError('conflict', code, message, details);
-export const unauthorized = (message: string) => new AppError('unauthorized', 'unauthorized', message);
+export const unauthorized = (message: string, details?: Record<string, unknown>) => new AppError('unauthorized', 'unauthorized', message, details);
 export const forbidden = (message: string, details?: Record<string, unknown>) => new AppError('forbidden', 'forbidden', message, details);
+/** `retry_after` (seconds) also becomes the Retry-After header. */
+export const rateLimited = (code: string, message: string, retryAfterSeconds: number) =>
+  new AppError('rate_limited', code, message, { retry_after: retryAfterSeconds });
+export const unavailable = (code: string, message: string) => new AppError('unavailable', code, message);

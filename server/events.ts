@@ -4,10 +4,20 @@ import type { Database, Transaction } from './db/index.js';
 
 /** A committed change other parts (the resolve cache, event streams) react to. */
 export interface ChangeEvent {
-  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'api_key.revoked';
+  type:
+    | 'version.created'
+    | 'deployment.created'
+    | 'deployment.rolled_back'
+    | 'prompt.updated'
+    | 'api_key.revoked'
+    | 'deployment_request.created'
+    | 'deployment_request.decided';
   prompt?: string;
   environment?: string;
   version?: number;
+  /** Deployment requests: which one, and its status now. */
+  request_id?: string;
+  status?: string;
   at: string;
 }
 

@@ -38,6 +38,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), environments: config.environments }, 'prompt registry listening');
     logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
     registry.services.retention.start(config.retentionIntervalMinutes, logger);
+    // Read the identity provider's discovery document now, so a misconfiguration shows in the log at start-up
+    // rather than on the first sign-in; the server runs either way (bearer requests retry it).
+    registry.services.oidc?.discover().then(
+      ({ doc }) => logger.info({ issuer: doc.issuer, jwks_uri: doc.jwks_uri }, 'OpenID Connect issuer discovered'),
+      (err: unknown) => logger.warn({ issuer: config.oidc?.issuer, reason: (err as Error).message }, 'OpenID Connect issuer not reachable yet'),
+    );
 
     let closing: Promise<void> | undefined;
     const close = (graceMs = 10_000) =>

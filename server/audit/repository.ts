@@ -33,7 +33,9 @@ export interface AuditRecord {
 
 export interface AuditFilter {
   actor?: string | undefined;
+  /** An action, or a family of them: `deployment_request.*`. */
   action?: string | undefined;
+  credential?: string | undefined;
   prompt?: string | undefined;
   environment?: string | undefined;
   from?: string | undefined;
@@ -48,12 +50,24 @@ export async function listAudit(db: Queryable, f: AuditFilter): Promise<AuditRec
     `SELECT id, occurred_at, actor, credential, action, prompt_name, environment, target_id, details
        FROM audit_log
       WHERE ($1::text IS NULL OR actor = $1::text) AND ($2::text IS NULL OR action = $2::text)
+        AND ($9::text IS NULL OR substr(action, 1, length($9::text)) = $9::text) AND ($10::text IS NULL OR credential = $10::text)
         AND ($3::text IS NULL OR prompt_name = $3::text) AND ($4::text IS NULL OR environment = $4::text)
         AND ($5::timestamptz IS NULL OR occurred_at >= $5::timestamptz) AND ($6::timestamptz IS NULL OR occurred_at < $6::timestamptz)
         AND ($7::bigint IS NULL OR id < $7::bigint)
       ORDER BY id DESC
       LIMIT $8`,
-    [f.actor ?? null, f.action ?? null, f.prompt ?? null, f.environment ?? null, f.from ?? null, f.to ?? null, f.before ?? null, f.limit],
+    [
+      f.actor ?? null,
+      f.action?.endsWith('.*') ? null : (f.action ?? null),
+      f.prompt ?? null,
+      f.environment ?? null,
+      f.from ?? null,
+      f.to ?? null,
+      f.before ?? null,
+      f.limit,
+      f.action?.endsWith('.*') ? f.action.slice(0, -1) : null,
+      f.credential ?? null,
+    ],
   );
   return rows.map((r) => ({
     id: Number(r.id),

@@ -22,12 +22,14 @@ export function auditRoutes(db: Database): Route[] {
     defineRoute({
       method: 'get',
       path: '/audit',
-      summary: 'The audit log, newest first: every change, with who, when and which credential',
+      summary:
+        'The audit log, newest first: every change, with who, when and which credential. Filters combine; action takes a family too (deployment_request.*). Append-only: no route changes it',
       tag: 'audit',
       scope: 'admin',
       query: z.object({
         actor: text(255).optional(),
         action: text(64).optional(),
+        credential: text(255).optional(),
         prompt: promptName.optional(),
         environment: environmentName.optional(),
         from: isoTime.optional(),

@@ -4,8 +4,12 @@ import { forbidden } from '../errors.js';
 export interface Principal {
   name: string;
   scopes: readonly string[];
-  /** Which credential was used, for the audit log: `key:<id>`. */
+  /** Which credential was used, for the audit log: `key:<id>`, or `oidc:<subject>` for a bearer token. */
   credential: string;
+  /** When the credential stops working (a key's expiry, a token's exp); null: never. */
+  expiresAt?: string | null;
+  /** For a bearer token: who the identity provider says this is. */
+  oidc?: { issuer: string; subject: string; email: string | null; roles: string[] };
 }
 
 export const BASE_SCOPES = ['read', 'write', 'deploy', 'admin'] as const;

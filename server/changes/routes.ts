@@ -5,7 +5,14 @@ import { defineRoute, type Route } from '../http/route.js';
 import type { ChangeEvent, ChangeFeed } from '../events.js';
 
 /** The changes clients may hear about; key revocations stay inside the servers. */
-const PUBLIC_EVENTS = new Set<ChangeEvent['type']>(['version.created', 'deployment.created', 'deployment.rolled_back', 'prompt.updated']);
+const PUBLIC_EVENTS = new Set<ChangeEvent['type']>([
+  'version.created',
+  'deployment.created',
+  'deployment.rolled_back',
+  'prompt.updated',
+  'deployment_request.created',
+  'deployment_request.decided',
+]);
 
 const eventsQuery = z.object({
   prompt: z.union([promptName, z.array(promptName).max(100)]).optional().transform((p) => (p === undefined ? [] : Array.isArray(p) ? p : [p])),
@@ -32,7 +39,7 @@ export function changeRoutes(feed: ChangeFeed, heartbeatMs: number): Route[] {
       responses: {
         200: {
           description:
-            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open',
+            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated, deployment_request.created, deployment_request.decided) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open',
         },
       },
       handler({ query }, { req, res }) {

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { grants } from '../auth/principal.js';
-import type { KeyService } from '../keys/service.js';
+import type { Authenticator } from '../http/auth.js';
 import type { CachedAnswer } from './resolve-cache.js';
 import type { DeploymentService } from './service.js';
 
@@ -33,18 +33,17 @@ const PLAIN_RESOLVE = /^\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]*)\/latest(?:\?envi
 
 /**
  * The resolve route's fast path, ahead of the router: a plain request with a
- * recently verified key for a cached answer is answered here, and it says
+ * recently verified credential (API key or bearer token) for a cached answer is answered here, and it says
  * true. Everything else (a cache miss, a key not verified lately, an unusual
  * URL) is left to the declared route `GET /prompts/:name/latest`, which
  * answers the same.
  */
-export function resolveFastPath(deployments: DeploymentService, keys: KeyService): (req: Request, res: Response) => boolean {
+export function resolveFastPath(deployments: DeploymentService, auth: Authenticator): (req: Request, res: Response) => boolean {
   return (req, res) => {
     if (req.method !== 'GET') return false;
     const m = PLAIN_RESOLVE.exec(req.url);
     if (!m) return false;
-    const key = req.headers['x-api-key'];
-    const principal = typeof key === 'string' ? keys.cachedPrincipal(key) : undefined;
+    const principal = auth.cached(req);
     if (!principal || !grants(principal.scopes, 'read')) return false;
     const found = deployments.cache.get(m[1]!, m[2] ?? 'production');
     if (!found) return false;

@@ -4,11 +4,13 @@ import { errorSchema, page } from '../http/schemas.js';
 import { nameParams } from '../prompts/schemas.js';
 import { bundleSchema, deployBody, deploymentSchema, exportQuery, historyQuery, latestQuery, resolvedSchema, rollbackBody, rollbackQuery } from './schemas.js';
 import { sendResolved } from './resolve-fast-path.js';
+import type { ApprovalService } from '../approvals/service.js';
+import { requestSchema } from '../approvals/schemas.js';
 import type { DeploymentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
 
-export function deploymentRoutes(deployments: DeploymentService): Route[] {
+export function deploymentRoutes(deployments: DeploymentService, approvals: ApprovalService): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -31,7 +33,8 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
       method: 'post',
       status: 201,
       path: '/prompts/:name/deployments',
-      summary: 'Deploy a version to an environment (deploying what is already live answers 200 and changes nothing)',
+      summary:
+        'Deploy a version to an environment (deploying what is already live answers 200 and changes nothing); where the environment needs approval, 202 and a pending deployment request',
       tag: 'deployments',
       scope: ({ body }) => `deploy:${body.environment}`,
       params: nameParams,
@@ -39,13 +42,19 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
       responses: {
         201: { description: 'The new deployment', schema: deploymentSchema },
         200: { description: 'The version was already live: the current deployment', schema: deploymentSchema },
+        202: { description: 'The environment needs approval: the deployment request, pending', schema: requestSchema },
         400: err('Unknown environment or invalid input'),
+        403: err("The credential may not deploy there (scope, or the environment's policy)"),
         404: err('No such prompt or version'),
       },
       async handler({ params, body }, ctx) {
-        const { deployment, created } = await deployments.deploy(ctx.principal, params.name, body.version, body.environment);
-        if (!created) ctx.status(200);
-        return deployment;
+        const outcome = await approvals.deploy(ctx.principal, params.name, body.version, body.environment, body.comment);
+        if (outcome.request) {
+          ctx.status(202);
+          return outcome.request;
+        }
+        if (!outcome.created) ctx.status(200);
+        return outcome.deployment;
       },
     }),
     defineRoute({
@@ -77,12 +86,19 @@ export function deploymentRoutes(deployments: DeploymentService): Route[] {
       responses: {
         201: { description: 'The rollback, recorded as a deployment with rollback_of', schema: deploymentSchema },
         200: { description: 'With ?dry_run=true: the deployment a rollback would make (id empty), changing nothing', schema: deploymentSchema },
+        202: { description: 'The environment needs approval: the rollback request, pending', schema: requestSchema },
+        403: err("The credential may not roll back there (scope, or the environment's policy)"),
         404: err('No such prompt'),
         409: err('Nothing earlier to roll back to'),
       },
       async handler({ params, body, query }, ctx) {
+        const outcome = await approvals.rollback(ctx.principal, params.name, body.environment, body.version, { dryRun: query.dry_run, comment: body.comment });
+        if (outcome.request) {
+          ctx.status(202);
+          return outcome.request;
+        }
         if (query.dry_run) ctx.status(200);
-        return deployments.rollback(ctx.principal, params.name, body.environment, body.version, { dryRun: query.dry_run });
+        return outcome.deployment;
       },
     }),
     defineRoute({

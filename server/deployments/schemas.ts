@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { cursorParam, environmentName, flag, limit } from '../http/schemas.js';
+import { cursorParam, environmentName, flag, limit, text } from '../http/schemas.js';
 
 export const deployBody = z
   .object({
     version: z.number({ error: 'version is a version number, e.g. 3' }).int().min(1).max(2_147_483_647),
     environment: environmentName,
+    /** Why: shown to approvers when the environment needs approval. */
+    comment: text(2000).optional(),
   })
   .strict();
 
@@ -12,6 +14,7 @@ export const rollbackBody = z
   .object({
     environment: environmentName,
     version: z.number().int().min(1).max(2_147_483_647).optional(),
+    comment: text(2000).optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { recordAudit } from '../audit/repository.js';
 import type { Principal } from '../auth/principal.js';
-import type { Database } from '../db/index.js';
+import type { Database, Transaction } from '../db/index.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { errorBody } from '../http/error-handler.js';
@@ -60,7 +60,7 @@ export class DeploymentService {
     this.cache = new ResolveCache(cacheSize);
     feed.subscribe((event) => {
       // Deploys and rollbacks change the answer; a first version turns "no such prompt" into "not deployed".
-      if (event.prompt) this.cache.invalidatePrompt(event.prompt);
+      if (event.prompt && !event.type.startsWith('deployment_request.')) this.cache.invalidatePrompt(event.prompt);
     });
   }
 
@@ -73,7 +73,7 @@ export class DeploymentService {
     }
   }
 
-  private async lockPrompt(tx: Parameters<Parameters<Database['transaction']>[0]>[0], name: string) {
+  private async lockPrompt(tx: Transaction, name: string) {
     const prompt = await prompts.lockPrompt(tx, name);
     if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
     return prompt;
@@ -82,32 +82,47 @@ export class DeploymentService {
   /** Makes `version` the live one in `environment`. Deploying what is already live changes nothing. */
   async deploy(actor: Principal, name: string, version: number, environment: string): Promise<{ deployment: DeploymentView; created: boolean }> {
     this.assertEnvironment(environment);
-    return this.db.transaction(async (tx) => {
-      const prompt = await this.lockPrompt(tx, name);
-      const target = await prompts.getVersion(tx, prompt.id, version);
-      if (!target) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
-      const current = await repo.activeDeployment(tx, prompt.id, environment);
-      if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
-      if (current) await repo.deactivate(tx, current.id);
-      const deployment = await repo.insertDeployment(tx, {
-        promptId: prompt.id,
-        versionId: target.id,
-        environment,
-        deployedBy: actor.name,
-        seq: await repo.nextSeq(tx, prompt.id),
-        rollbackOf: null,
-        previousId: current?.id ?? null,
-      });
-      await recordAudit(tx, actor, {
-        action: 'deployment.created',
-        prompt: name,
-        environment,
-        targetId: deployment.id,
-        details: { version, previous_version: current?.version_number ?? null },
-      });
-      await this.feed.publish(tx, { type: 'deployment.created', prompt: name, environment, version });
-      return { deployment: view(name, deployment), created: true };
+    return this.db.transaction((tx) => this.deployIn(tx, actor, name, version, environment));
+  }
+
+  /**
+   * The deploy, inside the caller's transaction. `as.deployedBy` records
+   * someone other than the actor (an approved request: the requester deploys,
+   * the final approver is the audit entry's actor).
+   */
+  async deployIn(
+    tx: Transaction,
+    actor: Principal,
+    name: string,
+    version: number,
+    environment: string,
+    as: { deployedBy?: string; details?: Record<string, unknown> } = {},
+  ): Promise<{ deployment: DeploymentView; created: boolean }> {
+    this.assertEnvironment(environment);
+    const prompt = await this.lockPrompt(tx, name);
+    const target = await prompts.getVersion(tx, prompt.id, version);
+    if (!target) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
+    const current = await repo.activeDeployment(tx, prompt.id, environment);
+    if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
+    if (current) await repo.deactivate(tx, current.id);
+    const deployment = await repo.insertDeployment(tx, {
+      promptId: prompt.id,
+      versionId: target.id,
+      environment,
+      deployedBy: as.deployedBy ?? actor.name,
+      seq: await repo.nextSeq(tx, prompt.id),
+      rollbackOf: null,
+      previousId: current?.id ?? null,
     });
+    await recordAudit(tx, actor, {
+      action: 'deployment.created',
+      prompt: name,
+      environment,
+      targetId: deployment.id,
+      details: { version, previous_version: current?.version_number ?? null, ...as.details },
+    });
+    await this.feed.publish(tx, { type: 'deployment.created', prompt: name, environment, version });
+    return { deployment: view(name, deployment), created: true };
   }
 
   /**
@@ -117,58 +132,82 @@ export class DeploymentService {
    */
   async rollback(actor: Principal, name: string, environment: string, version?: number, opts: { dryRun?: boolean } = {}): Promise<DeploymentView> {
     this.assertEnvironment(environment);
-    return this.db.transaction(async (tx) => {
-      const prompt = await this.lockPrompt(tx, name);
-      const current = await repo.activeDeployment(tx, prompt.id, environment);
-      if (!current) {
-        throw conflict('nothing_to_roll_back', `nothing of "${name}" is deployed to ${environment}, so there is nothing to roll back`, { prompt: name, environment });
-      }
-      if (version === current.version_number) {
-        throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
-      }
-      const earlier = current.previous_deployment_id ? await repo.rollbackChain(tx, current.previous_deployment_id) : [];
-      const target = version === undefined ? earlier[0] : earlier.find((d) => d.version_number === version);
-      if (!target) {
-        const message =
-          version === undefined
-            ? `version ${current.version_number} is the first deployment of "${name}" in ${environment}; there is nothing earlier to roll back to`
-            : `version ${version} of "${name}" was not live in ${environment} before version ${current.version_number}; deploy it instead`;
-        throw conflict('nothing_to_roll_back', message, { prompt: name, environment, current_version: current.version_number });
-      }
-      if (opts.dryRun) {
-        // What a rollback would do, without doing it (the transaction writes nothing).
-        return {
-          ...view(name, current),
-          id: '',
-          version: target.version_number,
-          version_id: target.prompt_version_id,
-          action: 'rollback' as const,
-          previous_version: current.version_number,
-          deployed_at: new Date().toISOString(),
-          deployed_by: actor.name,
-          rollback_of: current.id,
-        };
-      }
-      await repo.deactivate(tx, current.id);
-      const deployment = await repo.insertDeployment(tx, {
-        promptId: prompt.id,
-        versionId: target.prompt_version_id,
-        environment,
-        deployedBy: actor.name,
-        seq: await repo.nextSeq(tx, prompt.id),
-        rollbackOf: current.id,
-        previousId: target.previous_deployment_id,
-      });
-      await recordAudit(tx, actor, {
-        action: 'deployment.rolled_back',
-        prompt: name,
-        environment,
-        targetId: deployment.id,
-        details: { version: target.version_number, rolled_back_version: current.version_number, rollback_of: current.id },
-      });
-      await this.feed.publish(tx, { type: 'deployment.rolled_back', prompt: name, environment, version: target.version_number });
-      return view(name, deployment);
+    return this.db.transaction((tx) => this.rollbackIn(tx, actor, name, environment, version, opts));
+  }
+
+  /** The rollback, inside the caller's transaction; `opts.fromVersion` refuses it if what is live changed since. */
+  async rollbackIn(
+    tx: Transaction,
+    actor: Principal,
+    name: string,
+    environment: string,
+    version?: number,
+    opts: { dryRun?: boolean; deployedBy?: string; fromVersion?: number | null; details?: Record<string, unknown> } = {},
+  ): Promise<DeploymentView> {
+    this.assertEnvironment(environment);
+    const prompt = await this.lockPrompt(tx, name);
+    const current = await repo.activeDeployment(tx, prompt.id, environment);
+    if (!current) {
+      throw conflict('nothing_to_roll_back', `nothing of "${name}" is deployed to ${environment}, so there is nothing to roll back`, { prompt: name, environment });
+    }
+    if (opts.fromVersion !== undefined && opts.fromVersion !== current.version_number) {
+      throw conflict(
+        'request_outdated',
+        `version ${current.version_number} of "${name}" is live in ${environment} now, not ${String(opts.fromVersion)} as when this rollback was requested; reject it and request again`,
+        { prompt: name, environment, current_version: current.version_number },
+      );
+    }
+    if (version === current.version_number) {
+      throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
+    }
+    const earlier = current.previous_deployment_id ? await repo.rollbackChain(tx, current.previous_deployment_id) : [];
+    const target = version === undefined ? earlier[0] : earlier.find((d) => d.version_number === version);
+    if (!target) {
+      const message =
+        version === undefined
+          ? `version ${current.version_number} is the first deployment of "${name}" in ${environment}; there is nothing earlier to roll back to`
+          : `version ${version} of "${name}" was not live in ${environment} before version ${current.version_number}; deploy it instead`;
+      throw conflict('nothing_to_roll_back', message, { prompt: name, environment, current_version: current.version_number });
+    }
+    const deployedBy = opts.deployedBy ?? actor.name;
+    if (opts.dryRun) {
+      // What a rollback would do, without doing it (the transaction writes nothing).
+      return {
+        ...view(name, current),
+        id: '',
+        version: target.version_number,
+        version_id: target.prompt_version_id,
+        action: 'rollback' as const,
+        previous_version: current.version_number,
+        deployed_at: new Date().toISOString(),
+        deployed_by: deployedBy,
+        rollback_of: current.id,
+      };
+    }
+    await repo.deactivate(tx, current.id);
+    const deployment = await repo.insertDeployment(tx, {
+      promptId: prompt.id,
+      versionId: target.prompt_version_id,
+      environment,
+      deployedBy,
+      seq: await repo.nextSeq(tx, prompt.id),
+      rollbackOf: current.id,
+      previousId: target.previous_deployment_id,
     });
+    await recordAudit(tx, actor, {
+      action: 'deployment.rolled_back',
+      prompt: name,
+      environment,
+      targetId: deployment.id,
+      details: { version: target.version_number, rolled_back_version: current.version_number, rollback_of: current.id, ...opts.details },
+    });
+    await this.feed.publish(tx, { type: 'deployment.rolled_back', prompt: name, environment, version: target.version_number });
+    return view(name, deployment);
+  }
+
+  /** The version live in an environment now, if any. */
+  async liveVersion(tx: Transaction, promptId: string, environment: string): Promise<number | null> {
+    return (await repo.activeDeployment(tx, promptId, environment))?.version_number ?? null;
   }
 
   async history(name: string, f: { environment?: string | undefined; beforeSeq?: number | undefined; limit: number }): Promise<Array<DeploymentView & { seq: number }>> {

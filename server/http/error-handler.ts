@@ -13,6 +13,8 @@ const STATUS: Record<ErrorKind, number> = {
   conflict: 409,
   too_large: 413,
   unprocessable: 422,
+  rate_limited: 429,
+  unavailable: 503,
 };
 
 export interface ErrorBody {
@@ -86,6 +88,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    if (typeof details?.retry_after === 'number') res.setHeader('Retry-After', String(details.retry_after));
     res.status(status).json(errorBody(code, message, details, requestId));
   };
 }

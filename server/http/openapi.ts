@@ -40,7 +40,7 @@ export function openApiDocument(routes: Route[], info: { version: string }): Jso
       ),
     };
     if (route.scope === 'none') operation.security = [];
-    else operation['x-required-scope'] = typeof route.scope === 'string' ? route.scope : 'deploy:{environment}';
+    else if (route.scope !== 'authenticated') operation['x-required-scope'] = typeof route.scope === 'string' ? route.scope : 'deploy:{environment}';
     if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
     (paths[path] ??= {})[route.method] = operation;
   }
@@ -52,9 +52,12 @@ export function openApiDocument(routes: Route[], info: { version: string }): Jso
       description: 'Versions, deployments, rollback and rendering of LLM prompts. Errors answer {"error": {"code", "message", ...}}.',
     },
     components: {
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An OpenID Connect access token, when the registry has an issuer configured (GET /auth/config)' },
+      },
     },
-    security: [{ apiKey: [] }],
+    security: [{ apiKey: [] }, { bearer: [] }],
     paths,
   };
 }

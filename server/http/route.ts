@@ -29,8 +29,11 @@ export interface Route<P extends z.ZodType = z.ZodType, Q extends z.ZodType = z.
   path: string;
   summary: string;
   tag: string;
-  /** The scope needed; a function when it depends on the input (deploy:ENV). */
-  scope: 'none' | string | ((input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> }) => string);
+  /**
+   * The scope needed; a function when it depends on the input (deploy:ENV).
+   * 'none': no credential at all; 'authenticated': any valid credential, whatever its scopes.
+   */
+  scope: 'none' | 'authenticated' | string | ((input: { params: z.output<P>; query: z.output<Q>; body: z.output<B> }) => string);
   params?: P;
   query?: Q;
   body?: B;

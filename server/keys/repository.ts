@@ -9,9 +9,13 @@ export interface ApiKeyRecord {
   created_at: string;
   created_by: string;
   revoked_at: string | null;
+  /** After this the key is refused; null: never. */
+  expires_at: string | null;
+  /** Within a minute: written at most once a minute per key. */
+  last_used_at: string | null;
 }
 
-const COLUMNS = 'id, name, key_prefix, scopes, created_at, created_by, revoked_at';
+const COLUMNS = 'id, name, key_prefix, scopes, created_at, created_by, revoked_at, expires_at, last_used_at';
 
 function toRecord(r: Record<string, unknown>): ApiKeyRecord {
   return {
@@ -22,23 +26,30 @@ function toRecord(r: Record<string, unknown>): ApiKeyRecord {
     created_at: timestamp(r.created_at),
     created_by: String(r.created_by),
     revoked_at: nullableTimestamp(r.revoked_at),
+    expires_at: nullableTimestamp(r.expires_at),
+    last_used_at: nullableTimestamp(r.last_used_at),
   };
 }
 
 export async function insertKey(
   tx: Transaction,
-  key: { name: string; prefix: string; hash: string; scopes: string[]; createdBy: string },
+  key: { name: string; prefix: string; hash: string; scopes: string[]; createdBy: string; expiresAt: string | null },
 ): Promise<ApiKeyRecord> {
   const row = await tx.get<Record<string, unknown>>(
-    `INSERT INTO api_keys (name, key_prefix, key_hash, scopes, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-    [key.name, key.prefix, key.hash, listParam(tx.dialect, key.scopes), key.createdBy],
+    `INSERT INTO api_keys (name, key_prefix, key_hash, scopes, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+    [key.name, key.prefix, key.hash, listParam(tx.dialect, key.scopes), key.createdBy, key.expiresAt],
   );
   return toRecord(row!);
 }
 
-export async function findLiveKeyByHash(db: Queryable, hash: string): Promise<ApiKeyRecord | undefined> {
-  const row = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash]);
-  return row && toRecord(row);
+/** A live (unrevoked) key by hash, with its stored hash for the caller to compare in constant time; expiry is the caller's to judge. */
+export async function findLiveKeyByHash(db: Queryable, hash: string): Promise<(ApiKeyRecord & { key_hash: string }) | undefined> {
+  const row = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS}, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash]);
+  return row && { ...toRecord(row), key_hash: String(row.key_hash) };
+}
+
+export async function touchKey(tx: Transaction, id: string, at: string): Promise<void> {
+  await tx.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, at]);
 }
 
 export async function findKey(db: Queryable, idOrName: string): Promise<ApiKeyRecord | undefined> {
@@ -65,12 +76,13 @@ export async function countLiveKeys(db: Queryable): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-export async function liveAdminKeyIds(tx: Transaction): Promise<string[]> {
+/** Admin keys that work now (neither revoked nor expired). */
+export async function liveAdminKeyIds(tx: Transaction, now: string): Promise<string[]> {
   const sql =
     tx.dialect === 'postgres'
-      ? `SELECT id FROM api_keys WHERE revoked_at IS NULL AND 'admin' = ANY(scopes) FOR UPDATE`
-      : `SELECT id FROM api_keys WHERE revoked_at IS NULL AND EXISTS (SELECT 1 FROM json_each(api_keys.scopes) WHERE value = 'admin')`;
-  return (await tx.all<{ id: string }>(sql)).map((r) => String(r.id));
+      ? `SELECT id FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1::timestamptz) AND 'admin' = ANY(scopes) FOR UPDATE`
+      : `SELECT id FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) AND EXISTS (SELECT 1 FROM json_each(api_keys.scopes) WHERE value = 'admin')`;
+  return (await tx.all<{ id: string }>(sql, [now])).map((r) => String(r.id));
 }
 
 export async function revokeKey(tx: Transaction, id: string): Promise<ApiKeyRecord | undefined> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { decodeCursor, isString, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
-import { cursorParam, errorSchema, flag, limit, page } from '../http/schemas.js';
+import { cursorParam, errorSchema, flag, isoTime, limit, page } from '../http/schemas.js';
 import type { KeyService } from './service.js';
 
 const keySchema = z.object({
@@ -12,6 +12,8 @@ const keySchema = z.object({
   created_at: z.string(),
   created_by: z.string(),
   revoked_at: z.string().nullable(),
+  expires_at: z.string().nullable(),
+  last_used_at: z.string().nullable(),
 });
 
 export function keyRoutes(keys: KeyService): Route[] {
@@ -23,9 +25,24 @@ export function keyRoutes(keys: KeyService): Route[] {
       summary: 'Create an API key; the answer holds the key, shown this once',
       tag: 'keys',
       scope: 'admin',
-      body: z.object({ name: z.string().min(1).max(255), scopes: z.array(z.string()).min(1).max(20) }).strict(),
-      responses: { 201: { description: 'The key', schema: keySchema.extend({ key: z.string() }) }, 409: { description: 'Name taken', schema: errorSchema } },
-      handler: ({ body }, ctx) => keys.create(ctx.principal, body.name, body.scopes),
+      body: z
+        .object({
+          name: z.string().min(1).max(255),
+          scopes: z.array(z.string()).min(1).max(20),
+          expires_at: isoTime.nullable().optional(),
+          expires_in_days: z.number().int().min(1).max(3650).optional(),
+        })
+        .strict()
+        .refine((b) => b.expires_at == null || b.expires_in_days === undefined, 'give expires_at or expires_in_days, not both'),
+      responses: {
+        201: { description: 'The key', schema: keySchema.extend({ key: z.string() }) },
+        400: { description: 'Invalid name, scope or expiry', schema: errorSchema },
+        409: { description: 'Name taken', schema: errorSchema },
+      },
+      handler: ({ body }, ctx) =>
+        keys.create(ctx.principal, body.name, body.scopes, {
+          expiresAt: body.expires_in_days ? new Date(Date.now() + body.expires_in_days * 86_400_000).toISOString() : (body.expires_at ?? null),
+        }),
     }),
     defineRoute({
       method: 'get',

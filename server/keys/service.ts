@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { recordAudit } from '../audit/repository.js';
 import { SCOPE_PATTERN, type Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
@@ -28,8 +28,16 @@ const SYSTEM: Principal = { name: 'system', scopes: ['admin'], credential: 'syst
 
 interface CacheEntry {
   principal: Principal | undefined;
+  /** Why the key was refused, when it was. */
+  reason: string;
   expires: number;
 }
+
+export type KeyCheck = { principal: Principal; reason?: undefined } | { principal?: undefined; reason: string };
+
+const INVALID = 'the API key is not valid, or it was revoked';
+/** last_used_at is written at most this often per key: a write per request would cost more than the request. */
+const TOUCH_INTERVAL_MS = 60_000;
 
 /**
  * Creates, lists and revokes API keys, and authenticates requests by key.
@@ -39,6 +47,7 @@ interface CacheEntry {
  */
 export class KeyService {
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -56,16 +65,39 @@ export class KeyService {
     return hit && hit.expires > Date.now() ? hit.principal : undefined;
   }
 
-  async authenticate(key: string): Promise<Principal | undefined> {
+  async authenticate(key: string): Promise<KeyCheck> {
     const now = Date.now();
     // Keyed by the key itself, not its hash: hashing on every request cost the hot path more than the lookup.
     const hit = this.cache.get(key);
-    if (hit && hit.expires > now) return hit.principal;
-    const record = await repo.findLiveKeyByHash(this.db, hashKey(key));
-    const principal = record && { name: record.name, scopes: record.scopes, credential: `key:${record.id}` };
+    if (hit && hit.expires > now) return hit.principal ? { principal: hit.principal } : { reason: hit.reason };
+    const hash = hashKey(key);
+    const record = await repo.findLiveKeyByHash(this.db, hash);
+    let principal: Principal | undefined;
+    let reason = INVALID;
+    let expires = now + 2_000;
+    // The row was found by its hash; comparing again in constant time keeps timing out of the decision.
+    if (record && timingSafeEqual(Buffer.from(record.key_hash, 'hex'), Buffer.from(hash, 'hex'))) {
+      const expiresAt = record.expires_at ? Date.parse(record.expires_at) : Infinity;
+      if (expiresAt <= now) {
+        reason = `the API key "${record.name}" expired at ${record.expires_at}; ask an admin for a new one`;
+      } else {
+        principal = { name: record.name, scopes: record.scopes, credential: `key:${record.id}`, expiresAt: record.expires_at };
+        expires = Math.min(now + this.cacheTtlMs, expiresAt);
+        this.touch(record.id, record.last_used_at, now);
+      }
+    }
     if (this.cache.size >= 10_000) this.cache.clear();
-    this.cache.set(key, { principal, expires: now + (principal ? this.cacheTtlMs : 2_000) });
-    return principal;
+    this.cache.set(key, { principal, reason, expires });
+    return principal ? { principal } : { reason };
+  }
+
+  /** Records when a key was last used, at most once a minute, after the answer (a failed write is not the caller's problem). */
+  private touch(id: string, lastUsed: string | null, now: number): void {
+    const last = Math.max(this.touched.get(id) ?? 0, lastUsed ? Date.parse(lastUsed) : 0);
+    if (now - last < TOUCH_INTERVAL_MS) return;
+    if (this.touched.size >= 10_000) this.touched.clear();
+    this.touched.set(id, now);
+    this.db.transaction((tx) => repo.touchKey(tx, id, new Date(now).toISOString())).catch(() => undefined);
   }
 
   private validate(name: string, scopes: string[]): void {
@@ -77,13 +109,18 @@ export class KeyService {
     if (bad) throw invalid('invalid_scope', `unknown scope "${bad}": use read, write, deploy, deploy:ENV or admin`, { scope: bad });
   }
 
-  async create(actor: Principal, name: string, scopes: string[], key = generateKey()): Promise<CreatedKey> {
+  async create(actor: Principal, name: string, scopes: string[], opts: { key?: string; expiresAt?: string | null } = {}): Promise<CreatedKey> {
     this.validate(name, scopes);
+    const key = opts.key ?? generateKey();
+    const expiresAt = opts.expiresAt ?? null;
+    if (expiresAt !== null && Date.parse(expiresAt) <= Date.now()) {
+      throw invalid('invalid_expiry', `expires_at ${expiresAt} is in the past; give a time in the future, or none for a key that never expires`);
+    }
     const unique = [...new Set(scopes)];
     try {
       const record = await this.db.transaction(async (tx) => {
-        const created = await repo.insertKey(tx, { name, prefix: key.slice(0, 10), hash: hashKey(key), scopes: unique, createdBy: actor.name });
-        await recordAudit(tx, actor, { action: 'api_key.created', targetId: created.id, details: { name, scopes: unique } });
+        const created = await repo.insertKey(tx, { name, prefix: key.slice(0, 10), hash: hashKey(key), scopes: unique, createdBy: actor.name, expiresAt });
+        await recordAudit(tx, actor, { action: 'api_key.created', targetId: created.id, details: { name, scopes: unique, expires_at: expiresAt } });
         return created;
       });
       return { ...record, key };
@@ -102,7 +139,7 @@ export class KeyService {
     if (!found) throw notFound('key_not_found', `no API key "${idOrName}"`);
     if (found.revoked_at) return found;
     const revoked = await this.db.transaction(async (tx) => {
-      const admins = await repo.liveAdminKeyIds(tx);
+      const admins = await repo.liveAdminKeyIds(tx, new Date().toISOString());
       if (admins.length === 1 && admins[0] === found.id) {
         throw conflict('last_admin_key', `"${found.name}" is the last admin key; create another admin key before revoking it`);
       }
@@ -124,7 +161,7 @@ export class KeyService {
       if (adminKey.length < 16) throw new Error('PROMPT_REGISTRY_ADMIN_KEY must be at least 16 characters');
       if (await repo.findLiveKeyByHash(this.db, hashKey(adminKey))) return undefined;
       try {
-        await this.create(SYSTEM, name ?? `admin-${hashKey(adminKey).slice(0, 8)}`, ['admin'], adminKey);
+        await this.create(SYSTEM, name ?? `admin-${hashKey(adminKey).slice(0, 8)}`, ['admin'], { key: adminKey });
       } catch (err) {
         // Another replica starting at the same moment made it.
         if (!(err instanceof Error && 'code' in err && err.code === 'key_name_taken')) throw err;

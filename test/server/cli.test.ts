@@ -46,6 +46,27 @@ for (const dialect of DIALECTS) {
       assert.equal(await again.exited, 0);
     });
 
+    it('creates keys that expire, and refuses an unsafe OpenID Connect issuer at start-up', async () => {
+      const created = await cli(['keys', 'create', '--name', 'week-bot', '--scopes', 'read', '--expires-in-days', '7', '--json', '--db', db.url]);
+      assert.equal(created.code, 0, created.output);
+      const key = JSON.parse(created.output.trim().split('\n').pop()!) as { expires_at: string };
+      const days = (Date.parse(key.expires_at) - Date.now()) / 86_400_000;
+      assert.ok(days > 6.9 && days <= 7, `expires in ${days} days`);
+      const bad = await cli(['keys', 'create', '--name', 'x', '--scopes', 'read', '--expires-in-days', 'soon', '--db', db.url]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.output, /--expires-in-days/);
+
+      const refused = await cli(['serve', '--port', '0', '--db', db.url], {
+        PROMPT_REGISTRY_OIDC_ISSUER: 'http://idp.example.com/realms/main',
+        PROMPT_REGISTRY_OIDC_AUDIENCE: 'prompt-registry',
+      });
+      assert.equal(refused.code, 1);
+      assert.match(refused.output, /http:\/\/ on a non-loopback address; use https:\/\//);
+      const noMap = await cli(['serve', '--port', '0', '--db', db.url, '--oidc-issuer', 'https://idp.example.com', '--oidc-audience', 'a', '--oidc-role-map', '{"x":"admin"}']);
+      assert.equal(noMap.code, 1);
+      assert.match(noMap.output, /must map to a list of scopes/);
+    });
+
     it('creates, lists and revokes keys with `keys create|list|revoke`', async () => {
       const created = await cli(['keys', 'create', '--name', 'ci-bot', '--scopes', 'read,deploy:staging', '--db', db.url]);
       assert.equal(created.code, 0, created.output);

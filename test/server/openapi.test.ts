@@ -38,6 +38,21 @@ describe('OpenAPI document', () => {
     assert.deepEqual(body.paths['/healthz'].get.security, []);
   });
 
+  it('documents sign-in, the caller, environment policies and deployment requests', async () => {
+    const { body } = await s.admin.get('/openapi.json');
+    assert.deepEqual(body.paths['/auth/config'].get.security, []);
+    assert.ok(body.paths['/me'].get.responses['200']);
+    assert.equal(body.paths['/me'].get['x-required-scope'], undefined, 'any valid credential');
+    assert.equal(body.paths['/environments/{name}/policy'].put['x-required-scope'], 'admin');
+    assert.ok(body.paths['/environments/{name}/policy'].put.requestBody);
+    for (const path of ['/deployment-requests', '/deployment-requests/{id}', '/deployment-requests/{id}/approve', '/deployment-requests/{id}/reject']) assert.ok(body.paths[path], path);
+    assert.ok(body.paths['/prompts/{name}/deployments'].post.responses['202']);
+    assert.ok(body.paths['/prompts/{name}/rollback'].post.responses['202']);
+    assert.deepEqual(body.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: body.components.securitySchemes.bearer.description });
+    const keyBody = body.paths['/keys'].post.requestBody.content['application/json'].schema;
+    assert.ok(keyBody.properties.expires_at && keyBody.properties.expires_in_days);
+  });
+
   it('documents execution logging: one execution or a batch, with every field of a row', async () => {
     const { body } = await s.admin.get('/openapi.json');
     const ingest = body.paths['/executions'].post;

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { cursorParam, environmentName, limit, promptName, text } from '../http/schemas.js';
+
+export const requestParams = z.object({ id: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'a request id is a UUID').transform((s) => s.toLowerCase()) });
+
+export const decisionBody = z.object({ comment: text(2000).optional() }).strict();
+
+export const requestStatus = z.enum(['pending', 'approved', 'rejected', 'expired', 'applied']);
+
+export const listQuery = z.object({
+  status: requestStatus.optional(),
+  prompt: promptName.optional(),
+  environment: environmentName.optional(),
+  requested_by: text(255).optional(),
+  limit,
+  cursor: cursorParam,
+});
+
+export const decisionSchema = z.object({
+  actor: z.string(),
+  credential: z.string(),
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().nullable(),
+  decided_at: z.string(),
+});
+
+export const requestSchema = z.object({
+  id: z.string(),
+  prompt: z.string(),
+  environment: z.string(),
+  action: z.enum(['deploy', 'rollback']),
+  version: z.number().int(),
+  from_version: z.number().int().nullable(),
+  comment: z.string().nullable(),
+  requested_by: z.string(),
+  requested_credential: z.string(),
+  requested_at: z.string(),
+  expires_at: z.string(),
+  status: requestStatus,
+  required_approvals: z.number().int(),
+  approvals: z.number().int(),
+  decisions: z.array(decisionSchema),
+  decided_at: z.string().nullable(),
+  deployment_id: z.string().nullable(),
+});
+
+export type RequestView = z.infer<typeof requestSchema>;

@@ -1,0 +1,212 @@
+import { recordAudit } from '../audit/repository.js';
+import type { Principal } from '../auth/principal.js';
+import type { Database, Transaction } from '../db/index.js';
+import { AppError, conflict, notFound } from '../errors.js';
+import type { ChangeFeed } from '../events.js';
+import type { DeploymentService, DeploymentView } from '../deployments/service.js';
+import type { EnvironmentService } from '../environments/service.js';
+import type { PolicyView } from '../environments/schemas.js';
+import * as prompts from '../prompts/repository.js';
+import * as repo from './repository.js';
+import type { DecisionRow, RequestFilter, RequestRow } from './repository.js';
+import type { RequestView } from './schemas.js';
+
+function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): RequestView {
+  const mine = decisions.filter((d) => d.request_id === r.id);
+  return {
+    id: r.id,
+    prompt: r.prompt,
+    environment: r.environment,
+    action: r.action,
+    version: r.version_number,
+    from_version: r.from_version,
+    comment: r.comment,
+    requested_by: r.requested_by,
+    requested_credential: r.requested_credential,
+    requested_at: r.requested_at,
+    expires_at: r.expires_at,
+    // A pending request past its expiry is expired, whether or not anything has written that yet.
+    status: r.status === 'pending' && Date.parse(r.expires_at) <= now ? 'expired' : r.status,
+    required_approvals: r.required_approvals,
+    approvals: mine.filter((d) => d.decision === 'approve').length,
+    decisions: mine.map(({ request_id: _id, ...d }) => d),
+    decided_at: r.decided_at,
+    deployment_id: r.deployment_id,
+  };
+}
+
+export type DeployOutcome = { deployment: DeploymentView; created: boolean; request?: undefined } | { request: RequestView; deployment?: undefined };
+
+/**
+ * Deploys and rollbacks through their environment's policy: straight away,
+ * or as a request that takes effect when enough other people approve it. The
+ * final approval applies the deploy in its own transaction, with the request
+ * row locked, so two approvers at once apply it once.
+ */
+export class ApprovalService {
+  constructor(
+    private readonly db: Database,
+    private readonly feed: ChangeFeed,
+    private readonly deployments: DeploymentService,
+    private readonly environments: EnvironmentService,
+  ) {}
+
+  async deploy(actor: Principal, name: string, version: number, environment: string, comment?: string): Promise<DeployOutcome> {
+    this.deployments.assertEnvironment(environment);
+    return this.db.transaction(async (tx) => {
+      const policy = await this.environments.policy(environment, tx);
+      this.environments.requireDeploy(actor, policy);
+      if (policy.required_approvals === 0) return this.deployments.deployIn(tx, actor, name, version, environment);
+      const prompt = await prompts.lockPrompt(tx, name);
+      if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
+      if (!(await prompts.getVersion(tx, prompt.id, version))) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
+      const live = await this.deployments.liveVersion(tx, prompt.id, environment);
+      if (live === version) throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
+      return { request: await this.request(tx, actor, policy, { promptId: prompt.id, name, action: 'deploy', version, fromVersion: live, comment }) };
+    });
+  }
+
+  async rollback(
+    actor: Principal,
+    name: string,
+    environment: string,
+    version: number | undefined,
+    opts: { dryRun?: boolean; comment?: string | undefined } = {},
+  ): Promise<{ deployment: DeploymentView; request?: undefined } | { request: RequestView; deployment?: undefined }> {
+    this.deployments.assertEnvironment(environment);
+    return this.db.transaction(async (tx) => {
+      const policy = await this.environments.policy(environment, tx);
+      this.environments.requireDeploy(actor, policy, 'roll back');
+      if (policy.required_approvals === 0 || opts.dryRun) {
+        return { deployment: await this.deployments.rollbackIn(tx, actor, name, environment, version, { dryRun: opts.dryRun }) };
+      }
+      // Fix what the rollback restores now, so approvers approve a known version.
+      const planned = await this.deployments.rollbackIn(tx, actor, name, environment, version, { dryRun: true });
+      const prompt = (await prompts.findPrompt(tx, name))!;
+      return {
+        request: await this.request(tx, actor, policy, {
+          promptId: prompt.id,
+          name,
+          action: 'rollback',
+          version: planned.version,
+          fromVersion: planned.previous_version,
+          comment: opts.comment,
+        }),
+      };
+    });
+  }
+
+  private async request(
+    tx: Transaction,
+    actor: Principal,
+    policy: PolicyView,
+    r: { promptId: string; name: string; action: 'deploy' | 'rollback'; version: number; fromVersion: number | null; comment?: string | undefined },
+  ): Promise<RequestView> {
+    const now = new Date();
+    // Asking again for what is already waiting (a retried CI job, a double click) answers the waiting request.
+    const waiting = await repo.findPending(tx, { promptId: r.promptId, environment: policy.environment, action: r.action, version: r.version, now: now.toISOString() });
+    if (waiting) return view(waiting, await repo.decisionsFor(tx, [waiting.id]));
+    const row = await repo.insertRequest(tx, {
+      promptId: r.promptId,
+      environment: policy.environment,
+      action: r.action,
+      version: r.version,
+      fromVersion: r.fromVersion,
+      comment: r.comment ?? null,
+      requestedBy: actor.name,
+      credential: actor.credential,
+      requestedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + policy.approval_ttl_hours * 3_600_000).toISOString(),
+      requiredApprovals: policy.required_approvals,
+    });
+    await recordAudit(tx, actor, {
+      action: 'deployment_request.created',
+      prompt: r.name,
+      environment: policy.environment,
+      targetId: row.id,
+      details: { request_action: r.action, version: r.version, from_version: r.fromVersion, required_approvals: policy.required_approvals, expires_at: row.expires_at },
+    });
+    await this.feed.publish(tx, { type: 'deployment_request.created', prompt: r.name, environment: policy.environment, version: r.version, request_id: row.id, status: 'pending' });
+    return view(row, []);
+  }
+
+  async get(id: string): Promise<RequestView> {
+    const row = await repo.getRequest(this.db, id);
+    if (!row) throw notFound('request_not_found', `no deployment request ${id}`);
+    return view(row, await repo.decisionsFor(this.db, [id]));
+  }
+
+  async list(f: Omit<RequestFilter, 'now'>): Promise<RequestView[]> {
+    const rows = await repo.listRequests(this.db, { ...f, now: new Date().toISOString() });
+    const decisions = await repo.decisionsFor(this.db, rows.map((r) => r.id));
+    const now = Date.now();
+    return rows.map((r) => view(r, decisions, now));
+  }
+
+  approve(actor: Principal, id: string, comment?: string): Promise<RequestView> {
+    return this.decide(actor, id, 'approve', comment);
+  }
+
+  reject(actor: Principal, id: string, comment?: string): Promise<RequestView> {
+    return this.decide(actor, id, 'reject', comment);
+  }
+
+  private async decide(actor: Principal, id: string, decision: 'approve' | 'reject', comment: string | undefined): Promise<RequestView> {
+    // An expired request is marked so in a transaction that commits, then refused.
+    const outcome = await this.db.transaction(async (tx) => {
+      const req = await repo.lockRequest(tx, id);
+      if (!req) throw notFound('request_not_found', `no deployment request ${id}`);
+      const at = new Date().toISOString();
+      if (req.status === 'pending' && Date.parse(req.expires_at) <= Date.now()) {
+        await repo.setStatus(tx, id, 'expired', at);
+        await recordAudit(tx, actor, { action: 'deployment_request.expired', prompt: req.prompt, environment: req.environment, targetId: id });
+        return { expired: req as RequestRow | undefined };
+      }
+      if (req.status !== 'pending') {
+        throw conflict('request_not_pending', `this request is already ${req.status}; nothing more can be decided on it`, { status: req.status });
+      }
+      const own = actor.name === req.requested_by;
+      if (own && decision === 'approve') {
+        throw new AppError('forbidden', 'self_approval', `"${actor.name}" asked for this ${req.action}; it needs approval from someone else`);
+      }
+      // The requester may withdraw; everyone else needs the right to deploy there.
+      if (!own) this.environments.requireDeploy(actor, await this.environments.policy(req.environment, tx), decision === 'approve' ? 'approve deploys to' : 'reject deploys to');
+      const earlier = await repo.decisionsFor(tx, [id]);
+      if (earlier.some((d) => d.actor === actor.name)) {
+        throw conflict('already_decided', `"${actor.name}" has already decided on this request`);
+      }
+      await repo.insertDecision(tx, { requestId: id, actor: actor.name, credential: actor.credential, decision, comment: comment ?? null, at });
+      const approvers = [...earlier.filter((d) => d.decision === 'approve').map((d) => d.actor), ...(decision === 'approve' ? [actor.name] : [])];
+      await recordAudit(tx, actor, {
+        action: decision === 'approve' ? 'deployment_request.approved' : 'deployment_request.rejected',
+        prompt: req.prompt,
+        environment: req.environment,
+        targetId: id,
+        details: { approvals: approvers.length, required_approvals: req.required_approvals, comment: comment ?? null },
+      });
+      let status: repo.RequestStatus = 'pending';
+      let deploymentId: string | null = null;
+      if (decision === 'reject') {
+        status = 'rejected';
+      } else if (approvers.length >= req.required_approvals) {
+        // The requester deploys; the final approver is who the audit entry names, with everyone who approved.
+        const details = { request_id: id, requested_by: req.requested_by, approved_by: approvers };
+        const as = { deployedBy: req.requested_by, details };
+        deploymentId =
+          req.action === 'deploy'
+            ? (await this.deployments.deployIn(tx, actor, req.prompt, req.version_number, req.environment, as)).deployment.id
+            : (await this.deployments.rollbackIn(tx, actor, req.prompt, req.environment, req.version_number, { ...as, fromVersion: req.from_version })).id;
+        status = 'applied';
+      }
+      if (status !== 'pending') {
+        await repo.setStatus(tx, id, status, at, deploymentId);
+        await this.feed.publish(tx, { type: 'deployment_request.decided', prompt: req.prompt, environment: req.environment, version: req.version_number, request_id: id, status });
+      }
+      return { expired: undefined };
+    });
+    if (outcome.expired) {
+      throw conflict('request_expired', `this request expired at ${outcome.expired.expires_at}; ask for the ${outcome.expired.action} again`, { status: 'expired' });
+    }
+    return this.get(id);
+  }
+}
