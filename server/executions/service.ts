@@ -161,7 +161,7 @@ export class ExecutionService {
         environment: e.environment ?? null,
         status: e.status ?? (e.error ? 'error' : 'ok'),
         error: e.error ?? null,
-        input_variables: e.input_variables == null ? null : JSON.stringify(e.input_variables),
+        input_variables: e.input_variables ?? null,
         rendered_prompt: e.rendered_prompt ?? null,
         response: e.response ?? null,
         input_tokens: e.input_tokens ?? null,
@@ -169,7 +169,7 @@ export class ExecutionService {
         latency_ms: e.latency_ms ?? null,
         cost_usd: e.cost_usd ?? null,
         quality_score: e.quality_score ?? null,
-        metadata: JSON.stringify(e.metadata ?? {}),
+        metadata: e.metadata ?? '{}',
       };
     });
     const inserted = await this.db.transaction((tx) => repo.insertExecutions(tx, records));
