@@ -77,6 +77,18 @@ const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && 
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && !v.includes('\u0000');
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether a time of QUICK_TIME's shape is a real one (no 24:00, no 31 April), as zod's pattern checks; arithmetic, not a Date. */
+function isRealTime(s: string): boolean {
+  const digits = (at: number) => (s.charCodeAt(at) - 48) * 10 + (s.charCodeAt(at + 1) - 48);
+  const year = digits(0) * 100 + digits(2);
+  const [month, day] = [digits(5), digits(8)];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return false;
+  return digits(11) <= 23 && digits(14) <= 59 && digits(17) <= 59;
+}
+
 /** A JSON object's text, or undefined when zod should look at it (NUL, or an own `__proto__` key, which zod's copy drops). */
 function quickJson(v: unknown): string | undefined {
   if (!isObject(v) || Object.hasOwn(v, '__proto__')) return undefined;
@@ -113,9 +125,7 @@ export function quickParseExecution(row: unknown): ExecutionInput | undefined {
         out.environment = v;
         break;
       case 'executed_at':
-        if (typeof v !== 'string' || !QUICK_TIME.test(v) || v < '1970-01-01T00:00:00.000Z') return undefined;
-        // Only a real instant written as toISOString() would (no 24:00, no 31 April).
-        if (Number.isNaN(Date.parse(v)) || new Date(v).toISOString() !== v) return undefined;
+        if (typeof v !== 'string' || !QUICK_TIME.test(v) || v < '1970-01-01T00:00:00.000Z' || !isRealTime(v)) return undefined;
         out.executed_at = v;
         break;
       case 'input_variables': {

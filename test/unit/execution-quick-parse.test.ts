@@ -121,3 +121,23 @@ describe('the quick path of execution parsing', () => {
     assert.ok(batch.invalid.length > 20, 'most of the rows given to the schema are invalid');
   });
 });
+
+describe('the quick path on times', () => {
+  it('takes exactly the real times of toISOString() form, every day of four years and the edges of a day', () => {
+    const start = Date.parse('2023-01-01T00:00:00.000Z');
+    for (let day = 0; day < 4 * 366; day++) {
+      for (const offset of [0, 86_399_999]) {
+        const at = new Date(start + day * 86_400_000 + offset).toISOString();
+        assert.equal(quickParseExecution({ prompt_version_id: VERSION, executed_at: at })?.executed_at, at);
+      }
+    }
+    for (const bad of ['2023-02-29', '2024-02-30', '2100-02-29', '2026-04-31', '2026-13-01', '2026-00-10', '2026-01-00']) {
+      assert.equal(quickParseExecution({ prompt_version_id: VERSION, executed_at: `${bad}T00:00:00.000Z` }), undefined, bad);
+      assert.equal(executionInput.safeParse({ prompt_version_id: VERSION, executed_at: `${bad}T00:00:00.000Z` }).success, false, bad);
+    }
+    assert.ok(quickParseExecution({ prompt_version_id: VERSION, executed_at: '2000-02-29T00:00:00.000Z' }));
+    for (const bad of ['T24:00:00.000Z', 'T23:60:00.000Z', 'T23:59:60.000Z']) {
+      assert.equal(quickParseExecution({ prompt_version_id: VERSION, executed_at: `2026-01-01${bad}` }), undefined, bad);
+    }
+  });
+});
