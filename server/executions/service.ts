@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/index.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
@@ -172,8 +173,21 @@ export class ExecutionService {
         metadata: e.metadata ?? '{}',
       };
     });
-    const inserted = await this.db.transaction((tx) => repo.insertExecutions(tx, records));
+    const inserted = await this.store(records);
     return { accepted: records.length, inserted, duplicates: records.length - inserted, ids: records.map((r) => r.id) };
+  }
+
+  /** Stores the records in one transaction: large batches by COPY on Postgres, unless a retry brought ids stored already. */
+  private async store(records: ExecutionRecord[]): Promise<number> {
+    if (this.db.dialect === 'postgres' && records.length >= repo.COPY_MIN_ROWS) {
+      try {
+        return await this.db.transaction((tx) => repo.copyExecutions(tx, records));
+      } catch (err) {
+        // Some id is stored already (the client is retrying): nothing was, so store what is new.
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    return this.db.transaction((tx) => repo.insertExecutions(tx, records));
   }
 
   /** The version each row names: by id, by prompt and number, or by what was live in its environment when it ran. */
