@@ -373,7 +373,8 @@ async function main(): Promise<void> {
       progress(`${dialect}: ${ROWS.toLocaleString('en')} rows per measurement`);
       results[dialect] = await benchOne(dialect);
     }
-    process.stdout.write(`${JSON.stringify({ bench: 'ingest', node: process.version, ...results }, null, 2)}\n`);
+    const met = Object.values(results).map((r) => (r as { meets_target: boolean }).meets_target);
+    process.stdout.write(`${JSON.stringify({ bench: 'ingest', node: process.version, ...results, meets_targets: met.every(Boolean) }, null, 2)}\n`);
   } finally {
     await postgres?.stop();
   }

@@ -177,6 +177,7 @@ async function main(): Promise<void> {
           iterations: ITERATIONS,
           node: process.version,
           ...results,
+          meets_targets: Object.values(results).every((r) => (r as { meets_target: boolean }).meets_target),
         },
         null,
         2,
