@@ -177,9 +177,14 @@ export class ExecutionService {
     return { accepted: records.length, inserted, duplicates: records.length - inserted, ids: records.map((r) => r.id) };
   }
 
-  /** Stores the records in one transaction: large batches by COPY on Postgres, unless a retry brought ids stored already. */
+  /**
+   * Stores the records, all or none. On Postgres, large batches by COPY in a
+   * transaction, unless a retry brought ids stored already; the rest with one
+   * INSERT statement, atomic on its own. On SQLite, a few INSERTs in a transaction.
+   */
   private async store(records: ExecutionRecord[]): Promise<number> {
-    if (this.db.dialect === 'postgres' && records.length >= repo.COPY_MIN_ROWS) {
+    if (this.db.dialect === 'sqlite') return this.db.transaction((tx) => repo.insertExecutions(tx, records));
+    if (records.length >= repo.COPY_MIN_ROWS) {
       try {
         return await this.db.transaction((tx) => repo.copyExecutions(tx, records));
       } catch (err) {
@@ -187,7 +192,7 @@ export class ExecutionService {
         if (!isUniqueViolation(err)) throw err;
       }
     }
-    return this.db.transaction((tx) => repo.insertExecutions(tx, records));
+    return repo.insertExecutionsStatement(this.db, records);
   }
 
   /** The version each row names: by id, by prompt and number, or by what was live in its environment when it ran. */
