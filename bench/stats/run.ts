@@ -172,10 +172,12 @@ async function main(): Promise<void> {
       `${JSON.stringify(
         {
           bench: 'stats',
-          query: 'ExecutionService.stats(prompt, 7-day window): per-version aggregates, nearest-rank p50/p95/p99, custom metrics, daily series',
+          query:
+            'ExecutionService.stats(prompt, 7-day window ending now, so cut mid-hour): per-version counts and sums (SQLite: hourly totals for whole hours, rows for the part-hours), nearest-rank p50/p95/p99 from the version-time index, custom metrics, daily series',
           iterations: ITERATIONS,
           node: process.version,
           ...results,
+          meets_targets: Object.values(results).every((r) => (r as { meets_target: boolean }).meets_target),
         },
         null,
         2,

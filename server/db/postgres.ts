@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Database, Queryable, Row, Transaction } from './types.js';
 
 // Answer TIMESTAMPTZ and BIGINT as strings we control: timestamps become ISO
@@ -49,6 +52,13 @@ class PgTransaction extends PgQueryable {
   }
   async exec(script: string): Promise<void> {
     await this.client.query(script);
+  }
+  async copyFrom(sql: string, chunks: Iterable<string>): Promise<number> {
+    const copy = (this.client as pg.PoolClient).query(copyFrom(sql));
+    // Readable.from pulls the next chunk only when the socket has taken the last, so building
+    // the rows overlaps with Postgres storing the ones already sent.
+    await pipeline(Readable.from(chunks, { objectMode: false }), copy);
+    return copy.rowCount;
   }
 }
 

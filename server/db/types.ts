@@ -26,6 +26,11 @@ export interface Transaction extends Queryable {
   afterCommit(fn: () => void): void;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Postgres only: streams text-format rows into `COPY ... FROM STDIN`, pulling
+   * each chunk as the connection takes it; answers the rows copied.
+   */
+  copyFrom?(sql: string, chunks: Iterable<string>): Promise<number>;
 }
 
 export interface Notification {

@@ -1,6 +1,6 @@
 import type { Dialect, Queryable, Transaction } from '../db/index.js';
 import { json, listParam, nullableTimestamp, timestamp } from '../db/values.js';
-import type { Interval } from './schemas.js';
+import { INTERVALS, type Interval } from './schemas.js';
 
 /** An execution as stored: every column, resolved and serialised. */
 export interface ExecutionRecord {
@@ -79,9 +79,56 @@ export async function insertExecutions(tx: Transaction, rows: readonly Execution
     }
     return inserted;
   }
+  return insertExecutionsStatement(tx, rows);
+}
+
+/**
+ * Postgres: the batch in one INSERT statement. A statement is atomic and, once
+ * answered, committed on its own, so this may run outside a transaction: for a
+ * single execution that saves the BEGIN and COMMIT round trips (a third more
+ * single-row requests a second).
+ */
+export async function insertExecutionsStatement(db: Queryable, rows: readonly ExecutionRecord[]): Promise<number> {
+  if (db.dialect !== 'postgres') throw new Error('one statement per batch is for Postgres: SQLite inserts in chunks, in a transaction');
+  if (rows.length === 0) return 0;
   const columns: unknown[][] = Array.from({ length: COLUMN_COUNT }, () => new Array<unknown>(rows.length));
   rows.forEach((row, i) => asTuple(row).forEach((value, c) => (columns[c]![i] = value)));
-  return tx.run(INSERT_POSTGRES, columns);
+  return db.run(INSERT_POSTGRES, columns);
+}
+
+// COPY's text format: a tab between fields, a newline after each row, \N for null, and
+// backslash escapes for the four characters that would break that (NUL can't be stored).
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const copyText = (v: string | null) => (v === null ? '\\N' : COPY_SPECIAL.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : v);
+const copyNumber = (v: number | null) => (v === null ? '\\N' : String(v));
+const COPY_CHUNK = 64 * 1024;
+
+/** The rows in COPY text format, about 64 KB at a time, built as the connection asks for them. */
+function* copyChunks(rows: readonly ExecutionRecord[]): Generator<string> {
+  let chunk = '';
+  for (const r of rows) {
+    chunk += `${r.id}\t${r.prompt_version_id}\t${r.prompt_id}\t${r.executed_at}\t${copyText(r.environment)}\t${r.status}\t${copyText(r.error)}\t${copyText(r.input_variables)}\t${copyText(r.rendered_prompt)}\t${copyText(r.response)}\t${copyNumber(r.input_tokens)}\t${copyNumber(r.output_tokens)}\t${copyNumber(r.latency_ms)}\t${copyNumber(r.cost_usd)}\t${copyNumber(r.quality_score)}\t${copyText(r.metadata)}\n`;
+    if (chunk.length >= COPY_CHUNK) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** Batches this large go through COPY on Postgres; below it, COPY's extra round trip costs more than it saves. */
+export const COPY_MIN_ROWS = 50;
+
+/**
+ * Postgres: stores a batch with COPY FROM STDIN, the rows streamed while
+ * Postgres stores the first ones, so building them costs no time of its own.
+ * COPY can't skip an id already stored: the transaction fails with a unique
+ * violation, and the caller stores the batch with insertExecutions instead.
+ */
+export async function copyExecutions(tx: Transaction, rows: readonly ExecutionRecord[]): Promise<number> {
+  if (!tx.copyFrom) throw new Error('COPY is for Postgres');
+  return tx.copyFrom(`COPY prompt_executions (${INSERT_COLUMNS}) FROM STDIN`, copyChunks(rows));
 }
 
 /** A version, the prompt it belongs to, and its number. */
@@ -422,6 +469,56 @@ function parseList(text: string): Float64Array {
   return out;
 }
 
+/**
+ * Rearranges a[lo..hi] so that a[k] holds the value an ascending sort would
+ * put there, with none larger before it and none smaller after (Hoare's
+ * selection, pivot the median of three): linear on average, where a sort of
+ * every bucket cost more than the queries.
+ */
+function select(a: Float64Array, k: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const [x0, x1, x2] = [a[lo]!, a[mid]!, a[hi]!];
+    const pivot = x0 < x1 ? (x1 < x2 ? x1 : x0 < x2 ? x2 : x0) : x0 < x2 ? x0 : x1 < x2 ? x2 : x1;
+    let [i, j] = [lo, hi];
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (pivot < a[j]!) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i++] = a[j]!;
+        a[j--] = t;
+      }
+    }
+    if (j < k) lo = i;
+    if (k < i) hi = j;
+  }
+  return a[k]!;
+}
+
+/** Nearest-rank percentiles (ascending ps) of values in any order, which it reorders; null for none. */
+export function percentiles(values: Float64Array, ps: readonly number[]): Array<number | null> {
+  const n = values.length;
+  let lo = 0;
+  return ps.map((p) => {
+    if (n === 0) return null;
+    const k = Math.min(Math.max(1, Math.ceil(p * n)), n) - 1;
+    const value = select(values, k, lo, n - 1);
+    lo = k;
+    return value;
+  });
+}
+
+function concat(lists: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(lists.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  for (const l of lists) {
+    out.set(l, at);
+    at += l.length;
+  }
+  return out;
+}
+
 // Buckets start at whole UTC hours or days, and come back as the same ISO text on both dialects.
 // date_bin (Postgres 14) is plain arithmetic from a UTC-midnight origin; date_trunc with a time
 // zone costs about twice the whole query.
@@ -432,71 +529,118 @@ const BUCKET = {
   },
   sqlite: { hour: "substr(executed_at, 1, 13) || ':00:00.000Z'", day: "substr(executed_at, 1, 10) || 'T00:00:00.000Z'" },
 } as const;
+/** The bucket of an hour of prompt_execution_hours ('2026-01-31T12'). */
+const HOUR_BUCKET = { hour: "hour || ':00:00.000Z'", day: "substr(hour, 1, 10) || 'T00:00:00.000Z'" } as const;
 
-const WINDOW = 'prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text)';
+const FROM_ROWS = 'FROM prompt_executions WHERE prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text)';
+
+const HOUR_SUMS = `SUM(n) AS n, SUM(errors) AS errors, SUM(latency_n) AS latency_n, SUM(latency_sum) AS latency_sum,
+  SUM(input_n) AS input_n, SUM(input_sum) AS input_sum, SUM(output_n) AS output_n, SUM(output_sum) AS output_sum,
+  SUM(cost_n) AS cost_n, SUM(cost_sum) AS cost_sum, SUM(quality_n) AS quality_n, SUM(quality_sum) AS quality_sum`;
+
+const withNumbers = (sql: string) => `SELECT a.*, v.version_number FROM (${sql}) a JOIN prompt_versions v ON v.id = a.version_id`;
+
+const HOUR = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Counts and sums per version and bucket, from the rows. */
+const bucketsFromRows = (db: Queryable, w: StatsWindow, interval: Interval, from: string, to: string) =>
+  db.all<Record<string, unknown>>(
+    withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[db.dialect][interval]} AS bucket, ${AGGREGATES} ${FROM_ROWS} GROUP BY prompt_version_id, bucket`),
+    [w.promptId, from, to, w.environment],
+  );
+
+/**
+ * Counts and sums per version and bucket over the window. SQLite reads the
+ * whole hours from prompt_execution_hours and adds up only the rows of the
+ * part-hours at either end; Postgres adds up the rows.
+ */
+async function bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<Record<string, unknown>[]> {
+  if (db.dialect === 'postgres') return bucketsFromRows(db, w, interval, w.from, w.to);
+  const [from, to] = [Date.parse(w.from), Date.parse(w.to)];
+  const [first, last] = [Math.ceil(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR];
+  if (first >= last) return bucketsFromRows(db, w, interval, w.from, w.to);
+  const parts = [
+    db.all<Record<string, unknown>>(
+      withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${HOUR_SUMS}
+                     FROM prompt_execution_hours WHERE prompt_id = $1 AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR environment = $4::text)
+                    GROUP BY prompt_version_id, bucket`),
+      [w.promptId, iso(first).slice(0, 13), iso(last).slice(0, 13), w.environment],
+    ),
+  ];
+  if (from < first) parts.push(bucketsFromRows(db, w, interval, w.from, iso(first)));
+  if (last < to) parts.push(bucketsFromRows(db, w, interval, iso(last), w.to));
+  return (await Promise.all(parts)).flat();
+}
+
+/** Each (version, time range)'s latencies, as comma-separated text (null: none), from the version-time index alone. */
+async function latencyLists(db: Queryable, ranges: ReadonlyArray<{ versionId: string; from: string; to: string }>, environment: string | null): Promise<Array<string | null>> {
+  if (ranges.length === 0) return [];
+  const rows =
+    db.dialect === 'postgres'
+      ? await db.all<{ latencies: string | null }>(
+          `SELECT (SELECT string_agg(e.latency_ms::text, ',') FROM prompt_executions e
+                    WHERE e.prompt_version_id = w.version_id AND e.executed_at >= w.from_at AND e.executed_at < w.to_at
+                      AND ($4::text IS NULL OR e.environment = $4::text)) AS latencies
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(version_id, from_at, to_at, ord)
+            ORDER BY w.ord`,
+          [ranges.map((r) => r.versionId), ranges.map((r) => r.from), ranges.map((r) => r.to), environment],
+        )
+      : await db.all<{ latencies: string | null }>(
+          `SELECT (SELECT group_concat(latency_ms) FROM prompt_executions
+                    WHERE prompt_version_id = w.value ->> 0 AND executed_at >= w.value ->> 1 AND executed_at < w.value ->> 2
+                      AND ($2::text IS NULL OR environment = $2::text)) AS latencies
+             FROM json_each($1) AS w ORDER BY w.key`,
+          [JSON.stringify(ranges.map((r) => [r.versionId, r.from, r.to])), environment],
+        );
+  return rows.map((r) => r.latencies);
+}
 
 /**
  * Per version, and per version and time bucket, over one prompt's window:
- * counts, sums and nearest-rank latency percentiles, from one scan of the
- * covering index. Postgres computes the percentiles with percentile_disc;
- * SQLite hands the bucket's latencies over and they are ranked here, by the
- * same rule.
+ * counts, sums and nearest-rank latency percentiles. Counts and sums come
+ * from bucketAggregates; then each bucket's latencies from the version-time
+ * index, ranked here, by the same rule on both dialects.
  */
 export async function statsRows(db: Queryable, w: StatsWindow, interval: Interval): Promise<{ versions: VersionStatsRow[]; buckets: BucketStatsRow[] }> {
-  const params = [w.promptId, w.from, w.to, w.environment];
-  if (db.dialect === 'postgres') {
-    const rows = await db.all<Record<string, unknown>>(
-      `SELECT a.*, v.version_number FROM (
-         SELECT prompt_version_id AS version_id, bucket, GROUPING(bucket) AS whole_version, ${AGGREGATES},
-                percentile_disc(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP (ORDER BY latency_ms) AS pct
-           FROM (SELECT prompt_version_id, ${BUCKET.postgres[interval]} AS bucket, status, latency_ms, input_tokens, output_tokens, cost_usd, quality_score
-                   FROM prompt_executions WHERE ${WINDOW}) e
-          GROUP BY GROUPING SETS ((prompt_version_id), (prompt_version_id, bucket))
-       ) a JOIN prompt_versions v ON v.id = a.version_id`,
-      params,
-    );
-    const versions: VersionStatsRow[] = [];
-    const buckets: BucketStatsRow[] = [];
-    for (const r of rows) {
-      const pct = (r.pct as Array<number | null> | null) ?? [null, null, null];
-      const base = { version_id: String(r.version_id), version_number: Number(r.version_number), aggregate: toAggregate(r) };
-      if (Number(r.whole_version) === 1) versions.push({ ...base, p50: pct[0] ?? null, p95: pct[1] ?? null, p99: pct[2] ?? null });
-      else buckets.push({ ...base, start: timestamp(r.bucket), p95: pct[1] ?? null });
-    }
-    return { versions, buckets };
+  const groups = new Map<string, { version_id: string; version_number: number; start: string; aggregate: Aggregate }>();
+  for (const r of await bucketAggregates(db, w, interval)) {
+    const start = timestamp(r.bucket);
+    const key = `${String(r.version_id)} ${start}`;
+    const group = groups.get(key);
+    if (group) group.aggregate = addAggregates(group.aggregate, toAggregate(r));
+    else groups.set(key, { version_id: String(r.version_id), version_number: Number(r.version_number), start, aggregate: toAggregate(r) });
   }
-
-  const rows = await db.all<Record<string, unknown>>(
-    `SELECT a.*, v.version_number FROM (
-       SELECT prompt_version_id AS version_id, ${BUCKET.sqlite[interval]} AS bucket, ${AGGREGATES}, group_concat(latency_ms) AS latencies
-         FROM prompt_executions WHERE ${WINDOW}
-        GROUP BY prompt_version_id, bucket
-     ) a JOIN prompt_versions v ON v.id = a.version_id`,
-    params,
+  // In time order, so every sum below adds up in the same order on both dialects.
+  const ordered = [...groups.values()].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.version_id < b.version_id ? -1 : 1));
+  const step = INTERVALS[interval];
+  const lists = await latencyLists(
+    db,
+    ordered.map((g) => ({
+      versionId: g.version_id,
+      from: g.start < w.from ? w.from : g.start,
+      to: iso(Math.min(Date.parse(g.start) + step, Date.parse(w.to))),
+    })),
+    w.environment,
   );
-  const byVersion = new Map<string, { row: Omit<VersionStatsRow, 'p50' | 'p95' | 'p99'>; latencies: Float64Array[] }>();
+
   const buckets: BucketStatsRow[] = [];
-  for (const r of rows) {
-    const latencies = typeof r.latencies === 'string' ? parseList(r.latencies).sort() : new Float64Array(0);
-    const base = { version_id: String(r.version_id), version_number: Number(r.version_number), aggregate: toAggregate(r) };
-    buckets.push({ ...base, start: String(r.bucket), p95: nearestRank(latencies, 0.95) });
-    const entry = byVersion.get(base.version_id);
+  const byVersion = new Map<string, { row: Omit<VersionStatsRow, 'p50' | 'p95' | 'p99'>; latencies: Float64Array[] }>();
+  ordered.forEach((g, i) => {
+    const text = lists[i];
+    const latencies = text ? parseList(text) : new Float64Array(0);
+    buckets.push({ ...g, p95: percentiles(latencies, [0.95])[0]! });
+    const entry = byVersion.get(g.version_id);
     if (entry) {
-      entry.row.aggregate = addAggregates(entry.row.aggregate, base.aggregate);
+      entry.row.aggregate = addAggregates(entry.row.aggregate, g.aggregate);
       entry.latencies.push(latencies);
     } else {
-      byVersion.set(base.version_id, { row: { ...base }, latencies: [latencies] });
+      byVersion.set(g.version_id, { row: { version_id: g.version_id, version_number: g.version_number, aggregate: g.aggregate }, latencies: [latencies] });
     }
-  }
+  });
   const versions = [...byVersion.values()].map(({ row, latencies }) => {
-    const all = new Float64Array(latencies.reduce((n, l) => n + l.length, 0));
-    let at = 0;
-    for (const l of latencies) {
-      all.set(l, at);
-      at += l.length;
-    }
-    all.sort();
-    return { ...row, p50: nearestRank(all, 0.5), p95: nearestRank(all, 0.95), p99: nearestRank(all, 0.99) };
+    const [p50, p95, p99] = percentiles(concat(latencies), [0.5, 0.95, 0.99]);
+    return { ...row, p50: p50!, p95: p95!, p99: p99! };
   });
   return { versions, buckets };
 }

@@ -14,6 +14,7 @@ import {
   ingestResultSchema,
   listExecutionsQuery,
   MAX_BATCH,
+  quickParseExecution,
   statsQuery,
   statsSchema,
 } from './schemas.js';
@@ -32,6 +33,8 @@ export function parseBatch(body: unknown[] | Record<string, unknown>): Batch {
   if (rows.length === 0) throw emptyBatch();
   const batch: Batch = { rows: [], invalid: [] };
   rows.forEach((row, index) => {
+    const quick = quickParseExecution(row);
+    if (quick) return void batch.rows.push(quick);
     const result = executionInput.safeParse(row);
     batch.rows.push(result.success ? result.data : undefined);
     if (!result.success) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Database } from '../db/index.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { AppError, invalid, notFound } from '../errors.js';
@@ -161,7 +162,7 @@ export class ExecutionService {
         environment: e.environment ?? null,
         status: e.status ?? (e.error ? 'error' : 'ok'),
         error: e.error ?? null,
-        input_variables: e.input_variables == null ? null : JSON.stringify(e.input_variables),
+        input_variables: e.input_variables ?? null,
         rendered_prompt: e.rendered_prompt ?? null,
         response: e.response ?? null,
         input_tokens: e.input_tokens ?? null,
@@ -169,11 +170,29 @@ export class ExecutionService {
         latency_ms: e.latency_ms ?? null,
         cost_usd: e.cost_usd ?? null,
         quality_score: e.quality_score ?? null,
-        metadata: JSON.stringify(e.metadata ?? {}),
+        metadata: e.metadata ?? '{}',
       };
     });
-    const inserted = await this.db.transaction((tx) => repo.insertExecutions(tx, records));
+    const inserted = await this.store(records);
     return { accepted: records.length, inserted, duplicates: records.length - inserted, ids: records.map((r) => r.id) };
+  }
+
+  /**
+   * Stores the records, all or none. On Postgres, large batches by COPY in a
+   * transaction, unless a retry brought ids stored already; the rest with one
+   * INSERT statement, atomic on its own. On SQLite, a few INSERTs in a transaction.
+   */
+  private async store(records: ExecutionRecord[]): Promise<number> {
+    if (this.db.dialect === 'sqlite') return this.db.transaction((tx) => repo.insertExecutions(tx, records));
+    if (records.length >= repo.COPY_MIN_ROWS) {
+      try {
+        return await this.db.transaction((tx) => repo.copyExecutions(tx, records));
+      } catch (err) {
+        // Some id is stored already (the client is retrying): nothing was, so store what is new.
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    return repo.insertExecutionsStatement(this.db, records);
   }
 
   /** The version each row names: by id, by prompt and number, or by what was live in its environment when it ran. */
