@@ -20,6 +20,9 @@ export class Approvals extends Disposable {
   private readonly appliedEmitter = this._register(new vscode.EventEmitter<DeploymentRequest>());
   /** A request went live: the views showing what is live refresh. */
   readonly onDidApply = this.appliedEmitter.event;
+  private readonly settledEmitter = this._register(new vscode.EventEmitter<{ request: DeploymentRequest; message: string | undefined }>());
+  /** One of the user's requests was settled by someone else (or expired), with what they were told. */
+  readonly onDidSettle = this.settledEmitter.event;
 
   me: Me | undefined;
   pending: DeploymentRequest[] = [];
@@ -148,6 +151,7 @@ export class Approvals extends Disposable {
   private settled(r: DeploymentRequest, me: Me | undefined): void {
     if (r.status === 'applied') this.appliedEmitter.fire(r);
     const message = outcomeMessage(r, me);
+    this.settledEmitter.fire({ request: r, message: message?.text });
     if (!message) return;
     if (message.warning) void vscode.window.showWarningMessage(message.text);
     else void vscode.window.showInformationMessage(message.text);

@@ -30,7 +30,8 @@ function span(ms: number): string {
   if (min < 60) return `${Math.max(min, 1)} min`;
   const h = Math.floor(min / 60);
   if (h < 48) return `${h} h`;
-  return `${Math.floor(h / 24)} d`;
+  // Nearest day: a 72-hour expiry reads "3 d" a minute later, not "2 d".
+  return `${Math.round(min / 1440)} d`;
 }
 
 /** `just now`, `5 min ago`, `3 h ago`, `2 d ago`. */
@@ -60,7 +61,8 @@ export function requestText(r: DeploymentRequest, me: Me | undefined, now: numbe
   const role = roleOf(r, me);
   const who = role === 'own' ? 'you' : r.requested_by;
   const change = r.action === 'rollback' ? `rollback from v${r.from_version ?? '?'}` : undefined;
-  const description = [change, who, `${r.approvals}/${r.required_approvals} approved`, ago(r.requested_at, now), expiry(r.expires_at, now)].filter(Boolean).join(' · ');
+  // Short: a sidebar is narrow. The rows under it and the tooltip say the rest.
+  const description = [change, who, `${r.approvals}/${r.required_approvals}`, ago(r.requested_at, now), expiry(r.expires_at, now)].filter(Boolean).join(' · ');
   const decisions = r.decisions.map((d) => `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: “${d.comment}”` : ''}`);
   const tooltip = [
     `${capital(describeChange(r))}${r.from_version ? ` (live there now: v${r.from_version})` : ''}`,
@@ -73,6 +75,28 @@ export function requestText(r: DeploymentRequest, me: Me | undefined, now: numbe
     `Request ${r.id}`,
   ];
   return { label: `${r.prompt} v${r.version} → ${r.environment}`, description, tooltip: tooltip.filter(Boolean).join('\n') };
+}
+
+export interface DetailText {
+  label: string;
+  description: string;
+  icon: string;
+  /** The detail that opens what would change. */
+  compare?: { prompt: string; from: number | null; to: number };
+}
+
+/** The rows under a request: who asked and why, approvals so far, expiry, and what would change. */
+export function requestDetails(r: DeploymentRequest, me: Me | undefined, now: number): DetailText[] {
+  const who = roleOf(r, me) === 'own' ? 'you' : r.requested_by;
+  const decisions = r.decisions.map((d) => `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: “${d.comment}”` : ''}`).join(', ');
+  return [
+    { label: `Requested by ${who}, ${ago(r.requested_at, now)}`, description: r.comment ? `“${r.comment}”` : '', icon: 'person' },
+    { label: `${r.approvals} of ${plural(r.required_approvals, 'approval')}`, description: decisions, icon: 'pass' },
+    { label: capital(expiry(r.expires_at, now)), description: `${r.expires_at.slice(0, 16).replace('T', ' ')} UTC`, icon: 'watch' },
+    r.from_version && r.from_version !== r.version
+      ? { label: `Compare v${r.from_version} → v${r.version}`, description: `live now: v${r.from_version}`, icon: 'diff', compare: { prompt: r.prompt, from: r.from_version, to: r.version } }
+      : { label: `Open v${r.version}`, description: 'nothing live there now', icon: 'file', compare: { prompt: r.prompt, from: null, to: r.version } },
+  ];
 }
 
 /** What the requester is told right after asking. */

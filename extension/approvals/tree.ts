@@ -3,7 +3,7 @@ import type { DeploymentRequest } from '../../client/index.js';
 import { Disposable } from '../lifecycle.js';
 import { MessageNode } from '../tree/nodes.js';
 import type { Approvals } from './approvals.js';
-import { awaitingDecision, requestText, roleOf } from './model.js';
+import { awaitingDecision, requestDetails, requestText, roleOf, type DetailText } from './model.js';
 
 /** A pending request; `contextValue` `request.own|decide|decided|view` picks Approve / Reject or Withdraw. */
 export class RequestNode extends vscode.TreeItem {
@@ -12,22 +12,34 @@ export class RequestNode extends vscode.TreeItem {
     approvals: Approvals,
   ) {
     const t = requestText(request, approvals.me, Date.now());
-    super(t.label, vscode.TreeItemCollapsibleState.None);
+    super(t.label, vscode.TreeItemCollapsibleState.Collapsed);
     this.id = `request:${request.id}`;
     this.description = t.description;
     this.tooltip = t.tooltip;
     this.contextValue = `request.${roleOf(request, approvals.me)}`;
     this.iconPath = new vscode.ThemeIcon(request.action === 'rollback' ? 'history' : 'rocket');
-    // A click shows what would change: the diff from what is live there to what the request makes live.
-    const from = request.from_version;
-    this.command =
-      from && from !== request.version
-        ? { command: 'promptRegistry.compareVersions', title: 'Compare', arguments: [{ prompt: request.prompt, versions: [from, request.version] }] }
-        : { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [{ prompt: request.prompt, version: request.version }] };
   }
 }
 
-export type ApprovalNode = RequestNode | MessageNode;
+/** A row under a request; the last one opens what the request would change. */
+export class RequestDetailNode extends vscode.TreeItem {
+  constructor(parent: RequestNode, index: number, d: DetailText) {
+    super(d.label, vscode.TreeItemCollapsibleState.None);
+    this.id = `${parent.id}:${index}`;
+    this.description = d.description;
+    this.tooltip = d.description ? `${d.label}\n${d.description}` : d.label;
+    this.contextValue = 'requestDetail';
+    this.iconPath = new vscode.ThemeIcon(d.icon);
+    const c = d.compare;
+    if (c) {
+      this.command = c.from
+        ? { command: 'promptRegistry.compareVersions', title: 'Compare', arguments: [{ prompt: c.prompt, versions: [c.from, c.to] }] }
+        : { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [{ prompt: c.prompt, version: c.to }] };
+    }
+  }
+}
+
+export type ApprovalNode = RequestNode | RequestDetailNode | MessageNode;
 
 /** The "Approvals" view: pending requests, newest first, with a badge counting those awaiting the user. */
 export class ApprovalsTree extends Disposable implements vscode.TreeDataProvider<ApprovalNode> {
@@ -56,6 +68,7 @@ export class ApprovalsTree extends Disposable implements vscode.TreeDataProvider
   }
 
   async getChildren(parent?: ApprovalNode): Promise<ApprovalNode[]> {
+    if (parent instanceof RequestNode) return requestDetails(parent.request, this.approvals.me, Date.now()).map((d, i) => new RequestDetailNode(parent, i, d));
     if (parent) return [];
     await this.approvals.ready();
     const a = this.approvals;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DeploymentRequest, Me } from '../../client/index.js';
-import { ago, awaitingDecision, decisionMessage, expiry, outcomeMessage, pendingMessage, requestText, roleOf } from '../../extension/approvals/model.js';
+import { ago, awaitingDecision, decisionMessage, expiry, outcomeMessage, pendingMessage, requestDetails, requestText, roleOf } from '../../extension/approvals/model.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 
@@ -72,15 +72,31 @@ describe('deployment requests in the extension', () => {
   it('describes a row: what goes where, who asked, approvals so far of needed, age, expiry', () => {
     const t = requestText(request(), me('dave'), NOW);
     assert.equal(t.label, 'greeting v2 → production');
-    assert.equal(t.description, 'bob · 0/1 approved · 5 min ago · expires in 2 d');
+    assert.equal(t.description, 'bob · 0/1 · 5 min ago · expires in 3 d');
     assert.match(t.tooltip, /^Deploy of greeting v2 to production \(live there now: v1\)\nRequested by bob, 5 min ago/);
     assert.match(t.tooltip, /“shorter”/);
     assert.match(t.tooltip, /Request 1a2b3c4d-0000/);
     const own = requestText(request({ action: 'rollback', version: 1, from_version: 2, decisions: [approve('erin', 'ok')], approvals: 1, required_approvals: 2 }), me('bob'), NOW);
     assert.equal(own.label, 'greeting v1 → production');
-    assert.equal(own.description, 'rollback from v2 · you · 1/2 approved · 5 min ago · expires in 2 d');
+    assert.equal(own.description, 'rollback from v2 · you · 1/2 · 5 min ago · expires in 3 d');
     assert.match(own.tooltip, /erin approved: “ok”/);
     assert.match(own.tooltip, /you may withdraw it/);
+  });
+
+  it('details a request in the rows under it, the last one opening what would change', () => {
+    const rows = requestDetails(request({ decisions: [approve('erin', 'ok')], approvals: 1, required_approvals: 2 }), me('dave'), NOW);
+    assert.deepEqual(
+      rows.map((r) => [r.label, r.description]),
+      [
+        ['Requested by bob, 5 min ago', '“shorter”'],
+        ['1 of 2 approvals', 'erin approved: “ok”'],
+        ['Expires in 3 d', '2026-12-04 11:55 UTC'],
+        ['Compare v1 → v2', 'live now: v1'],
+      ],
+    );
+    assert.deepEqual(rows[3]!.compare, { prompt: 'greeting', from: 1, to: 2 });
+    const first = requestDetails(request({ from_version: null }), me('bob'), NOW);
+    assert.deepEqual([first[0]!.label, first[3]!.label, first[3]!.compare], ['Requested by you, 5 min ago', 'Open v2', { prompt: 'greeting', from: null, to: 2 }]);
   });
 
   it('tells the requester what is waiting, and then how it ended', () => {
