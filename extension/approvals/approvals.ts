@@ -31,6 +31,8 @@ export class Approvals extends Disposable {
   error: string | undefined;
   /** The user's own pending requests, by id: they are told when each is settled. */
   private readonly mine = new Map<string, DeploymentRequest>();
+  /** Requests the user settled here: a load already under way must not follow them again. */
+  private readonly settledHere = new Set<string>();
   private subscription: EventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -65,6 +67,7 @@ export class Approvals extends Disposable {
     this.more = false;
     this.error = undefined;
     this.mine.clear();
+    this.settledHere.clear();
     const api = this.api();
     if (!api) {
       this.changed.fire();
@@ -94,6 +97,7 @@ export class Approvals extends Disposable {
 
   /** A request the user settled themselves (approve, reject, withdraw): no notification for it. */
   forget(id: string): void {
+    this.settledHere.add(id);
     this.mine.delete(id);
   }
 
@@ -130,7 +134,7 @@ export class Approvals extends Disposable {
       const pending = page.items.filter((r) => r.status === 'pending');
       const ownPending = pending.filter((r) => me && r.requested_by === me.name);
       if (page.next_cursor && me) ownPending.push(...(await api.deploymentRequests({ status: 'pending', requestedBy: me.name, limit: PAGE })).items);
-      for (const r of ownPending) this.mine.set(r.id, r);
+      for (const r of ownPending) if (!this.settledHere.has(r.id)) this.mine.set(r.id, r);
       const stillPending = new Set(ownPending.map((r) => r.id));
       for (const id of [...this.mine.keys()].filter((id) => !stillPending.has(id))) {
         const now = await api.deploymentRequest(id).catch(() => undefined);

@@ -89,8 +89,10 @@ export interface DetailText {
 export function requestDetails(r: DeploymentRequest, me: Me | undefined, now: number): DetailText[] {
   const who = roleOf(r, me) === 'own' ? 'you' : r.requested_by;
   const decisions = r.decisions.map((d) => `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: “${d.comment}”` : ''}`).join(', ');
+  // One fact a row, the short part first: a sidebar cuts off the rest (the tooltip has it).
   return [
-    { label: `Requested by ${who}, ${ago(r.requested_at, now)}`, description: r.comment ? `“${r.comment}”` : '', icon: 'person' },
+    { label: `Requested by ${who}`, description: ago(r.requested_at, now), icon: 'person' },
+    ...(r.comment ? [{ label: `“${r.comment}”`, description: '', icon: 'comment' }] : []),
     { label: `${r.approvals} of ${plural(r.required_approvals, 'approval')}`, description: decisions, icon: 'pass' },
     { label: capital(expiry(r.expires_at, now)), description: `${r.expires_at.slice(0, 16).replace('T', ' ')} UTC`, icon: 'watch' },
     r.from_version && r.from_version !== r.version

@@ -120,7 +120,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     }
   });
 
-  it('asks for approval, approves, rejects and withdraws deploys against a registry whose production needs approval', { timeout: 6 * MINUTE }, async () => {
+  // Up to 10 minutes of this go to waiting for another VS Code on the machine to finish (harness lock).
+  it('asks for approval, approves, rejects and withdraws deploys against a registry whose production needs approval', { timeout: 16 * MINUTE }, async () => {
     const { registry, bob, dave } = await approvalsRegistry();
     try {
       const ws = workspace();
@@ -275,6 +276,10 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.equal(pending.length, 1);
       assert.equal((await registry.as(keys.dave).post(`/deployment-requests/${pending[0]!.id}/approve`, { comment: 'ok' })).body.status, 'applied');
       await wb.waitForNotification('greeting v2 is live in production (approved by dave)', 30_000);
+      // The notification centre shows one line of each; expand it to show the whole message.
+      const item = wb.page.locator('.notification-list-item', { hasText: 'greeting v2 is live' }).first();
+      await item.hover();
+      await item.locator('.action-label[aria-label^="Expand"]').first().click({ timeout: 5_000 }).catch(() => undefined);
       await wb.screenshot('11-live-notification');
     });
 

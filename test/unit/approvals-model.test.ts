@@ -88,15 +88,20 @@ describe('deployment requests in the extension', () => {
     assert.deepEqual(
       rows.map((r) => [r.label, r.description]),
       [
-        ['Requested by bob, 5 min ago', '“shorter”'],
+        ['Requested by bob', '5 min ago'],
+        ['“shorter”', ''],
         ['1 of 2 approvals', 'erin approved: “ok”'],
         ['Expires in 3 d', '2026-12-04 11:55 UTC'],
         ['Compare v1 → v2', 'live now: v1'],
       ],
     );
-    assert.deepEqual(rows[3]!.compare, { prompt: 'greeting', from: 1, to: 2 });
-    const first = requestDetails(request({ from_version: null }), me('bob'), NOW);
-    assert.deepEqual([first[0]!.label, first[3]!.label, first[3]!.compare], ['Requested by you, 5 min ago', 'Open v2', { prompt: 'greeting', from: null, to: 2 }]);
+    assert.deepEqual(rows[4]!.compare, { prompt: 'greeting', from: 1, to: 2 });
+    const first = requestDetails(request({ from_version: null, comment: null }), me('bob'), NOW);
+    assert.deepEqual(
+      first.map((r) => r.label),
+      ['Requested by you', '0 of 1 approval', 'Expires in 3 d', 'Open v2'],
+    );
+    assert.deepEqual(first[3]!.compare, { prompt: 'greeting', from: null, to: 2 });
   });
 
   it('tells the requester what is waiting, and then how it ended', () => {

@@ -31,11 +31,12 @@ describe('deployment approvals in VS Code', () => {
   let admin: RegistryApi;
   const settled: Array<{ request: DeploymentRequest; message: string | undefined }> = [];
   const rows = async () => (await ext.approvalsView.getChildren()).map((n) => ({ label: String(n.label), description: String(n.description ?? ''), context: n.contextValue }));
+  /** What the Live view shows of greeting in an environment. */
   const liveIn = async (environment: string) => {
     const envs = await ext.live.getChildren();
     const node = envs.find((n) => n.label === environment);
     assert.ok(node, `the Live view lists ${environment}`);
-    return (await ext.live.getChildren(node)).map((n) => `${String(n.label)} ${String(n.description).split(' ')[0]}`);
+    return (await ext.live.getChildren(node)).map((n) => `${String(n.label)} ${String(n.description).split(' ')[0]}`).filter((l) => l.startsWith('greeting '));
   };
 
   before(async () => {
@@ -67,7 +68,7 @@ describe('deployment approvals in VS Code', () => {
     const [node] = await ext.approvalsView.getChildren();
     assert.deepEqual(
       (await ext.approvalsView.getChildren(node)).map((n) => `${String(n.label)} | ${String(n.description)}`),
-      ['Requested by you, just now | “shorter”', '0 of 1 approval | ', `Expires in 3 d | ${result.request.expires_at.slice(0, 16).replace('T', ' ')} UTC`, 'Compare v1 → v2 | live now: v1'],
+      ['Requested by you | just now', '“shorter” | ', '0 of 1 approval | ', `Expires in 3 d | ${result.request.expires_at.slice(0, 16).replace('T', ' ')} UTC`, 'Compare v1 → v2 | live now: v1'],
     );
   });
 
