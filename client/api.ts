@@ -1,4 +1,5 @@
-import { Http } from './http.js';
+import { EventSubscription, type EventHandlers } from './events.js';
+import { Http, type HttpAnswer } from './http.js';
 
 /** The registry's answers, as the API documents them (docs/api.md). */
 export interface PromptSummary {
@@ -44,6 +45,89 @@ export interface Deployment {
   rollback_of: string | null;
 }
 
+/** A deploy or rollback waiting for approval (docs/api.md, "Protected environments and approvals"). */
+export interface DeploymentRequest {
+  id: string;
+  prompt: string;
+  environment: string;
+  action: 'deploy' | 'rollback';
+  /** The version it makes live (for a rollback, the one it restores). */
+  version: number;
+  /** What was live when it was asked for. */
+  from_version: number | null;
+  comment: string | null;
+  requested_by: string;
+  requested_credential: string;
+  requested_at: string;
+  expires_at: string;
+  /** `approved` is reserved: the final approval applies the change at once. */
+  status: 'pending' | 'approved' | 'applied' | 'rejected' | 'expired';
+  required_approvals: number;
+  approvals: number;
+  decisions: RequestDecision[];
+  decided_at: string | null;
+  deployment_id: string | null;
+}
+
+export interface RequestDecision {
+  actor: string;
+  credential: string;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  decided_at: string;
+}
+
+/**
+ * What a deploy or rollback did: `applied` (the deployment; `created` false
+ * when the version was already live), or `pending`, where the environment
+ * needs approval (202) and the answer is the request waiting for it.
+ */
+export type DeployResult = { kind: 'applied'; deployment: Deployment; created: boolean } | { kind: 'pending'; request: DeploymentRequest };
+
+/** Who the caller is (`GET /me`), and what it may do in each environment. */
+export interface Me {
+  name: string;
+  kind: 'api_key' | 'oidc' | 'other';
+  credential: string;
+  scopes: string[];
+  expires_at: string | null;
+  oidc: { issuer: string; subject: string; email: string | null; roles: string[] } | null;
+  can: {
+    read: boolean;
+    write: boolean;
+    admin: boolean;
+    deploy: Record<string, { allowed: boolean; needs_approval: boolean; required_approvals: number }>;
+  };
+}
+
+export interface EnvironmentPolicy {
+  environment: string;
+  protected: boolean;
+  require_approval: boolean;
+  deploy_scopes: string[];
+  required_approvals: number;
+  approval_ttl_hours: number;
+  updated_at: string | null;
+  updated_by: string | null;
+}
+
+/** What `PUT /environments/{name}/policy` takes; what it leaves out takes its default. */
+export interface PolicyInput {
+  require_approval?: boolean;
+  required_approvals?: number;
+  deploy_scopes?: string[];
+  approval_ttl_hours?: number;
+}
+
+export interface RequestFilter {
+  status?: DeploymentRequest['status'];
+  prompt?: string;
+  environment?: string;
+  requestedBy?: string;
+  limit?: number;
+  cursor?: string | null;
+}
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -78,9 +162,11 @@ const p = (name: string) => `/prompts/${encodeURIComponent(name)}`;
  */
 export class RegistryApi {
   private readonly http: Http;
+  private readonly apiKey: string;
 
   constructor(options: { url: string; apiKey: string; timeoutMs?: number }) {
     this.http = new Http(options.url.replace(/\/+$/, ''), options.apiKey, options.timeoutMs ?? 10_000);
+    this.apiKey = options.apiKey;
   }
 
   get url(): string {
@@ -120,14 +206,19 @@ export class RegistryApi {
     return this.body('POST', `${p(name)}/versions${opts.idempotent ? '?idempotent=true' : ''}`, version);
   }
 
-  deploy(name: string, version: number, environment: string): Promise<Deployment> {
-    return this.body('POST', `${p(name)}/deployments`, { version, environment });
+  /** Deploys a version; where the environment needs approval, the answer is the pending request. */
+  async deploy(name: string, version: number, environment: string, opts: { comment?: string } = {}): Promise<DeployResult> {
+    const body = opts.comment ? { version, environment, comment: opts.comment } : { version, environment };
+    return deployResult(await this.http.request('POST', `${p(name)}/deployments`, { body }));
   }
 
-  /** With `dryRun`, answers what the rollback would restore without doing it. */
-  rollback(name: string, environment: string, opts: { version?: number; dryRun?: boolean } = {}): Promise<Deployment> {
-    const body = opts.version === undefined ? { environment } : { environment, version: opts.version };
-    return this.body('POST', `${p(name)}/rollback${opts.dryRun ? '?dry_run=true' : ''}`, body);
+  /** Restores the version live before (or `version`); with `dryRun`, answers what it would restore without doing it. */
+  rollback(name: string, environment: string, opts: { version?: number; dryRun: true }): Promise<Deployment>;
+  rollback(name: string, environment: string, opts?: { version?: number; dryRun?: false; comment?: string }): Promise<DeployResult>;
+  async rollback(name: string, environment: string, opts: { version?: number; dryRun?: boolean; comment?: string } = {}): Promise<Deployment | DeployResult> {
+    const body = { environment, ...(opts.version === undefined ? {} : { version: opts.version }), ...(opts.comment ? { comment: opts.comment } : {}) };
+    const answer = await this.http.request('POST', `${p(name)}/rollback${opts.dryRun ? '?dry_run=true' : ''}`, { body });
+    return opts.dryRun ? (answer.body as Deployment) : deployResult(answer);
   }
 
   history(name: string, f: { environment?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<Deployment>> {
@@ -140,4 +231,50 @@ export class RegistryApi {
     const live = prompt.environments[environment];
     return live ? this.getVersion(name, live.version) : undefined;
   }
+
+  /** Who this client's credential is, and per environment whether it may deploy and whether that needs approval. */
+  me(): Promise<Me> {
+    return this.body('GET', '/me');
+  }
+
+  environmentPolicy(environment: string): Promise<EnvironmentPolicy> {
+    return this.body('GET', `/environments/${encodeURIComponent(environment)}/policy`);
+  }
+
+  /** Replaces an environment's policy (admin). */
+  setEnvironmentPolicy(environment: string, policy: PolicyInput): Promise<EnvironmentPolicy> {
+    return this.body('PUT', `/environments/${encodeURIComponent(environment)}/policy`, policy);
+  }
+
+  /** Deployment requests, newest first; `{status: 'pending'}` for what awaits a decision. */
+  deploymentRequests(f: RequestFilter = {}): Promise<Page<DeploymentRequest>> {
+    return this.body(
+      'GET',
+      `/deployment-requests${query({ status: f.status, prompt: f.prompt, environment: f.environment, requested_by: f.requestedBy, limit: f.limit, cursor: f.cursor ?? undefined })}`,
+    );
+  }
+
+  deploymentRequest(id: string): Promise<DeploymentRequest> {
+    return this.body('GET', `/deployment-requests/${encodeURIComponent(id)}`);
+  }
+
+  /** Approves someone else's request; the last approval needed applies it (the answer's status is then `applied`). */
+  approve(id: string, comment?: string): Promise<DeploymentRequest> {
+    return this.body('POST', `/deployment-requests/${encodeURIComponent(id)}/approve`, comment ? { comment } : {});
+  }
+
+  /** Rejects a request, or withdraws your own. */
+  reject(id: string, comment?: string): Promise<DeploymentRequest> {
+    return this.body('POST', `/deployment-requests/${encodeURIComponent(id)}/reject`, comment ? { comment } : {});
+  }
+
+  /** Subscribes to the registry's event stream (`GET /events`) with this client's credential; close() it when done. */
+  events(handlers: EventHandlers): EventSubscription {
+    return new EventSubscription(this.url, this.apiKey, handlers);
+  }
+}
+
+function deployResult(answer: HttpAnswer): DeployResult {
+  if (answer.status === 202) return { kind: 'pending', request: answer.body as DeploymentRequest };
+  return { kind: 'applied', deployment: answer.body as Deployment, created: answer.status === 201 };
 }

@@ -2,11 +2,21 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export interface RegistryEvent {
-  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated';
+  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided';
   prompt?: string;
   environment?: string;
   version?: number;
+  /** Deployment requests: which one, and its status now (`pending`, `applied`, `rejected`). */
+  request_id?: string;
+  status?: string;
   at: string;
+}
+
+export interface EventHandlers {
+  onEvent(event: RegistryEvent): void;
+  /** Connected again after a gap: events may have been missed. */
+  onResync(): void;
+  onError(error: Error): void;
 }
 
 /**
@@ -24,12 +34,7 @@ export class EventSubscription {
   constructor(
     private readonly url: string,
     private readonly apiKey: string,
-    private readonly handlers: {
-      onEvent(event: RegistryEvent): void;
-      /** Connected again after a gap: events may have been missed. */
-      onResync(): void;
-      onError(error: Error): void;
-    },
+    private readonly handlers: EventHandlers,
   ) {
     this.connect();
   }

@@ -1,4 +1,7 @@
 import * as vscode from 'vscode';
+import { Approvals } from './approvals/approvals.js';
+import { ApprovalsTree } from './approvals/tree.js';
+import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
@@ -20,6 +23,9 @@ export interface ExtensionApi {
   live: RegistryTree;
   editors: PromptEditorSupport;
   preview: PreviewPanel;
+  /** Pending deployment requests and who the user is; the Approvals view. */
+  approvals: Approvals;
+  approvalsView: ApprovalsTree;
   /** Milliseconds activate() took, and until the connection settled. */
   timings: { activateMs: number; connectedMs?: number };
 }
@@ -37,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     prompts.refresh();
     live.refresh();
   };
+  const approvals = new Approvals(connection);
+  const approvalsView = new ApprovalsTree(approvals);
   const editors = new PromptEditorSupport(settings);
   const preview = new PreviewPanel(context.extensionUri, editors);
 
@@ -54,10 +62,17 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     new StatusBar(connection),
     new ConnectionCommands(connection, settings, output),
     new AuthoringCommands(connection, editors, preview, refresh),
-    new DeployCommands(connection, settings, refresh),
+    approvals,
+    approvalsView,
+    approvals.onDidApply(refresh),
+    new DeployCommands(connection, settings, refresh, approvals),
+    new ApprovalCommands(connection, approvals, refresh),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
-    command('promptRegistry.refresh', refresh),
+    command('promptRegistry.refresh', () => {
+      refresh();
+      void approvals.reload();
+    }),
     command('promptRegistry.loadMore', (node: LoadMoreNode) => (node.parent && 'environment' in node.parent ? live : prompts).loadMore(node)),
     command('promptRegistry.filter', async (text?: string) => {
       const value = text ?? (await vscode.window.showInputBox({ title: 'Filter Prompts', prompt: 'Words match names and descriptions; tag:NAME requires a tag', value: '' }));
@@ -71,7 +86,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, prompts, live, editors, preview, timings };
+  return { connection, prompts, live, editors, preview, approvals, approvalsView, timings };
 }
 
 export function deactivate(): void {

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
-import type { Deployment } from '../../client/index.js';
+import type { DeployResult, DeploymentRequest } from '../../client/index.js';
+import type { Approvals } from '../approvals/approvals.js';
+import { pendingMessage } from '../approvals/model.js';
 import type { Connection } from '../connection.js';
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
@@ -12,8 +14,10 @@ export interface DeployArgs {
   prompt?: string;
   version?: number;
   environment?: string;
-  /** Skip the confirmation of a protected environment. */
+  /** Skip the confirmation of a protected environment (and, where it needs approval, the question for a comment). */
   confirmed?: boolean;
+  /** A note for the approvers, where the environment needs approval. */
+  comment?: string;
 }
 
 /** "Deploy Version…" and "Rollback…", from the tree or the palette. */
@@ -22,6 +26,7 @@ export class DeployCommands extends Disposable {
     private readonly connection: Connection,
     private readonly settings: Settings,
     private readonly refresh: () => void,
+    private readonly approvals: Approvals,
   ) {
     super();
     this._register(command('promptRegistry.deploy', (arg?: VersionNode | PromptNode | DeployArgs) => this.deploy(arg)));
@@ -30,11 +35,33 @@ export class DeployCommands extends Disposable {
 
   private async confirm(environment: string, question: string, action: string, confirmed?: boolean): Promise<void> {
     if (confirmed || !this.settings.protectedEnvironments.includes(environment)) return;
-    const answer = await vscode.window.showWarningMessage(question, { modal: true, detail: `${environment} is a protected environment.` }, action);
+    const needs = this.approvals.me?.can.deploy[environment];
+    const approval = needs?.needs_approval ? ` It needs ${needs.required_approvals} approval${needs.required_approvals === 1 ? '' : 's'}: this asks for them, and it goes live once given.` : '';
+    const answer = await vscode.window.showWarningMessage(question, { modal: true, detail: `${environment} is a protected environment.${approval}` }, action);
     picked(answer === action ? answer : undefined);
   }
 
-  async deploy(arg?: VersionNode | PromptNode | DeployArgs): Promise<Deployment> {
+  /** Where the environment needs approval, a note for the approvers (asked unless given or confirmed). */
+  private async comment(environment: string, args: DeployArgs): Promise<string | undefined> {
+    const needs = this.approvals.me?.can.deploy[environment];
+    if (args.comment !== undefined || args.confirmed || !needs?.needs_approval) return args.comment || undefined;
+    const text = await vscode.window.showInputBox({
+      title: `${environment} needs ${needs.required_approvals} approval${needs.required_approvals === 1 ? '' : 's'}`,
+      prompt: 'A note for the approvers (optional). Enter to send the request, Escape to cancel.',
+      placeHolder: 'Why this change?',
+    });
+    return picked(text) || undefined;
+  }
+
+  /** Says what happened: live now, or waiting for approval (and then the user hears when it is settled). */
+  private pending(request: DeploymentRequest): void {
+    this.approvals.track(request);
+    void vscode.window.showInformationMessage(pendingMessage(request), 'Show Approvals').then((choice) => {
+      if (choice) void vscode.commands.executeCommand('promptRegistry.approvals.focus');
+    });
+  }
+
+  async deploy(arg?: VersionNode | PromptNode | DeployArgs): Promise<DeployResult> {
     const api = this.connection.api;
     const args: DeployArgs =
       arg instanceof VersionNode ? { prompt: arg.version.prompt, version: arg.version.version } : arg instanceof PromptNode ? { prompt: arg.prompt.name } : (arg ?? {});
@@ -43,18 +70,23 @@ export class DeployCommands extends Disposable {
     const environment = args.environment ?? (await pickEnvironment(api, prompt, `Deploy ${prompt.name} v${version} to…`, this.settings.protectedEnvironments));
     const live = prompt.environments[environment]?.version;
     await this.confirm(environment, `Deploy ${prompt.name} v${version} to ${environment}?${live ? ` Live there now: v${live}.` : ''}`, 'Deploy', args.confirmed);
-    const deployment = await vscode.window.withProgress(
+    const comment = await this.comment(environment, args);
+    const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Deploying ${prompt.name} v${version} to ${environment}…` },
-      () => api.deploy(prompt.name, version, environment),
+      () => api.deploy(prompt.name, version, environment, comment ? { comment } : {}),
     );
+    if (result.kind === 'pending') {
+      this.pending(result.request);
+      return result;
+    }
     this.refresh();
     void vscode.window.showInformationMessage(
-      live === version ? `${prompt.name} v${version} was already live in ${environment}.` : `${prompt.name} v${version} is live in ${environment}${live ? ` (was v${live})` : ''}.`,
+      !result.created ? `${prompt.name} v${version} was already live in ${environment}.` : `${prompt.name} v${version} is live in ${environment}${live ? ` (was v${live})` : ''}.`,
     );
-    return deployment;
+    return result;
   }
 
-  async rollback(arg?: PromptNode | LiveNode | DeployArgs): Promise<Deployment> {
+  async rollback(arg?: PromptNode | LiveNode | DeployArgs): Promise<DeployResult> {
     const api = this.connection.api;
     const args: DeployArgs =
       arg instanceof LiveNode ? { prompt: arg.prompt.name, environment: arg.environment } : arg instanceof PromptNode ? { prompt: arg.prompt.name } : (arg ?? {});
@@ -68,11 +100,17 @@ export class DeployCommands extends Disposable {
       if (this.settings.protectedEnvironments.includes(environment)) await this.confirm(environment, question, 'Roll Back');
       else picked(await vscode.window.showQuickPick([{ label: `Roll back to v${plan.version}`, description: `live now: v${plan.previous_version}` }], { title: question }));
     }
-    const done = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Rolling back ${prompt.name} in ${environment}…` }, () =>
-      api.rollback(prompt.name, environment),
+    const comment = await this.comment(environment, args);
+    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Rolling back ${prompt.name} in ${environment}…` }, () =>
+      api.rollback(prompt.name, environment, comment ? { comment } : {}),
     );
+    if (result.kind === 'pending') {
+      this.pending(result.request);
+      return result;
+    }
+    const done = result.deployment;
     this.refresh();
     void vscode.window.showInformationMessage(`${prompt.name} v${done.version} is live in ${environment} again (rolled back from v${done.previous_version}).`);
-    return done;
+    return result;
   }
 }

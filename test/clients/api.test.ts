@@ -37,8 +37,12 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.listVersions('authoring', { limit: 1 })).next_cursor !== null, true);
       assert.equal((await api.getVersion('authoring', 1)).content, 'A {{x}}');
 
-      assert.equal((await api.deploy('authoring', 1, 'staging')).version, 1);
-      assert.equal((await api.deploy('authoring', 2, 'staging')).version, 2);
+      const first = await api.deploy('authoring', 1, 'staging');
+      assert.ok(first.kind === 'applied' && first.created && first.deployment.version === 1, JSON.stringify(first));
+      const second = await api.deploy('authoring', 2, 'staging');
+      assert.ok(second.kind === 'applied' && second.deployment.version === 2);
+      const again = await api.deploy('authoring', 2, 'staging');
+      assert.ok(again.kind === 'applied' && !again.created, 'deploying what is live changes nothing');
       assert.equal((await api.live('authoring', 'staging'))?.version, 2);
       assert.equal(await api.live('authoring', 'production'), undefined);
       const preview = await api.rollback('authoring', 'staging', { dryRun: true });
@@ -46,8 +50,9 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.live('authoring', 'staging'))?.version, 2, 'a dry run changes nothing');
       assert.deepEqual((await api.listPrompts({ environment: 'staging' })).items.map((p) => p.name), ['authoring']);
       const back = await api.rollback('authoring', 'staging');
-      assert.equal(back.action, 'rollback');
-      assert.equal(back.version, 1);
+      assert.ok(back.kind === 'applied');
+      assert.equal(back.deployment.action, 'rollback');
+      assert.equal(back.deployment.version, 1);
       const history = await api.history('authoring', { environment: 'staging' });
       assert.deepEqual(history.items.map((d) => d.version), [1, 2, 1]);
     });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import type { DeployResult } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import type { PublishResult } from '../../../extension/commands/authoring.js';
 import type { RegistryNode } from '../../../extension/tree/nodes.js';
@@ -93,8 +94,9 @@ describe('Prompt Registry in VS Code', () => {
 
   it('deploys version 1 then 2 to staging, and the tree shows what is live', async () => {
     await vscode.commands.executeCommand('promptRegistry.deploy', { prompt: 'greeting', version: 1, environment: 'staging' });
-    const d = await vscode.commands.executeCommand<{ version: number; environment: string }>('promptRegistry.deploy', { prompt: 'greeting', version: 2, environment: 'staging' });
-    assert.equal(d.version, 2);
+    const d = await vscode.commands.executeCommand<DeployResult>('promptRegistry.deploy', { prompt: 'greeting', version: 2, environment: 'staging' });
+    assert.ok(d.kind === 'applied', JSON.stringify(d));
+    assert.equal(d.deployment.version, 2);
     api.prompts.refresh();
     assert.deepEqual(await labels(api), ['greeting [staging v2]']);
     const [prompt] = await api.prompts.getChildren();
@@ -107,9 +109,10 @@ describe('Prompt Registry in VS Code', () => {
   });
 
   it('rolls back staging to version 1, and the tree follows', async () => {
-    const r = await vscode.commands.executeCommand<{ version: number; action: string }>('promptRegistry.rollback', { prompt: 'greeting', environment: 'staging', confirmed: true });
-    assert.equal(r.version, 1);
-    assert.equal(r.action, 'rollback');
+    const r = await vscode.commands.executeCommand<DeployResult>('promptRegistry.rollback', { prompt: 'greeting', environment: 'staging', confirmed: true });
+    assert.ok(r.kind === 'applied', JSON.stringify(r));
+    assert.equal(r.deployment.version, 1);
+    assert.equal(r.deployment.action, 'rollback');
     api.prompts.refresh();
     assert.deepEqual(await labels(api), ['greeting [staging v1]']);
   });
