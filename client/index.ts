@@ -1,5 +1,30 @@
 /** The Prompt Registry client for TypeScript and JavaScript applications. */
-export { RegistryApi, type Deployment, type NewVersion, type Page, type PromptSummary, type VersionInfo } from './api.js';
+export {
+  RegistryApi,
+  type Comparison,
+  type Deployment,
+  type ExecutionDetail,
+  type ExecutionFilter,
+  type ExecutionRecord,
+  type ExecutionSummary,
+  type IngestResult,
+  type Metric,
+  type MetricStats,
+  type MetricType,
+  type NewMetric,
+  type NewScore,
+  type NewVersion,
+  type Page,
+  type PromptStats,
+  type PromptSummary,
+  type Score,
+  type ScoreSource,
+  type SeriesPoint,
+  type StatsInterval,
+  type StatsWindow,
+  type VersionInfo,
+  type VersionStats,
+} from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
 export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
 export type { LoggerStats } from './executions.js';
