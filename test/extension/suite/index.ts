@@ -9,8 +9,12 @@ export function run(): Promise<void> {
   // PR_TREE_URL: the run against a registry of 10,000 prompts; otherwise the main suite.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (process.env.PR_TREE_URL) require('./tree.tests.cjs');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  else require('./extension.tests.cjs');
+  else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./extension.tests.cjs');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./executions.tests.cjs');
+  }
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));
   });
