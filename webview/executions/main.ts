@@ -193,6 +193,8 @@ function clear(): void {
 
 // ---------------------------------------------------------------------------
 
+// The table's header sticks just below the filters, however many lines they wrap to.
+new ResizeObserver(([entry]) => document.documentElement.style.setProperty('--toolbar-height', `${Math.ceil(entry?.borderBoxSize[0]?.blockSize ?? 38)}px`)).observe($('filters'));
 el.head.replaceChildren(...COLUMNS.map((c) => h('th', { class: NUMERIC.has(c) ? 'num' : undefined, scope: 'col' }, c)));
 setOptions(el.range, Object.entries(TIME_RANGES), state.filter.range);
 
