@@ -144,6 +144,190 @@ export interface NewVersion {
   message?: string;
 }
 
+/** One logged execution, as `GET /executions` lists it (without variables, rendered prompt and response). */
+export interface ExecutionSummary {
+  id: string;
+  prompt: string | null;
+  version: number | null;
+  prompt_version_id: string | null;
+  environment: string | null;
+  executed_at: string;
+  status: 'ok' | 'error';
+  error: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  latency_ms: number | null;
+  cost_usd: number | null;
+  quality_score: number | null;
+  metadata: Record<string, unknown>;
+  redacted_at: string | null;
+}
+
+export type MetricType = 'numeric' | 'boolean' | 'categorical';
+export type ScoreSource = 'human' | 'code' | 'llm';
+
+export interface Score {
+  id: string;
+  execution_id: string;
+  metric: string;
+  type: MetricType;
+  value: number | boolean | string;
+  source: ScoreSource;
+  comment: string | null;
+  scored_at: string;
+  scored_by: string;
+}
+
+/** `GET /executions/{id}`: everything logged, and its scores. Redacted executions have null text fields. */
+export interface ExecutionDetail extends ExecutionSummary {
+  input_variables: Record<string, unknown> | null;
+  rendered_prompt: string | null;
+  response: string | null;
+  scores: Score[];
+}
+
+export interface ExecutionFilter {
+  prompt?: string;
+  /** Needs `prompt`. */
+  version?: number;
+  environment?: string;
+  /** ISO-8601, inclusive. */
+  from?: string;
+  /** ISO-8601, exclusive. */
+  to?: string;
+  status?: 'ok' | 'error';
+  quality_min?: number;
+  quality_max?: number;
+  /** Executions with a score by this metric (within metric_min and metric_max when given). */
+  metric?: string;
+  metric_min?: number;
+  metric_max?: number;
+}
+
+/** An execution to log, in the API's own shape (docs/api.md, "Logging executions"). */
+export interface ExecutionRecord {
+  id?: string;
+  prompt_version_id?: string;
+  prompt?: string;
+  version?: number;
+  environment?: string;
+  executed_at?: string;
+  input_variables?: Record<string, unknown> | null;
+  rendered_prompt?: string | null;
+  response?: string | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  latency_ms?: number | null;
+  cost_usd?: number | null;
+  quality_score?: number | null;
+  status?: 'ok' | 'error';
+  error?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export interface IngestResult {
+  accepted: number;
+  inserted: number;
+  duplicates: number;
+  ids: string[];
+}
+
+export interface MetricStats {
+  /** Numeric: the mean; boolean: the share of true; categorical: null. */
+  mean: number | null;
+  count: number;
+  categories?: Record<string, number>;
+}
+
+export interface VersionStats {
+  version: number;
+  version_id: string;
+  count: number;
+  errors: number;
+  error_rate: number;
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null; mean: number | null };
+  input_tokens: { mean: number | null; sum: number };
+  output_tokens: { mean: number | null; sum: number };
+  cost_usd: { sum: number; mean: number | null };
+  quality_score: { mean: number | null };
+  metrics: Record<string, MetricStats>;
+}
+
+export interface SeriesPoint {
+  /** The bucket's start (UTC). */
+  start: string;
+  version: number;
+  count: number;
+  errors: number;
+  error_rate: number;
+  latency_ms: { p95: number | null; mean: number | null };
+  cost_usd: { sum: number; mean: number | null };
+  quality_score: { mean: number | null };
+}
+
+export type StatsInterval = 'hour' | 'day';
+
+export interface PromptStats {
+  prompt: string;
+  environment: string | null;
+  from: string;
+  to: string;
+  interval: StatsInterval;
+  versions: VersionStats[];
+  series: SeriesPoint[];
+}
+
+export interface StatsWindow {
+  environment?: string;
+  from?: string;
+  to?: string;
+  interval?: StatsInterval;
+}
+
+export interface ComparisonSide {
+  mean: number | null;
+  count: number;
+  categories?: Record<string, number>;
+}
+
+export interface Comparison {
+  prompt: string;
+  environment: string | null;
+  from: string | null;
+  to: string | null;
+  a: { version: number; count: number };
+  b: { version: number; count: number };
+  metrics: Array<{ name: string; kind: 'builtin' | 'custom'; type: MetricType; a: ComparisonSide; b: ComparisonSide; difference: number | null }>;
+}
+
+export interface Metric {
+  id: string;
+  name: string;
+  type: MetricType;
+  min: number | null;
+  max: number | null;
+  categories: string[] | null;
+  description: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface NewMetric {
+  name: string;
+  type: MetricType;
+  min?: number;
+  max?: number;
+  categories?: string[];
+  description?: string;
+}
+
+export interface NewScore {
+  metric: string;
+  value: number | boolean | string;
+  source: ScoreSource;
+  comment?: string;
+}
+
 function query(params: Record<string, string | number | string[] | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
@@ -158,7 +342,8 @@ const p = (name: string) => `/prompts/${encodeURIComponent(name)}`;
 
 /**
  * Typed calls for authoring tools (the VS Code extension, scripts, CI): list,
- * publish, deploy, roll back. Errors are the client's typed errors.
+ * publish, deploy, roll back; read execution logs and their statistics, and
+ * score executions. Errors are the client's typed errors.
  */
 export class RegistryApi {
   private readonly http: Http;
@@ -223,6 +408,44 @@ export class RegistryApi {
 
   history(name: string, f: { environment?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<Deployment>> {
     return this.body('GET', `${p(name)}/deployments${query({ environment: f.environment, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /** Logs executions as they are (one request, up to 1,000). Applications log through PromptRegistryClient instead, in the background. */
+  logExecutions(executions: ExecutionRecord | ExecutionRecord[]): Promise<IngestResult> {
+    return this.body('POST', '/executions', executions);
+  }
+
+  /** Executions, newest first, without their variables, rendered prompt and response. */
+  listExecutions(f: ExecutionFilter & { limit?: number; cursor?: string | null } = {}): Promise<Page<ExecutionSummary>> {
+    const { cursor, ...rest } = f;
+    return this.body('GET', `/executions${query({ ...rest, cursor: cursor ?? undefined })}`);
+  }
+
+  getExecution(id: string): Promise<ExecutionDetail> {
+    return this.body('GET', `/executions/${encodeURIComponent(id)}`);
+  }
+
+  /** Per-version statistics and a time series over a window (by default the last 7 days). */
+  stats(name: string, w: StatsWindow = {}): Promise<PromptStats> {
+    return this.body('GET', `${p(name)}/stats${query({ ...w })}`);
+  }
+
+  /** Versions `a` and `b` on every measure; over all time unless `from` or `to`. */
+  compare(name: string, a: number, b: number, w: Omit<StatsWindow, 'interval'> = {}): Promise<Comparison> {
+    return this.body('GET', `${p(name)}/compare${query({ a, b, ...w })}`);
+  }
+
+  listMetrics(f: { limit?: number; cursor?: string | null } = {}): Promise<Page<Metric>> {
+    return this.body('GET', `/metrics${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  createMetric(metric: NewMetric): Promise<Metric> {
+    return this.body('POST', '/metrics', metric);
+  }
+
+  /** Scores an execution; the same source scoring the same metric again replaces its score. */
+  addScore(executionId: string, score: NewScore): Promise<Score> {
+    return this.body('POST', `/executions/${encodeURIComponent(executionId)}/scores`, score);
   }
 
   /** The live version in an environment, or undefined when nothing is deployed there. */

@@ -27,6 +27,12 @@ export class Settings {
     return this.config.get<boolean>('inlinePreview') ?? true;
   }
 
+  /** Seconds between refreshes of the Executions view while it is visible; 0 never. */
+  get executionsRefreshSeconds(): number {
+    const n = this.config.get<number>('executions.refreshInterval') ?? 10;
+    return Number.isFinite(n) && n > 0 ? Math.max(2, n) : 0;
+  }
+
   onDidChange(keys: string[], listener: () => void): vscode.Disposable {
     return vscode.workspace.onDidChangeConfiguration((e) => {
       if (keys.some((k) => e.affectsConfiguration(`${SECTION}.${k}`))) listener();

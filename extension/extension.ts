@@ -5,11 +5,15 @@ import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
+import { ExecutionCommands } from './commands/executions.js';
 import { command } from './commands/ui.js';
 import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
 import { parseFilter } from './core/tree-model.js';
 import { PromptEditorSupport } from './editor/prompt-editor.js';
+import { ExecutionPanel } from './executions/execution-panel.js';
+import { ExecutionsView } from './executions/executions-view.js';
+import { StatsPanel } from './executions/stats-panel.js';
 import { PreviewPanel } from './preview/preview-panel.js';
 import { StatusBar } from './status-bar.js';
 import type { LoadMoreNode } from './tree/nodes.js';
@@ -26,6 +30,10 @@ export interface ExtensionApi {
   /** Pending deployment requests and who the user is; the Approvals view. */
   approvals: Approvals;
   approvalsView: ApprovalsTree;
+  /** The execution log: the panel's view, one execution's detail, a prompt's statistics. */
+  executions: ExecutionsView;
+  execution: ExecutionPanel;
+  statistics: StatsPanel;
   /** Milliseconds activate() took, and until the connection settled. */
   timings: { activateMs: number; connectedMs?: number };
 }
@@ -47,6 +55,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const approvalsView = new ApprovalsTree(approvals);
   const editors = new PromptEditorSupport(settings);
   const preview = new PreviewPanel(context.extensionUri, editors);
+  const executions = new ExecutionsView(context.extensionUri, connection, settings);
+  const execution = new ExecutionPanel(context.extensionUri, connection);
+  const statistics = new StatsPanel(context.extensionUri, connection);
 
   const updateContext = () => {
     void vscode.commands.executeCommand('setContext', 'promptRegistry.state', connection.state.kind);
@@ -59,6 +70,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     live,
     editors,
     preview,
+    executions,
+    execution,
+    statistics,
     new StatusBar(connection),
     new ConnectionCommands(connection, settings, output),
     new AuthoringCommands(connection, editors, preview, refresh),
@@ -67,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     approvals.onDidApply(refresh),
     new DeployCommands(connection, settings, refresh, approvals),
     new ApprovalCommands(connection, approvals, refresh),
+    new ExecutionCommands(connection, executions, execution, statistics),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
     command('promptRegistry.refresh', () => {
@@ -86,7 +101,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, prompts, live, editors, preview, approvals, approvalsView, timings };
+  return { connection, prompts, live, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

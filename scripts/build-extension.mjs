@@ -1,6 +1,6 @@
 // Builds what the VS Code extension ships, with esbuild:
 //   dist/extension/extension.cjs   the extension host code (CommonJS; `vscode` external)
-//   dist/webview/preview.js|css    the preview webview (browser)
+//   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats
 //   dist/bundled-server/cli.mjs    the registry server it starts locally, with
 //                                  better-sqlite3 beside it and the Node ABI it needs (abi.json)
 import { build } from 'esbuild';
@@ -30,18 +30,32 @@ await build({
   logLevel: 'warning',
 });
 
-await build({
-  entryPoints: [join(root, 'webview/preview/main.ts')],
-  outfile: out('webview/preview.js'),
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  sourcemap: !production,
-  minify: production,
-  logLevel: 'warning',
-});
+// The webviews: one script (browser, with what it imports bundled: uPlot for the
+// statistics) and one stylesheet (its @imports inlined) each.
+const webviews = { preview: 'preview', executions: 'executions', execution: 'execution', stats: 'stats' };
+for (const [name, dir] of Object.entries(webviews)) {
+  await build({
+    entryPoints: [join(root, `webview/${dir}/main.ts`)],
+    outfile: out(`webview/${name}.js`),
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: !production,
+    minify: production,
+    logLevel: 'warning',
+  });
+}
 cpSync(join(root, 'webview/preview/preview.css'), out('webview/preview.css'));
+for (const name of ['executions', 'execution', 'stats']) {
+  await build({
+    entryPoints: [join(root, `webview/${name}/${name}.css`)],
+    outfile: out(`webview/${name}.css`),
+    bundle: true,
+    minify: production,
+    logLevel: 'warning',
+  });
+}
 
 // The server as one ESM file; CommonJS dependencies get a real `require`.
 await build({
@@ -75,7 +89,7 @@ writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.
 // The extension-host tests (mocha in a real VS Code), with --tests.
 if (process.argv.includes('--tests')) {
   rmSync(out('extension-tests'), { recursive: true, force: true });
-  for (const name of ['index', 'extension.tests', 'tree.tests', 'approvals.tests']) {
+  for (const name of ['index', 'extension.tests', 'executions.tests', 'tree.tests', 'approvals.tests']) {
     await build({
       entryPoints: [join(root, `test/extension/suite/${name}.ts`)],
       outfile: out(`extension-tests/${name}.cjs`),
@@ -83,7 +97,7 @@ if (process.argv.includes('--tests')) {
       platform: 'node',
       format: 'cjs',
       target: 'node18',
-      external: ['vscode', 'mocha', './extension.tests.cjs', './tree.tests.cjs', './approvals.tests.cjs'],
+      external: ['vscode', 'mocha', './extension.tests.cjs', './executions.tests.cjs', './tree.tests.cjs', './approvals.tests.cjs'],
       sourcemap: 'inline',
       logLevel: 'warning',
     });

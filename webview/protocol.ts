@@ -3,6 +3,7 @@
  * imported by both sides. The webview speaks first (`ready`); the host posts
  * nothing before it.
  */
+import type { Comparison, ExecutionDetail, ExecutionSummary, Metric, Page, PromptStats, Score } from '../client/api.js';
 
 /** Host → preview: the rendered prompt, or why it could not be rendered. */
 export interface PreviewUpdate {
@@ -42,3 +43,112 @@ export function isHostToPreview(value: unknown): value is HostToPreview {
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
+
+// ---------------------------------------------------------------------------
+// The execution-log webviews (the Executions view, an execution's detail, a
+// prompt's statistics) ask the host for data: requests carry an id the
+// response echoes; notifications carry none. Each webview has a table of
+// methods, `{ params, result }` per name, that types both sides.
+
+export type Methods = Record<string, { params: unknown; result: unknown }>;
+
+export interface Request<M extends Methods, K extends keyof M & string = keyof M & string> {
+  kind: 'request';
+  id: number;
+  method: K;
+  params: M[K]['params'];
+}
+
+export type Response =
+  | { kind: 'response'; id: number; ok: true; result: unknown }
+  | { kind: 'response'; id: number; ok: false; error: { message: string; code?: string } };
+
+/** A message without an answer. `ready` (webview → host) opens every conversation. */
+export type Notification<T extends { type: string }> = T & { kind: 'notify' };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+export function isRequest<M extends Methods>(value: unknown, methods: readonly (keyof M & string)[]): value is Request<M> {
+  return isObject(value) && value.kind === 'request' && typeof value.id === 'number' && typeof value.method === 'string' && methods.includes(value.method) && isObject(value.params);
+}
+
+export function isResponse(value: unknown): value is Response {
+  return isObject(value) && value.kind === 'response' && typeof value.id === 'number' && typeof value.ok === 'boolean';
+}
+
+export function isNotification<T extends { type: string }>(value: unknown, types: readonly T['type'][]): value is Notification<T> {
+  return isObject(value) && value.kind === 'notify' && typeof value.type === 'string' && types.includes(value.type);
+}
+
+export type Ready = { type: 'ready' };
+
+/** The time windows the Executions view filters by. */
+export const TIME_RANGES = { '1h': 'Last hour', '24h': 'Last 24 hours', '7d': 'Last 7 days', '30d': 'Last 30 days', all: 'All time' } as const;
+export type TimeRange = keyof typeof TIME_RANGES;
+
+/** The windows statistics cover (the registry's longest is 366 days). */
+export const STATS_RANGES = { '24h': 'Last 24 hours', '7d': 'Last 7 days', '30d': 'Last 30 days', '90d': 'Last 90 days', '365d': 'Last 365 days' } as const;
+export type StatsRange = keyof typeof STATS_RANGES;
+
+/** What the Executions view filters by, as the user chose it. */
+export interface ExecutionsFilter {
+  prompt?: string;
+  version?: number;
+  environment?: string;
+  status?: 'ok' | 'error';
+  range: TimeRange;
+}
+
+// The Executions view (a webview view in the panel).
+export type ExecutionsMethods = {
+  list: { params: { filter: ExecutionsFilter; cursor: string | null }; result: Page<ExecutionSummary> };
+  /** Prompt names for the filter's suggestions, searched as the user types. */
+  prompts: { params: { search: string }; result: string[] };
+  versions: { params: { prompt: string }; result: number[] };
+  environments: { params: Record<string, never>; result: string[] };
+  openExecution: { params: { id: string }; result: null };
+  openStats: { params: { prompt: string }; result: null };
+};
+export const EXECUTIONS_METHODS = ['list', 'prompts', 'versions', 'environments', 'openExecution', 'openStats'] as const satisfies readonly (keyof ExecutionsMethods)[];
+
+/**
+ * Host → Executions view: filter to this ("Show Executions"), or load the
+ * newest again: `merge` (the timer) adds new executions on top of what is
+ * loaded; otherwise (Refresh, a reconnect) the list starts over.
+ */
+export type ExecutionsNotice = { type: 'filter'; filter: ExecutionsFilter } | { type: 'refresh'; merge: boolean };
+export const EXECUTIONS_NOTICES = ['filter', 'refresh'] as const satisfies readonly ExecutionsNotice['type'][];
+
+/** Executions view → host, after each render: what it shows (tests and the view's title read it). */
+export type ExecutionsShown = { type: 'shown'; filter: ExecutionsFilter; ids: string[]; more: boolean; error: string | null };
+
+// One execution's detail (a webview panel).
+export type ExecutionMethods = {
+  detail: { params: { id: string }; result: ExecutionDetail };
+  metrics: { params: Record<string, never>; result: Metric[] };
+  /** Always as a human score: the extension is a person's tool. */
+  addScore: { params: { id: string; metric: string; value: number | boolean | string; comment?: string }; result: Score };
+  openStats: { params: { prompt: string }; result: null };
+};
+export const EXECUTION_METHODS = ['detail', 'metrics', 'addScore', 'openStats'] as const satisfies readonly (keyof ExecutionMethods)[];
+
+export type ExecutionNotice = { type: 'show'; id: string };
+export const EXECUTION_NOTICES = ['show'] as const satisfies readonly ExecutionNotice['type'][];
+
+/** Detail → host, after each render. */
+export type ExecutionShown = { type: 'shown'; id: string; scores: Array<{ metric: string; value: number | boolean | string; source: string }>; error: string | null };
+
+// A prompt's statistics (a webview panel per prompt).
+export type StatsMethods = {
+  stats: { params: { prompt: string; range: StatsRange; environment?: string }; result: PromptStats };
+  environments: { params: Record<string, never>; result: string[] };
+  compare: { params: { prompt: string; a: number; b: number; range: StatsRange; environment?: string }; result: Comparison };
+  showExecutions: { params: { prompt: string; version?: number; environment?: string }; result: null };
+};
+export const STATS_METHODS = ['stats', 'environments', 'compare', 'showExecutions'] as const satisfies readonly (keyof StatsMethods)[];
+
+export type StatsNotice = { type: 'show'; prompt: string };
+export const STATS_NOTICES = ['show'] as const satisfies readonly StatsNotice['type'][];
+
+/** Statistics → host, after each render: the table's versions and the charts drawn with data. */
+export type StatsShown = { type: 'shown'; prompt: string; range: StatsRange; versions: number[]; charts: string[]; error: string | null };

@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
+import type { Frame, Page } from 'playwright-core';
+import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
+import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 import { ensureToolchain } from './setup.js';
@@ -39,14 +41,13 @@ function versionRow(wb: Workbench, label: string) {
 }
 
 /** A workspace whose settings point the bundled registry at this Node.js (the ABI it was built for). */
-function workspace(files: Record<string, string> = {}): string {
+function workspace(files: Record<string, string> = {}, settings: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'pr-ext-ws-'));
   mkdirSync(join(dir, '.vscode'));
-  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'promptRegistry.nodePath': process.execPath }, null, 2));
+  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'promptRegistry.nodePath': process.execPath, ...settings }, null, 2));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
-
 /**
  * A registry where production needs one approval, with greeting v1 live there
  * (v2, v3 published) and two keys that may deploy there: bob asks, dave approves.
@@ -65,6 +66,83 @@ async function approvalsRegistry(): Promise<{ registry: TestServer; bob: string;
   const policy = await registry.admin.raw('PUT', '/environments/production/policy', JSON.stringify({ require_approval: true }), { 'Content-Type': 'application/json' });
   assert.equal(policy.status, 200, JSON.stringify(policy.body));
   return { registry, bob: await key('bob', ['read', 'write', 'deploy:production']), dave: await key('dave', ['read', 'deploy:production']) };
+}
+
+/** The webview frame whose page has `selector` (webviews are iframes inside iframes). */
+async function webviewFrame(page: Page, selector: string, timeoutMs = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const frame of page.frames()) {
+      if (await frame.locator(selector).count().catch(() => 0)) return frame;
+    }
+    if (Date.now() > deadline) {
+      await page.screenshot({ path: join(ARTIFACTS, `failed-webview-${selector.replace(/\W/g, '')}.png`) });
+      throw new Error(`no webview with ${selector} within ${timeoutMs} ms (screenshot: failed-webview-…png)`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Polls `get` until `ok` holds; fails with the last value. */
+async function eventually<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await get();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Three versions of a support prompt with three days of executions: each
+ * version faster, cheaper and better than the one before, a few errors, and
+ * metrics with some scores. Deterministic (no Math.random), so the screenshots
+ * look the same run to run.
+ */
+async function seedExecutionLog(api: RegistryApi): Promise<void> {
+  await api.createVersion('support-reply', { content: 'You help customers of {{company}}. Answer {{name}}: {{question}}', tags: ['support'], description: 'Answers support tickets' });
+  await api.createVersion('support-reply', { content: 'You help customers of {{company}}. Answer {{name}} briefly: {{question}}', temperature: 0.3 });
+  await api.createVersion('support-reply', { content: 'You are {{company}} support. Answer {{name}} in two sentences: {{question}}', temperature: 0.2 });
+  await api.deploy('support-reply', 2, 'staging');
+  await api.deploy('support-reply', 3, 'production');
+  await api.createMetric({ name: 'accuracy', type: 'numeric', min: 0, max: 1, description: 'graded against the answer key' });
+  await api.createMetric({ name: 'tone', type: 'categorical', categories: ['warm', 'neutral', 'cold'] });
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const profile = { 1: { latency: 900, cost: 0.0031, quality: 0.7, from: 72, to: 40 }, 2: { latency: 680, cost: 0.0024, quality: 0.8, from: 60, to: 0 }, 3: { latency: 430, cost: 0.0012, quality: 0.88, from: 30, to: 0 } } as const;
+  const questions = ['Where is my order?', 'Can I change my address?', 'How do I return a jacket?', 'Is the store open on Sunday?'];
+  const rows: ExecutionRecord[] = [];
+  const now = Date.now();
+  for (let hoursAgo = 72; hoursAgo >= 1; hoursAgo--) {
+    for (const version of [1, 2, 3] as const) {
+      const p = profile[version];
+      if (hoursAgo > p.from || hoursAgo <= p.to) continue;
+      const question = questions[hoursAgo % questions.length]!;
+      const failed = rand() < 0.05;
+      rows.push({
+        prompt: 'support-reply',
+        version,
+        environment: version === 2 && hoursAgo < 30 ? 'staging' : 'production',
+        executed_at: new Date(now - hoursAgo * 3_600_000 + Math.floor(rand() * 3_000_000)).toISOString(),
+        input_variables: { company: 'Acme', name: 'Ann', question },
+        rendered_prompt: `You help customers of Acme. Answer Ann: ${question}`,
+        response: failed ? null : `Hi Ann, thanks for asking. ${question.replace('?', '')}: here is what to do…`,
+        input_tokens: 380 + Math.floor(rand() * 80),
+        output_tokens: 60 + Math.floor(rand() * 60),
+        latency_ms: Math.round(p.latency * (0.6 + rand() * 0.8)),
+        cost_usd: Number((p.cost * (0.8 + rand() * 0.4)).toFixed(6)),
+        quality_score: failed ? null : Number(Math.min(1, p.quality + (rand() - 0.5) * 0.2).toFixed(3)),
+        metadata: { trace: `trace-${hoursAgo}-${version}` },
+        ...(failed ? { status: 'error' as const, error: 'upstream timeout after 30 s' } : {}),
+      });
+    }
+  }
+  const { ids } = await api.logExecutions(rows);
+  for (const [i, id] of ids.entries()) {
+    if (i % 9 === 0) await api.addScore(id, { metric: 'accuracy', value: Number((0.6 + (i % 4) / 10).toFixed(2)), source: 'llm' });
+    if (i % 13 === 0) await api.addScore(id, { metric: 'tone', value: ['warm', 'neutral', 'cold'][i % 3]!, source: 'human' });
+  }
 }
 
 describe('Prompt Registry extension in a real VS Code', { concurrency: false }, () => {
@@ -221,6 +299,158 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.screenshot('07-deployed');
     });
   });
+  describe('execution log UI scenario, against a shared registry on Postgres', { concurrency: false }, () => {
+    let registry: TestServer;
+    let api: RegistryApi;
+    let server: CodeServer;
+    let wb: Workbench;
+    before(
+      async () => {
+        registry = await startTestServer('postgres');
+        api = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY });
+        await seedExecutionLog(api);
+        const ws = workspace({}, { 'promptRegistry.serverUrl': registry.url, 'promptRegistry.executions.refreshInterval': 5 });
+        dirs.push(ws);
+        server = await startCodeServer({ workspace: ws });
+        wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+      },
+      { timeout: 3 * MINUTE },
+    );
+    after(async () => {
+      await wb?.close();
+      await server?.stop();
+      await registry?.close();
+    });
+
+    it('connects with a key typed into the palette', { timeout: 2 * MINUTE }, async () => {
+      await wb.openViewContainer('Prompt Registry');
+      await wb.runCommand('Prompt Registry: Set API Key');
+      await wb.page.locator('.quick-input-widget input').fill(ADMIN_KEY);
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.statusbar-item', { hasText: 'Prompts: remote' }).first().waitFor({ timeout: MINUTE });
+      await wb.page.locator('.monaco-list-row', { hasText: 'support-reply' }).first().click();
+      await versionRow(wb, 'v3').waitFor({ timeout: 30_000 });
+    });
+
+    it('"Show Executions" on v3 opens the panel filtered to v3, with real rows', { timeout: 2 * MINUTE }, async () => {
+      await versionRow(wb, 'v3').click({ button: 'right' });
+      const item = wb.page.locator('.context-view .action-label', { hasText: 'Show Executions' }).first();
+      await item.waitFor({ timeout: 30_000 });
+      // The menu takes a moment to accept clicks (a click at once only highlights the item).
+      await wb.page.waitForTimeout(500);
+      await wb.screenshot('09-context-menu-show-executions');
+      await item.click();
+      const panel = await webviewFrame(wb.page, '#filters');
+      const expected = (await api.listExecutions({ prompt: 'support-reply', version: 3, limit: 100 })).items;
+      assert.ok(expected.length > 20, `seeded ${expected.length} v3 executions`);
+      const versions = await eventually('v3 rows', () => panel.locator('#rows tr td:nth-child(3)').allInnerTexts(), (v) => v.length === expected.length);
+      assert.ok(versions.every((v) => v === 'v3'), versions.join(' '));
+      assert.deepEqual(await panel.locator('#rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id'))), expected.map((e) => e.id), 'newest first, as the registry answers');
+      assert.equal(await panel.locator('#version').inputValue(), '3');
+      assert.match(await panel.locator('#summary').innerText(), new RegExp(`^${expected.length} executions`));
+      await wb.screenshot('10-executions-panel');
+    });
+
+    it('filters by environment and loads more through the cursor', { timeout: 2 * MINUTE }, async () => {
+      const panel = await webviewFrame(wb.page, '#filters');
+      await panel.locator('#version').selectOption('');
+      await panel.locator('#environment').selectOption('staging');
+      const staging = (await api.listExecutions({ prompt: 'support-reply', environment: 'staging', limit: 100 })).items;
+      const envs = await eventually('staging rows', () => panel.locator('#rows tr td:nth-child(4)').allInnerTexts(), (v) => v.length === staging.length);
+      assert.ok(envs.every((e) => e === 'staging'), envs.join(' '));
+      await panel.locator('#environment').selectOption('');
+      await eventually('a first page of 100', () => panel.locator('#rows tr').count(), (n) => n === 100);
+      await panel.locator('#more').click();
+      const first = await api.listExecutions({ prompt: 'support-reply', limit: 100 });
+      const second = await api.listExecutions({ prompt: 'support-reply', limit: 100, cursor: first.next_cursor });
+      const ids = await eventually(
+        'the second page below the first',
+        () => panel.locator('#rows tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id'))),
+        (v) => v.length === first.items.length + second.items.length,
+      );
+      assert.deepEqual(ids, [...first.items, ...second.items].map((e) => e.id));
+    });
+
+    it('opens an execution from its row; Add Score refuses a value out of range, then stores one', { timeout: 2 * MINUTE }, async () => {
+      const panel = await webviewFrame(wb.page, '#filters');
+      const first = panel.locator('#rows tr').first();
+      const id = (await first.getAttribute('data-id'))!;
+      await first.click();
+      const detail = await webviewFrame(wb.page, '#score-form');
+      await eventually('the detail', () => detail.locator('#rendered').innerText(), (t) => t.startsWith('You help customers of Acme'));
+      const logged = await api.getExecution(id);
+      assert.equal(await detail.locator('#title').innerText(), `support-reply v${logged.version}`);
+      assert.match(await detail.locator('#variables').innerText(), /"company": "Acme"/);
+      await wb.screenshot('11-execution-detail');
+      await detail.locator('#metric').selectOption('accuracy');
+      await detail.locator('#value').fill('7');
+      await detail.locator('#add').click();
+      assert.equal(await detail.locator('#score-error').innerText(), 'accuracy is a number from 0 to 1; 7 is outside.');
+      await detail.locator('#value').fill('0.8');
+      await detail.locator('#comment').fill('clear and correct');
+      await detail.locator('#add').click();
+      await detail.locator('#score-rows tr[data-metric="accuracy"]', { hasText: 'human' }).waitFor({ timeout: 30_000 });
+      const human = (await api.getExecution(id)).scores.filter((s) => s.source === 'human');
+      assert.deepEqual(human.map((s) => [s.metric, s.value, s.comment]), [['accuracy', 0.8, 'clear and correct']]);
+      await detail.locator('#score-form').scrollIntoViewIfNeeded();
+      await wb.screenshot('11b-execution-scored');
+    });
+
+    it('shows the statistics: the per-version table and four charts, drawn in the theme\'s colours', { timeout: 2 * MINUTE }, async () => {
+      const detail = await webviewFrame(wb.page, '#score-form');
+      await detail.locator('#stats').click();
+      const stats = await webviewFrame(wb.page, '#versions-rows');
+      await eventually('three versions', () => stats.locator('#versions-rows tr').count(), (n) => n === 3);
+      const expected = await api.stats('support-reply', { interval: 'hour' });
+      const cells = await stats.locator('#versions-rows tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+      assert.deepEqual(cells.map((c) => c[0]), ['v1', 'v2', 'v3']);
+      assert.deepEqual(cells.map((c) => c[1]), expected.versions.map((v) => v.count.toLocaleString('en-US')));
+      const headers = await stats.locator('#versions-head th').allInnerTexts();
+      assert.ok(headers.includes('accuracy') && headers.includes('tone'), headers.join(' | '));
+      await eventually('four charts', () => stats.locator('.chart canvas').count(), (n) => n === 4);
+      // Each canvas has painted pixels (axes and lines), and its legend names the versions.
+      const painted = await stats.evaluate<number[]>(`[...document.querySelectorAll('.chart canvas')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+        return n;
+      })`);
+      assert.ok(painted.every((n) => n > 1000), `painted pixels: ${painted.join(', ')}`);
+      const legend = await stats.locator('.chart').first().locator('.u-legend .u-label').allInnerTexts();
+      assert.deepEqual(legend.slice(1), ['v1', 'v2', 'v3']);
+      const blue = await stats.evaluate<string>(`getComputedStyle(document.documentElement).getPropertyValue('--vscode-charts-blue').trim()`);
+      const stroke = await stats.evaluate<string>(`getComputedStyle(document.querySelector('.u-series:nth-child(2) .u-marker')).borderColor`);
+      assert.ok(blue, 'the theme defines --vscode-charts-blue');
+      assert.notEqual(stroke, '', 'the legend marker has the series colour');
+      // The whole window for the statistics, as a user reading them would make it.
+      await wb.runCommand('View: Hide Panel');
+      await wb.page.locator('[aria-label^="Toggle Primary Side Bar"]').first().click();
+      // Each chart follows its card's width when the layout changes (none cut off, none left narrow).
+      await eventually(
+        'charts as wide as their cards',
+        () => stats.locator('.chart').evaluateAll((charts) => charts.map((c) => Math.abs((c.querySelector('canvas')?.getBoundingClientRect().width ?? 0) - c.clientWidth))),
+        (gaps) => gaps.length === 4 && gaps.every((g) => g < 24),
+      );
+      await wb.screenshot('12-statistics');
+      await stats.locator('#compare').click();
+      await eventually('the comparison', () => stats.locator('#comparison-rows tr').count(), (n) => n >= 6);
+      await stats.locator('#comparison').scrollIntoViewIfNeeded();
+      await wb.screenshot('13-statistics-compare');
+    });
+
+    it('redraws the charts in a dark theme\'s colours', { timeout: 2 * MINUTE }, async () => {
+      // "Preferences: Color Theme" (its row, not the marketplace one listed first), then the theme.
+      await wb.page.keyboard.press('F1');
+      await wb.page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+      await wb.page.locator('.quick-input-widget input').fill('Dark 2026');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
+      const stats = await webviewFrame(wb.page, '#versions-rows');
+      await eventually('the dark theme reaches the webview', () => stats.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
+      await stats.locator('header').scrollIntoViewIfNeeded();
+      await wb.screenshot('14-statistics-dark');
+    });
+  });
 
   describe('UI scenario: approvals', { concurrency: false }, () => {
     let server: CodeServer;
@@ -268,7 +498,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.ok((await approvalRows().allInnerTexts()).some((t) => t.includes('warmer goodbye')));
       await approvalRows().filter({ hasText: 'farewell' }).first().hover();
       await approvalRows().filter({ hasText: 'farewell' }).locator('.action-label[aria-label="Approve"]').first().waitFor({ timeout: 10_000 });
-      await wb.screenshot('10-approvals-pending');
+      await wb.screenshot('15-approvals-pending');
     });
 
     it('tells bob when dave approves his request', { timeout: 2 * MINUTE }, async () => {
@@ -280,7 +510,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const item = wb.page.locator('.notification-list-item', { hasText: 'greeting v2 is live' }).first();
       await item.hover();
       await item.locator('.action-label[aria-label^="Expand"]').first().click({ timeout: 5_000 }).catch(() => undefined);
-      await wb.screenshot('11-live-notification');
+      await wb.screenshot('16-live-notification');
     });
 
     it('approves dave\'s request from the inline action, with a comment', { timeout: 2 * MINUTE }, async () => {
@@ -298,7 +528,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const audit = (await registry.admin.get('/deployment-requests?prompt=farewell')).body.items as Array<{ status: string; decisions: Array<{ actor: string; comment: string }> }>;
       assert.deepEqual([audit[0]!.status, audit[0]!.decisions[0]!.actor, audit[0]!.decisions[0]!.comment], ['applied', 'bob', 'lgtm']);
       await wb.page.locator('.welcome-view-content', { hasText: 'No deployment requests are waiting' }).first().waitFor({ timeout: 30_000 });
-      await wb.screenshot('12-approved-from-view');
+      await wb.screenshot('17-approved-from-view');
     });
   });
 });

@@ -11,8 +11,12 @@ export function run(): Promise<void> {
   if (process.env.PR_TREE_URL) require('./tree.tests.cjs');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   else if (process.env.PR_APPROVALS_URL) require('./approvals.tests.cjs');
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  else require('./extension.tests.cjs');
+  else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./extension.tests.cjs');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('./executions.tests.cjs');
+  }
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} extension test(s) failed`)) : resolve()));
   });

@@ -1,0 +1,93 @@
+import * as vscode from 'vscode';
+import { STATS_METHODS, type StatsMethods, type StatsNotice, type StatsShown } from '../../webview/protocol.js';
+import type { Connection } from '../connection.js';
+import { DEFAULT_STATS_RANGE, isStatsRange, statsWindow } from '../core/executions.js';
+import { Disposable } from '../lifecycle.js';
+import { webviewHtml, webviewOptions, WebviewRpc, type Handlers } from './webview-rpc.js';
+
+const BODY = `<header class="toolbar"><h1 id="title">Statistics</h1>
+  <label>Time <select id="range"></select></label>
+  <label>Environment <select id="environment"><option value="">all</option></select></label>
+  <button id="reload" type="button">Refresh</button>
+  <button id="executions" type="button" class="secondary">Show Executions</button>
+  <span id="window" class="muted"></span>
+</header>
+<div id="message" role="status" hidden></div>
+<main id="content" hidden>
+  <section><h2>Versions</h2><div class="scroll"><table id="versions"><thead><tr id="versions-head"></tr></thead><tbody id="versions-rows"></tbody></table></div></section>
+  <section><h2>Over time</h2><div id="charts" class="charts"></div></section>
+  <section id="compare-section"><h2>Compare two versions</h2>
+    <form id="compare-form" class="toolbar"><label>A <select id="compare-a"></select></label><label>B <select id="compare-b"></select></label><button id="compare" type="submit" class="secondary">Compare</button></form>
+    <table id="comparison" hidden><thead><tr><th>Measure</th><th id="head-a">A</th><th id="head-b">B</th><th>B − A</th></tr></thead><tbody id="comparison-rows"></tbody></table>
+  </section>
+</main>`;
+
+/**
+ * A prompt's statistics, in the editor area: the per-version table, charts of
+ * latency p95, cost, quality and volume over time per version, and a
+ * comparison of two versions. One panel per prompt.
+ */
+export class StatsPanel extends Disposable {
+  private readonly panels = new Map<string, { panel: vscode.WebviewPanel; rpc: WebviewRpc<StatsMethods, StatsNotice, StatsShown> }>();
+  private readonly shownEmitter = this._register(new vscode.EventEmitter<StatsShown>());
+  readonly onDidShow = this.shownEmitter.event;
+  last: StatsShown | undefined;
+  readonly handlers: Handlers<StatsMethods>;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly connection: Connection,
+  ) {
+    super();
+    const window = (range: unknown, environment: unknown) => ({
+      ...statsWindow(isStatsRange(range) ? range : DEFAULT_STATS_RANGE, new Date()),
+      ...(typeof environment === 'string' && environment ? { environment } : {}),
+    });
+    this.handlers = {
+      stats: ({ prompt, range, environment }) => this.connection.api.stats(String(prompt), window(range, environment)),
+      environments: () => this.connection.api.environments(),
+      compare: ({ prompt, a, b, range, environment }) => {
+        const { from, to, environment: env } = window(range, environment);
+        return this.connection.api.compare(String(prompt), Number(a), Number(b), { from, to, ...(env ? { environment: env } : {}) });
+      },
+      showExecutions: async (filter) => {
+        await vscode.commands.executeCommand('promptRegistry.showExecutions', filter);
+        return null;
+      },
+    };
+  }
+
+  show(prompt: string): void {
+    const open = this.panels.get(prompt) ?? this.create(prompt);
+    open.rpc.notify({ type: 'show', prompt });
+    open.panel.reveal(vscode.ViewColumn.Active);
+  }
+
+  private create(prompt: string) {
+    const panel = vscode.window.createWebviewPanel('promptRegistry.statistics', `Statistics: ${prompt}`, vscode.ViewColumn.Active, {
+      ...webviewOptions(this.extensionUri),
+      retainContextWhenHidden: false,
+    });
+    panel.webview.html = webviewHtml(panel.webview, this.extensionUri, 'stats', `Statistics: ${prompt}`, BODY);
+    const rpc = new WebviewRpc<StatsMethods, StatsNotice, StatsShown>(panel.webview, STATS_METHODS, this.handlers);
+    const shown = rpc.onDidShow((s) => {
+      this.last = s;
+      this.shownEmitter.fire(s);
+    });
+    const visibility = panel.onDidChangeViewState(() => panel.visible || rpc.unload());
+    panel.onDidDispose(() => {
+      shown.dispose();
+      visibility.dispose();
+      rpc.dispose();
+      this.panels.delete(prompt);
+    });
+    const open = { panel, rpc };
+    this.panels.set(prompt, open);
+    return open;
+  }
+
+  override dispose(): void {
+    for (const { panel } of [...this.panels.values()]) panel.dispose();
+    super.dispose();
+  }
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { RegistryError, RegistryUnreachableError } from '../../client/index.js';
+import { isNotification, isRequest, type Methods, type Notification, type Ready, type Response } from '../../webview/protocol.js';
+import { NotConnectedError } from '../connection.js';
+import { Disposable } from '../lifecycle.js';
+
+/** Where the built webviews are (scripts/build-extension.mjs): the only folder they may load from. */
+export function webviewRoot(extensionUri: vscode.Uri): vscode.Uri {
+  return vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+}
+
+export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [webviewRoot(extensionUri)] };
+}
+
+/**
+ * The page of one webview: its script and style from dist/webview, a CSP
+ * that allows nothing else (scripts only with this page's nonce), and the
+ * body's skeleton.
+ */
+export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, name: string, title: string, body: string): string {
+  const root = webviewRoot(extensionUri);
+  const nonce = randomBytes(16).toString('base64');
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(root, `${name}.js`));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(root, `${name}.css`));
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; img-src ${webview.cspSource} data:; script-src 'nonce-${nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style}"><title>${title}</title></head>
+<body>
+${body}
+<script nonce="${nonce}" src="${script}"></script>
+</body></html>`;
+}
+
+export type Handlers<M extends Methods> = { [K in keyof M]: (params: M[K]['params']) => Promise<M[K]['result']> };
+
+/** An error's message as the webview shows it: the registry's own words, never a stack. */
+function describe(err: unknown): { message: string; code?: string } {
+  if (err instanceof RegistryError) return { message: err.message, code: err.code };
+  if (err instanceof NotConnectedError || err instanceof RegistryUnreachableError) return { message: err.message, code: 'not_connected' };
+  return { message: `Prompt Registry: ${err instanceof Error ? err.message : String(err)}` };
+}
+
+/**
+ * The host's end of a webview's conversation: answers its requests with the
+ * handlers, echoing each request's id, and holds notifications until the
+ * webview has said `ready` (again after each reload of a hidden view). The
+ * webview reports what it shows after each render (`shown`).
+ */
+export class WebviewRpc<M extends Methods, N extends { type: string }, S extends { type: 'shown' }> extends Disposable {
+  private ready = false;
+  /** The latest notification of each type, kept until the webview is ready. */
+  private readonly pending = new Map<string, Notification<N>>();
+  private readonly readied = this._register(new vscode.EventEmitter<void>());
+  /** Fires each time the webview (re)loads and says it is ready. */
+  readonly onDidBecomeReady = this.readied.event;
+  private readonly shown = this._register(new vscode.EventEmitter<S>());
+  /** Fires after each render, with what the webview says it shows. */
+  readonly onDidShow = this.shown.event;
+
+  constructor(
+    private readonly webview: vscode.Webview,
+    methods: readonly (keyof M & string)[],
+    readonly handlers: Handlers<M>,
+  ) {
+    super();
+    this._register(
+      webview.onDidReceiveMessage(async (message: unknown) => {
+        if (isNotification<Ready>(message, ['ready'])) {
+          this.ready = true;
+          for (const n of this.pending.values()) void this.webview.postMessage(n);
+          this.pending.clear();
+          this.readied.fire();
+          return;
+        }
+        if (isNotification<S>(message, ['shown'])) {
+          this.shown.fire(message);
+          return;
+        }
+        if (!isRequest<M>(message, methods)) return;
+        let response: Response;
+        try {
+          const result = await this.handlers[message.method](message.params);
+          response = { kind: 'response', id: message.id, ok: true, result: result ?? null };
+        } catch (err) {
+          response = { kind: 'response', id: message.id, ok: false, error: describe(err) };
+        }
+        void this.webview.postMessage(response);
+      }),
+    );
+  }
+
+  /** Posts now if the webview is ready, else when it is (only the latest of each type). */
+  notify(notice: N): void {
+    const message = { ...notice, kind: 'notify' } as Notification<N>;
+    if (this.ready) void this.webview.postMessage(message);
+    else this.pending.set(notice.type, message);
+  }
+
+  /** The webview's page is gone (a hidden view without retained context): wait for `ready` again. */
+  unload(): void {
+    this.ready = false;
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+}
