@@ -75,7 +75,7 @@ writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.
 // The extension-host tests (mocha in a real VS Code), with --tests.
 if (process.argv.includes('--tests')) {
   rmSync(out('extension-tests'), { recursive: true, force: true });
-  for (const name of ['index', 'extension.tests', 'tree.tests']) {
+  for (const name of ['index', 'extension.tests', 'tree.tests', 'signin.tests']) {
     await build({
       entryPoints: [join(root, `test/extension/suite/${name}.ts`)],
       outfile: out(`extension-tests/${name}.cjs`),
@@ -83,7 +83,7 @@ if (process.argv.includes('--tests')) {
       platform: 'node',
       format: 'cjs',
       target: 'node18',
-      external: ['vscode', 'mocha', './extension.tests.cjs', './tree.tests.cjs'],
+      external: ['vscode', 'mocha', './extension.tests.cjs', './tree.tests.cjs', './signin.tests.cjs'],
       sourcemap: 'inline',
       logLevel: 'warning',
     });
