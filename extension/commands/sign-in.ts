@@ -7,6 +7,9 @@ import { command, UserError } from './ui.js';
 
 /** Sign In (device flow) and Sign Out, and telling the user when a sign-in expired. */
 export class SignInCommands extends Disposable {
+  /** The device flow being waited for: a second Sign In cancels it. */
+  private active: AbortController | undefined;
+
   constructor(
     private readonly accounts: Accounts,
     private readonly settings: Settings,
@@ -16,6 +19,7 @@ export class SignInCommands extends Disposable {
     this._register(command('promptRegistry.signOut', () => this.signOut()));
     // The link in the sign-in notification (not in the palette: it only means something while signing in).
     this._register(command('promptRegistry.openSignInPage', () => this.openSignInPage()));
+    this._register({ dispose: () => this.active?.abort() });
     this._register(
       accounts.onDidChange((why) => {
         if (why !== 'expired') return;
@@ -49,12 +53,14 @@ export class SignInCommands extends Disposable {
         async (progress, token) => {
           // One notification, gone when the flow ends: the code, where to enter it, and a link that does both.
           progress.report({ message: `enter code ${device.userCode} at ${device.verificationUri}. [Copy Code and Open Browser](command:promptRegistry.openSignInPage)` });
-          const abort = new AbortController();
+          this.active?.abort();
+          const abort = (this.active = new AbortController());
           const cancelled = token.onCancellationRequested(() => abort.abort());
           try {
             return await this.accounts.finish(pending, abort.signal);
           } finally {
             cancelled.dispose();
+            if (this.active === abort) this.active = undefined;
           }
         },
       );

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../../extension/extension.js';
+import { revokeToken } from '../../../client/index.js';
 import { approveDevice } from '../../support/idp-user.js';
 
 declare const describe: (name: string, fn: () => void) => void;
@@ -77,5 +78,23 @@ describe('Sign In with the identity provider', () => {
     await vscode.commands.executeCommand('promptRegistry.setApiKey', 'pr_test_key');
     await until('connected with the key', () => api.connection.state.kind === 'connected');
     assert.equal((await seen()).at(-1), 'X-API-Key pr_test_key');
+  });
+
+  it('ends a sign-in the provider no longer honours, and falls back to the API key', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const signingIn = vscode.commands.executeCommand<string | undefined>('promptRegistry.signIn');
+    const pending = await until('a device code', () => api.accounts.pending);
+    await approveDevice(pending.device.verificationUri, pending.device.userCode, 'bob');
+    assert.equal(await signingIn, 'bob@example.com');
+    await until('connected with the token', () => api.connection.state.kind === 'connected' && api.accounts.signedIn);
+    const { session } = api.accounts.signedIn!;
+
+    // Revoked elsewhere (an admin, another sign-out): the next refresh is refused.
+    await revokeToken(session.revocationEndpoint!, session.clientId, session.tokens.refreshToken!, 'refresh_token');
+    assert.equal(await api.accounts.refresh(), undefined);
+    assert.equal(api.accounts.signedIn, undefined);
+    await api.accounts.load(registry);
+    assert.equal(api.accounts.signedIn, undefined, 'gone from secret storage');
+    await until('reconnected with the key', async () => api.connection.state.kind === 'connected' && (await seen()).at(-1) === 'X-API-Key pr_test_key');
   });
 });
