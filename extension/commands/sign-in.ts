@@ -46,10 +46,11 @@ export class SignInCommands extends Disposable {
       throw this.userError(err);
     }
     const { device } = pending;
-    const provider = new URL(pending.meta.issuer).host;
+    // Both hosts: the user should see which registry the tokens will go to, not only where they sign in.
+    const title = `Signing in to ${new URL(url).host} with ${new URL(pending.meta.issuer).host}`;
     try {
       const session = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Signing in to ${provider}`, cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title, cancellable: true },
         async (progress, token) => {
           // One notification, gone when the flow ends: the code, where to enter it, and a link that does both.
           progress.report({ message: `enter code ${device.userCode} at ${device.verificationUri}. [Copy Code and Open Browser](command:promptRegistry.openSignInPage)` });

@@ -268,7 +268,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
         await wb.openViewContainer('Prompt Registry');
         await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in' }).first().waitFor({ timeout: MINUTE });
         await wb.runCommand('Prompt Registry: Sign In');
-        const codeNote = /Signing in to 127\.0\.0\.2:\d+: enter code ([A-Z]{4}-[A-Z]{4}) at (\S+)\./;
+        const codeNote = /Signing in to 127\.0\.0\.1:\d+ with 127\.0\.0\.2:\d+: enter code ([A-Z]{4}-[A-Z]{4}) at (\S+)\./;
         await wb.waitForNotification(codeNote, 30_000);
         const note = wb.page.locator('.notification-list-item, .notification-toast', { hasText: codeNote }).first();
         const [, code, verificationUri] = codeNote.exec(await note.innerText())!;
