@@ -211,7 +211,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   describe('Sign In with the identity provider', { concurrency: false }, () => {
-    it('signs in with the device flow in the extension host: tokens stored, refreshed, sent, cleared at sign-out, ended when refused', { timeout: 6 * MINUTE }, async () => {
+    it('signs in with the device flow in the extension host: tokens stored, refreshed, sent, cleared at sign-out, ended when refused; provider from settings', { timeout: 6 * MINUTE }, async () => {
       // Access tokens of 8 s: the extension refreshes them at half their life, so the test sees it happen.
       const idp = await startIdp({ interval: 1, accessTokenTtl: 8 });
       const registry = await startEchoRegistry({ issuer: idp.issuer, client_id: idp.clientId });
@@ -226,7 +226,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
           timeoutMs: 5 * MINUTE,
         });
         assert.equal(result.code, 0, `sign-in tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
-        assert.match(result.log, /2 passing/);
+        assert.match(result.log, /3 passing/);
         // Seen from outside: a device-code grant, refreshes, and the refresh token revoked at sign-out.
         assert.equal(idp.tokenRequests.filter((g) => g === 'device_code').at(-1), 'device_code');
         assert.ok(idp.tokenRequests.filter((g) => g === 'refresh_token').length >= 2, idp.tokenRequests.join(' '));

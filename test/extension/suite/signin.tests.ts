@@ -97,4 +97,21 @@ describe('Sign In with the identity provider', () => {
     assert.equal(api.accounts.signedIn, undefined, 'gone from secret storage');
     await until('reconnected with the key', async () => api.connection.state.kind === 'connected' && (await seen()).at(-1) === 'X-API-Key pr_test_key');
   });
+
+  it('takes the provider from settings over what the registry advertises, field by field', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const settings = vscode.workspace.getConfiguration('promptRegistry');
+    const set = (key: string, value: unknown) => settings.update(key, value, vscode.ConfigurationTarget.Global);
+    try {
+      await set('oidc.scopes', ['openid', 'offline_access']);
+      assert.deepEqual(await api.accounts.config(registry), { issuer: process.env.PR_SIGNIN_IDP, clientId: 'prompt-registry-vscode', scopes: ['openid', 'offline_access'] });
+      // Another issuer: the registry's client id is not for it.
+      await set('oidc.issuer', 'https://login.example.com/');
+      await assert.rejects(api.accounts.config(registry), /names no identity provider/);
+      await set('oidc.clientId', 'editor');
+      assert.deepEqual(await api.accounts.config(registry), { issuer: 'https://login.example.com', clientId: 'editor', scopes: ['openid', 'offline_access'] });
+    } finally {
+      for (const key of ['oidc.scopes', 'oidc.issuer', 'oidc.clientId']) await set(key, undefined);
+    }
+  });
 });
