@@ -70,6 +70,8 @@ export class Accounts extends Disposable {
   /** Reads the sign-in stored for the registry at `url`; none for the bundled registry (`undefined`). */
   async load(url: string | undefined): Promise<void> {
     const stored = url ? parseSession(await this.secrets.session(url)) : undefined;
+    // A reconnect reads back what is already current: keep it, so a refresh in flight still lands.
+    if (url && stored && this.current?.url === url && this.current.session.tokens.accessToken === stored.tokens.accessToken) return;
     this.set(url && stored ? { url, session: stored } : undefined, 'loaded');
   }
 
