@@ -1,5 +1,7 @@
+import { RegistryError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
-import { Http, type HttpAnswer } from './http.js';
+import { Http, type BearerTokens, type HttpAnswer } from './http.js';
+import { readAuthConfig, type OidcConfig } from './oauth.js';
 
 /** The registry's answers, as the API documents them (docs/api.md). */
 export interface PromptSummary {
@@ -347,11 +349,10 @@ const p = (name: string) => `/prompts/${encodeURIComponent(name)}`;
  */
 export class RegistryApi {
   private readonly http: Http;
-  private readonly apiKey: string;
 
-  constructor(options: { url: string; apiKey: string; timeoutMs?: number }) {
-    this.http = new Http(options.url.replace(/\/+$/, ''), options.apiKey, options.timeoutMs ?? 10_000);
-    this.apiKey = options.apiKey;
+  /** Credentials: an API key, or tokens from a sign-in (which win when both are given); none for `authConfig()`. */
+  constructor(options: { url: string; apiKey?: string; bearer?: BearerTokens; timeoutMs?: number }) {
+    this.http = new Http(options.url.replace(/\/+$/, ''), options.apiKey, options.timeoutMs ?? 10_000, options.bearer);
   }
 
   get url(): string {
@@ -364,6 +365,17 @@ export class RegistryApi {
 
   health(): Promise<{ status: string; version: string; database: string }> {
     return this.body('GET', '/healthz');
+  }
+
+  /** What the registry advertises for sign-in (needs no credential); undefined when it has no identity provider. */
+  async authConfig(): Promise<Partial<OidcConfig> | undefined> {
+    try {
+      return readAuthConfig(await this.body('GET', '/auth/config'));
+    } catch (err) {
+      // A registry without sign-in (or older than it) has no such route.
+      if (err instanceof RegistryError && err.status === 404) return undefined;
+      throw err;
+    }
   }
 
   environments(): Promise<string[]> {
@@ -493,7 +505,7 @@ export class RegistryApi {
 
   /** Subscribes to the registry's event stream (`GET /events`) with this client's credential; close() it when done. */
   events(handlers: EventHandlers): EventSubscription {
-    return new EventSubscription(this.url, this.apiKey, handlers);
+    return new EventSubscription(this.url, () => this.http.authHeaders(), handlers);
   }
 }
 

@@ -238,7 +238,7 @@ export class PromptRegistryClient {
 
   private subscribe(): void {
     if (this.events || this.options.push === false) return;
-    this.events = new EventSubscription(this.http.baseUrl, this.options.apiKey, {
+    this.events = new EventSubscription(this.http.baseUrl, async () => ({ 'X-API-Key': this.options.apiKey }), {
       onEvent: (event) => this.onEvent(event),
       onResync: () => {
         // Events may have been missed while disconnected: treat every cached prompt as stale.

@@ -33,7 +33,8 @@ export class EventSubscription {
 
   constructor(
     private readonly url: string,
-    private readonly apiKey: string,
+    /** The credential's headers, asked again at each (re)connect so a refreshed token is used. */
+    private readonly authHeaders: () => Promise<Record<string, string>>,
     private readonly handlers: EventHandlers,
   ) {
     this.connect();
@@ -41,9 +42,17 @@ export class EventSubscription {
 
   private connect(): void {
     if (this.closed) return;
+    this.authHeaders().then(
+      (headers) => this.open(headers),
+      (err: unknown) => this.retry(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  private open(auth: Record<string, string>): void {
+    if (this.closed) return;
     const url = new URL('/events', this.url);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { headers: { 'X-API-Key': this.apiKey, Accept: 'text/event-stream' } }, (res) => this.read(res));
+    const req = request(url, { headers: { ...auth, Accept: 'text/event-stream' } }, (res) => this.read(res));
     req.on('socket', (socket) => socket.unref());
     // The server sends a comment every 15 s: 45 s of silence means a dead connection.
     req.setTimeout(45_000, () => req.destroy(new Error('no word from the registry\'s event stream for 45 s')));

@@ -6,16 +6,49 @@ export interface HttpAnswer {
   etag: string | null;
 }
 
+/**
+ * Access tokens from a sign-in (OpenID Connect): sent as `Authorization: Bearer`.
+ * `refresh()` is asked once when the registry answers 401 to a token.
+ */
+export interface BearerTokens {
+  token(): Promise<string | undefined>;
+  refresh(): Promise<string | undefined>;
+}
+
 /** The registry's HTTP API: JSON in and out, its error shape turned into typed errors. */
 export class Http {
   constructor(
     readonly baseUrl: string,
-    private readonly apiKey: string,
+    private readonly apiKey: string | undefined,
     private readonly timeoutMs: number,
+    private readonly bearer?: BearerTokens,
   ) {}
 
   async request(method: string, path: string, opts: { body?: unknown; etag?: string | null } = {}): Promise<HttpAnswer> {
-    const headers: Record<string, string> = { 'X-API-Key': this.apiKey, Accept: 'application/json' };
+    const token = await this.bearer?.token();
+    try {
+      return await this.send(method, path, opts, token);
+    } catch (err) {
+      // An expired or revoked token: refresh once and try again; a second 401 is the answer.
+      if (!(token && this.bearer && err instanceof RegistryError && err.status === 401)) throw err;
+      const fresh = await this.bearer.refresh();
+      if (!fresh || fresh === token) throw err;
+      return this.send(method, path, opts, fresh);
+    }
+  }
+
+  /** The headers of the credential in use: a bearer token when signed in, else the API key. */
+  async authHeaders(): Promise<Record<string, string>> {
+    const token = await this.bearer?.token();
+    if (token) return { Authorization: `Bearer ${token}` };
+    return this.apiKey ? { 'X-API-Key': this.apiKey } : {};
+  }
+
+  private async send(method: string, path: string, opts: { body?: unknown; etag?: string | null }, token: string | undefined): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    // Signed in: the token speaks for the user; otherwise the API key, as before.
+    if (token) headers.Authorization = `Bearer ${token}`;
+    else if (this.apiKey) headers['X-API-Key'] = this.apiKey;
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
     if (opts.etag) headers['If-None-Match'] = opts.etag;
     let res: Response;

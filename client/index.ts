@@ -37,3 +37,26 @@ export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateE
 export type { LoggerStats } from './executions.js';
 export { EventSubscription, type EventHandlers, type RegistryEvent } from './events.js';
 export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing } from './types.js';
+export type { BearerTokens } from './http.js';
+export {
+  DEFAULT_SCOPES,
+  OAuthError,
+  SignInCancelledError,
+  discover,
+  identityOf,
+  parseSession,
+  pollDeviceToken,
+  readAuthConfig,
+  refreshAt,
+  refreshTokens,
+  requestDeviceAuthorization,
+  resolveOidcConfig,
+  revokeToken,
+  toSession,
+  type DeviceAuthorization,
+  type Identity,
+  type OidcConfig,
+  type ProviderMetadata,
+  type StoredSession,
+  type TokenSet,
+} from './oauth.js';

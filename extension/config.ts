@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import type { OidcConfig } from '../client/index.js';
 
 const SECTION = 'promptRegistry';
 
@@ -27,6 +28,18 @@ export class Settings {
     return this.config.get<boolean>('inlinePreview') ?? true;
   }
 
+  /** The identity provider named in settings; each field set here wins over what the registry advertises. */
+  get oidc(): Partial<OidcConfig> {
+    const text = (key: string) => (this.config.get<string>(key) ?? '').trim();
+    const scopes = (this.config.get<string[]>('oidc.scopes') ?? []).map((s) => s.trim()).filter(Boolean);
+    const result: Partial<OidcConfig> = {};
+    if (text('oidc.issuer')) result.issuer = text('oidc.issuer').replace(/\/+$/, '');
+    if (text('oidc.clientId')) result.clientId = text('oidc.clientId');
+    if (text('oidc.audience')) result.audience = text('oidc.audience');
+    if (scopes.length) result.scopes = scopes;
+    return result;
+  }
+
   /** Seconds between refreshes of the Executions view while it is visible; 0 never. */
   get executionsRefreshSeconds(): number {
     const n = this.config.get<number>('executions.refreshInterval') ?? 10;
@@ -40,7 +53,7 @@ export class Settings {
   }
 }
 
-/** API keys live in SecretStorage, never in settings. */
+/** API keys and sign-in tokens live in SecretStorage, never in settings. */
 export class Secrets {
   constructor(private readonly storage: vscode.SecretStorage) {}
 
@@ -50,6 +63,19 @@ export class Secrets {
 
   setApiKey(url: string, key: string): Thenable<void> {
     return this.storage.store(`promptRegistry.apiKey:${url}`, key);
+  }
+
+  /** The tokens of a sign-in to the registry at `url` (JSON of a StoredSession). */
+  session(url: string): Thenable<string | undefined> {
+    return this.storage.get(`promptRegistry.session:${url}`);
+  }
+
+  setSession(url: string, json: string): Thenable<void> {
+    return this.storage.store(`promptRegistry.session:${url}`, json);
+  }
+
+  deleteSession(url: string): Thenable<void> {
+    return this.storage.delete(`promptRegistry.session:${url}`);
   }
 
   /** The bundled registry's admin key: made once, kept in SecretStorage. */

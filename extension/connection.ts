@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { RegistryApi } from '../client/index.js';
+import type { Accounts } from './auth/accounts.js';
 import type { Secrets, Settings } from './config.js';
 import { Disposable } from './lifecycle.js';
 import { LocalServer } from './local-server.js';
@@ -15,8 +16,8 @@ export class NotConnectedError extends Error {}
 
 /**
  * The registry the extension talks to: the one at `promptRegistry.serverUrl`
- * with the API key from SecretStorage, or, with no URL, the bundled registry
- * started on demand.
+ * with the tokens of a sign-in or else the API key, both from SecretStorage;
+ * or, with no URL, the bundled registry started on demand.
  */
 export class Connection extends Disposable {
   private readonly changed = this._register(new vscode.EventEmitter<ConnectionState>());
@@ -31,9 +32,12 @@ export class Connection extends Disposable {
     private readonly secrets: Secrets,
     private readonly context: { extensionPath: string; storagePath: string },
     private readonly output: vscode.OutputChannel,
+    private readonly accounts: Accounts,
   ) {
     super();
     this._register(settings.onDidChange(['serverUrl', 'nodePath'], () => void this.reconnect()));
+    // Signing in or out changes the credential; a refresh doesn't (the SDK asks for the token each time).
+    this._register(accounts.onDidChange((why) => why !== 'loaded' && why !== 'refreshed' && void this.reconnect()));
   }
 
   get state(): ConnectionState {
@@ -49,7 +53,7 @@ export class Connection extends Disposable {
   get api(): RegistryApi {
     if (this.client && this.current.kind === 'connected') return this.client;
     const s = this.current;
-    if (s.kind === 'needs-key') throw new NotConnectedError(`No API key for ${s.url}: run "Prompt Registry: Set API Key".`);
+    if (s.kind === 'needs-key') throw new NotConnectedError(`Not signed in to ${s.url}, and no API key: run "Prompt Registry: Sign In" or "Prompt Registry: Set API Key".`);
     if (s.kind === 'unreachable') throw new NotConnectedError(s.message);
     throw new NotConnectedError('Still connecting to the Prompt Registry; try again in a moment.');
   }
@@ -69,14 +73,18 @@ export class Connection extends Disposable {
     const url = this.settings.serverUrl;
     if (url) {
       this.set({ kind: 'connecting', mode: 'remote' });
+      await this.accounts.load(url);
+      const bearer = this.accounts.bearer();
       const key = await this.secrets.apiKey(url);
-      if (!key) {
+      if (!bearer && !key) {
         this.set({ kind: 'needs-key', mode: 'remote', url });
         return;
       }
-      await this.check(new RegistryApi({ url, apiKey: key }), 'remote');
+      // The token while signed in; the key (if any) once a sign-in ends.
+      await this.check(new RegistryApi({ url, ...(key ? { apiKey: key } : {}), ...(bearer ? { bearer } : {}) }), 'remote');
       return;
     }
+    await this.accounts.load(undefined);
     this.set({ kind: 'connecting', mode: 'local' });
     try {
       this.local ??= this._register(new LocalServer(this.context.extensionPath, this.context.storagePath, this.output));

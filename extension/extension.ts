@@ -1,11 +1,14 @@
 import * as vscode from 'vscode';
 import { Approvals } from './approvals/approvals.js';
 import { ApprovalsTree } from './approvals/tree.js';
+import { AccountStatusBar } from './auth/account-status.js';
+import { Accounts } from './auth/accounts.js';
 import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
 import { ExecutionCommands } from './commands/executions.js';
+import { SignInCommands } from './commands/sign-in.js';
 import { command } from './commands/ui.js';
 import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
@@ -23,6 +26,7 @@ import { SCHEME, VersionDocuments } from './version-documents.js';
 /** What activate() hands to tests, so they can observe the extension's state. */
 export interface ExtensionApi {
   connection: Connection;
+  accounts: Accounts;
   prompts: RegistryTree;
   live: RegistryTree;
   editors: PromptEditorSupport;
@@ -44,7 +48,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const settings = new Settings();
   const secrets = new Secrets(context.secrets);
   const output = vscode.window.createOutputChannel('Prompt Registry Server');
-  const connection = new Connection(settings, secrets, { extensionPath: context.extensionPath, storagePath: context.globalStorageUri.fsPath }, output);
+  const accounts = new Accounts(settings, secrets);
+  const connection = new Connection(settings, secrets, { extensionPath: context.extensionPath, storagePath: context.globalStorageUri.fsPath }, output, accounts);
   const prompts = new RegistryTree('prompts', connection, settings);
   const live = new RegistryTree('live', connection, settings);
   const refresh = () => {
@@ -62,9 +67,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const updateContext = () => {
     void vscode.commands.executeCommand('setContext', 'promptRegistry.state', connection.state.kind);
     void vscode.commands.executeCommand('setContext', 'promptRegistry.mode', connection.state.mode);
+    void vscode.commands.executeCommand('setContext', 'promptRegistry.signedIn', accounts.signedIn !== undefined);
   };
   context.subscriptions.push(
     output,
+    accounts,
     connection,
     prompts,
     live,
@@ -74,7 +81,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     execution,
     statistics,
     new StatusBar(connection),
-    new ConnectionCommands(connection, settings, output),
+    new AccountStatusBar(accounts),
+    new ConnectionCommands(connection, settings, output, accounts),
+    new SignInCommands(accounts, settings),
     new AuthoringCommands(connection, editors, preview, refresh),
     approvals,
     approvalsView,
@@ -84,6 +93,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     new ExecutionCommands(connection, executions, execution, statistics),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
+    accounts.onDidChange(updateContext),
     command('promptRegistry.refresh', () => {
       refresh();
       void approvals.reload();
@@ -101,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, prompts, live, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

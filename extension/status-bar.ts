@@ -10,7 +10,7 @@ function text(s: ConnectionState): { text: string; tooltip: string; warning: boo
     case 'connected':
       return { text: `$(database) Prompts: ${where}`, tooltip: `Connected to the Prompt Registry at ${s.url}`, warning: false };
     case 'needs-key':
-      return { text: '$(key) Prompts: no API key', tooltip: `Set an API key for ${s.url}`, warning: true };
+      return { text: '$(key) Prompts: sign in', tooltip: `Sign in or set an API key for ${s.url}`, warning: true };
     case 'unreachable':
       return { text: `$(warning) Prompts: ${where}, unreachable`, tooltip: `${s.message}\nClick to retry.`, warning: true };
   }

@@ -89,7 +89,7 @@ writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.
 // The extension-host tests (mocha in a real VS Code), with --tests.
 if (process.argv.includes('--tests')) {
   rmSync(out('extension-tests'), { recursive: true, force: true });
-  for (const name of ['index', 'extension.tests', 'executions.tests', 'tree.tests', 'approvals.tests']) {
+  for (const name of ['index', 'extension.tests', 'executions.tests', 'tree.tests', 'approvals.tests', 'signin.tests']) {
     await build({
       entryPoints: [join(root, `test/extension/suite/${name}.ts`)],
       outfile: out(`extension-tests/${name}.cjs`),
@@ -97,7 +97,7 @@ if (process.argv.includes('--tests')) {
       platform: 'node',
       format: 'cjs',
       target: 'node18',
-      external: ['vscode', 'mocha', './extension.tests.cjs', './executions.tests.cjs', './tree.tests.cjs', './approvals.tests.cjs'],
+      external: ['vscode', 'mocha', './extension.tests.cjs', './executions.tests.cjs', './tree.tests.cjs', './approvals.tests.cjs', './signin.tests.cjs'],
       sourcemap: 'inline',
       logLevel: 'warning',
     });

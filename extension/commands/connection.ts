@@ -1,15 +1,17 @@
 import * as vscode from 'vscode';
+import type { Accounts } from '../auth/accounts.js';
 import type { Connection } from '../connection.js';
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
 import { command, picked } from './ui.js';
 
-/** Set API Key, Retry, and the status bar's menu. */
+/** Set API Key, Retry, and the status bar's menu (which offers Sign In or Sign Out too). */
 export class ConnectionCommands extends Disposable {
   constructor(
     private readonly connection: Connection,
     private readonly settings: Settings,
     private readonly output: vscode.OutputChannel,
+    private readonly accounts: Accounts,
   ) {
     super();
     this._register(command('promptRegistry.setApiKey', (key?: string) => this.setApiKey(key)));
@@ -38,10 +40,14 @@ export class ConnectionCommands extends Disposable {
     const items: Array<vscode.QuickPickItem & { run: () => unknown }> = [
       { label: '$(refresh) Retry', description: 'Connect again', run: () => this.connection.reconnect() },
       { label: '$(key) Set API Key', description: this.settings.serverUrl || '(for a remote registry)', run: () => this.setApiKey() },
+      this.accounts.signedIn
+        ? { label: '$(sign-out) Sign Out', description: this.accounts.signedIn.session.identity.label, run: () => vscode.commands.executeCommand('promptRegistry.signOut') }
+        : { label: '$(account) Sign In', description: 'with your identity provider', run: () => vscode.commands.executeCommand('promptRegistry.signIn') },
       { label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'promptRegistry') },
       { label: '$(output) Show Server Log', run: () => this.output.show() },
     ];
-    const detail = s.kind === 'connected' ? `Connected to ${s.url}` : s.kind === 'unreachable' ? s.message : s.kind === 'needs-key' ? `No API key for ${s.url}` : 'Connecting…';
+    const who = this.accounts.signedIn ? ` as ${this.accounts.signedIn.session.identity.label}` : '';
+    const detail = s.kind === 'connected' ? `Connected to ${s.url}${who}` : s.kind === 'unreachable' ? s.message : s.kind === 'needs-key' ? `Not signed in to ${s.url}, and no API key` : 'Connecting…';
     const choice = await vscode.window.showQuickPick(items, { title: `Prompt Registry (${s.mode}): ${detail}` });
     await choice?.run();
   }

@@ -1,8 +1,8 @@
 /**
  * The Prompt Registry extension in a real VS Code (code-server + chromium):
  * the extension-host suite (test/extension/suite, mocha, against the bundled
- * local registry), then a UI scenario with screenshots in
- * test-artifacts/extension/. One file, run in order: one VS Code at a time.
+ * local registry), then UI scenarios with screenshots in
+ * test-artifacts/extension/; sign-in against a real identity provider. One file, run in order: one VS Code at a time.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,8 @@ import type { Frame, Page } from 'playwright-core';
 import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
 import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
+import { startEchoRegistry } from '../support/echo-registry.js';
+import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 import { ensureToolchain } from './setup.js';
 
@@ -39,6 +41,32 @@ Your order {{order}} ships today.
 function versionRow(wb: Workbench, label: string) {
   return wb.page.locator('.monaco-list-row', { has: wb.page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
 }
+/** The user's part of a device flow at oidc-provider's own pages, in a browser tab: code, login, consent. */
+async function signInAtProvider(tab: Page, code: string, login: string): Promise<void> {
+  const h1 = (text: string) => tab.locator('h1', { hasText: new RegExp(`^${text}$`) });
+  const codeInput = tab.locator('input[name=user_code][type=text]');
+  const continueButton = tab.getByRole('button', { name: 'Continue' });
+  try {
+    // A link with the code in it lands on the confirmation; a bare link asks for the code first.
+    await h1('Confirm Device').or(codeInput).first().waitFor({ timeout: 30_000 });
+    if (await codeInput.count()) {
+      await codeInput.fill(code);
+      await continueButton.click();
+    }
+    await h1('Confirm Device').waitFor({ timeout: 30_000 });
+    await continueButton.click();
+    await tab.locator('input[name=login]').fill(login, { timeout: 30_000 });
+    await tab.locator('input[name=password]').fill('any');
+    await tab.getByRole('button', { name: 'Sign-in' }).click();
+    await h1('Authorize').waitFor({ timeout: 30_000 });
+    await continueButton.click();
+    await h1('Sign-in Success').waitFor({ timeout: 30_000 });
+  } catch (err) {
+    const body = await tab.innerText('body').catch(() => '');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nat ${tab.url()}: ${body.slice(0, 600)}`);
+  }
+}
+
 
 /** A workspace whose settings point the bundled registry at this Node.js (the ABI it was built for). */
 function workspace(files: Record<string, string> = {}, settings: Record<string, unknown> = {}): string {
@@ -529,6 +557,112 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.deepEqual([audit[0]!.status, audit[0]!.decisions[0]!.actor, audit[0]!.decisions[0]!.comment], ['applied', 'bob', 'lgtm']);
       await wb.page.locator('.welcome-view-content', { hasText: 'No deployment requests are waiting' }).first().waitFor({ timeout: 30_000 });
       await wb.screenshot('17-approved-from-view');
+    });
+  });
+
+  describe('Sign In with the identity provider', { concurrency: false }, () => {
+    it('signs in with the device flow in the extension host: tokens stored, refreshed, sent, cleared at sign-out, ended when refused; provider from settings', { timeout: 6 * MINUTE }, async () => {
+      // Access tokens of 8 s: the extension refreshes them at half their life, so the test sees it happen.
+      const idp = await startIdp({ interval: 1, accessTokenTtl: 8 });
+      const registry = await startEchoRegistry({ issuer: idp.issuer, client_id: idp.clientId });
+      try {
+        const ws = workspace();
+        dirs.push(ws);
+        const result = await runExtensionTests({
+          extensionDevelopmentPath: ROOT,
+          extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
+          workspace: ws,
+          env: { PR_SIGNIN_IDP: idp.issuer, PR_SIGNIN_REGISTRY: registry.url },
+          timeoutMs: 5 * MINUTE,
+        });
+        assert.equal(result.code, 0, `sign-in tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
+        assert.match(result.log, /3 passing/);
+        // Seen from outside: a device-code grant, refreshes, and the refresh token revoked at sign-out.
+        assert.equal(idp.tokenRequests.filter((g) => g === 'device_code').at(-1), 'device_code');
+        assert.ok(idp.tokenRequests.filter((g) => g === 'refresh_token').length >= 2, idp.tokenRequests.join(' '));
+        assert.equal(idp.revoked.length, 2, 'at sign-out, and by the second test');
+      } finally {
+        await registry.close();
+        await idp.close();
+      }
+    });
+
+    describe('UI', { concurrency: false }, () => {
+      let idp: Awaited<ReturnType<typeof startIdp>>;
+      let registry: Awaited<ReturnType<typeof startEchoRegistry>>;
+      let server: CodeServer;
+      let wb: Workbench;
+      before(
+        async () => {
+          // Not 127.0.0.1: VS Code forwards localhost and 127.0.0.1 links opened from a remote
+          // extension host to the remote's port (right for a real remote, wrong when all is one machine).
+          idp = await startIdp({ interval: 1, host: '127.0.0.2' });
+          registry = await startEchoRegistry({ issuer: idp.issuer, client_id: idp.clientId });
+          const ws = workspace();
+          dirs.push(ws);
+          const settingsFile = join(ws, '.vscode', 'settings.json');
+          writeFileSync(settingsFile, JSON.stringify({ 'promptRegistry.nodePath': process.execPath, 'promptRegistry.serverUrl': registry.url }, null, 2));
+          server = await startCodeServer({ workspace: ws });
+          wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+        },
+        { timeout: 3 * MINUTE },
+      );
+      after(async () => {
+        await wb?.close();
+        await server?.stop();
+        await registry?.close();
+        await idp?.close();
+      });
+
+      it('shows the code, signs in at the provider page in a browser tab, and names who is signed in', { timeout: 3 * MINUTE }, async () => {
+        await wb.openViewContainer('Prompt Registry');
+        await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in' }).first().waitFor({ timeout: MINUTE });
+        await wb.runCommand('Prompt Registry: Sign In');
+        const codeNote = /Signing in to 127\.0\.0\.1:\d+ with 127\.0\.0\.2:\d+: enter code ([A-Z]{4}-[A-Z]{4}) at (\S+)\./;
+        await wb.waitForNotification(codeNote, 30_000);
+        const note = wb.page.locator('.notification-list-item, .notification-toast', { hasText: codeNote }).first();
+        const [, code, verificationUri] = codeNote.exec(await note.innerText())!;
+        assert.equal(new URL(verificationUri!).origin, idp.issuer);
+        await wb.screenshot('signin-01-code');
+
+        // The user follows the notification's link: the provider's page opens in a new tab (openExternal).
+        const opened = wb.page.context().waitForEvent('page', { timeout: 30_000 });
+        await note.locator('a', { hasText: 'Copy Code and Open Browser' }).click();
+        // VS Code asks before opening a site outside its trusted domains, as it would for a user.
+        const ask = wb.page.locator('.monaco-dialog-box', { hasText: 'open the external website' });
+        await ask.waitFor({ timeout: 30_000 });
+        await wb.screenshot('signin-02-open-external');
+        await ask.locator('.monaco-button', { hasText: /^Open$/ }).first().click();
+        const tab = await opened;
+        try {
+          await tab.waitForLoadState();
+          process.stdout.write(`# the sign-in link opened ${tab.url()}\n`);
+          await signInAtProvider(tab, code!, 'ann');
+          await tab.screenshot({ path: join(ROOT, 'test-artifacts/extension/signin-03-provider-success.png') });
+        } finally {
+          await tab.close();
+        }
+
+        const account = wb.page.locator('.statusbar-item', { hasText: 'ann@example.com' }).first();
+        await account.waitFor({ timeout: MINUTE });
+        await wb.waitForNotification('Signed in to the Prompt Registry', 30_000);
+        await account.hover();
+        const hover = wb.page.locator('.monaco-hover, .workbench-hover', { hasText: 'Identity provider' }).first();
+        await hover.waitFor({ timeout: 30_000 });
+        const tooltip = await hover.innerText();
+        assert.ok(tooltip.includes(registry.url) && tooltip.includes(idp.issuer), tooltip);
+        await wb.screenshot('signin-04-signed-in');
+        assert.ok(registry.seen.some((h) => h.startsWith('Bearer ')), registry.seen.join(' | '));
+      });
+
+      it('signs out from the palette: the account leaves the status bar', { timeout: 2 * MINUTE }, async () => {
+        await wb.page.mouse.move(0, 0);
+        await wb.runCommand('Prompt Registry: Sign Out');
+        await wb.page.locator('.statusbar-item', { hasText: 'ann@example.com' }).first().waitFor({ state: 'detached', timeout: MINUTE });
+        await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in' }).first().waitFor({ timeout: MINUTE });
+        await wb.screenshot('signin-05-signed-out');
+        assert.equal(idp.revoked.length, 1);
+      });
     });
   });
 });

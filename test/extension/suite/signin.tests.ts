@@ -1,0 +1,117 @@
+// Runs inside VS Code: Sign In against a real identity provider (PR_SIGNIN_IDP), for a stand-in
+// registry (PR_SIGNIN_REGISTRY) that advertises the provider and records the credentials it gets.
+import assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../../extension/extension.js';
+import { revokeToken } from '../../../client/index.js';
+import { approveDevice } from '../../support/idp-user.js';
+
+declare const describe: (name: string, fn: () => void) => void;
+declare const it: (name: string, fn: () => Promise<void> | void) => void;
+
+async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await get();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const registry = process.env.PR_SIGNIN_REGISTRY!;
+/** The Authorization (or X-API-Key) headers the stand-in registry saw, in order. */
+const seen = async (): Promise<string[]> => (await (await fetch(`${registry}/_seen`)).json()) as string[];
+
+describe('Sign In with the identity provider', () => {
+  it('signs in with the device flow, keeps the tokens in secret storage, refreshes them, and signs out', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    await vscode.workspace.getConfiguration('promptRegistry').update('serverUrl', registry, vscode.ConfigurationTarget.Global);
+    await until('asks to sign in (no API key)', () => api.connection.state.kind === 'needs-key');
+
+    const signingIn = vscode.commands.executeCommand<string | undefined>('promptRegistry.signIn');
+    const pending = await until('a device code', () => api.accounts.pending);
+    assert.equal(pending.config.issuer, process.env.PR_SIGNIN_IDP, 'the provider the registry advertises');
+    assert.match(pending.device.userCode, /^[A-Z]{4}-[A-Z]{4}$/);
+    // The user's part, at the provider's own pages, while the extension polls.
+    await approveDevice(pending.device.verificationUri, pending.device.userCode, 'ann');
+    assert.equal(await signingIn, 'ann@example.com');
+    assert.equal(api.accounts.pending, undefined);
+
+    const first = api.accounts.signedIn!;
+    assert.equal(first.url, registry);
+    assert.equal(first.session.identity.label, 'ann@example.com');
+    assert.ok(first.session.tokens.refreshToken);
+    // Read back from secret storage, as the next window would.
+    await api.accounts.load(registry);
+    assert.deepEqual(api.accounts.signedIn?.session, first.session);
+
+    await until('connected with the token', () => api.connection.state.kind === 'connected');
+    assert.ok((await seen()).includes(`Bearer ${first.session.tokens.accessToken}`));
+
+    // The provider's access tokens live a few seconds: the timer refreshes before expiry.
+    const refreshed = await until('a refreshed access token', () => {
+      const now = api.accounts.signedIn?.session.tokens;
+      return now && now.accessToken !== first.session.tokens.accessToken && now;
+    });
+    assert.notEqual(refreshed.refreshToken, first.session.tokens.refreshToken, 'the rotated refresh token is kept');
+    await api.accounts.load(registry);
+    assert.equal(api.accounts.signedIn?.session.tokens.accessToken, refreshed.accessToken, 'and stored');
+    assert.equal(api.accounts.signedIn?.session.identity.label, 'ann@example.com');
+
+    // The registry refuses the current token (revoked, say): one refresh, and the request goes through.
+    const current = api.accounts.signedIn!.session.tokens.accessToken;
+    await fetch(`${registry}/_reject`, { method: 'POST', body: current });
+    assert.deepEqual(await api.connection.api.environments(), ['dev']);
+    const after401 = api.accounts.signedIn!.session.tokens.accessToken;
+    assert.notEqual(after401, current);
+    const log = await seen();
+    assert.deepEqual(log.slice(log.lastIndexOf(`Bearer ${current}`)), [`Bearer ${current}`, `Bearer ${after401}`]);
+
+    await vscode.commands.executeCommand('promptRegistry.signOut');
+    assert.equal(api.accounts.signedIn, undefined);
+    await api.accounts.load(registry);
+    assert.equal(api.accounts.signedIn, undefined, 'gone from secret storage');
+    await until('back to asking for a sign-in or key', () => api.connection.state.kind === 'needs-key');
+
+    // API keys remain an option.
+    await vscode.commands.executeCommand('promptRegistry.setApiKey', 'pr_test_key');
+    await until('connected with the key', () => api.connection.state.kind === 'connected');
+    assert.equal((await seen()).at(-1), 'X-API-Key pr_test_key');
+  });
+
+  it('ends a sign-in the provider no longer honours, and falls back to the API key', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const signingIn = vscode.commands.executeCommand<string | undefined>('promptRegistry.signIn');
+    const pending = await until('a device code', () => api.accounts.pending);
+    await approveDevice(pending.device.verificationUri, pending.device.userCode, 'bob');
+    assert.equal(await signingIn, 'bob@example.com');
+    await until('connected with the token', () => api.connection.state.kind === 'connected' && api.accounts.signedIn);
+    const { session } = api.accounts.signedIn!;
+
+    // Revoked elsewhere (an admin, another sign-out): the next refresh is refused.
+    await revokeToken(session.revocationEndpoint!, session.clientId, session.tokens.refreshToken!, 'refresh_token');
+    assert.equal(await api.accounts.refresh(), undefined);
+    assert.equal(api.accounts.signedIn, undefined);
+    await api.accounts.load(registry);
+    assert.equal(api.accounts.signedIn, undefined, 'gone from secret storage');
+    await until('reconnected with the key', async () => api.connection.state.kind === 'connected' && (await seen()).at(-1) === 'X-API-Key pr_test_key');
+  });
+
+  it('takes the provider from settings over what the registry advertises, field by field', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const settings = vscode.workspace.getConfiguration('promptRegistry');
+    const set = (key: string, value: unknown) => settings.update(key, value, vscode.ConfigurationTarget.Global);
+    try {
+      await set('oidc.scopes', ['openid', 'offline_access']);
+      assert.deepEqual(await api.accounts.config(registry), { issuer: process.env.PR_SIGNIN_IDP, clientId: 'prompt-registry-vscode', scopes: ['openid', 'offline_access'] });
+      // Another issuer: the registry's client id is not for it.
+      await set('oidc.issuer', 'https://login.example.com/');
+      await assert.rejects(api.accounts.config(registry), /names no identity provider/);
+      await set('oidc.clientId', 'editor');
+      assert.deepEqual(await api.accounts.config(registry), { issuer: 'https://login.example.com', clientId: 'editor', scopes: ['openid', 'offline_access'] });
+    } finally {
+      for (const key of ['oidc.scopes', 'oidc.issuer', 'oidc.clientId']) await set(key, undefined);
+    }
+  });
+});
