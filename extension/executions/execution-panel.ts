@@ -3,7 +3,7 @@ import type { Metric } from '../../client/index.js';
 import { EXECUTION_METHODS, type ExecutionMethods, type ExecutionNotice, type ExecutionShown } from '../../webview/protocol.js';
 import type { Connection } from '../connection.js';
 import { Disposable } from '../lifecycle.js';
-import { webviewHtml, webviewOptions, WebviewRpc, type Handlers } from './webview-rpc.js';
+import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="when" class="muted"></span>
   <button id="stats" type="button" class="secondary" hidden>Statistics</button><button id="reload" type="button" class="secondary">Reload</button></header>
@@ -78,26 +78,23 @@ export class ExecutionPanel extends Disposable {
   }
 
   private create(): void {
-    const panel = vscode.window.createWebviewPanel('promptRegistry.execution', 'Execution', vscode.ViewColumn.Active, {
-      ...webviewOptions(this.extensionUri),
-      retainContextWhenHidden: false,
-    });
-    panel.webview.html = webviewHtml(panel.webview, this.extensionUri, 'execution', 'Execution', BODY);
-    const rpc = new WebviewRpc<ExecutionMethods, ExecutionNotice, ExecutionShown>(panel.webview, EXECUTION_METHODS, this.handlers);
-    const shown = rpc.onDidShow((s) => {
-      this.last = s;
-      this.shownEmitter.fire(s);
-    });
-    // A panel hidden behind another tab loses its page and says `ready` again; it keeps its id in its state.
-    const visibility = panel.onDidChangeViewState(() => panel.visible || rpc.unload());
-    panel.onDidDispose(() => {
-      shown.dispose();
-      visibility.dispose();
-      rpc.dispose();
-      if (this.panel === panel) {
+    const { panel, rpc } = openRpcPanel<ExecutionMethods, ExecutionNotice, ExecutionShown>({
+      extensionUri: this.extensionUri,
+      viewType: 'promptRegistry.execution',
+      title: 'Execution',
+      script: 'execution',
+      body: BODY,
+      methods: EXECUTION_METHODS,
+      handlers: this.handlers,
+      onShown: (s) => {
+        this.last = s;
+        this.shownEmitter.fire(s);
+      },
+      onClosed: () => {
+        if (this.panel !== panel) return;
         this.panel = undefined;
         this.rpc = undefined;
-      }
+      },
     });
     this.panel = panel;
     this.rpc = rpc;

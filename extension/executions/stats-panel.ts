@@ -3,7 +3,7 @@ import { STATS_METHODS, type StatsMethods, type StatsNotice, type StatsShown } f
 import type { Connection } from '../connection.js';
 import { DEFAULT_STATS_RANGE, isStatsRange, statsWindow } from '../core/executions.js';
 import { Disposable } from '../lifecycle.js';
-import { webviewHtml, webviewOptions, WebviewRpc, type Handlers } from './webview-rpc.js';
+import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Statistics</h1>
   <label>Time <select id="range"></select></label>
@@ -64,24 +64,20 @@ export class StatsPanel extends Disposable {
   }
 
   private create(prompt: string) {
-    const panel = vscode.window.createWebviewPanel('promptRegistry.statistics', `Statistics: ${prompt}`, vscode.ViewColumn.Active, {
-      ...webviewOptions(this.extensionUri),
-      retainContextWhenHidden: false,
+    const open = openRpcPanel<StatsMethods, StatsNotice, StatsShown>({
+      extensionUri: this.extensionUri,
+      viewType: 'promptRegistry.statistics',
+      title: `Statistics: ${prompt}`,
+      script: 'stats',
+      body: BODY,
+      methods: STATS_METHODS,
+      handlers: this.handlers,
+      onShown: (s) => {
+        this.last = s;
+        this.shownEmitter.fire(s);
+      },
+      onClosed: () => this.panels.delete(prompt),
     });
-    panel.webview.html = webviewHtml(panel.webview, this.extensionUri, 'stats', `Statistics: ${prompt}`, BODY);
-    const rpc = new WebviewRpc<StatsMethods, StatsNotice, StatsShown>(panel.webview, STATS_METHODS, this.handlers);
-    const shown = rpc.onDidShow((s) => {
-      this.last = s;
-      this.shownEmitter.fire(s);
-    });
-    const visibility = panel.onDidChangeViewState(() => panel.visible || rpc.unload());
-    panel.onDidDispose(() => {
-      shown.dispose();
-      visibility.dispose();
-      rpc.dispose();
-      this.panels.delete(prompt);
-    });
-    const open = { panel, rpc };
     this.panels.set(prompt, open);
     return open;
   }

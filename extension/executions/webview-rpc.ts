@@ -109,3 +109,36 @@ export class WebviewRpc<M extends Methods, N extends { type: string }, S extends
     return this.ready;
   }
 }
+
+/**
+ * An editor-area webview panel talking through a WebviewRpc: `onShown` hears
+ * each render, `onClosed` runs once the user closes it. A panel hidden behind
+ * another tab loses its page (no retainContextWhenHidden) and says `ready`
+ * again, so the rpc holds notifications until then.
+ */
+export function openRpcPanel<M extends Methods, N extends { type: string }, S extends { type: 'shown' }>(options: {
+  extensionUri: vscode.Uri;
+  viewType: string;
+  title: string;
+  /** The webview's script and stylesheet name under dist/webview/. */
+  script: string;
+  body: string;
+  methods: readonly (keyof M & string)[];
+  handlers: Handlers<M>;
+  onShown: (shown: S) => void;
+  onClosed: () => void;
+}): { panel: vscode.WebviewPanel; rpc: WebviewRpc<M, N, S> } {
+  const { extensionUri, title } = options;
+  const panel = vscode.window.createWebviewPanel(options.viewType, title, vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: false });
+  panel.webview.html = webviewHtml(panel.webview, extensionUri, options.script, title, options.body);
+  const rpc = new WebviewRpc<M, N, S>(panel.webview, options.methods, options.handlers);
+  const shown = rpc.onDidShow(options.onShown);
+  const visibility = panel.onDidChangeViewState(() => panel.visible || rpc.unload());
+  panel.onDidDispose(() => {
+    shown.dispose();
+    visibility.dispose();
+    rpc.dispose();
+    options.onClosed();
+  });
+  return { panel, rpc };
+}
