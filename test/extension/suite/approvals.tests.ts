@@ -4,20 +4,11 @@ import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { RegistryApi, type DeployResult, type DeploymentRequest } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
+import { until } from './support.js';
 
 declare const describe: (name: string, fn: () => void) => void;
 declare const it: (name: string, fn: () => Promise<void> | void) => void;
 declare const before: (fn: () => Promise<void> | void) => void;
-
-async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const env = (name: string) => {
   const v = process.env[name];

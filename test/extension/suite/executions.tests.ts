@@ -6,20 +6,11 @@ import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { RegistryApi, RegistryError } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
+import { until } from './support.js';
 
 declare const describe: (name: string, fn: () => void) => void;
 declare const it: (name: string, fn: () => Promise<void> | void) => void;
 declare const before: (fn: () => Promise<void> | void) => void;
-
-async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sorted = (ids: string[]) => [...ids].sort();
 

@@ -7,6 +7,7 @@ import type { DeployResult } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import type { PublishResult } from '../../../extension/commands/authoring.js';
 import type { RegistryNode } from '../../../extension/tree/nodes.js';
+import { until } from './support.js';
 
 declare const describe: (name: string, fn: () => void) => void;
 declare const it: (name: string, fn: () => Promise<void> | void) => void;
@@ -24,16 +25,6 @@ samples:
 ---
 Hello {{name}}, welcome to {{company}}!
 `;
-
-async function until<T>(what: string, get: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const labels = async (api: ExtensionApi, parent?: RegistryNode) =>
   (await api.prompts.getChildren(parent)).map((n) => `${String(n.label)}${n.description ? ` [${String(n.description)}]` : ''}`);
