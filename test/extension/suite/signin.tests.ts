@@ -110,6 +110,19 @@ describe('Sign In with the identity provider', () => {
     await until('reconnected with the key', async () => api.connection.state.kind === 'connected' && (await api.connection.api.me()).kind === 'api_key');
   });
 
+  it('says a signed-in person whose groups grant nothing is turned down, not that the registry is unreachable', async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const signingIn = vscode.commands.executeCommand<string | undefined>('promptRegistry.signIn');
+    const pending = await until('a device code', () => api.accounts.pending);
+    await approveDevice(pending.device.verificationUri, pending.device.userCode, 'nemo'); // in no group
+    assert.equal(await signingIn, 'nemo@example.com');
+    const state = await until('turned down', () => api.connection.state.kind === 'refused' && api.connection.state);
+    assert.equal(state.message, `The Prompt Registry at ${registry} turned down the sign-in as nemo@example.com: the credential "nemo@example.com" lacks the scope "read" (it has: none)`);
+    assert.deepEqual(await api.prompts.getChildren(), [], 'the welcome view explains it');
+    await vscode.commands.executeCommand('promptRegistry.signOut');
+    await until('connected with the key again', () => api.connection.state.kind === 'connected');
+  });
+
   it('takes the provider from settings over what the registry advertises, field by field', async () => {
     const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
     const settings = vscode.workspace.getConfiguration('promptRegistry');
