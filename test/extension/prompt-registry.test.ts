@@ -507,7 +507,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
 
     it('connects with bob\'s key and lists his request and dave\'s, with the badge counting the one bob may decide', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
-      await wb.page.locator('.welcome-view-content', { hasText: 'needs an API key' }).first().waitFor({ timeout: MINUTE });
+      await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in, or an API key' }).first().waitFor({ timeout: MINUTE });
       await wb.runCommand('Prompt Registry: Set API Key');
       await wb.page.locator('.quick-input-widget input[type="password"]').fill(keys.bob);
       await wb.page.keyboard.press('Enter');
