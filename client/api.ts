@@ -505,7 +505,7 @@ export class RegistryApi {
 
   /** Subscribes to the registry's event stream (`GET /events`) with this client's credential; close() it when done. */
   events(handlers: EventHandlers): EventSubscription {
-    return new EventSubscription(this.url, () => this.http.authHeaders(), handlers);
+    return new EventSubscription(this.url, (afterUnauthorized) => this.http.authHeaders(afterUnauthorized), handlers);
   }
 }
 

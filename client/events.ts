@@ -30,11 +30,13 @@ export class EventSubscription {
   private retryMs = 500;
   private timer: NodeJS.Timeout | undefined;
   private connectedOnce = false;
+  /** The last answer was 401: the next connect asks for a refreshed credential, not the same one. */
+  private unauthorized = false;
 
   constructor(
     private readonly url: string,
-    /** The credential's headers, asked again at each (re)connect so a refreshed token is used. */
-    private readonly authHeaders: () => Promise<Record<string, string>>,
+    /** The credential's headers, asked again at each (re)connect; `afterUnauthorized` asks for a refreshed token. */
+    private readonly authHeaders: (afterUnauthorized: boolean) => Promise<Record<string, string>>,
     private readonly handlers: EventHandlers,
   ) {
     this.connect();
@@ -42,7 +44,9 @@ export class EventSubscription {
 
   private connect(): void {
     if (this.closed) return;
-    this.authHeaders().then(
+    const refresh = this.unauthorized;
+    this.unauthorized = false;
+    this.authHeaders(refresh).then(
       (headers) => this.open(headers),
       (err: unknown) => this.retry(err instanceof Error ? err : new Error(String(err))),
     );
@@ -63,6 +67,7 @@ export class EventSubscription {
 
   private read(res: IncomingMessage): void {
     if (res.statusCode !== 200) {
+      this.unauthorized = res.statusCode === 401;
       res.resume();
       this.retry(new Error(`the registry's event stream answered ${res.statusCode}`));
       return;

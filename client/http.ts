@@ -37,9 +37,12 @@ export class Http {
     }
   }
 
-  /** The headers of the credential in use: a bearer token when signed in, else the API key. */
-  async authHeaders(): Promise<Record<string, string>> {
-    const token = await this.bearer?.token();
+  /**
+   * The headers of the credential in use: a bearer token when signed in, else the API key.
+   * `afterUnauthorized`: the registry refused the last one, so refresh the token first (as `request` does on a 401).
+   */
+  async authHeaders(afterUnauthorized = false): Promise<Record<string, string>> {
+    const token = afterUnauthorized && this.bearer ? await this.bearer.refresh() : await this.bearer?.token();
     if (token) return { Authorization: `Bearer ${token}` };
     return this.apiKey ? { 'X-API-Key': this.apiKey } : {};
   }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { RegistryApi } from '../client/index.js';
+import { RegistryApi, RegistryError } from '../client/index.js';
 import type { Accounts } from './auth/accounts.js';
 import type { Secrets, Settings } from './config.js';
 import { Disposable } from './lifecycle.js';
@@ -9,6 +9,8 @@ export type ConnectionState =
   | { kind: 'connecting'; mode: 'local' | 'remote' }
   | { kind: 'connected'; mode: 'local' | 'remote'; url: string }
   | { kind: 'needs-key'; mode: 'remote'; url: string }
+  /** The registry answered, but turned the credential down (401) or gives it no right to read (403). */
+  | { kind: 'refused'; mode: 'local' | 'remote'; url: string; message: string }
   | { kind: 'unreachable'; mode: 'local' | 'remote'; url?: string; message: string };
 
 /** Raised by commands when there is no registry to talk to; its message is for the user. */
@@ -54,7 +56,7 @@ export class Connection extends Disposable {
     if (this.client && this.current.kind === 'connected') return this.client;
     const s = this.current;
     if (s.kind === 'needs-key') throw new NotConnectedError(`Not signed in to ${s.url}, and no API key: run "Prompt Registry: Sign In" or "Prompt Registry: Set API Key".`);
-    if (s.kind === 'unreachable') throw new NotConnectedError(s.message);
+    if (s.kind === 'unreachable' || s.kind === 'refused') throw new NotConnectedError(s.message);
     throw new NotConnectedError('Still connecting to the Prompt Registry; try again in a moment.');
   }
 
@@ -110,6 +112,11 @@ export class Connection extends Disposable {
       this.set({ kind: 'connected', mode, url: api.url });
     } catch (err) {
       this.client = undefined;
+      if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
+        // Reachable: a person signed in whose groups grant nothing, or a wrong key. Say so, not "unreachable".
+        this.set({ kind: 'refused', mode, url: api.url, message: `The Prompt Registry at ${api.url} turned down the ${this.accounts.signedIn ? `sign-in as ${this.accounts.signedIn.session.identity.label}` : 'API key'}: ${err.message}` });
+        return;
+      }
       const why = err instanceof Error ? err.message : String(err);
       this.set({ kind: 'unreachable', mode, url: api.url, message: `The Prompt Registry at ${api.url} is unreachable: ${why}` });
     }

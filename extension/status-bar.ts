@@ -11,6 +11,8 @@ function text(s: ConnectionState): { text: string; tooltip: string; warning: boo
       return { text: `$(database) Prompts: ${where}`, tooltip: `Connected to the Prompt Registry at ${s.url}`, warning: false };
     case 'needs-key':
       return { text: '$(key) Prompts: sign in', tooltip: `Sign in or set an API key for ${s.url}`, warning: true };
+    case 'refused':
+      return { text: `$(circle-slash) Prompts: ${where}, no access`, tooltip: `${s.message}\nClick to sign in as someone else, set an API key or retry.`, warning: true };
     case 'unreachable':
       return { text: `$(warning) Prompts: ${where}, unreachable`, tooltip: `${s.message}\nClick to retry.`, warning: true };
   }

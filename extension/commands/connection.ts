@@ -47,7 +47,7 @@ export class ConnectionCommands extends Disposable {
       { label: '$(output) Show Server Log', run: () => this.output.show() },
     ];
     const who = this.accounts.signedIn ? ` as ${this.accounts.signedIn.session.identity.label}` : '';
-    const detail = s.kind === 'connected' ? `Connected to ${s.url}${who}` : s.kind === 'unreachable' ? s.message : s.kind === 'needs-key' ? `Not signed in to ${s.url}, and no API key` : 'Connecting…';
+    const detail = s.kind === 'connected' ? `Connected to ${s.url}${who}` : s.kind === 'unreachable' || s.kind === 'refused' ? s.message : s.kind === 'needs-key' ? `Not signed in to ${s.url}, and no API key` : 'Connecting…';
     const choice = await vscode.window.showQuickPick(items, { title: `Prompt Registry (${s.mode}): ${detail}` });
     await choice?.run();
   }

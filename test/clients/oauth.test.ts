@@ -4,8 +4,6 @@
  * the tokens it gets.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   DEFAULT_SCOPES,
@@ -18,14 +16,16 @@ import {
   pollDeviceToken,
   refreshTokens,
   requestDeviceAuthorization,
+  resolveOidcConfig,
   revokeToken,
   toSession,
   type DeviceAuthorization,
   type OidcConfig,
   type ProviderMetadata,
 } from '../../client/index.js';
+import { DIALECTS } from '../support/db.js';
 import { startIdp, type IdpOptions, type TestIdp } from '../support/idp.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 
 /** A poll's waits, recorded; `onWait` runs at the nth wait (1-based), as the user acting meanwhile. */
 function recordingSleep(onWait: (n: number) => Promise<void> | void = () => undefined) {
@@ -138,71 +138,98 @@ describe('device authorization flow against a real identity provider', () => {
   });
 });
 
-describe('RegistryApi with tokens from a sign-in', () => {
-  let seen: IncomingHttpHeaders[] = [];
-  let reject = new Set<string>();
-  const echo = createServer((req, res) => {
-    seen.push(req.headers);
-    const auth = req.headers.authorization ?? '';
-    res.setHeader('Content-Type', 'application/json');
-    if (reject.has(auth)) {
-      res.statusCode = 401;
-      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'token expired' } }));
-    } else if (req.url === '/auth/config') {
-      res.end(JSON.stringify({ oidc: { issuer: 'https://idp.example.com', client_id: 'vscode', audience: 'prompts', scopes: ['openid', 'email'] } }));
-    } else {
-      res.end(JSON.stringify({ items: [{ name: 'dev' }], next_cursor: null }));
-    }
-  });
-  let url = '';
-  let registry: TestServer;
-  before(async () => {
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-    registry = await startTestServer('sqlite');
-  });
-  after(async () => {
-    echo.close();
-    await registry.close();
-  });
+/** Signs `login` in through the device flow, as the extension does: the registry's advertised client and audience. */
+async function signIn(idp: TestIdp, registryUrl: string, login: string) {
+  const config = resolveOidcConfig({}, await new RegistryApi({ url: registryUrl }).authConfig())!;
+  const meta = await discover(config.issuer);
+  const device = await requestDeviceAuthorization(meta, config);
+  await idp.approve(device.verificationUri, device.userCode, login);
+  return { meta, config, tokens: await pollDeviceToken(meta, config.clientId, device, recordingSleep()) };
+}
 
-  it('sends the token as Authorization: Bearer instead of the API key', async () => {
-    seen = [];
-    const api = new RegistryApi({ url, apiKey: 'pr_key', bearer: { token: async () => 'tok-1', refresh: async () => 'tok-2' } });
-    assert.deepEqual(await api.environments(), ['dev']);
-    assert.equal(seen[0]!.authorization, 'Bearer tok-1');
-    assert.equal(seen[0]!['x-api-key'], undefined);
-    // Not signed in (no token right now): the API key, as before.
-    await new RegistryApi({ url, apiKey: 'pr_key', bearer: { token: async () => undefined, refresh: async () => undefined } }).environments();
-    assert.equal(seen[1]!['x-api-key'], 'pr_key');
-    assert.equal(seen[1]!.authorization, undefined);
-  });
+for (const dialect of DIALECTS) {
+  describe(`RegistryApi with tokens from a sign-in, against a registry trusting the provider (${dialect})`, () => {
+    let idp: TestIdp;
+    let registry: TestServer;
+    before(async () => {
+      idp = await startIdp({ interval: 1, groups: { vic: ['readers'] } });
+      registry = await startTestServer(dialect, { oidc: idp.config() });
+    });
+    after(async () => {
+      await registry.close();
+      await idp.close();
+    });
 
-  it('refreshes once on a 401 and retries with the new token; a second 401 is the answer', async () => {
-    seen = [];
-    reject = new Set(['Bearer old']);
-    let refreshes = 0;
-    const api = new RegistryApi({ url, bearer: { token: async () => 'old', refresh: async () => (refreshes++, 'new') } });
-    assert.deepEqual(await api.environments(), ['dev']);
-    assert.deepEqual(seen.map((h) => h.authorization), ['Bearer old', 'Bearer new']);
-    assert.equal(refreshes, 1);
+    it('learns the provider from the registry, and the device-flow token is accepted as the person', async () => {
+      const { config, tokens } = await signIn(idp, registry.url, 'ann');
+      assert.deepEqual(config, { issuer: idp.issuer, clientId: idp.clientId, audience: idp.audience, scopes: DEFAULT_SCOPES });
+      // A wrong API key beside the token: the token is what is sent.
+      const api = new RegistryApi({ url: registry.url, apiKey: 'pr_wrong', bearer: { token: async () => tokens.accessToken, refresh: async () => undefined } });
+      const me = await api.me();
+      assert.deepEqual([me.name, me.kind, me.credential, me.oidc?.roles], ['ann@example.com', 'oidc', 'oidc:ann', ['ml-eng']]);
+      const v = await api.createVersion('welcome', { content: 'Hi {{name}}' });
+      assert.equal(v.created_by, 'ann@example.com');
+      // Not signed in (no token right now): the API key, as before.
+      const keyed = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY, bearer: { token: async () => undefined, refresh: async () => undefined } });
+      assert.equal((await keyed.me()).kind, 'api_key');
+    });
 
-    reject = new Set(['Bearer old', 'Bearer new']);
-    await assert.rejects(api.environments(), (err: unknown) => err instanceof RegistryError && err.status === 401);
-    assert.equal(refreshes, 2);
-    reject = new Set();
-  });
+    it('refreshes once on a 401 and retries with the new token; a second 401 is the answer', async () => {
+      const { meta, config, tokens } = await signIn(idp, registry.url, 'ann');
+      let current = 'not-a-jwt';
+      let refreshes = 0;
+      const bearer = {
+        token: async () => current,
+        refresh: async () => {
+          refreshes++;
+          current = (await refreshTokens(meta.token_endpoint, config.clientId, tokens)).accessToken;
+          return current;
+        },
+      };
+      const api = new RegistryApi({ url: registry.url, bearer });
+      assert.equal((await api.me()).name, 'ann@example.com');
+      assert.equal(refreshes, 1);
 
-  it('reads what a registry advertises for sign-in, and nothing from one without it', async () => {
-    assert.deepEqual(await new RegistryApi({ url }).authConfig(), { issuer: 'https://idp.example.com', clientId: 'vscode', audience: 'prompts', scopes: ['openid', 'email'] });
-    // This branch's registry has no /auth/config route yet: a 404, read as "no sign-in".
-    assert.equal(await new RegistryApi({ url: registry.url }).authConfig(), undefined);
-  });
+      let refused = 0;
+      const never = new RegistryApi({ url: registry.url, bearer: { token: async () => 'not-a-jwt', refresh: async () => (refused++, 'still-not-a-jwt') } });
+      await assert.rejects(never.environments(), (err: unknown) => err instanceof RegistryError && err.status === 401 && /well-formed/.test(err.message));
+      assert.equal(refused, 1);
+    });
 
-  it('a real registry refuses a token it does not know, after one refresh', async () => {
-    let refreshes = 0;
-    const api = new RegistryApi({ url: registry.url, bearer: { token: async () => 'not-a-jwt', refresh: async () => (refreshes++, 'still-not-a-jwt') } });
-    await assert.rejects(api.environments(), (err: unknown) => err instanceof RegistryError && err.status === 401);
-    assert.equal(refreshes, 1);
+    it('refuses a person without the write scope with a 403 that names what is missing', async () => {
+      const { tokens } = await signIn(idp, registry.url, 'vic');
+      const api = new RegistryApi({ url: registry.url, bearer: { token: async () => tokens.accessToken, refresh: async () => undefined } });
+      assert.deepEqual((await api.listPrompts()).items.map((p) => p.name), ['welcome'], 'reading is allowed');
+      await assert.rejects(api.createVersion('welcome', { content: 'Bye {{name}}' }), (err: unknown) => {
+        assert.ok(err instanceof RegistryError);
+        assert.equal(err.status, 403);
+        assert.equal(err.message, 'the credential "vic@example.com" lacks the scope "write" (it has: read)');
+        return true;
+      });
+    });
+
+    it('streams events with the token, and refreshes it when the stream answers 401', async () => {
+      const { meta, config, tokens } = await signIn(idp, registry.url, 'ann');
+      let current = 'not-a-jwt';
+      const api = new RegistryApi({
+        url: registry.url,
+        bearer: { token: async () => current, refresh: async () => (current = (await refreshTokens(meta.token_endpoint, config.clientId, tokens)).accessToken) },
+      });
+      const errors: string[] = [];
+      const events: string[] = [];
+      const sub = api.events({ onEvent: (e) => events.push(`${e.type} ${e.prompt}`), onResync: () => undefined, onError: (e) => errors.push(e.message) });
+      try {
+        // The first connect is refused; the retry refreshes the token and is let in. Publish until the stream carries it.
+        for (let n = 1; !events.length && n <= 100; n++) {
+          assert.equal((await registry.admin.post('/prompts/streamed/versions', { content: `v${n} {{x}}` })).status, 201);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(events[0], 'version.created streamed');
+        assert.notEqual(current, 'not-a-jwt', 'refreshed after the 401');
+        assert.match(errors[0] ?? '', /answered 401/);
+      } finally {
+        sub.close();
+      }
+    });
   });
-});
+}

@@ -2,7 +2,8 @@
  * The Prompt Registry extension in a real VS Code (code-server + chromium):
  * the extension-host suite (test/extension/suite, mocha, against the bundled
  * local registry), then UI scenarios with screenshots in
- * test-artifacts/extension/; sign-in against a real identity provider. One file, run in order: one VS Code at a time.
+ * test-artifacts/extension/; sign-in against a real identity provider and the real registry trusting it.
+ * One file, run in order: one VS Code at a time.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,6 @@ import type { Frame, Page } from 'playwright-core';
 import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
 import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
-import { startEchoRegistry } from '../support/echo-registry.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 import { ensureToolchain } from './setup.js';
@@ -507,7 +507,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
 
     it('connects with bob\'s key and lists his request and dave\'s, with the badge counting the one bob may decide', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
-      await wb.page.locator('.welcome-view-content', { hasText: 'needs you to sign in, or an API key' }).first().waitFor({ timeout: MINUTE });
+      await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in, or an API key' }).first().waitFor({ timeout: MINUTE });
       await wb.runCommand('Prompt Registry: Set API Key');
       await wb.page.locator('.quick-input-widget input[type="password"]').fill(keys.bob);
       await wb.page.keyboard.press('Enter');
@@ -561,10 +561,12 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   describe('Sign In with the identity provider', { concurrency: false }, () => {
-    it('signs in with the device flow in the extension host: tokens stored, refreshed, sent, cleared at sign-out, ended when refused; provider from settings', { timeout: 6 * MINUTE }, async () => {
+    it('signs in with the device flow in the extension host: the registry takes the token, publishes as the person; refreshed, cleared at sign-out, ended when refused; provider from settings', { timeout: 6 * MINUTE }, async () => {
       // Access tokens of 8 s: the extension refreshes them at half their life, so the test sees it happen.
       const idp = await startIdp({ interval: 1, accessTokenTtl: 8 });
-      const registry = await startEchoRegistry({ issuer: idp.issuer, client_id: idp.clientId });
+      // The real registry trusting the provider; it tells the extension where and how to sign in (GET /auth/config).
+      const registry = await startTestServer('sqlite', { oidc: idp.config() });
+      assert.equal((await registry.admin.post('/prompts/seeded/versions', { content: 'Seeded {{x}}' })).status, 201);
       try {
         const ws = workspace();
         dirs.push(ws);
@@ -572,15 +574,15 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
           extensionDevelopmentPath: ROOT,
           extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
           workspace: ws,
-          env: { PR_SIGNIN_IDP: idp.issuer, PR_SIGNIN_REGISTRY: registry.url },
+          env: { PR_SIGNIN_IDP: idp.issuer, PR_SIGNIN_REGISTRY: registry.url, PR_SIGNIN_ADMIN_KEY: ADMIN_KEY },
           timeoutMs: 5 * MINUTE,
         });
         assert.equal(result.code, 0, `sign-in tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
-        assert.match(result.log, /3 passing/);
+        assert.match(result.log, /4 passing/);
         // Seen from outside: a device-code grant, refreshes, and the refresh token revoked at sign-out.
         assert.equal(idp.tokenRequests.filter((g) => g === 'device_code').at(-1), 'device_code');
         assert.ok(idp.tokenRequests.filter((g) => g === 'refresh_token').length >= 2, idp.tokenRequests.join(' '));
-        assert.equal(idp.revoked.length, 2, 'at sign-out, and by the second test');
+        assert.equal(idp.revoked.length, 3, 'at the two sign-outs, and by the second test');
       } finally {
         await registry.close();
         await idp.close();
@@ -589,16 +591,18 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
 
     describe('UI', { concurrency: false }, () => {
       let idp: Awaited<ReturnType<typeof startIdp>>;
-      let registry: Awaited<ReturnType<typeof startEchoRegistry>>;
+      let registry: TestServer;
       let server: CodeServer;
       let wb: Workbench;
       before(
         async () => {
           // Not 127.0.0.1: VS Code forwards localhost and 127.0.0.1 links opened from a remote
           // extension host to the remote's port (right for a real remote, wrong when all is one machine).
-          idp = await startIdp({ interval: 1, host: '127.0.0.2' });
-          registry = await startEchoRegistry({ issuer: idp.issuer, client_id: idp.clientId });
-          const ws = workspace();
+          // ann may publish (ml-eng), vic may only read.
+          idp = await startIdp({ interval: 1, host: '127.0.0.2', groups: { ann: ['ml-eng'], vic: ['readers'] } });
+          registry = await startTestServer('sqlite', { oidc: idp.config() });
+          for (const name of ['onboarding', 'support-reply']) assert.equal((await registry.admin.post(`/prompts/${name}/versions`, { content: `${name} for {{name}}` })).status, 201);
+          const ws = workspace({ 'greeting.prompt': GREETING });
           dirs.push(ws);
           const settingsFile = join(ws, '.vscode', 'settings.json');
           writeFileSync(settingsFile, JSON.stringify({ 'promptRegistry.nodePath': process.execPath, 'promptRegistry.serverUrl': registry.url }, null, 2));
@@ -646,13 +650,31 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
         const account = wb.page.locator('.statusbar-item', { hasText: 'ann@example.com' }).first();
         await account.waitFor({ timeout: MINUTE });
         await wb.waitForNotification('Signed in to the Prompt Registry', 30_000);
+        // The registry took the token: the tree shows its prompts.
+        await wb.page.locator('.monaco-list-row', { hasText: 'support-reply' }).first().waitFor({ timeout: MINUTE });
+        const rows = await wb.treeRows('Prompts');
+        assert.deepEqual(rows.filter((r) => /onboarding|support-reply/.test(r)).length, 2, rows.join(' | '));
         await account.hover();
         const hover = wb.page.locator('.monaco-hover, .workbench-hover', { hasText: 'Identity provider' }).first();
         await hover.waitFor({ timeout: 30_000 });
         const tooltip = await hover.innerText();
         assert.ok(tooltip.includes(registry.url) && tooltip.includes(idp.issuer), tooltip);
         await wb.screenshot('signin-04-signed-in');
-        assert.ok(registry.seen.some((h) => h.startsWith('Bearer ')), registry.seen.join(' | '));
+      });
+
+      it('publishes a .prompt file as the signed-in person', { timeout: 2 * MINUTE }, async () => {
+        await wb.page.mouse.move(0, 0);
+        await wb.page.keyboard.press('Control+P');
+        await wb.page.locator('.quick-input-widget input').fill('greeting.prompt');
+        await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'greeting.prompt' }).first().waitFor({ timeout: 10_000 });
+        await wb.page.keyboard.press('Enter');
+        await wb.page.locator('.monaco-editor .view-lines', { hasText: 'welcome to' }).first().waitFor({ timeout: 30_000 });
+        await wb.runCommand('Prompt Registry: Publish Version');
+        await wb.waitForNotification('Published greeting version 1', 30_000);
+        const v = await registry.admin.get('/prompts/greeting/versions/1');
+        assert.equal(v.body.created_by, 'ann@example.com');
+        await wb.page.locator('.monaco-list-row', { hasText: 'greeting' }).first().waitFor({ timeout: MINUTE });
+        await wb.screenshot('signin-04b-published-as-ann');
       });
 
       it('signs out from the palette: the account leaves the status bar', { timeout: 2 * MINUTE }, async () => {
@@ -662,6 +684,23 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
         await wb.page.locator('.welcome-view-content', { hasText: 'This registry needs you to sign in' }).first().waitFor({ timeout: MINUTE });
         await wb.screenshot('signin-05-signed-out');
         assert.equal(idp.revoked.length, 1);
+      });
+
+      it('shows the registry\'s 403 to a person who may read but not publish', { timeout: 2 * MINUTE }, async () => {
+        await wb.runCommand('Prompt Registry: Sign In');
+        const codeNote = /enter code ([A-Z]{4}-[A-Z]{4}) at (\S+)\./;
+        await wb.waitForNotification(codeNote, 30_000);
+        const note = wb.page.locator('.notification-list-item, .notification-toast', { hasText: codeNote }).first();
+        const [, code, verificationUri] = codeNote.exec(await note.innerText())!;
+        // The provider's part over HTTP this time: the browser tab was shown above.
+        await idp.approve(verificationUri!, code!, 'vic');
+        await wb.page.locator('.statusbar-item', { hasText: 'vic@example.com' }).first().waitFor({ timeout: MINUTE });
+        await wb.page.locator('.monaco-list-row', { hasText: 'support-reply' }).first().waitFor({ timeout: MINUTE });
+        // greeting.prompt is still the active editor: the same file ann published.
+        await wb.runCommand('Prompt Registry: Publish Version');
+        await wb.waitForNotification('the credential "vic@example.com" lacks the scope "write" (it has: read)', 30_000);
+        await wb.screenshot('signin-06-forbidden');
+        assert.equal((await registry.admin.get('/prompts/greeting')).body.latest_version, 1, 'nothing published');
       });
     });
   });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { OidcVerifier, rolesOf } from '../../server/auth/oidc.js';
 import { oidcConfig } from '../../server/config.js';
 import { DIALECTS } from '../support/db.js';
-import { AUDIENCE, newKey, startTestIdp, type TestIdp } from '../support/oidc.js';
+import { AUDIENCE, newKey, startIdp, type TestIdp } from '../support/idp.js';
 import { api, startTestServer, type Api, type TestServer } from '../support/server.js';
 
 const bearer = (url: string, token: string): Api => {
@@ -27,7 +27,7 @@ for (const dialect of DIALECTS) {
     const as = async (person: string) => bearer(s.url, await idp.token(person));
 
     before(async () => {
-      idp = await startTestIdp();
+      idp = await startIdp();
       s = await startTestServer(dialect, { oidc: idp.config() });
       assert.equal((await s.admin.post('/prompts/greet/versions', { content: 'Hi {{name}}' })).status, 201);
     });
@@ -164,7 +164,7 @@ for (const dialect of DIALECTS) {
 describe('OpenID Connect verification: key rotation, configuration', () => {
   let idp: TestIdp;
   before(async () => {
-    idp = await startTestIdp();
+    idp = await startIdp();
   });
   after(() => idp.close());
 
