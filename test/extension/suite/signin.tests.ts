@@ -8,19 +8,12 @@ import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import { revokeToken } from '../../../client/index.js';
 import { approveDevice } from '../../support/idp-user.js';
+import { until as untilWithin } from './support.js';
+
+const until = <T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000) => untilWithin(what, get, ms);
 
 declare const describe: (name: string, fn: () => void) => void;
 declare const it: (name: string, fn: () => Promise<void> | void) => void;
-
-async function until<T>(what: string, get: () => T | undefined | false | Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const registry = process.env.PR_SIGNIN_REGISTRY!;
 const adminKey = process.env.PR_SIGNIN_ADMIN_KEY!;
