@@ -3,17 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { nearestRank } from '../../server/executions/repository.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-/** A small seeded generator (mulberry32), so both databases get the very same data on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../support/random.js';
 
 const DAY = 86_400_000;
 const END = Date.parse('2026-03-10T00:00:00.000Z');
