@@ -101,14 +101,19 @@ export function oidcConfig(flags: ServeFlags, env = process.env): OidcConfig | u
   checkIssuerUrl(issuer, allowInsecureHttp);
   const audience = flags.oidcAudience ?? env.PROMPT_REGISTRY_OIDC_AUDIENCE;
   if (!audience) throw new Error('PROMPT_REGISTRY_OIDC_AUDIENCE (--oidc-audience) is needed with an issuer: the "aud" your identity provider puts in tokens for this registry');
-  const scopes = flags.oidcScopes ?? env.PROMPT_REGISTRY_OIDC_SCOPES;
+  const scopesText = flags.oidcScopes ?? env.PROMPT_REGISTRY_OIDC_SCOPES;
+  const scopes = scopesText ? scopesText.split(/[\s,]+/).filter(Boolean) : OIDC_DEFAULTS.scopes;
+  // Without openid the provider sends no ID token, and an editor could not say who signed in.
+  if (!scopes.includes('openid')) {
+    throw new Error(`PROMPT_REGISTRY_OIDC_SCOPES (--oidc-scopes) must include "openid" (given: ${scopes.join(' ') || 'none'}); e.g. "openid profile email offline_access"`);
+  }
   return {
     issuer,
     audience,
     rolesClaim: flags.oidcRolesClaim ?? env.PROMPT_REGISTRY_OIDC_ROLES_CLAIM ?? OIDC_DEFAULTS.rolesClaim,
     roleMap: parseRoleMap(flags.oidcRoleMap ?? env.PROMPT_REGISTRY_OIDC_ROLE_MAP ?? '{}'),
     clientId: flags.oidcClientId ?? env.PROMPT_REGISTRY_OIDC_CLIENT_ID,
-    scopes: scopes ? scopes.split(/[\s,]+/).filter(Boolean) : OIDC_DEFAULTS.scopes,
+    scopes,
     allowInsecureHttp,
     clockToleranceSeconds: OIDC_DEFAULTS.clockToleranceSeconds,
     jwksCooldownMs: OIDC_DEFAULTS.jwksCooldownMs,

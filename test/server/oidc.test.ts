@@ -221,6 +221,8 @@ describe('OpenID Connect verification: key rotation, configuration', () => {
     assert.throws(() => oidcConfig({}, { ...env, PROMPT_REGISTRY_OIDC_AUDIENCE: '' }), /AUDIENCE/);
     assert.throws(() => oidcConfig({}, { ...env, PROMPT_REGISTRY_OIDC_ROLE_MAP: '{"x":["root"]}' }), /unknown scope "root"/);
     assert.throws(() => oidcConfig({}, { ...env, PROMPT_REGISTRY_OIDC_ROLE_MAP: 'nope' }), /not JSON/);
+    assert.deepEqual(oidcConfig({}, { ...env, PROMPT_REGISTRY_OIDC_SCOPES: 'openid email' })!.scopes, ['openid', 'email']);
+    assert.throws(() => oidcConfig({}, { ...env, PROMPT_REGISTRY_OIDC_SCOPES: 'email offline_access' }), /must include "openid"/);
   });
 });
 
