@@ -187,6 +187,32 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
+  /**
+   * A UI scenario's before/after: `setup` makes the workspace (and what the
+   * scenario needs, handing `onClose` what must be closed after), then a fresh
+   * code-server and a browser open on it; `opened` receives the workbench.
+   */
+  function uiScenario(setup: (onClose: (close: () => Promise<unknown>) => void) => Promise<string>, opened: (wb: Workbench) => void): void {
+    let server: CodeServer | undefined;
+    let wb: Workbench | undefined;
+    const closers: Array<() => Promise<unknown>> = [];
+    before(
+      async () => {
+        const ws = await setup((close) => closers.push(close));
+        dirs.push(ws);
+        server = await startCodeServer({ workspace: ws });
+        wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+        opened(wb);
+      },
+      { timeout: 3 * MINUTE },
+    );
+    after(async () => {
+      await wb?.close();
+      await server?.stop();
+      for (const close of closers.reverse()) await close();
+    });
+  }
+
   it('passes the extension-host suite: publish, identical, edit, deploy, rollback, tree, preview, diagnostics', { timeout: 6 * MINUTE }, async () => {
     const ws = workspace();
     dirs.push(ws);
@@ -248,22 +274,11 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   describe('UI scenario', { concurrency: false }, () => {
-    let server: CodeServer;
     let wb: Workbench;
-    let ws: string;
-    before(
-      async () => {
-        ws = workspace({ 'greeting.prompt': GREETING });
-        dirs.push(ws);
-        server = await startCodeServer({ workspace: ws });
-        wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
-      },
-      { timeout: 3 * MINUTE },
+    uiScenario(
+      async () => workspace({ 'greeting.prompt': GREETING }),
+      (opened) => (wb = opened),
     );
-    after(async () => {
-      await wb?.close();
-      await server?.stop();
-    });
 
     it('opens the Prompt Registry view, connected to the bundled registry', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
@@ -328,27 +343,18 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     });
   });
   describe('execution log UI scenario, against a shared registry on Postgres', { concurrency: false }, () => {
-    let registry: TestServer;
     let api: RegistryApi;
-    let server: CodeServer;
     let wb: Workbench;
-    before(
-      async () => {
-        registry = await startTestServer('postgres');
+    uiScenario(
+      async (onClose) => {
+        const registry = await startTestServer('postgres');
+        onClose(() => registry.close());
         api = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY });
         await seedExecutionLog(api);
-        const ws = workspace({}, { 'promptRegistry.serverUrl': registry.url, 'promptRegistry.executions.refreshInterval': 5 });
-        dirs.push(ws);
-        server = await startCodeServer({ workspace: ws });
-        wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+        return workspace({}, { 'promptRegistry.serverUrl': registry.url, 'promptRegistry.executions.refreshInterval': 5 });
       },
-      { timeout: 3 * MINUTE },
+      (opened) => (wb = opened),
     );
-    after(async () => {
-      await wb?.close();
-      await server?.stop();
-      await registry?.close();
-    });
 
     it('connects with a key typed into the palette', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
@@ -481,29 +487,22 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   describe('UI scenario: approvals', { concurrency: false }, () => {
-    let server: CodeServer;
     let wb: Workbench;
     let registry: TestServer;
     let keys: { bob: string; dave: string };
     const approvalRows = () => wb.page.locator('.pane', { has: wb.page.locator('.pane-header', { hasText: 'Approvals' }) }).locator('.monaco-list-row');
-    before(
-      async () => {
+    uiScenario(
+      async (onClose) => {
         const made = await approvalsRegistry();
         registry = made.registry;
+        onClose(() => made.registry.close());
         keys = made;
         const ws = workspace();
-        dirs.push(ws);
         writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'promptRegistry.serverUrl': registry.url }, null, 2));
-        server = await startCodeServer({ workspace: ws });
-        wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+        return ws;
       },
-      { timeout: 3 * MINUTE },
+      (opened) => (wb = opened),
     );
-    after(async () => {
-      await wb?.close();
-      await server?.stop();
-      await registry?.close();
-    });
 
     it('connects with bob\'s key and lists his request and dave\'s, with the badge counting the one bob may decide', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
@@ -592,31 +591,21 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     describe('UI', { concurrency: false }, () => {
       let idp: Awaited<ReturnType<typeof startIdp>>;
       let registry: TestServer;
-      let server: CodeServer;
       let wb: Workbench;
-      before(
-        async () => {
+      uiScenario(
+        async (onClose) => {
           // Not 127.0.0.1: VS Code forwards localhost and 127.0.0.1 links opened from a remote
           // extension host to the remote's port (right for a real remote, wrong when all is one machine).
           // ann may publish (ml-eng), vic may only read.
           idp = await startIdp({ interval: 1, host: '127.0.0.2', groups: { ann: ['ml-eng'], vic: ['readers'] } });
+          onClose(() => idp.close());
           registry = await startTestServer('sqlite', { oidc: idp.config() });
+          onClose(() => registry.close());
           for (const name of ['onboarding', 'support-reply']) assert.equal((await registry.admin.post(`/prompts/${name}/versions`, { content: `${name} for {{name}}` })).status, 201);
-          const ws = workspace({ 'greeting.prompt': GREETING });
-          dirs.push(ws);
-          const settingsFile = join(ws, '.vscode', 'settings.json');
-          writeFileSync(settingsFile, JSON.stringify({ 'promptRegistry.nodePath': process.execPath, 'promptRegistry.serverUrl': registry.url }, null, 2));
-          server = await startCodeServer({ workspace: ws });
-          wb = await openWorkbench({ url: server.url, folder: ws, extensionDevelopmentPath: ROOT });
+          return workspace({ 'greeting.prompt': GREETING }, { 'promptRegistry.serverUrl': registry.url });
         },
-        { timeout: 3 * MINUTE },
+        (opened) => (wb = opened),
       );
-      after(async () => {
-        await wb?.close();
-        await server?.stop();
-        await registry?.close();
-        await idp?.close();
-      });
 
       it('shows the code, signs in at the provider page in a browser tab, and names who is signed in', { timeout: 3 * MINUTE }, async () => {
         await wb.openViewContainer('Prompt Registry');
