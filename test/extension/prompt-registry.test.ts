@@ -188,6 +188,24 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   /**
+   * The extensionTestsPath suite in a fresh workspace, chosen and configured by
+   * `env` (suite/index.ts); fails unless mocha exited 0, and answers its log.
+   */
+  async function runHostSuite(what: string, env: Record<string, string> = {}): Promise<string> {
+    const ws = workspace();
+    dirs.push(ws);
+    const result = await runExtensionTests({
+      extensionDevelopmentPath: ROOT,
+      extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
+      workspace: ws,
+      env,
+      timeoutMs: 5 * MINUTE,
+    });
+    assert.equal(result.code, 0, `${what} failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
+    return result.log;
+  }
+
+  /**
    * A UI scenario's before/after: `setup` makes the workspace (and what the
    * scenario needs, handing `onClose` what must be closed after), then a fresh
    * code-server and a browser open on it; `opened` receives the workbench.
@@ -214,18 +232,10 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   }
 
   it('passes the extension-host suite: publish, identical, edit, deploy, rollback, tree, preview, diagnostics', { timeout: 6 * MINUTE }, async () => {
-    const ws = workspace();
-    dirs.push(ws);
-    const result = await runExtensionTests({
-      extensionDevelopmentPath: ROOT,
-      extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
-      workspace: ws,
-      timeoutMs: 5 * MINUTE,
-    });
-    const passing = /(\d+) passing/.exec(result.log)?.[1];
-    assert.equal(result.code, 0, `extension tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
+    const log = await runHostSuite('extension tests');
+    const passing = /(\d+) passing/.exec(log)?.[1];
     assert.ok(Number(passing) >= 11, `mocha reported ${passing} passing`);
-    const timing = /TIMING activate_ms=([\d.]+) connected_ms=(\d+)/.exec(result.log);
+    const timing = /TIMING activate_ms=([\d.]+) connected_ms=(\d+)/.exec(log);
     assert.ok(timing, 'the suite reports activation timings');
     process.stdout.write(`# extension activation: ${timing[1]} ms before the server; connected to the bundled server after ${timing[2]} ms\n`);
   });
@@ -234,17 +244,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     const registry = await startTestServer('sqlite');
     try {
       await seed(registry.database.url, 10_000);
-      const ws = workspace();
-      dirs.push(ws);
-      const result = await runExtensionTests({
-        extensionDevelopmentPath: ROOT,
-        extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
-        workspace: ws,
-        env: { PR_TREE_URL: registry.url, PR_TREE_KEY: ADMIN_KEY },
-        timeoutMs: 5 * MINUTE,
-      });
-      assert.equal(result.code, 0, `tree test failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
-      const timing = /TIMING tree_first_level_ms=([\d.]+)/.exec(result.log);
+      const log = await runHostSuite('tree test', { PR_TREE_URL: registry.url, PR_TREE_KEY: ADMIN_KEY });
+      const timing = /TIMING tree_first_level_ms=([\d.]+)/.exec(log);
       assert.ok(timing, 'the tree test reports its timing');
       process.stdout.write(`# first tree level of 10,000 prompts: ${timing[1]} ms\n`);
     } finally {
@@ -256,17 +257,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   it('asks for approval, approves, rejects and withdraws deploys against a registry whose production needs approval', { timeout: 16 * MINUTE }, async () => {
     const { registry, bob, dave } = await approvalsRegistry();
     try {
-      const ws = workspace();
-      dirs.push(ws);
-      const result = await runExtensionTests({
-        extensionDevelopmentPath: ROOT,
-        extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
-        workspace: ws,
-        env: { PR_APPROVALS_URL: registry.url, PR_REQUESTER_KEY: bob, PR_APPROVER_KEY: dave, PR_ADMIN_KEY: ADMIN_KEY },
-        timeoutMs: 5 * MINUTE,
-      });
-      const passing = /(\d+) passing/.exec(result.log)?.[1];
-      assert.equal(result.code, 0, `approvals tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
+      const log = await runHostSuite('approvals tests', { PR_APPROVALS_URL: registry.url, PR_REQUESTER_KEY: bob, PR_APPROVER_KEY: dave, PR_ADMIN_KEY: ADMIN_KEY });
+      const passing = /(\d+) passing/.exec(log)?.[1];
       assert.equal(Number(passing), 7, `mocha reported ${passing} passing`);
     } finally {
       await registry.close();
@@ -567,17 +559,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const registry = await startTestServer('sqlite', { oidc: idp.config() });
       assert.equal((await registry.admin.post('/prompts/seeded/versions', { content: 'Seeded {{x}}' })).status, 201);
       try {
-        const ws = workspace();
-        dirs.push(ws);
-        const result = await runExtensionTests({
-          extensionDevelopmentPath: ROOT,
-          extensionTestsPath: join(ROOT, 'dist/extension-tests/index.cjs'),
-          workspace: ws,
-          env: { PR_SIGNIN_IDP: idp.issuer, PR_SIGNIN_REGISTRY: registry.url, PR_SIGNIN_ADMIN_KEY: ADMIN_KEY },
-          timeoutMs: 5 * MINUTE,
-        });
-        assert.equal(result.code, 0, `sign-in tests failed; log: ${result.logFile}\n${result.log.slice(-4_000)}`);
-        assert.match(result.log, /4 passing/);
+        const log = await runHostSuite('sign-in tests', { PR_SIGNIN_IDP: idp.issuer, PR_SIGNIN_REGISTRY: registry.url, PR_SIGNIN_ADMIN_KEY: ADMIN_KEY });
+        assert.match(log, /4 passing/);
         // Seen from outside: a device-code grant, refreshes, and the refresh token revoked at sign-out.
         assert.equal(idp.tokenRequests.filter((g) => g === 'device_code').at(-1), 'device_code');
         assert.ok(idp.tokenRequests.filter((g) => g === 'refresh_token').length >= 2, idp.tokenRequests.join(' '));
