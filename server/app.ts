@@ -165,7 +165,7 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
     // The resolve route first: it is the hot path, and Express matches in order.
     ...deploymentRoutes(deployments, approvals),
     ...promptRoutes(prompts, deployments),
-    ...changeRoutes(feed, opts.eventHeartbeatMs),
+    ...changeRoutes(feed, keys, opts.eventHeartbeatMs),
     ...keyRoutes(keys),
     ...authRoutes(oidc, environments),
     ...environmentRoutes(environments),

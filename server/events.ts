@@ -18,6 +18,8 @@ export interface ChangeEvent {
   /** Deployment requests: which one, and its status now. */
   request_id?: string;
   status?: string;
+  /** api_key.revoked: which key, so event streams opened with it end. */
+  key_id?: string;
   at: string;
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { environmentName, promptName } from '../http/schemas.js';
 import { defineRoute, type Route } from '../http/route.js';
 import type { ChangeEvent, ChangeFeed } from '../events.js';
+import { watchCredential, type CredentialEnd, type KeyLiveness } from './credentials.js';
 
 /** The changes clients may hear about; key revocations stay inside the servers. */
 const PUBLIC_EVENTS = new Set<ChangeEvent['type']>([
@@ -19,15 +20,27 @@ const eventsQuery = z.object({
   environment: environmentName.optional(),
 });
 
+/** How long (ms) a client should wait before reconnecting: the stream's first line, and again on its last event. */
+const RETRY_MS = 1000;
+
 function send(res: Response, id: number, event: ChangeEvent): void {
   res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+}
+
+/** The last event of a stream whose credential stopped working: why, in our error shape, so the client reconnects with a fresh one. */
+function sendEnd(res: Response, why: CredentialEnd): void {
+  const requestId = res.getHeader('X-Request-Id');
+  const error = { code: why.code, message: why.message, ...(typeof requestId === 'string' ? { request_id: requestId } : {}) };
+  res.write(`event: ${why.code}\nretry: ${RETRY_MS}\ndata: ${JSON.stringify({ error })}\n\n`);
 }
 
 /**
  * `GET /events`: Server-Sent Events of committed changes, so clients refresh
  * their caches within moments of a deploy instead of waiting for a TTL.
+ * A stream lives only as long as its credential: revoking the key, or the
+ * key's or token's expiry, ends it with a last event saying why.
  */
-export function changeRoutes(feed: ChangeFeed, heartbeatMs: number): Route[] {
+export function changeRoutes(feed: ChangeFeed, keys: KeyLiveness, heartbeatMs: number): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -39,10 +52,11 @@ export function changeRoutes(feed: ChangeFeed, heartbeatMs: number): Route[] {
       responses: {
         200: {
           description:
-            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated, deployment_request.created, deployment_request.decided) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open',
+            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated, deployment_request.created, deployment_request.decided) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open. ' +
+            'When the credential stops working (its key revoked, or the key or bearer token expired) a last event `credential_revoked` or `credential_expired` with `data: {"error": {"code", "message"}}` ends the stream: reconnect with a fresh credential',
         },
       },
-      handler({ query }, { req, res }) {
+      handler({ query }, { req, res, principal }) {
         const prompts = new Set(query.prompt);
         res.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
@@ -50,7 +64,7 @@ export function changeRoutes(feed: ChangeFeed, heartbeatMs: number): Route[] {
           Connection: 'keep-alive',
           'X-Accel-Buffering': 'no', // nginx: don't buffer the stream
         });
-        res.write('retry: 1000\n: connected\n\n');
+        res.write(`retry: ${RETRY_MS}\n: connected\n\n`);
         let id = 0;
         const unsubscribe = feed.subscribe((event) => {
           if (!PUBLIC_EVENTS.has(event.type)) return;
@@ -60,15 +74,24 @@ export function changeRoutes(feed: ChangeFeed, heartbeatMs: number): Route[] {
         });
         const heartbeat = setInterval(() => res.write(': ping\n\n'), heartbeatMs);
         return new Promise<void>((resolve) => {
-          const end = () => {
+          let ended = false;
+          const end = (why?: CredentialEnd) => {
+            if (ended) return;
+            ended = true;
             clearInterval(heartbeat);
             unsubscribe();
             stopOnShutdown();
-            if (!res.writableEnded) res.end();
+            stopWatching();
+            if (!res.writableEnded) {
+              if (why) sendEnd(res, why);
+              res.end();
+            }
             resolve();
           };
-          const stopOnShutdown = feed.onShutdown(end);
-          req.on('close', end);
+          const stopOnShutdown = feed.onShutdown(() => end());
+          req.on('close', () => end());
+          // A token already past its exp (within the verifier's clock tolerance) ends the stream at the next turn.
+          const stopWatching = watchCredential(principal, feed, keys, end);
         });
       },
     }),

@@ -48,6 +48,14 @@ export async function findLiveKeyByHash(db: Queryable, hash: string): Promise<(A
   return row && { ...toRecord(row), key_hash: String(row.key_hash) };
 }
 
+/** Whether the key with this id is unrevoked and unexpired at `now` (an event stream checks its key once it listens for revocations). */
+export async function isKeyLive(db: Queryable, id: string, now: string): Promise<boolean> {
+  const row = await db.get<Record<string, unknown>>('SELECT revoked_at, expires_at FROM api_keys WHERE id = $1', [id]);
+  if (!row || row.revoked_at !== null) return false;
+  const expires = nullableTimestamp(row.expires_at);
+  return expires === null || Date.parse(expires) > Date.parse(now);
+}
+
 export async function touchKey(tx: Transaction, id: string, at: string): Promise<void> {
   await tx.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, at]);
 }

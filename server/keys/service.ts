@@ -91,6 +91,11 @@ export class KeyService {
     return principal ? { principal } : { reason };
   }
 
+  /** Whether a key, by id, still works now (not revoked, not expired). */
+  isLive(id: string): Promise<boolean> {
+    return repo.isKeyLive(this.db, id, new Date().toISOString());
+  }
+
   /** Records when a key was last used, at most once a minute, after the answer (a failed write is not the caller's problem). */
   private touch(id: string, lastUsed: string | null, now: number): void {
     const last = Math.max(this.touched.get(id) ?? 0, lastUsed ? Date.parse(lastUsed) : 0);
@@ -146,7 +151,7 @@ export class KeyService {
       const row = await repo.revokeKey(tx, found.id);
       if (!row) return undefined;
       await recordAudit(tx, actor, { action: 'api_key.revoked', targetId: found.id, details: { name: found.name } });
-      await this.feed.publish(tx, { type: 'api_key.revoked' });
+      await this.feed.publish(tx, { type: 'api_key.revoked', key_id: found.id });
       return row;
     });
     return revoked ?? { ...found, revoked_at: new Date().toISOString() };

@@ -6,35 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../support/db.js';
 import { run } from '../support/process.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { listen } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
-
-/** Reads a Server-Sent Events stream into a list of {event, data}. */
-async function listen(url: string, key: string | null) {
-  const controller = new AbortController();
-  const res = await fetch(url, { headers: key ? { 'X-API-Key': key } : {}, signal: controller.signal });
-  const events: Array<{ event: string; data: any }> = [];
-  let text = '';
-  const done = (async () => {
-    if (!res.body || res.status !== 200) return;
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        text += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = text.indexOf('\n\n')) >= 0) {
-          const block = text.slice(0, end);
-          text = text.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { res, events, close: () => controller.abort(), done };
-}
 
 for (const dialect of DIALECTS) {
   describe(`GET /events and export (${dialect})`, () => {
