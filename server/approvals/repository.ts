@@ -20,6 +20,8 @@ export interface RequestRow {
   status: RequestStatus;
   decided_at: string | null;
   deployment_id: string | null;
+  /** What is live in the request's environment now (null: nothing). */
+  live_version: number | null;
 }
 
 export interface DecisionRow {
@@ -33,7 +35,9 @@ export interface DecisionRow {
 
 const SELECT_REQUEST = `
   SELECT r.id, p.name AS prompt, r.environment, r.action, r.version_number, r.from_version, r.comment, r.requested_by,
-         r.requested_credential, r.requested_at, r.expires_at, r.required_approvals, r.status, r.decided_at, r.deployment_id
+         r.requested_credential, r.requested_at, r.expires_at, r.required_approvals, r.status, r.decided_at, r.deployment_id,
+         (SELECT lv.version_number FROM prompt_deployments ld JOIN prompt_versions lv ON lv.id = ld.prompt_version_id
+           WHERE ld.prompt_id = r.prompt_id AND ld.environment = r.environment AND ld.is_active) AS live_version
     FROM deployment_requests r JOIN prompts p ON p.id = r.prompt_id`;
 
 function toRequest(r: Record<string, unknown>): RequestRow {
@@ -53,6 +57,7 @@ function toRequest(r: Record<string, unknown>): RequestRow {
     status: r.status as RequestStatus,
     decided_at: nullableTimestamp(r.decided_at),
     deployment_id: (r.deployment_id as string | null) ?? null,
+    live_version: r.live_version === null || r.live_version === undefined ? null : Number(r.live_version),
   };
 }
 
@@ -86,16 +91,20 @@ export async function getRequest(db: Queryable, id: string): Promise<RequestRow 
   return row && toRequest(row);
 }
 
-/** A pending, unexpired request for the same change, so asking twice answers the first request. */
+/**
+ * A pending, unexpired request for the same change from the same live version,
+ * so asking twice answers the first request (but an outdated one is not reused).
+ */
 export async function findPending(
   tx: Transaction,
-  r: { promptId: string; environment: string; action: RequestRow['action']; version: number; now: string },
+  r: { promptId: string; environment: string; action: RequestRow['action']; version: number; fromVersion: number | null; now: string },
 ): Promise<RequestRow | undefined> {
   const row = await tx.get<Record<string, unknown>>(
     `${SELECT_REQUEST} WHERE r.prompt_id = $1 AND r.environment = $2 AND r.action = $3 AND r.version_number = $4
         AND r.status = 'pending' AND r.expires_at > $5::timestamptz
+        AND (r.from_version = $6::integer OR (r.from_version IS NULL AND $6::integer IS NULL))
       ORDER BY r.requested_at LIMIT 1`,
-    [r.promptId, r.environment, r.action, r.version, r.now],
+    [r.promptId, r.environment, r.action, r.version, r.now, r.fromVersion],
   );
   return row && toRequest(row);
 }

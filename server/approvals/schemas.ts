@@ -42,6 +42,8 @@ export const requestSchema = z.object({
   decisions: z.array(decisionSchema),
   decided_at: z.string().nullable(),
   deployment_id: z.string().nullable(),
+  live_version: z.number().int().nullable(),
+  outdated: z.boolean(),
 });
 
 export type RequestView = z.infer<typeof requestSchema>;

@@ -13,6 +13,8 @@ import type { RequestView } from './schemas.js';
 
 function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): RequestView {
   const mine = decisions.filter((d) => d.request_id === r.id);
+  // A pending request past its expiry is expired, whether or not anything has written that yet.
+  const status = r.status === 'pending' && Date.parse(r.expires_at) <= now ? 'expired' : r.status;
   return {
     id: r.id,
     prompt: r.prompt,
@@ -25,14 +27,27 @@ function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): Reques
     requested_credential: r.requested_credential,
     requested_at: r.requested_at,
     expires_at: r.expires_at,
-    // A pending request past its expiry is expired, whether or not anything has written that yet.
-    status: r.status === 'pending' && Date.parse(r.expires_at) <= now ? 'expired' : r.status,
+    status,
     required_approvals: r.required_approvals,
     approvals: mine.filter((d) => d.decision === 'approve').length,
     decisions: mine.map(({ request_id: _id, ...d }) => d),
     decided_at: r.decided_at,
     deployment_id: r.deployment_id,
+    live_version: r.live_version,
+    // What approvers were shown ("from_version -> version") is no longer what approving would do.
+    outdated: status === 'pending' && r.live_version !== r.from_version,
   };
+}
+
+/** 409 request_outdated: something else went live since the request was made (`live`: what is live now). */
+function outdated(req: RequestRow, live: number | null) {
+  const now = live === null ? 'nothing' : `version ${live}`;
+  const then = req.from_version === null ? 'nothing' : `version ${req.from_version}`;
+  return conflict(
+    'request_outdated',
+    `${now} of "${req.prompt}" is live in ${req.environment} now, not ${then} as when this ${req.action} to version ${req.version_number} was requested; reject it and request again`,
+    { prompt: req.prompt, environment: req.environment, current_version: live, from_version: req.from_version, version: req.version_number },
+  );
 }
 
 export type DeployOutcome = { deployment: DeploymentView; created: boolean; request?: undefined } | { request: RequestView; deployment?: undefined };
@@ -104,7 +119,7 @@ export class ApprovalService {
   ): Promise<RequestView> {
     const now = new Date();
     // Asking again for what is already waiting (a retried CI job, a double click) answers the waiting request.
-    const waiting = await repo.findPending(tx, { promptId: r.promptId, environment: policy.environment, action: r.action, version: r.version, now: now.toISOString() });
+    const waiting = await repo.findPending(tx, { promptId: r.promptId, environment: policy.environment, action: r.action, version: r.version, fromVersion: r.fromVersion, now: now.toISOString() });
     if (waiting) return view(waiting, await repo.decisionsFor(tx, [waiting.id]));
     const row = await repo.insertRequest(tx, {
       promptId: r.promptId,
@@ -151,6 +166,18 @@ export class ApprovalService {
     return this.decide(actor, id, 'reject', comment);
   }
 
+  /**
+   * Refuses to approve a request whose environment changed since it was made
+   * (deploys and rollbacks alike): the approver was shown "from_version ->
+   * version". The prompt stays locked until the transaction ends, so nothing
+   * goes live between this check and the deployment the approval makes.
+   */
+  private async assertCurrent(tx: Transaction, req: RequestRow): Promise<void> {
+    const prompt = await prompts.lockPrompt(tx, req.prompt);
+    const live = prompt ? await this.deployments.liveVersion(tx, prompt.id, req.environment) : null;
+    if (live !== req.from_version) throw outdated(req, live);
+  }
+
   private async decide(actor: Principal, id: string, decision: 'approve' | 'reject', comment: string | undefined): Promise<RequestView> {
     // An expired request is marked so in a transaction that commits, then refused.
     const outcome = await this.db.transaction(async (tx) => {
@@ -165,6 +192,8 @@ export class ApprovalService {
       if (req.status !== 'pending') {
         throw conflict('request_not_pending', `this request is already ${req.status}; nothing more can be decided on it`, { status: req.status });
       }
+      if (decision === 'approve') await this.assertCurrent(tx, req);
+
       const own = actor.name === req.requested_by;
       if (own && decision === 'approve') {
         throw new AppError('forbidden', 'self_approval', `"${actor.name}" asked for this ${req.action}; it needs approval from someone else`);

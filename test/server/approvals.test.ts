@@ -229,3 +229,66 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+for (const dialect of DIALECTS) {
+  describe(`stale deploy requests (${dialect})`, () => {
+    let s: TestServer;
+    let requester: Api;
+    let approver: Api;
+    const live = async () => (await s.admin.get('/prompts/q/latest?environment=production')).body.version as number;
+
+    before(async () => {
+      s = await startTestServer(dialect);
+      for (let i = 1; i <= 4; i++) assert.equal((await s.admin.post('/prompts/q/versions', { content: `v${i}` })).status, 201);
+      assert.equal((await s.admin.post('/prompts/q/deployments', { version: 2, environment: 'production' })).status, 201);
+      const policy = await s.admin.raw('PUT', '/environments/production/policy', JSON.stringify({ required_approvals: 1 }), { 'Content-Type': 'application/json' });
+      assert.equal(policy.status, 200);
+      requester = s.as((await s.admin.post('/keys', { name: 'asker', scopes: ['read', 'deploy:production'] })).body.key);
+      approver = s.as((await s.admin.post('/keys', { name: 'approver', scopes: ['read', 'deploy:production'] })).body.key);
+    });
+    after(() => s.close());
+
+    it('refuses approving a deploy request made against a version no longer live, and says it is outdated', async () => {
+      const v3 = await requester.post('/prompts/q/deployments', { version: 3, environment: 'production' });
+      const v4 = await requester.post('/prompts/q/deployments', { version: 4, environment: 'production' });
+      assert.equal(v3.status, 202);
+      assert.deepEqual([v3.body.from_version, v4.body.from_version], [2, 2]);
+      assert.equal(v3.body.outdated, false);
+      assert.equal(v3.body.live_version, 2);
+
+      assert.equal((await approver.post(`/deployment-requests/${v4.body.id}/approve`, {})).body.status, 'applied');
+      assert.equal(await live(), 4);
+
+      // The approver is told, before deciding, that "2 -> 3" no longer describes what approving would do.
+      const shown = await approver.get(`/deployment-requests/${v3.body.id}`);
+      assert.equal(shown.body.status, 'pending');
+      assert.equal(shown.body.outdated, true);
+      assert.equal(shown.body.live_version, 4);
+      const listed = (await approver.get('/deployment-requests?status=pending')).body.items as Array<{ id: string; outdated: boolean }>;
+      assert.deepEqual(listed.map((r) => [r.id, r.outdated]), [[v3.body.id, true]]);
+
+      const refused = await approver.post(`/deployment-requests/${v3.body.id}/approve`, {});
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'request_outdated');
+      assert.match(refused.body.error.message, /version 4 of "q" is live in production now, not version 2/);
+      assert.equal(refused.body.error.current_version, 4);
+      assert.equal(await live(), 4, 'v3 did not go live over v4');
+      const after = await approver.get(`/deployment-requests/${v3.body.id}`);
+      assert.deepEqual([after.body.status, after.body.approvals, after.body.decisions.length], ['pending', 0, 0], 'the refused approval left nothing behind');
+      const deploys = (await s.admin.get('/audit?action=deployment.created')).body.items as Array<{ details: { version: number } }>;
+      assert.ok(!deploys.some((d) => d.details.version === 3), 'no deployment of v3 was recorded');
+
+      // Asking again makes a fresh request from what is live now, rather than answering the outdated one.
+      const again = await requester.post('/prompts/q/deployments', { version: 3, environment: 'production' });
+      assert.equal(again.status, 202);
+      assert.notEqual(again.body.id, v3.body.id);
+      assert.deepEqual([again.body.from_version, again.body.outdated], [4, false]);
+
+      // The outdated one can still be rejected (or withdrawn), which takes it off the pending list.
+      assert.equal((await approver.post(`/deployment-requests/${v3.body.id}/reject`, {})).body.status, 'rejected');
+      assert.equal((await approver.get(`/deployment-requests/${v3.body.id}`)).body.outdated, false, 'only a pending request is outdated');
+      assert.equal((await approver.post(`/deployment-requests/${again.body.id}/approve`, {})).body.status, 'applied');
+      assert.equal(await live(), 3);
+    });
+  });
+}
