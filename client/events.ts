@@ -12,6 +12,9 @@ export interface RegistryEvent {
   at: string;
 }
 
+/** The last event of a stream whose credential stopped working (its key revoked, or the key or token expired). */
+const CREDENTIAL_ENDS = new Set(['credential_expired', 'credential_revoked']);
+
 export interface EventHandlers {
   onEvent(event: RegistryEvent): void;
   /** Connected again after a gap: events may have been missed. */
@@ -85,12 +88,19 @@ export class EventSubscription {
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const data = block
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5).trimStart())
-          .join('\n');
+        const lines = block.split('\n');
+        const field = (name: string) => lines.filter((line) => line.startsWith(`${name}:`)).map((line) => line.slice(name.length + 1).trimStart());
+        const retry = Number(field('retry').at(-1));
+        if (retry > 0) this.retryMs = Math.min(retry, 30_000);
+        const data = field('data').join('\n');
         if (!data) continue;
+        const name = field('event').at(-1);
+        if (name && CREDENTIAL_ENDS.has(name)) {
+          // The registry ends the stream after this: reconnect with a refreshed credential, as after a 401.
+          this.unauthorized = true;
+          this.handlers.onError(new Error(`the registry ended its event stream: ${messageOf(data) ?? name}`));
+          continue;
+        }
         try {
           this.handlers.onEvent(JSON.parse(data) as RegistryEvent);
         } catch (err) {
@@ -117,5 +127,15 @@ export class EventSubscription {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.current?.destroy();
+  }
+}
+
+/** The message of our error shape (`{"error": {"message"}}`), if `data` holds one. */
+function messageOf(data: string): string | undefined {
+  try {
+    const message = (JSON.parse(data) as { error?: { message?: unknown } }).error?.message;
+    return typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
   }
 }

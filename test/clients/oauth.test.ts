@@ -24,8 +24,9 @@ import {
   type ProviderMetadata,
 } from '../../client/index.js';
 import { DIALECTS } from '../support/db.js';
-import { startIdp, type IdpOptions, type TestIdp } from '../support/idp.js';
+import { AUDIENCE, startIdp, type IdpOptions, type TestIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { eventually } from '../support/wait.js';
 
 /** A poll's waits, recorded; `onWait` runs at the nth wait (1-based), as the user acting meanwhile. */
 function recordingSleep(onWait: (n: number) => Promise<void> | void = () => undefined) {
@@ -227,6 +228,31 @@ for (const dialect of DIALECTS) {
         assert.equal(events[0], 'version.created streamed');
         assert.notEqual(current, 'not-a-jwt', 'refreshed after the 401');
         assert.match(errors[0] ?? '', /answered 401/);
+      } finally {
+        sub.close();
+      }
+    });
+
+    it("reconnects with a refreshed token when the registry ends the stream at the token's expiry", async () => {
+      const mint = (seconds: number) =>
+        idp.mint({ iss: idp.issuer, aud: AUDIENCE, sub: 'ann-stream', email: 'ann@example.com', groups: ['ml-eng'], exp: Math.floor(Date.now() / 1000) + seconds });
+      let current = await mint(3);
+      let refreshes = 0;
+      const api = new RegistryApi({ url: registry.url, bearer: { token: async () => current, refresh: async () => (refreshes++, (current = await mint(300))) } });
+      const errors: string[] = [];
+      const events: string[] = [];
+      let resyncs = 0;
+      const sub = api.events({ onEvent: (e) => events.push(`${e.type} ${e.prompt}`), onResync: () => resyncs++, onError: (e) => errors.push(e.message) });
+      try {
+        await eventually(() => errors.some((e) => /ended its event stream: the bearer token expired/.test(e)), 'the registry ends the stream at exp', 20_000);
+        await eventually(() => resyncs === 1, 'the client connects again', 20_000);
+        assert.equal(refreshes, 1, 'with a refreshed token, not the expired one');
+        assert.deepEqual(events, [], 'the ending is not passed on as a change');
+        for (let n = 1; !events.length && n <= 100; n++) {
+          assert.equal((await registry.admin.post('/prompts/restreamed/versions', { content: `v${n}` })).status, 201);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(events[0], 'version.created restreamed');
       } finally {
         sub.close();
       }
