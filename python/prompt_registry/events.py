@@ -13,8 +13,13 @@ __all__ = ["EventSubscription", "RegistryEvent"]
 
 #: An event as the registry sends it: ``{"type", "prompt", "environment", "version", "at"}``,
 #: ``type`` one of ``version.created``, ``deployment.created``,
-#: ``deployment.rolled_back``, ``prompt.updated``.
+#: ``deployment.rolled_back``, ``prompt.updated``, ``deployment_request.created``,
+#: ``deployment_request.decided``.
 RegistryEvent = Dict[str, Any]
+
+#: The last event of a stream whose credential stopped working (the key was
+#: revoked or expired); the registry then ends the stream.
+_CREDENTIAL_ENDS = ("credential_expired", "credential_revoked")
 
 _FIRST_RETRY = 0.5
 _MAX_RETRY = 30.0
@@ -91,6 +96,7 @@ class EventSubscription:
 
     def _read(self, response: Any) -> None:
         data: list = []
+        name = ""
         while True:
             raw = response.readline()
             if not raw:
@@ -98,17 +104,24 @@ class EventSubscription:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if not line:
                 if data:
-                    self._dispatch("\n".join(data))
-                    data = []
+                    self._dispatch(name, "\n".join(data))
+                data, name = [], ""
             elif line.startswith("data:"):
                 value = line[5:]
                 data.append(value[1:] if value.startswith(" ") else value)
-            # event:, id:, retry: and comments (": ping") need nothing
+            elif line.startswith("event:"):
+                name = line[6:].strip()
+            # id:, retry: and comments (": ping") need nothing
 
-    def _dispatch(self, text: str) -> None:
+    def _dispatch(self, name: str, text: str) -> None:
         try:
             event = json.loads(text)
-            if isinstance(event, dict):
+            if name in _CREDENTIAL_ENDS:
+                # Not a change: why the registry ends the stream. Reconnecting (with backoff) follows.
+                error = event.get("error") if isinstance(event, dict) else None
+                message = error.get("message") if isinstance(error, dict) else None
+                self._report(EventStreamError(f"the registry ended its event stream: {message or name}"))
+            elif isinstance(event, dict):
                 self._on_event(event)
         except Exception as err:
             self._report(err)

@@ -128,6 +128,22 @@ class ClientTests(PerDatabase):
         eventually(lambda: c.get(name).version == 1, "the client sees the rollback", PUSH_WAIT)
         self.assertEqual(c.render(name, {"x": "!"}), "one !")
 
+    def test_reports_why_the_registry_ended_the_stream_when_its_key_is_revoked(self) -> None:
+        key_name = unique("streamer")
+        status, created = self.server.call("POST", "/keys", {"name": key_name, "scopes": ["read"]})
+        self.assertEqual(status, 201)
+        errors: List[BaseException] = []
+        c = PromptClient(self.server.url, created["key"], cache_ttl=3600, on_error=errors.append)
+        self.clients.append(c)
+        c.get(self.two_versions("revoked-stream"))
+        self.assertTrue(c._connected.wait(PUSH_WAIT), "the event stream connects")
+        self.assertEqual(self.server.call("DELETE", f"/keys/{key_name}")[0], 200)
+        eventually(
+            lambda: any(f'the API key "{key_name}" was revoked' in str(e) for e in errors),
+            "the client reports the registry's reason for ending the stream",
+            PUSH_WAIT * 3,
+        )
+
     def test_ttl_polling_sees_a_deploy_and_a_304_keeps_the_same_object(self) -> None:
         name = self.two_versions("polled")
         c = self.client(push=False, cache_ttl=0.3)
