@@ -69,6 +69,10 @@ export interface DeploymentRequest {
   decisions: RequestDecision[];
   decided_at: string | null;
   deployment_id: string | null;
+  /** What is live in its environment now (null: nothing); absent from older registries. */
+  live_version?: number | null;
+  /** Pending, but something else went live since it was asked for: approving it is refused (409 `request_outdated`). */
+  outdated?: boolean;
 }
 
 export interface RequestDecision {

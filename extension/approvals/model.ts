@@ -55,6 +55,7 @@ export function describeChange(r: Pick<DeploymentRequest, 'action' | 'prompt' | 
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const live = (version: number | null | undefined) => (version ? `v${version}` : 'nothing');
 
 /** A pending request's row: `greeting v2 → production`, then who, how far along, how old, until when. */
 export function requestText(r: DeploymentRequest, me: Me | undefined, now: number): ItemText {
@@ -62,10 +63,12 @@ export function requestText(r: DeploymentRequest, me: Me | undefined, now: numbe
   const who = role === 'own' ? 'you' : r.requested_by;
   const change = r.action === 'rollback' ? `rollback from v${r.from_version ?? '?'}` : undefined;
   // Short: a sidebar is narrow. The rows under it and the tooltip say the rest.
-  const description = [change, who, `${r.approvals}/${r.required_approvals}`, ago(r.requested_at, now), expiry(r.expires_at, now)].filter(Boolean).join(' · ');
+  const description = [r.outdated ? 'outdated' : undefined, change, who, `${r.approvals}/${r.required_approvals}`, ago(r.requested_at, now), expiry(r.expires_at, now)].filter(Boolean).join(' · ');
   const decisions = r.decisions.map((d) => `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: “${d.comment}”` : ''}`);
   const tooltip = [
-    `${capital(describeChange(r))}${r.from_version ? ` (live there now: v${r.from_version})` : ''}`,
+    r.outdated
+      ? `${capital(describeChange(r))}: outdated, ${live(r.live_version)} is live there now, not ${live(r.from_version)} as when it was asked for. It can't be approved; reject it and ask again.`
+      : `${capital(describeChange(r))}${r.from_version ? ` (live there now: v${r.from_version})` : ''}`,
     `Requested by ${r.requested_by}, ${ago(r.requested_at, now)} (${r.requested_at})`,
     r.comment ? `“${r.comment}”` : undefined,
     `Approvals: ${r.approvals} of ${r.required_approvals}`,
@@ -95,6 +98,7 @@ export function requestDetails(r: DeploymentRequest, me: Me | undefined, now: nu
     ...(r.comment ? [{ label: `“${r.comment}”`, description: '', icon: 'comment' }] : []),
     { label: `${r.approvals} of ${plural(r.required_approvals, 'approval')}`, description: decisions, icon: 'pass' },
     { label: capital(expiry(r.expires_at, now)), description: `${r.expires_at.slice(0, 16).replace('T', ' ')} UTC`, icon: 'watch' },
+    ...(r.outdated ? [{ label: `Outdated: ${live(r.live_version)} is live now`, description: `asked when ${live(r.from_version)} was; it can't be approved`, icon: 'warning' }] : []),
     r.from_version && r.from_version !== r.version
       ? { label: `Compare v${r.from_version} → v${r.version}`, description: `live now: v${r.from_version}`, icon: 'diff', compare: { prompt: r.prompt, from: r.from_version, to: r.version } }
       : { label: `Open v${r.version}`, description: 'nothing live there now', icon: 'file', compare: { prompt: r.prompt, from: null, to: r.version } },

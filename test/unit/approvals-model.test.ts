@@ -104,6 +104,20 @@ describe('deployment requests in the extension', () => {
     assert.deepEqual(first[3]!.compare, { prompt: 'greeting', from: null, to: 2 });
   });
 
+  it('says when a request is outdated: something else went live since it was asked for', () => {
+    const stale = request({ version: 3, from_version: 2, live_version: 4, outdated: true });
+    const text = requestText(stale, me('carol'), NOW);
+    assert.match(text.description, /^outdated · bob · /);
+    assert.match(text.tooltip, /^Deploy of greeting v3 to production: outdated, v4 is live there now, not v2 as when it was asked for\. It can't be approved; reject it and ask again\./);
+    const rows = requestDetails(stale, me('carol'), NOW);
+    assert.deepEqual(
+      rows.filter((r) => r.icon === 'warning').map((r) => [r.label, r.description]),
+      [['Outdated: v4 is live now', "asked when v2 was; it can't be approved"]],
+    );
+    assert.ok(!requestDetails(request({ live_version: 1, outdated: false }), me('carol'), NOW).some((r) => r.icon === 'warning'));
+    assert.doesNotMatch(requestText(request(), me('carol'), NOW).description, /outdated/);
+  });
+
   it('tells the requester what is waiting, and then how it ended', () => {
     assert.equal(pendingMessage(request()), 'Deploy of greeting v2 to production is waiting for 1 approval; request 1a2b3c4d.');
     assert.equal(pendingMessage(request({ action: 'rollback', version: 1, required_approvals: 3, approvals: 1 })), 'Rollback of greeting in production to v1 is waiting for 2 approvals; request 1a2b3c4d.');
