@@ -33,7 +33,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
     defineRoute({
       method: 'get',
       path: '/deployment-requests/:id',
-      summary: 'One deployment request, with every decision on it',
+      summary: 'One deployment request, with every decision on it, and whether it is outdated (something else went live since it was asked for)',
       tag: 'approvals',
       scope: 'read',
       params: requestParams,
@@ -52,7 +52,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
         200: { description: 'The request: still pending, or applied with its deployment_id', schema: requestSchema },
         403: err('Your own request, or no right to deploy there'),
         404: err('No such request'),
-        409: err('Already decided, no longer pending, expired, or outdated (a rollback whose environment changed since)'),
+        409: err('Already decided, no longer pending, expired, or outdated (request_outdated: something else went live since it was asked for)'),
       },
       handler: ({ params, body }, ctx) => approvals.approve(ctx.principal, params.id, body.comment),
     }),
