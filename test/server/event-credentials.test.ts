@@ -69,6 +69,16 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(stream.events.map((e) => e.event), ['credential_expired']);
       admin.close();
     });
+
+    it('keeps the stream of a key that expires beyond the longest timer (about 24.8 days)', async () => {
+      const created = await s.admin.post('/keys', { name: 'long-lived', scopes: ['read'], expires_in_days: 30 });
+      const stream = await listen(`${s.url}/events`, created.body.key);
+      await s.admin.post('/prompts/long/versions', { content: 'still here' });
+      await eventually(() => stream.events.length === 1, 'the stream hears the change');
+      assert.deepEqual(stream.events.map((e) => e.event), ['version.created']);
+      assert.equal(stream.ended(), false);
+      stream.close();
+    });
   });
 
   describe(`event streams opened with a bearer token (${dialect})`, () => {
