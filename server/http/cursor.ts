@@ -15,7 +15,9 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * The sort key a cursor holds, checked against `key`: the shape this list
  * writes, with every value one its column can hold. A cursor is the client's
  * to send, so anything else (forged, or from another list) is a 400
- * `invalid_cursor` here, never a value SQL refuses.
+ * `invalid_cursor` here, never a value SQL refuses. Its JSON is short (the
+ * query schema caps a cursor at 512 characters) and the key schemas are flat,
+ * so no nesting in it reaches anything recursive.
  */
 export function decodeCursor<T>(cursor: string | undefined, key: z.ZodType<T>): T | undefined {
   if (cursor === undefined || cursor === '') return undefined;
