@@ -40,15 +40,21 @@ interface Frame {
 const frame = (node: object): Frame => ({ node, keys: Array.isArray(node) ? undefined : Object.keys(node), next: 0 });
 const pathOf = (stack: Frame[]): Segment[] => stack.map((f) => (f.keys ? f.keys[f.next - 1]! : f.next - 1));
 
+interface Problem {
+  code: 'json_too_deep' | 'invalid_unicode';
+  path: Segment[];
+}
+
 /**
- * Refuses a parsed JSON value that nests deeper than `maxDepth`, or holds a
- * string with a lone surrogate (valid JSON, as `"\ud800"`, but no UTF-8 form:
+ * Where a parsed JSON value nests deeper than `maxDepth`, or holds a string
+ * with a lone surrogate (valid JSON, as `"\ud800"`, but with no UTF-8 form:
  * Postgres refuses it, and the drivers would store U+FFFD instead). Walks
- * with a stack of its own, never recursion, so 100,000 levels are a 400 too.
+ * with a stack of its own, never recursion, so 100,000 levels are found too.
  */
-export function checkJsonValue(root: unknown, maxDepth = MAX_JSON_DEPTH): void {
-  if (typeof root === 'string' && !isWellFormed(root)) throw badUnicode([]);
-  if (typeof root !== 'object' || root === null) return;
+export function findJsonProblem(root: unknown, maxDepth = MAX_JSON_DEPTH, prefix: Segment[] = []): Problem | undefined {
+  const at = (stack: Frame[]) => [...prefix, ...pathOf(stack)];
+  if (typeof root === 'string' && !isWellFormed(root)) return { code: 'invalid_unicode', path: prefix };
+  if (typeof root !== 'object' || root === null) return undefined;
   const stack: Frame[] = [frame(root)];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
@@ -60,28 +66,48 @@ export function checkJsonValue(root: unknown, maxDepth = MAX_JSON_DEPTH): void {
     const key = top.keys?.[top.next];
     const child: unknown = key === undefined ? (top.node as unknown[])[top.next] : (top.node as Record<string, unknown>)[key];
     top.next++;
-    if (key !== undefined && !isWellFormed(key)) throw badUnicode(pathOf(stack));
-    if (typeof child === 'string') {
-      if (!isWellFormed(child)) throw badUnicode(pathOf(stack));
-    } else if (typeof child === 'object' && child !== null) {
-      if (stack.length >= maxDepth) throw tooDeep(pathOf(stack), maxDepth);
+    if ((key !== undefined && !isWellFormed(key)) || (typeof child === 'string' && !isWellFormed(child))) return { code: 'invalid_unicode', path: at(stack) };
+    if (typeof child === 'object' && child !== null) {
+      if (stack.length >= maxDepth) return { code: 'json_too_deep', path: at(stack) };
       stack.push(frame(child));
     }
   }
+  return undefined;
 }
 
-function tooDeep(path: Segment[], maxDepth: number) {
-  const where = describeJsonPath(path);
-  return invalid('json_too_deep', `the request body nests objects and arrays deeper than ${maxDepth} levels, at ${where}; send flatter JSON`, {
-    path: where,
-    max_depth: maxDepth,
-  });
-}
+const PROBLEMS = {
+  json_too_deep: { what: `nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`, fix: 'send flatter JSON' },
+  invalid_unicode: { what: 'has a string with an unpaired UTF-16 surrogate (a lone \\ud800-\\udfff escape)', fix: 'it has no UTF-8 form' },
+};
 
-function badUnicode(path: Segment[]) {
-  const where = describeJsonPath(path);
-  return invalid('invalid_unicode', `the request body has a string with an unpaired UTF-16 surrogate (a \\ud800-\\udfff escape alone), at ${where}; it has no UTF-8 form`, {
+/**
+ * Refuses a body with a problem findJsonProblem finds: 400 json_too_deep or
+ * invalid_unicode, with the `path`. A batch (an array body: POST /executions)
+ * is checked row by row and the refusal lists each bad row in `rows`, as
+ * invalid_executions does, so a client can drop those and resend the rest.
+ */
+export function checkJsonBody(body: unknown): void {
+  const rows: Array<{ index: number; problem: Problem }> = [];
+  if (Array.isArray(body)) {
+    body.forEach((row, index) => {
+      const problem = findJsonProblem(row, MAX_JSON_DEPTH - 1, [index]);
+      if (problem) rows.push({ index, problem });
+    });
+  } else {
+    const problem = findJsonProblem(body);
+    if (problem) rows.push({ index: -1, problem });
+  }
+  const first = rows[0]?.problem;
+  if (!first) return;
+  const where = describeJsonPath(first.path);
+  const { what, fix } = PROBLEMS[first.code];
+  const others = rows.length > 1 ? ` (and ${rows.length - 1} more of the ${(body as unknown[]).length} rows; nothing was stored)` : '';
+  throw invalid(first.code, `the request body ${what}, at ${where}; ${fix}${others}`, {
     path: where,
+    ...(first.code === 'json_too_deep' ? { max_depth: MAX_JSON_DEPTH } : {}),
+    ...(Array.isArray(body)
+      ? { rows: rows.map(({ index, problem }) => ({ index, issues: [{ path: problem.path.length > 1 ? describeJsonPath(problem.path.slice(1)) : '(row)', message: PROBLEMS[problem.code].what }] })) }
+      : {}),
   });
 }
 
@@ -143,7 +169,7 @@ export function jsonBody(limit: string): RequestHandler {
     void parse(req, res, (err?: unknown) => {
       if (err) return next(err);
       try {
-        checkJsonValue(req.body);
+        checkJsonBody(req.body);
       } catch (e) {
         return next(e);
       }

@@ -69,6 +69,17 @@ for (const dialect of DIALECTS) {
         refused(batch, 400, 'json_too_deep', `batch, input_variables, ${levels}`);
         assert.match(batch.body.error.path, /^\[1\]\.input_variables\.a\[0\]/);
       }
+      // Each bad row of a batch is named, as invalid_executions does, so a client can drop only those.
+      const rows = await send('/executions', `[${good},{"prompt":"p","version":1,"metadata":${deepObject(100)}},${good},{"prompt":"p","version":1,"response":"\\ud800"}]`);
+      refused(rows, 400, 'json_too_deep', 'two bad rows');
+      assert.deepEqual(
+        rows.body.error.rows.map((r: { index: number; issues: Array<{ path: string }> }) => [r.index, r.issues[0]!.path]),
+        [
+          [1, 'metadata.a[0][0][0][0]…[0][0][0]'],
+          [3, 'response'],
+        ],
+      );
+      assert.match(rows.body.error.message, /and 1 more of the 4 rows; nothing was stored/);
       // A top-level array of arrays: the batch itself too deep.
       refused(await send('/executions', nestedArrays(10_000)), 400, 'json_too_deep', 'nested batch');
       assert.deepEqual(await counts(), before);
