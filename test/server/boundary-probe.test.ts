@@ -124,15 +124,19 @@ for (const dialect of DIALECTS) {
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hi {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hello {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/deployments', { version: 1, environment: 'production' })).status, 201);
+      assert.equal((await a.post('/prompts/p/deployments', { version: 2, environment: 'dev' })).status, 201);
+      assert.equal((await a.post('/prompts/q/versions', { content: 'Bye' })).status, 201);
       const key = await a.post('/keys', { name: 'reader', scopes: ['read'] });
       good.key = key.body.id;
-      const logged = await a.post('/executions', { prompt: 'p', version: 1, input_variables: { n: 'x' } });
+      const logged = await a.post('/executions', [{ prompt: 'p', version: 1, input_variables: { n: 'x' } }, { prompt: 'p', version: 2 }]);
       good.execution = logged.body.ids[0];
       assert.equal((await a.post('/metrics', { name: 'accuracy', type: 'numeric' })).status, 201);
+      assert.equal((await a.post('/metrics', { name: 'helpful', type: 'boolean' })).status, 201);
       assert.equal((await a.raw('PUT', '/environments/staging/policy', JSON.stringify({ required_approvals: 1 }))).status, 200);
       const asked = await a.post('/prompts/p/deployments', { version: 2, environment: 'staging' });
       good.request = asked.body.request?.id ?? asked.body.id;
       assert.match(good.request!, /^[0-9a-f-]{36}$/, JSON.stringify(asked.body));
+      assert.equal((await a.post('/prompts/q/deployments', { version: 1, environment: 'staging' })).status, 202);
 
       const doc = (await a.get('/openapi.json')).body as { paths: Record<string, Record<string, { parameters: Operation['params']; requestBody?: unknown }>> };
       operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
@@ -195,13 +199,13 @@ for (const dialect of DIALECTS) {
           const r = await send(op.method, `${fill(op)}?cursor=${cursor}`);
           if (r.status !== 400 || typeof r.body?.error?.code !== 'string') failures.push(`${op.path}?cursor=${cursor.slice(0, 20)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
         });
-        // A cursor the list itself gave stays good.
+        // A cursor the list itself gave stays good (each list holds two items or more).
         const first = await send(op.method, `${fill(op)}?limit=1`);
         assert.equal(first.status, 200, `${op.path}: ${JSON.stringify(first.body)}`);
-        if (first.body.next_cursor) {
-          const next = await send(op.method, `${fill(op)}?limit=1&cursor=${first.body.next_cursor}`);
-          assert.equal(next.status, 200, `${op.path} with its own cursor: ${JSON.stringify(next.body)}`);
-        }
+        assert.ok(first.body.next_cursor, `${op.path} has a second page`);
+        const next = await send(op.method, `${fill(op)}?limit=1&cursor=${first.body.next_cursor}`);
+        assert.equal(next.status, 200, `${op.path} with its own cursor: ${JSON.stringify(next.body)}`);
+        assert.notDeepEqual(next.body.items, first.body.items, `${op.path}: the second page moves on`);
       }
       assert.deepEqual(failures, []);
     });
