@@ -47,10 +47,10 @@ describe('the JSON depth and surrogate check', () => {
     return v;
   };
 
-  it('takes 64 levels and refuses 65, without recursion even at 1,000,000', () => {
+  it('takes 64 levels and refuses 65, without recursion even at 100,000', () => {
     assert.equal(findJsonProblem(nest(MAX_JSON_DEPTH)), undefined);
     assert.equal(findJsonProblem(nest(MAX_JSON_DEPTH + 1))?.code, 'json_too_deep');
-    const deep = findJsonProblem(nest(1_000_000));
+    const deep = findJsonProblem(nest(100_000));
     assert.equal(deep?.code, 'json_too_deep');
     assert.equal(deep?.path.length, MAX_JSON_DEPTH);
   });
