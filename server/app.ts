@@ -19,6 +19,7 @@ import { environmentRoutes } from './environments/routes.js';
 import { EnvironmentService } from './environments/service.js';
 import { authenticator, type Authenticator } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { jsonBody } from './http/json-limits.js';
 import { HitCounter, requestLog } from './http/request-log.js';
 import { openApiDocument } from './http/openapi.js';
 import { setSecurityHeaders } from './http/security-headers.js';
@@ -207,7 +208,7 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
   const parsers = new Map<string, RequestHandler>();
   const jsonParser = (limit: string) => {
     let parser = parsers.get(limit);
-    if (!parser) parsers.set(limit, (parser = express.json({ limit, type: ['application/json', 'application/*+json'] })));
+    if (!parser) parsers.set(limit, (parser = jsonBody(limit)));
     return parser;
   };
   for (const route of routes) app[route.method](route.path, handle(route, auth, jsonParser(route.bodyLimit ?? opts.bodyLimit)));

@@ -1,11 +1,10 @@
-import { decodeCursor, pageOf } from '../http/cursor.js';
+import { decodeCursor, pageOf, timeIdKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import { decisionBody, listQuery, requestParams, requestSchema } from './schemas.js';
 import type { ApprovalService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
-const isCursor = (v: unknown): v is [string, string] => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string');
 
 export function approvalRoutes(approvals: ApprovalService): Route[] {
   return [
@@ -18,7 +17,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
       query: listQuery,
       responses: { 200: { description: 'A page of requests', schema: page(requestSchema) } },
       async handler({ query }) {
-        const before = decodeCursor(query.cursor, isCursor);
+        const before = decodeCursor(query.cursor, timeIdKey);
         const rows = await approvals.list({
           status: query.status,
           prompt: query.prompt,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { cursorParam, environmentName, limit, promptName, text } from '../http/schemas.js';
+import { cursorParam, environmentName, limit, promptName, text, uuid } from '../http/schemas.js';
 
-export const requestParams = z.object({ id: z.string().regex(/^[0-9a-fA-F-]{36}$/, 'a request id is a UUID').transform((s) => s.toLowerCase()) });
+export const requestParams = z.object({ id: uuid });
 
 export const decisionBody = z.object({ comment: text(2000).optional() }).strict();
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Database } from '../db/index.js';
-import { decodeCursor, isNumber, pageOf } from '../http/cursor.js';
+import { decodeCursor, int8Key, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { cursorParam, environmentName, isoTime, limit, page, promptName, text } from '../http/schemas.js';
 import { listAudit } from './repository.js';
@@ -39,7 +39,7 @@ export function auditRoutes(db: Database): Route[] {
       }),
       responses: { 200: { description: 'A page of audit entries', schema: page(entrySchema) } },
       async handler({ query }) {
-        const before = decodeCursor(query.cursor, isNumber);
+        const before = decodeCursor(query.cursor, int8Key);
         const rows = await listAudit(db, { ...query, before, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (e) => e.id);
       },

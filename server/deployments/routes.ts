@@ -1,4 +1,4 @@
-import { decodeCursor, isNumber, pageOf } from '../http/cursor.js';
+import { decodeCursor, int4Key, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import { nameParams } from '../prompts/schemas.js';
@@ -67,7 +67,7 @@ export function deploymentRoutes(deployments: DeploymentService, approvals: Appr
       query: historyQuery,
       responses: { 200: { description: 'A page of deployments', schema: page(deploymentSchema) }, 404: err('No such prompt') },
       async handler({ params, query }) {
-        const beforeSeq = decodeCursor(query.cursor, isNumber);
+        const beforeSeq = decodeCursor(query.cursor, int4Key);
         const rows = await deployments.history(params.name, { environment: query.environment, beforeSeq, limit: query.limit + 1 });
         const result = pageOf(rows, query.limit, (d) => d.seq);
         return { ...result, items: result.items.map(({ seq: _seq, ...d }) => d) };

@@ -1,4 +1,4 @@
-import { decodeCursor, pageOf } from '../http/cursor.js';
+import { decodeCursor, pageOf, timeIdKey } from '../http/cursor.js';
 import { validationIssues } from '../http/error-handler.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
@@ -18,7 +18,7 @@ import {
   statsQuery,
   statsSchema,
 } from './schemas.js';
-import { batchTooLarge, emptyBatch, isExecutionCursor, type Batch, type ExecutionService } from './service.js';
+import { batchTooLarge, emptyBatch, type Batch, type ExecutionService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
 
@@ -77,7 +77,7 @@ export function executionRoutes(executions: ExecutionService, options: { ingestB
       query: listExecutionsQuery,
       responses: { 200: { description: 'A page of executions', schema: page(executionSummarySchema) }, 404: err('No such prompt, version or metric') },
       async handler({ query }) {
-        const before = decodeCursor(query.cursor, isExecutionCursor);
+        const before = decodeCursor(query.cursor, timeIdKey);
         const rows = await executions.list(query, before, query.limit + 1);
         return pageOf(rows, query.limit, (e) => [e.executed_at, e.id]);
       },

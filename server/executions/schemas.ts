@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorParam, environmentName, isoTime, limit, positiveInt, promptName, text } from '../http/schemas.js';
+import { cursorParam, environmentName, isoTime, limit, positiveInt, promptName, text, uuid } from '../http/schemas.js';
 
 /** The most executions one POST /executions accepts. */
 export const MAX_BATCH = 1_000;
@@ -8,9 +8,6 @@ const INT_MAX = 2_147_483_647;
 
 /** An ISO-8601 time from 1970 on (so a window computed back from it stays a valid timestamp on both databases). */
 export const time = isoTime.refine((s) => s >= '1970-01-01T00:00:00.000Z', 'must be 1970 or later');
-
-/** A UUID in lower case: SQLite compares text, so `ABC…` and `abc…` must be one id. */
-export const uuid = z.uuid('must be a UUID').transform((s) => s.toLowerCase());
 
 const count = (what: string) => z.number({ error: `${what} is a number` }).int(`${what} is a whole number`).min(0, `${what} is at least 0`).max(INT_MAX, `${what} is too large`);
 

@@ -100,16 +100,6 @@ function metricStats(rows: readonly ScoreAggregate[]): Map<string, Record<string
   return result;
 }
 
-/** A list cursor: the last item's [executed_at, id]. */
-export const isExecutionCursor = (v: unknown): v is [string, string] =>
-  Array.isArray(v) &&
-  v.length === 2 &&
-  typeof v[0] === 'string' &&
-  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v[0]) &&
-  !Number.isNaN(Date.parse(v[0])) &&
-  typeof v[1] === 'string' &&
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v[1]);
-
 /** Logging executions, and reading them back: lists, statistics, comparisons. */
 export class ExecutionService {
   // Versions never change and are never deleted, so what a reference resolves to can be kept.

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { type z } from 'zod';
 import { invalid } from '../errors.js';
 import type { Principal } from '../auth/principal.js';
+import { isWellFormed } from './json-limits.js';
 
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -51,8 +52,26 @@ export function defineRoute<P extends z.ZodType = z.ZodType, Q extends z.ZodType
   return route as unknown as Route;
 }
 
+/**
+ * Refuses a path or query value that no column can hold, whatever the route
+ * declares for it: NUL, which Postgres refuses in text (SQLite would match
+ * it), and a lone surrogate. One check for every route, so a parameter
+ * passed on to SQL as it came is still safe.
+ */
+function checkParameters(values: Record<string, unknown>, where: 'path' | 'query'): void {
+  for (const [name, value] of Object.entries(values)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v !== 'string' || (!v.includes('\u0000') && isWellFormed(v))) continue;
+      const message = v.includes('\u0000') ? 'must not contain NUL characters (%00)' : 'must be valid Unicode text';
+      throw invalid('invalid_request', `invalid request: ${where} parameter ${name}: ${message}`, { issues: [{ path: name, message }] });
+    }
+  }
+}
+
 /** Parses the request with the route's schemas; a ZodError becomes a 400 listing the issues. */
 export function parseInput(route: Route, req: Request): { params: unknown; query: unknown; body: unknown } {
+  checkParameters(req.params, 'path');
+  checkParameters(req.query, 'query');
   const params = route.params ? route.params.parse(req.params) : {};
   const query = route.query ? route.query.parse(req.query) : {};
   let body: unknown = undefined;

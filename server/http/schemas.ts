@@ -44,8 +44,22 @@ export const flag = z
   .default('false')
   .transform((v) => v === 'true' || v === '1');
 
-/** An ISO-8601 time, normalised to UTC with milliseconds so both dialects compare it as stored. */
-export const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO-8601 time, e.g. 2026-01-31T12:00:00Z' }).transform((s) => new Date(s).toISOString());
+/** Whether `s` is a UTC time as toISOString() writes it, in the years 1 to 9999 (Postgres refuses year 0). */
+export function isStorableTime(s: string): boolean {
+  return /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(s);
+}
+
+/**
+ * An ISO-8601 time, normalised to UTC with milliseconds so both dialects compare it as stored.
+ * Checked again once normalised: an offset can carry 0001-01-01 into year 0, or 9999 into 10000.
+ */
+export const isoTime = z.iso
+  .datetime({ offset: true, message: 'must be an ISO-8601 time, e.g. 2026-01-31T12:00:00Z' })
+  .transform((s) => new Date(s).toISOString())
+  .refine(isStorableTime, 'must be a time in the years 1 to 9999 (UTC)');
+
+/** A UUID in lower case: SQLite compares text, so `ABC…` and `abc…` must be one id; Postgres refuses anything else. */
+export const uuid = z.uuid('must be a UUID').transform((s) => s.toLowerCase());
 
 export const cursorParam = z.string().max(512).optional();
 

@@ -64,7 +64,7 @@ export async function findKey(db: Queryable, idOrName: string): Promise<ApiKeyRe
   // A live key by name first; else by id (a UUID), live or revoked.
   const byName = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE name = $1 AND revoked_at IS NULL`, [idOrName]);
   if (byName) return toRecord(byName);
-  if (!/^[0-9a-f-]{36}$/i.test(idOrName)) return undefined;
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(idOrName)) return undefined; // what Postgres reads as a uuid
   const byId = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM api_keys WHERE id = $1`, [idOrName.toLowerCase()]);
   return byId && toRecord(byId);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodeCursor, isString, pageOf } from '../http/cursor.js';
+import { decodeCursor, pageOf, uuidKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { cursorParam, errorSchema, flag, isoTime, limit, page } from '../http/schemas.js';
 import type { KeyService } from './service.js';
@@ -53,7 +53,7 @@ export function keyRoutes(keys: KeyService): Route[] {
       query: z.object({ include_revoked: flag, limit, cursor: cursorParam }),
       responses: { 200: { description: 'A page of keys', schema: page(keySchema) } },
       async handler({ query }) {
-        const after = decodeCursor(query.cursor, isString);
+        const after = decodeCursor(query.cursor, uuidKey);
         const rows = await keys.list({ includeRevoked: query.include_revoked, after, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (k) => k.id);
       },

@@ -1,4 +1,4 @@
-import { decodeCursor, isString, pageOf } from '../http/cursor.js';
+import { decodeCursor, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import { executionParams, scoreSchema } from '../executions/schemas.js';
@@ -29,7 +29,7 @@ export function metricRoutes(metrics: MetricService): Route[] {
       query: listMetricsQuery,
       responses: { 200: { description: 'A page of metrics', schema: page(metricSchema) } },
       async handler({ query }) {
-        const after = decodeCursor(query.cursor, isString);
+        const after = decodeCursor(query.cursor, textKey(100));
         const rows = await metrics.list({ after, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (m) => m.name);
       },

@@ -1,4 +1,4 @@
-import { decodeCursor, isNumber, isString, pageOf } from '../http/cursor.js';
+import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import type { DeploymentService } from '../deployments/service.js';
@@ -33,7 +33,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       query: listPromptsQuery,
       responses: { 200: { description: 'A page of prompts', schema: page(promptSchema) } },
       async handler({ query }) {
-        const after = decodeCursor(query.cursor, isString);
+        const after = decodeCursor(query.cursor, textKey(255));
         if (query.environment) deployments.assertEnvironment(query.environment);
         const rows = await prompts.list({ search: query.search, tags: query.tag, environment: query.environment, after, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (p) => p.name);
@@ -93,7 +93,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       query: listVersionsQuery,
       responses: { 200: { description: 'A page of versions', schema: page(versionSummarySchema) }, 404: err('No such prompt') },
       async handler({ params, query }) {
-        const before = decodeCursor(query.cursor, isNumber);
+        const before = decodeCursor(query.cursor, int4Key);
         const rows = await prompts.listVersions(params.name, { before, limit: query.limit + 1 });
         return pageOf(rows, query.limit, (v) => v.version);
       },
