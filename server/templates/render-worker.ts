@@ -6,7 +6,7 @@ import { workerData } from 'node:worker_threads';
 import { LruCache } from '../lru.js';
 import { compileTemplate, type CompiledTemplate } from './engine.js';
 import { TemplateError } from './errors.js';
-import type { TemplateLimits } from './limits.js';
+import { outputExceeded, type TemplateLimits } from './limits.js';
 
 export interface WorkerConfig {
   limits: TemplateLimits;
@@ -38,7 +38,9 @@ export default function run(task: WorkerTask): WorkerResult {
       cache.set(task.key, template);
     }
     return { ok: true, rendered: template.render(task.variables), compiled };
-  } catch (err) {
+  } catch (thrown) {
+    // With output limits raised near V8's longest string, building the text can fail before the budget's check.
+    const err = thrown instanceof RangeError && /string length/i.test(thrown.message) ? outputExceeded(config.limits.maxOutputChars) : thrown;
     // A TemplateError's code and details do not survive the structured clone of a thrown error: send them as data.
     if (err instanceof TemplateError) return { ok: false, error: { code: err.code, message: err.message, details: err.details }, compiled };
     throw err;
