@@ -61,7 +61,8 @@ for (const dialect of DIALECTS) {
       const { answer, order, peakRss } = await whilePolling(s, () => s.admin.post('/prompts/cube/render', { version: 1, variables: { a: zeros(600) } }));
       assertError(answer, 422, 'render_too_large', 'iterations', 100_000);
       assert.match(answer.body.error.message, /nested \{\{#each\}\}/);
-      assert.equal(order[0], 'healthz', `order of completion: ${order.join(', ')}`);
+      // Answers to /healthz kept coming while the render ran (on the event loop it would have held them all back).
+      assert.ok(order.indexOf('slow') >= 3, `order of completion: ${order.join(', ')}`);
       // The issue's server grew until "heap out of memory"; here the render stops at its budget.
       // Generous bound: a worker thread and its heap (at most 256 MB old generation) plus slack.
       assert.ok(peakRss - before < 512 * 1024 * 1024, `RSS grew by ${Math.round((peakRss - before) / 1048576)} MB`);
