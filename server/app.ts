@@ -34,6 +34,7 @@ import { promptRoutes } from './prompts/routes.js';
 import { PromptService } from './prompts/service.js';
 import { retentionRoutes } from './retention/routes.js';
 import { RetentionService } from './retention/service.js';
+import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -59,6 +60,8 @@ export interface AppOptions {
   authFailureWindowMs: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For names the client address (rate limiting, logs). */
   trustProxy: boolean | number | string;
+  /** Template budgets and the worker pool that compiles and renders (docs/templates.md, "Limits"). */
+  templates: TemplatePoolOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -73,6 +76,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   authFailureLimit: 20,
   authFailureWindowMs: 60_000,
   trustProxy: false,
+  templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
 };
 
 export interface Services {
@@ -80,6 +84,8 @@ export interface Services {
   feed: ChangeFeed;
   keys: KeyService;
   prompts: PromptService;
+  /** Compiles and renders off the event loop; closed with the server. */
+  templates: TemplatePool;
   deployments: DeploymentService;
   executions: ExecutionService;
   metrics: MetricService;
@@ -151,7 +157,8 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
   const feed = new ChangeFeed(db);
   await feed.start();
   const keys = new KeyService(db, feed);
-  const prompts = new PromptService(db, feed);
+  const templates = new TemplatePool(opts.templates);
+  const prompts = new PromptService(db, feed, templates);
   const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);
   const metrics = new MetricService(db);
   const executions = new ExecutionService(db, deployments, metrics);
@@ -215,5 +222,5 @@ export async function createApp(db: Database, logger: Logger, options: Partial<A
   app.use(notFoundHandler);
   app.use(errorHandler(logger));
 
-  return { app, services: { db, feed, keys, prompts, deployments, executions, metrics, retention, environments, approvals, oidc }, routes };
+  return { app, services: { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc }, routes };
 }

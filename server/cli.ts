@@ -83,6 +83,14 @@ export function buildCli(): Command {
     .option('--oidc-allow-insecure-http', 'accept an http:// issuer that is not on loopback (never in production)')
     .option('--trust-proxy <value>', 'the proxies whose X-Forwarded-For names the client: a hop count, loopback, or addresses/subnets')
     .option('--auth-failure-limit <n>', 'failed authentications per client address a minute before 429 (default 20; 0 no limit)')
+    .option('--render-max-template-chars <n>', 'longest template accepted at publish, in characters (default 200000)')
+    .option('--render-max-tags <n>', 'most {{…}} tags in a template (default 5000)')
+    .option('--render-max-depth <n>', 'deepest nesting of blocks in a template (default 32)')
+    .option('--render-max-iterations <n>', 'most {{#each}} body runs in one render, nested loops included (default 100000)')
+    .option('--render-max-output-chars <n>', 'longest rendered text, in characters (default 1000000)')
+    .option('--render-timeout-ms <ms>', 'longest a render may run (default 2000)')
+    .option('--render-threads <n>', 'worker threads that compile and render (default: CPUs, at most 4)')
+    .option('--render-worker-heap-mb <mb>', 'heap each render worker may use, in MB (default 256)')
     .action((flags: ServeFlags) => serve(flags));
 
   program

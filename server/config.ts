@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DEFAULT_APP_OPTIONS, type AppOptions } from './app.js';
 import { checkIssuerUrl, OIDC_DEFAULTS, type OidcConfig } from './auth/oidc.js';
 import { SCOPE_PATTERN } from './auth/principal.js';
+import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from './templates/pool.js';
 
 export interface ServerConfig extends AppOptions {
   port: number;
@@ -34,6 +35,14 @@ export interface ServeFlags {
   oidcAllowInsecureHttp?: boolean | undefined;
   trustProxy?: string | undefined;
   authFailureLimit?: string | undefined;
+  renderMaxTemplateChars?: string | undefined;
+  renderMaxTags?: string | undefined;
+  renderMaxDepth?: string | undefined;
+  renderMaxIterations?: string | undefined;
+  renderMaxOutputChars?: string | undefined;
+  renderTimeoutMs?: string | undefined;
+  renderThreads?: string | undefined;
+  renderWorkerHeapMb?: string | undefined;
 }
 
 /** Where the SQLite file lives when no database is given: XDG data home. */
@@ -134,6 +143,32 @@ function parseLimit(value: string): number {
   return n;
 }
 
+function wholeNumber(value: string, what: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new Error(`invalid ${what} "${value}": a whole number from ${min}`);
+  return n;
+}
+
+/** The template budgets and worker pool: --render-* flags, else PROMPT_REGISTRY_RENDER_* variables, else defaults. */
+export function templatePoolConfig(flags: ServeFlags, env = process.env): TemplatePoolOptions {
+  const d = DEFAULT_TEMPLATE_POOL_OPTIONS;
+  const pick = (flag: string | undefined, name: string, fallback: number, min: number) =>
+    wholeNumber(flag ?? env[`PROMPT_REGISTRY_RENDER_${name}`] ?? String(fallback), `PROMPT_REGISTRY_RENDER_${name} (--render-${name.toLowerCase().replace(/_/g, '-')})`, min);
+  return {
+    ...d,
+    limits: {
+      maxTemplateChars: pick(flags.renderMaxTemplateChars, 'MAX_TEMPLATE_CHARS', d.limits.maxTemplateChars, 1),
+      maxTags: pick(flags.renderMaxTags, 'MAX_TAGS', d.limits.maxTags, 0),
+      maxDepth: pick(flags.renderMaxDepth, 'MAX_DEPTH', d.limits.maxDepth, 0),
+      maxIterations: pick(flags.renderMaxIterations, 'MAX_ITERATIONS', d.limits.maxIterations, 0),
+      maxOutputChars: pick(flags.renderMaxOutputChars, 'MAX_OUTPUT_CHARS', d.limits.maxOutputChars, 0),
+      timeoutMs: pick(flags.renderTimeoutMs, 'TIMEOUT_MS', d.limits.timeoutMs, 1),
+    },
+    threads: pick(flags.renderThreads, 'THREADS', d.threads, 1),
+    workerHeapMb: pick(flags.renderWorkerHeapMb, 'WORKER_HEAP_MB', d.workerHeapMb, 16),
+  };
+}
+
 /** Flags win over environment variables, which win over defaults. */
 export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig {
   return {
@@ -151,6 +186,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     oidc: oidcConfig(flags, env),
     trustProxy: parseTrustProxy(flags.trustProxy ?? env.PROMPT_REGISTRY_TRUST_PROXY),
     authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
+    templates: templatePoolConfig(flags, env),
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };
 }

@@ -55,6 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         await closed;
         clearTimeout(timer);
         await registry.services.retention.stop(); // a purge in progress stops after its current batch
+        await registry.services.templates.close();
         await db.close();
       })());
     return { url, registry, db, server, bootstrapKey, close };

@@ -75,7 +75,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
         200: { description: 'With ?idempotent=true: the existing identical version', schema: createdVersionSchema },
         400: err('Invalid input'),
         409: err('Identical to an existing version (the message names it)'),
-        422: err('The template has a syntax error (with line and column)'),
+        422: err('The template has a syntax error (with line and column), or is beyond a limit (template_too_large)'),
       },
       async handler({ params, query, body }, ctx) {
         const { version, created } = await prompts.createVersion(ctx.principal, params.name, body, { idempotent: query.idempotent });
@@ -119,7 +119,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       responses: {
         200: { description: 'The rendered text', schema: renderResultSchema },
         404: err('No such prompt or version, or nothing deployed'),
-        422: err('A variable is missing or unusable (the message names it)'),
+        422: err('A variable is missing or unusable (the message names it), or the render ran out of its budget (render_too_large)'),
       },
       async handler({ params, body }) {
         let source: { id: string; number: number; content: string; model: string; temperature: number; max_tokens: number };
@@ -134,7 +134,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
         }
         if (typeof body.variables !== 'object' || Array.isArray(body.variables)) throw invalid('invalid_request', 'variables must be an object');
         return {
-          rendered: prompts.render(source.id, source.content, body.variables),
+          rendered: await prompts.render(source.id, source.content, body.variables),
           prompt: params.name,
           version: source.number,
           version_id: source.id,

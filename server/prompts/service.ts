@@ -4,8 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
 import { invalid, notFound, conflict } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
-import { LruCache } from '../lru.js';
-import { compileTemplate, type CompiledTemplate } from '../templates/index.js';
+import type { TemplatePool } from '../templates/pool.js';
 import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
 import type { z } from 'zod';
@@ -65,11 +64,10 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
 
 /** Prompts and their immutable versions. */
 export class PromptService {
-  private readonly templates = new LruCache<string, CompiledTemplate>(2_000);
-
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
+    private readonly templates: TemplatePool,
   ) {}
 
   async requirePrompt(name: string): Promise<PromptRow> {
@@ -92,8 +90,8 @@ export class PromptService {
     if (input.name !== undefined && input.name !== name) {
       throw invalid('name_mismatch', `the body names "${input.name}" but the path names "${name}"`);
     }
-    // Refuse a broken template before touching the database.
-    const variables = [...compileTemplate(input.content).variables];
+    // Refuse a broken or oversized template before touching the database (compiled in a worker).
+    const variables = await this.templates.compile(input.content);
     const contentHash = sha256(input.content);
     const tags = input.tags ? [...new Set(input.tags)] : undefined;
 
@@ -208,13 +206,8 @@ export class PromptService {
     return versionView(name, version, (await this.liveEnvironments(prompt.id)).get(version.id) ?? []);
   }
 
-  /** Compiled templates are cached by version id: a version's content never changes. */
-  render(versionId: string, content: string, variables: Record<string, unknown>): string {
-    let template = this.templates.get(versionId);
-    if (!template) {
-      template = compileTemplate(content);
-      this.templates.set(versionId, template);
-    }
-    return template.render(variables);
+  /** Renders in the template pool, where compiled templates are cached by version id: a version's content never changes. */
+  render(versionId: string, content: string, variables: Record<string, unknown>): Promise<string> {
+    return this.templates.render(versionId, content, variables);
   }
 }

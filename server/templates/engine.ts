@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { TemplateError, syntaxError, unsupported } from './errors.js';
+import { checkTemplateSize, RenderBudget, templateLimits, type TemplateLimits } from './limits.js';
 
 type Node = hbs.AST.Node;
 type Program = hbs.AST.Program;
@@ -32,13 +33,22 @@ function outputHelper(value: unknown, name: string): string {
   if (value === null) {
     throw new TemplateError('missing_variable', `variable "${name}" is null`, { variable: name });
   }
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string') return wrote(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return wrote(String(value));
   throw new TemplateError(
     'invalid_variable',
     `variable "${name}" is ${describe(value)}; output a string, number or boolean, or use a nested path or {{#each}}`,
     { variable: name },
   );
+}
+
+// The budget of the render in progress. Rendering is synchronous, so one slot (saved and restored
+// around each render) is enough to reach it from the helpers.
+let budget: RenderBudget | undefined;
+
+function wrote(text: string): string {
+  budget?.wrote(text);
+  return text;
 }
 
 function requireHelper(value: unknown, name: string): unknown {
@@ -50,6 +60,19 @@ function requireHelper(value: unknown, name: string): unknown {
 
 const env = Handlebars.create();
 for (const name of Object.keys(env.helpers)) if (!(SUPPORTED_HELPERS as readonly string[]).includes(name)) env.unregisterHelper(name);
+// #each as Handlebars has it (@index, @key, @first, @last, else, block params), with each body run
+// counted against the render's budget.
+const handlebarsEach = env.helpers.each!;
+env.registerHelper('each', function (this: unknown, context: unknown, options: Handlebars.HelperOptions) {
+  const body = options.fn;
+  const counted = Object.assign((ctx: unknown, opts?: Handlebars.RuntimeOptions) => {
+    budget?.enterBody();
+    const output = body(ctx, opts);
+    budget?.leaveBody(output);
+    return output;
+  }, body);
+  return handlebarsEach.call(this, context, { ...options, fn: counted });
+});
 env.registerHelper(OUT, (value: unknown, name: unknown) => outputHelper(value, String(name)));
 env.registerHelper(REQUIRE, (value: unknown, name: unknown) => requireHelper(value, String(name)));
 
@@ -310,11 +333,13 @@ export interface VariableOccurrence {
 export interface CompiledTemplate {
   /** Root variables in order of first use. */
   readonly variables: readonly string[];
-  /** Renders strictly: throws TemplateError naming a missing or unusable variable. */
+  /** Renders strictly: throws TemplateError naming a missing or unusable variable, or render_too_large past a budget. */
   render(variables: Record<string, unknown>): string;
 }
 
-function analyze(source: string): { program: Program; variables: string[]; occurrences: VariableOccurrence[] } {
+function analyze(source: string, limits: TemplateLimits): { program: Program; variables: string[]; occurrences: VariableOccurrence[] } {
+  // Before the parser: it is slow on many tags and quadratic on deep nesting.
+  checkTemplateSize(source, limits);
   const program = parse(source);
   const analyzer = new Analyzer();
   analyzer.program(program, { depth: 0, locals: new Set() });
@@ -325,14 +350,18 @@ function analyze(source: string): { program: Program; variables: string[]; occur
  * The root variables and where each is read, for editors. Throws
  * TemplateError (with line and column) on a broken or unsupported template.
  */
-export function analyzeTemplate(source: string): { variables: string[]; occurrences: VariableOccurrence[] } {
-  const { variables, occurrences } = analyze(source);
+export function analyzeTemplate(source: string, limits: Partial<TemplateLimits> = {}): { variables: string[]; occurrences: VariableOccurrence[] } {
+  const { variables, occurrences } = analyze(source, templateLimits(limits));
   return { variables, occurrences };
 }
 
-/** Parses and checks a template; throws TemplateError with line and column on a syntax error. */
-export function compileTemplate(source: string): CompiledTemplate {
-  const { program, variables } = analyze(source);
+/**
+ * Parses and checks a template; throws TemplateError with line and column on a syntax error, or
+ * template_too_large beyond the compile limits. Its renders keep to the render limits.
+ */
+export function compileTemplate(source: string, given: Partial<TemplateLimits> = {}): CompiledTemplate {
+  const limits = templateLimits(given);
+  const { program, variables } = analyze(source, limits);
   let render: HandlebarsTemplateDelegate;
   try {
     render = env.compile(program as unknown as string, COMPILE_OPTIONS);
@@ -351,13 +380,19 @@ export function compileTemplate(source: string): CompiledTemplate {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) {
         throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
       }
-      return render(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+      const outer = budget;
+      budget = new RenderBudget(limits);
+      try {
+        return budget.finish(render(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false }));
+      } finally {
+        budget = outer;
+      }
     },
   };
 }
 
 /** The root variables a template uses, in order of first use. */
-export function extractVariables(source: string): string[] {
-  return analyze(source).variables;
+export function extractVariables(source: string, limits: Partial<TemplateLimits> = {}): string[] {
+  return analyze(source, templateLimits(limits)).variables;
 }
 

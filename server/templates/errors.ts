@@ -2,9 +2,19 @@
  * Template errors carry a stable code and the details a person needs to fix
  * the template or the call. The server maps them to 422; the clients rethrow them.
  */
+export type TemplateErrorCode =
+  | 'template_syntax_error'
+  | 'template_unsupported'
+  | 'missing_variable'
+  | 'invalid_variable'
+  /** Beyond a compile limit: details {limit: "size" | "tags" | "depth", max}. */
+  | 'template_too_large'
+  /** A render ran out of its budget: details {limit: "iterations" | "output" | "time", max}. */
+  | 'render_too_large';
+
 export class TemplateError extends Error {
   constructor(
-    readonly code: 'template_syntax_error' | 'template_unsupported' | 'missing_variable' | 'invalid_variable',
+    readonly code: TemplateErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {

@@ -116,6 +116,17 @@ describe('Prompt Registry in VS Code', () => {
     assert.equal(update.error, null);
   });
 
+  it('shows a template beyond its budget as an error in the preview', async () => {
+    const root = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    const cube = vscode.Uri.file(join(root, 'cube.prompt'));
+    // Three nested loops over 600 items: 216 million bodies without a budget, a frozen extension host.
+    writeFileSync(cube.fsPath, `---\nname: cube\nsamples:\n  a: [${Array.from({ length: 600 }, () => 0).join(', ')}]\n---\n{{#each a}}{{#each @root.a}}{{#each @root.a}}x{{/each}}{{/each}}{{/each}}\n`);
+    await vscode.commands.executeCommand('promptRegistry.preview', cube);
+    const update = await until('the preview shows the budget error', () => (api.preview.current?.fileName === 'cube.prompt' && api.preview.current.error ? api.preview.current : undefined));
+    assert.match(update.error!.message, /more than 100000 loop iterations; the limit is 100000/);
+    await vscode.commands.executeCommand('promptRegistry.preview', file);
+  });
+
   it('opens a version read-only, and reports a variable without a sample', async () => {
     const doc = await vscode.commands.executeCommand<vscode.TextDocument>('promptRegistry.openVersion', { prompt: 'greeting', version: 1 });
     assert.match(doc.getText(), /Hello \{\{name\}\}, welcome to \{\{company\}\}!/);
