@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
+from .limits import DEFAULT_LIMITS, Limits, TemplateLimits, resolve_limits
+
 if TYPE_CHECKING:  # pragma: no cover
     from .render import CompiledTemplate
 
@@ -43,15 +45,18 @@ class Prompt:
     # The compiled template, made on first render and kept with the prompt.
     _template: Optional["CompiledTemplate"] = field(default=None, init=False, repr=False, compare=False)
 
-    def render(self, variables: Mapping[str, Any]) -> str:
-        """Renders this prompt strictly (TemplateError names a missing variable)."""
+    def render(self, variables: Mapping[str, Any], limits: Optional[Limits] = None) -> str:
+        """Renders this prompt strictly (TemplateError names a missing variable),
+        within ``limits`` (default: DEFAULT_LIMITS; ``render_too_large`` or
+        ``template_too_large`` when they run out)."""
+        resolved = DEFAULT_LIMITS if limits is None else limits if type(limits) is TemplateLimits else resolve_limits(limits)
         template = self._template
-        if template is None:
+        if template is None or (template.compile_limits is not resolved._compile_key and template.compile_limits != resolved._compile_key):
             from .render import compile_template
 
-            template = compile_template(self.content)
+            template = compile_template(self.content, resolved)
             object.__setattr__(self, "_template", template)
-        return template.render(variables)
+        return template.render(variables, resolved)
 
 
 @dataclass(frozen=True)
