@@ -14,7 +14,9 @@ vectors in ``test/vectors/render.json`` hold both to the same results:
   ``#if``/``#unless`` accept an absent value as false;
 - anything else (other helpers, partials, decorators) raises
   ``template_unsupported``; a template that does not parse,
-  ``template_syntax_error``; both with ``line`` and ``column``.
+  ``template_syntax_error``; both with ``line`` and ``column``;
+- compiling and rendering have a budget (``limits``: ``template_too_large``,
+  ``render_too_large``), the same as the server's (``test/vectors/render-limits.json``).
 """
 
 from __future__ import annotations
