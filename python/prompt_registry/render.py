@@ -661,10 +661,19 @@ class CompiledTemplate:
     def __init__(self, source: str, limits: Optional[Limits] = None) -> None:
         resolved = resolve_limits(limits)
         check_source(source, resolved)  # before the parser, which recursion and size make costly
-        program = syn.parse(source)
-        analyzer = _Analyzer()
-        analyzer.program(program, 0, frozenset())
-        compiler = _Compiler(program)
+        try:
+            program = syn.parse(source)
+            analyzer = _Analyzer()
+            analyzer.program(program, 0, frozenset())
+            compiler = _Compiler(program)
+        except RecursionError:
+            # Blocks are within max_depth here, so it is (sub)expressions nested hundreds deep
+            # inside one tag, which the pre-scan does not count: refuse them as too deep all the same.
+            raise TemplateError(
+                "template_too_large",
+                f"the template nests expressions in parentheses too deeply to compile; blocks may nest {resolved.max_depth} deep",
+                {"limit": "depth", "max": resolved.max_depth},
+            ) from None
         self.source = source
         #: (max_template_chars, max_tags, max_depth) this template was checked against.
         self.compile_limits = resolved._compile_key

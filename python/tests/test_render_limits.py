@@ -121,6 +121,11 @@ class CompileBudget(unittest.TestCase):
         self.assertEqual((err.code, err.limit, err.max), ("template_too_large", "depth", 32))
         self.assertEqual(err.message, "the template nests blocks 33 deep; the limit is 32")
 
+    def test_subexpressions_nested_too_deep_to_compile_are_too_large_not_a_crash(self) -> None:
+        source = "{{lookup " + "(lookup " * 5000 + "a b" + ")" * 5000 + " c}}"
+        err = _error(lambda: compile_template(source))
+        self.assertEqual((err.code, err.limit, err.max), ("template_too_large", "depth", 32))
+
     def test_too_many_tags_and_too_long_name_their_limit(self) -> None:
         err = _error(lambda: compile_template("{{a}} " * 20_000))
         self.assertEqual((err.code, err.limit, err.max), ("template_too_large", "tags", 5000))
