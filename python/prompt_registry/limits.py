@@ -47,7 +47,7 @@ class TemplateLimits:
 
     if TYPE_CHECKING:  # set in __post_init__, not fields
         _compile_key: Tuple[int, int, int]
-        shared_budget: "Budget"
+        _shared_budget: "Budget"
 
     def __post_init__(self) -> None:
         for name in _NAMES:
@@ -55,13 +55,12 @@ class TemplateLimits:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
                 raise ValueError(f"template limit {name} must be a number >= 0, not {value!r}")
         object.__setattr__(self, "_compile_key", (self.max_template_chars, self.max_tags, self.max_depth))
-        object.__setattr__(self, "shared_budget", Budget(self))
+        object.__setattr__(self, "_shared_budget", Budget(self))
 
     @property
     def compile_key(self) -> Tuple[int, int, int]:
         """The limits compiling depends on (compiled templates are cached by them)."""
         return self._compile_key
-
 
 
 #: What the API takes for ``limits``: a TemplateLimits, or a mapping of some of
@@ -169,7 +168,7 @@ class Budget:
     and calls ``over`` when the count passes the limit or the clock is due.
 
     A template without loops has no iterations to count and a run time bounded
-    by its size, so it renders with ``limits.shared_budget``, made once (no
+    by its size, so it renders with ``limits._shared_budget``, made once (no
     per-render cost); only ``output`` is used then.
     """
 

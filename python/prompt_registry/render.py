@@ -697,7 +697,7 @@ class CompiledTemplate:
         if not _is_mapping(variables):
             raise TemplateError("invalid_variable", "variables must be an object of names to values")
         resolved = DEFAULT_LIMITS if limits is None else limits if type(limits) is TemplateLimits else resolve_limits(limits)
-        budget = Budget(resolved) if self._loops else resolved.shared_budget
+        budget = Budget(resolved) if self._loops else resolved._shared_budget
         scope = _Scope(
             variables,
             (variables,) if self._depths else None,
