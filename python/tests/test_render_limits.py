@@ -101,6 +101,12 @@ class RenderBudget(unittest.TestCase):
         self.assertEqual(_error(lambda: render(template, {"t": True, "b": "abcd"}, {"max_output_chars": 99})).limit, "output")
         self.assertEqual(len(render(template, {"t": True, "b": "abcd"}, {"max_output_chars": 100})), 100)
 
+    def test_loops_anywhere_count_in_an_else_chain_a_with_or_an_inverse(self) -> None:
+        variables = {"a": False, "b": [1], "w": {"b": [1]}}
+        for source in ("{{#if a}}{{else each b}}{{this}}{{/if}}", "{{#with w}}{{#each b}}.{{/each}}{{/with}}", "{{^if a}}{{#each b}}.{{/each}}{{/if}}"):
+            with self.subTest(source=source):
+                self.assertEqual(_error(lambda: render(source, variables, {"max_iterations": 0})).limit, "iterations")
+
     def test_each_render_has_its_own_budget(self) -> None:
         template = compile_template("{{#each a}}.{{/each}}")
         for _ in range(3):
