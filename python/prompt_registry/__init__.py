@@ -14,6 +14,7 @@ from .bundle import BUNDLE_FORMAT, BundleError, read_bundle
 from .client import PromptClient
 from .errors import PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
 from .executions import LoggerStats
+from .limits import DEFAULT_LIMITS, TemplateLimits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt
 from .render import SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
 
@@ -27,6 +28,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BundleError",
     "CompiledTemplate",
+    "DEFAULT_LIMITS",
     "FallbackPrompt",
     "LoggerStats",
     "Prompt",
@@ -38,6 +40,7 @@ __all__ = [
     "RenderedPrompt",
     "SUPPORTED_HELPERS",
     "TemplateError",
+    "TemplateLimits",
     "compile_template",
     "extract_variables",
     "read_bundle",

@@ -15,6 +15,7 @@ from .cache import CacheKey, PromptCache
 from .errors import RegistryUnreachableError
 from .events import EventSubscription, RegistryEvent
 from .executions import ExecutionLogger, LoggerStats
+from .limits import Limits, TemplateLimits, resolve_limits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt, prompt_from_fallback, prompt_from_resolved
 
 __all__ = ["PromptClient"]
@@ -47,7 +48,11 @@ class PromptClient:
       ``fallbacks`` (given in code), for at most 5 s before the registry is
       asked again; with neither, RegistryUnreachableError.
     - Rendering is strict, with the registry's template semantics: a missing
-      variable raises TemplateError naming it.
+      variable raises TemplateError naming it. It is bounded by ``limits``
+      (a TemplateLimits, or a dict of some of its fields over the defaults,
+      e.g. ``{"timeout_ms": 500}``): a template over them raises
+      TemplateError ``template_too_large`` or ``render_too_large``, so a
+      hostile template from the registry cannot stall the application.
     - ``log_execution`` and ``execute`` send execution logs in batches from a
       background thread, and what is left is sent at exit.
 
@@ -70,6 +75,7 @@ class PromptClient:
         log_max_buffer: int = 10_000,
         pricing: Optional[Pricing] = None,
         on_error: Optional[Callable[[BaseException], None]] = None,
+        limits: Optional[Limits] = None,
     ) -> None:
         if not registry_url:
             raise ValueError("PromptClient needs the registry URL")
@@ -77,6 +83,7 @@ class PromptClient:
             raise ValueError("PromptClient needs an API key")
         self._http = Http(registry_url, api_key, timeout)
         self._environment = environment
+        self._limits = resolve_limits(limits)
         self._on_error = on_error or _log_error
         self._cache = PromptCache(self._fetch, cache_ttl, self._report)
         self._versions: Dict[Tuple[str, int], Prompt] = {}
@@ -96,6 +103,11 @@ class PromptClient:
     @property
     def registry_url(self) -> str:
         return self._http.base_url
+
+    @property
+    def limits(self) -> TemplateLimits:
+        """The template limits ``render`` and ``execute`` use by default."""
+        return self._limits
 
     @property
     def environment(self) -> str:
@@ -123,13 +135,22 @@ class PromptClient:
         except RegistryUnreachableError as err:
             return self._fallback(name, env, err)
 
-    def render(self, name: str, variables: Mapping[str, Any], environment: Optional[str] = None, version: Optional[int] = None) -> str:
+    def render(
+        self,
+        name: str,
+        variables: Mapping[str, Any],
+        environment: Optional[str] = None,
+        version: Optional[int] = None,
+        limits: Optional[Limits] = None,
+    ) -> str:
         """Fetches (or takes from the cache) and renders a prompt strictly.
 
         Raises TemplateError (``missing_variable``, ``invalid_variable``)
-        naming the variable that is missing or can't be printed.
+        naming the variable that is missing or can't be printed, or
+        (``template_too_large``, ``render_too_large``) naming the limit that
+        ran out. ``limits`` (some fields, as a dict) override the client's.
         """
-        return self.get(name, environment=environment, version=version).render(variables)
+        return self.get(name, environment=environment, version=version).render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
 
     def get_and_render(self, name: str, variables: dict, environment: str = "production") -> str:
         """The seed client's call, with its signature: ``render`` in ``environment`` (default production)."""
@@ -193,6 +214,7 @@ class PromptClient:
         environment: Optional[str] = None,
         extract: Optional[Callable[[T], Mapping[str, Any]]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
+        limits: Optional[Limits] = None,
     ) -> T:
         """Renders a prompt, runs ``call`` with it (an LLM call) and logs the execution.
 
@@ -205,7 +227,7 @@ class PromptClient:
         fallbacks have no version in the registry and are not logged.
         """
         prompt = self.get(name, environment=environment)
-        text = prompt.render(variables)
+        text = prompt.render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
         base: Dict[str, Any] = {
             "prompt_version_id": prompt.version_id,
             "prompt": None if prompt.version_id else name,

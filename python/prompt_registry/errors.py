@@ -57,9 +57,13 @@ class TemplateError(PromptRegistryError):
     """A template that cannot be parsed or rendered, with the server's codes.
 
     ``code`` is one of ``template_syntax_error`` and ``template_unsupported``
-    (``details`` has ``line`` and ``column``), or ``missing_variable`` and
+    (``details`` has ``line`` and ``column``), ``missing_variable`` and
     ``invalid_variable`` (``details`` has ``variable``: the expression as
-    written, e.g. ``user.name`` or ``lookup labels code``).
+    written, e.g. ``user.name`` or ``lookup labels code``), or
+    ``template_too_large`` and ``render_too_large`` (``details`` has ``limit``:
+    ``size``, ``tags`` or ``depth`` when compiling, ``iterations``, ``output``
+    or ``time`` when rendering; and ``max``: that limit's value, also as
+    ``.limit`` and ``.max``).
     """
 
     def __init__(self, code: str, message: str, details: Optional[Dict[str, Any]] = None) -> None:
@@ -67,6 +71,16 @@ class TemplateError(PromptRegistryError):
         self.code = code
         self.message = message
         self.details: Dict[str, Any] = dict(details or {})
+
+    @property
+    def limit(self) -> Optional[str]:
+        """Which limit ran out (``template_too_large``, ``render_too_large``), else None."""
+        return self.details.get("limit")
+
+    @property
+    def max(self) -> Optional[float]:
+        """The value of the limit that ran out, else None."""
+        return self.details.get("max")
 
     def __repr__(self) -> str:
         return f"TemplateError(code={self.code!r}, message={self.message!r}, details={self.details!r})"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .limits import DEFAULT_LIMITS, Limits, TemplateLimits, resolve_limits
 
 if TYPE_CHECKING:  # pragma: no cover
     from .render import CompiledTemplate
@@ -40,18 +42,27 @@ class Prompt:
     metadata: Dict[str, Any]
     deployed_at: Optional[str]
     source: str
-    # The compiled template, made on first render and kept with the prompt.
-    _template: Optional["CompiledTemplate"] = field(default=None, init=False, repr=False, compare=False)
+    # The compiled template, made on first render and kept with the prompt, with
+    # the (immutable) limits it was last rendered with: one tuple, so threads
+    # never see a template with another call's limits.
+    _compiled: Optional[Tuple["CompiledTemplate", Optional[TemplateLimits]]] = field(default=None, init=False, repr=False, compare=False)
 
-    def render(self, variables: Mapping[str, Any]) -> str:
-        """Renders this prompt strictly (TemplateError names a missing variable)."""
-        template = self._template
-        if template is None:
+    def render(self, variables: Mapping[str, Any], limits: Optional[Limits] = None) -> str:
+        """Renders this prompt strictly (TemplateError names a missing variable),
+        within ``limits`` (default: DEFAULT_LIMITS; ``render_too_large`` or
+        ``template_too_large`` when they run out)."""
+        compiled = self._compiled
+        if compiled is not None and compiled[1] is limits:  # never a mapping: one could change
+            return compiled[0].render(variables, limits)
+        resolved = DEFAULT_LIMITS if limits is None else limits if type(limits) is TemplateLimits else resolve_limits(limits)
+        if compiled is not None and compiled[0].compile_limits == resolved.compile_key:
+            template = compiled[0]
+        else:
             from .render import compile_template
 
-            template = compile_template(self.content)
-            object.__setattr__(self, "_template", template)
-        return template.render(variables)
+            template = compile_template(self.content, resolved)
+        object.__setattr__(self, "_compiled", (template, limits if limits is None else resolved))
+        return template.render(variables, resolved)
 
 
 @dataclass(frozen=True)

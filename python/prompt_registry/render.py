@@ -14,7 +14,9 @@ vectors in ``test/vectors/render.json`` hold both to the same results:
   ``#if``/``#unless`` accept an absent value as false;
 - anything else (other helpers, partials, decorators) raises
   ``template_unsupported``; a template that does not parse,
-  ``template_syntax_error``; both with ``line`` and ``column``.
+  ``template_syntax_error``; both with ``line`` and ``column``;
+- compiling and rendering have a budget (``limits``: ``template_too_large``,
+  ``render_too_large``), the same as the server's (``test/vectors/render-limits.json``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Callable, FrozenSet, List, Optional, Sequence, Set, Tupl
 from . import _syntax as syn
 from ._js import MISSING, NULL_CONTEXT, describe, get_property, is_empty, loose_equal, number_to_string, own_keys, to_string, truthy
 from .errors import TemplateError
+from .limits import DEFAULT_LIMITS, Budget, Limits, TemplateLimits, check_source, resolve_limits
 
 __all__ = ["SUPPORTED_HELPERS", "CompiledTemplate", "compile_template", "extract_variables", "render"]
 
@@ -37,6 +40,9 @@ _CONDITION_HELPERS = frozenset(["if", "unless"])
 # server has none of them but lookup and the block helpers, which fail there.
 _KNOWN_HELPERS = frozenset(["if", "unless", "each", "with", "lookup", "log", "helperMissing", "blockHelperMissing"])
 _SCOPED = re.compile(r"^\.|this\b", re.ASCII)
+# A block body with at most this many tags is joined before its output is
+# measured: the string it builds is at most that many values long.
+_FEW_PARTS = 16
 
 
 def _unsupported(what: str, line: int, column: int) -> TemplateError:
@@ -181,15 +187,17 @@ class _Analyzer:
 
 class _Scope:
     """What a block body sees: its context, the outer contexts (for ``../``),
-    the @-data frame and the block parameters, innermost first."""
+    the @-data frame and the block parameters, innermost first, and the
+    render's budget."""
 
-    __slots__ = ("ctx", "depths", "data", "bparams")
+    __slots__ = ("ctx", "depths", "data", "bparams", "budget")
 
-    def __init__(self, ctx: Any, depths: Optional[tuple], data: Optional[dict], bparams: Optional[tuple]) -> None:
+    def __init__(self, ctx: Any, depths: Optional[tuple], data: Optional[dict], bparams: Optional[tuple], budget: Budget) -> None:
         self.ctx = ctx
         self.depths = depths
         self.data = data
         self.bparams = bparams
+        self.budget = budget
 
 
 Value = Callable[[_Scope], Any]
@@ -254,6 +262,7 @@ class _Compiler:
         self.use_depths = False
         self.use_bparams = False
         self.use_data = False
+        self.use_loops = False
         _scan(root, self)
 
     # -- scopes
@@ -263,7 +272,7 @@ class _Compiler:
         if depths is not None and not loose_equal(ctx, depths[0]) and not (ctx is NULL_CONTEXT and depths[0] is None):
             depths = (ctx,) + depths
         bparams = (supplied,) + scope.bparams if scope.bparams is not None else None
-        return _Scope(ctx, depths, data, bparams)
+        return _Scope(ctx, depths, data, bparams, scope.budget)
 
     # -- programs and statements
 
@@ -288,7 +297,19 @@ class _Compiler:
                 return lambda scope: only
             return only  # type: ignore[no-any-return]
         fns = tuple((lambda scope, c=p: c) if isinstance(p, str) else p for p in parts)
-        return lambda scope: "".join([f(scope) for f in fns])
+        if sum(not isinstance(p, str) for p in parts) <= _FEW_PARTS:
+            return lambda scope: "".join([f(scope) for f in fns])
+
+        def run(scope: _Scope) -> str:
+            pieces = [f(scope) for f in fns]
+            # Counted before joining: many tags printing one big value must not build a huge string first.
+            size = sum(map(len, pieces))
+            budget = scope.budget
+            if size > budget.max_output:
+                budget.output(size)
+            return "".join(pieces)
+
+        return run
 
     def statement(self, node: syn.Node, stack: List[Optional[List[str]]]) -> Any:
         if isinstance(node, syn.ContentStatement):
@@ -417,13 +438,25 @@ class _Compiler:
             data = frame if frame is not None else scope.data
             last = len(items) - 1
             out: List[str] = []
+            budget = scope.budget
+            max_output = budget.max_output
+            size = 0
             for i, (field, item) in enumerate(items):
+                # Counted before each body, nested loops' too (Budget.over also looks at the clock).
+                n = budget.iterations = budget.iterations + 1
+                if n > budget.checkpoint:
+                    budget.over(n)
                 if frame is not None:
                     frame["key"] = field
                     frame["index"] = i
                     frame["first"] = i == 0
                     frame["last"] = i == last
-                out.append(fn(child(scope, item, data, (item, field))))
+                body = fn(child(scope, item, data, (item, field)))
+                # What this loop made so far is part of the output: stop as soon as it alone is too much.
+                size += len(body)
+                if size > max_output:
+                    budget.output(size)
+                out.append(body)
             return "".join(out)
 
         return each
@@ -602,6 +635,8 @@ def _scan(program: Optional[syn.Program], compiler: _Compiler, stack: Optional[L
             if statement.hash:
                 for _, v in statement.hash.pairs:
                     expr(v)
+            if statement.path.parts and statement.path.parts[0] == "each":
+                compiler.use_loops = True
             _scan(statement.program, compiler, inner)
             _scan(statement.inverse, compiler, inner)
 
@@ -621,19 +656,33 @@ def _is_str(value: object) -> bool:
 class CompiledTemplate:
     """A parsed and checked template; ``render`` is cheap and can be called many times."""
 
-    __slots__ = ("source", "variables", "_run", "_depths", "_data", "_bparams")
+    __slots__ = ("source", "variables", "compile_limits", "_run", "_depths", "_data", "_bparams", "_loops")
 
-    def __init__(self, source: str) -> None:
-        program = syn.parse(source)
-        analyzer = _Analyzer()
-        analyzer.program(program, 0, frozenset())
-        compiler = _Compiler(program)
+    def __init__(self, source: str, limits: Optional[Limits] = None) -> None:
+        resolved = resolve_limits(limits)
+        check_source(source, resolved)  # before the parser, which recursion and size make costly
+        try:
+            program = syn.parse(source)
+            analyzer = _Analyzer()
+            analyzer.program(program, 0, frozenset())
+            compiler = _Compiler(program)
+        except RecursionError:
+            # Blocks are within max_depth here, so it is (sub)expressions nested hundreds deep
+            # inside one tag, which the pre-scan does not count: refuse them as too deep all the same.
+            raise TemplateError(
+                "template_too_large",
+                f"the template nests expressions in parentheses too deeply to compile; blocks may nest {resolved.max_depth} deep",
+                {"limit": "depth", "max": resolved.max_depth},
+            ) from None
         self.source = source
+        #: (max_template_chars, max_tags, max_depth) this template was checked against.
+        self.compile_limits = resolved._compile_key
         #: The root variables the template reads, in order of first use.
         self.variables: Tuple[str, ...] = tuple(analyzer.variables)
         self._depths = compiler.use_depths
         self._data = compiler.use_data
         self._bparams = compiler.use_bparams
+        self._loops = compiler.use_loops
         self._run = compiler.program(program, [])
         try:  # as the server does: a trial render finds what its Handlebars fails on
             self.render({})
@@ -642,40 +691,57 @@ class CompiledTemplate:
         except TemplateError:
             pass
 
-    def render(self, variables: Mapping[str, Any]) -> str:
-        """Renders strictly; raises TemplateError naming a missing or unusable variable."""
+    def render(self, variables: Mapping[str, Any], limits: Optional[Limits] = None) -> str:
+        """Renders strictly; raises TemplateError naming a missing or unusable variable,
+        or ``render_too_large`` when the render limits (default: DEFAULT_LIMITS) run out."""
         if not _is_mapping(variables):
             raise TemplateError("invalid_variable", "variables must be an object of names to values")
+        resolved = DEFAULT_LIMITS if limits is None else limits if type(limits) is TemplateLimits else resolve_limits(limits)
+        budget = Budget(resolved) if self._loops else resolved._shared_budget
         scope = _Scope(
             variables,
             (variables,) if self._depths else None,
             {"root": variables} if self._data else None,
             () if self._bparams else None,
+            budget,
         )
-        return self._run(scope)  # type: ignore[misc]
+        text: str = self._run(scope)  # type: ignore[misc]
+        if len(text) > budget.max_output:
+            budget.output(len(text))
+        return text
 
     def __repr__(self) -> str:
         return f"CompiledTemplate(variables={list(self.variables)!r})"
 
 
-@functools.lru_cache(maxsize=512)
-def compile_template(source: str) -> CompiledTemplate:
-    """Parses and checks a template (cached by its text).
+def compile_template(source: str, limits: Optional[Limits] = None) -> CompiledTemplate:
+    """Parses and checks a template (cached by its text and compile limits).
 
     Raises TemplateError (``template_syntax_error`` or ``template_unsupported``,
-    with ``line`` and ``column``) when the registry would refuse it.
+    with ``line`` and ``column``) when the registry would refuse it, and
+    ``template_too_large`` (with ``limit`` and ``max``) when it is over the
+    compile limits of ``limits`` (default: DEFAULT_LIMITS).
     """
     if not _is_str(source):
         raise TypeError("a template is a str")
-    return CompiledTemplate(source)
+    resolved = DEFAULT_LIMITS if limits is None else resolve_limits(limits)
+    return _compile(source, resolved.compile_key)
 
 
-def extract_variables(source: str) -> List[str]:
+@functools.lru_cache(maxsize=512)
+def _compile(source: str, key: Tuple[int, int, int]) -> CompiledTemplate:
+    if key == DEFAULT_LIMITS._compile_key:
+        return CompiledTemplate(source, DEFAULT_LIMITS)
+    max_template_chars, max_tags, max_depth = key
+    return CompiledTemplate(source, TemplateLimits(max_template_chars=max_template_chars, max_tags=max_tags, max_depth=max_depth))
+
+
+def extract_variables(source: str, limits: Optional[Limits] = None) -> List[str]:
     """The root variables a template reads, in order of first use (as the server stores them)."""
-    return list(compile_template(source).variables)
+    return list(compile_template(source, limits).variables)
 
 
-def render(source: str, variables: Mapping[str, Any]) -> str:
-    """Compiles (cached) and renders a template in one call."""
-    return compile_template(source).render(variables)
+def render(source: str, variables: Mapping[str, Any], limits: Optional[Limits] = None) -> str:
+    """Compiles (cached) and renders a template in one call, within ``limits``."""
+    return compile_template(source, limits).render(variables, limits)
 

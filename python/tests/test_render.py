@@ -134,10 +134,10 @@ class Api(unittest.TestCase):
         self.assertIs(compile_template("cached {{x}}"), compile_template("cached {{x}}"))
         prompt = Prompt("p", None, 1, None, "Hi {{x}}", None, "gpt-4o", 0, 1000, ["x"], {}, None, "fallback")
         self.assertEqual(prompt.render({"x": 1}), "Hi 1")
-        compiled = prompt._template
+        compiled = prompt._compiled
         self.assertIsNotNone(compiled)
         self.assertEqual(prompt.render({"x": 2}), "Hi 2")
-        self.assertIs(prompt._template, compiled)
+        self.assertIs(prompt._compiled, compiled)
 
     def test_a_compiled_template_renders_many_times(self) -> None:
         template = compile_template("{{#each xs}}{{this}}{{/each}}")
