@@ -145,7 +145,7 @@ def check_source(source: str, limits: TemplateLimits) -> None:
 
 def _opens_inverse(source: str, k: int, n: int) -> bool:
     """After ``{{^``: an inverse block (``{{^x}}``), not an ``{{^}}`` else."""
-    while k < n and source[k] == " ":
+    while k < n and source[k] in " \t\r\n":  # the whitespace Handlebars allows in "{{^ }}"
         k += 1
     return k < n and source[k] not in "}~"
 

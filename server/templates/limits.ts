@@ -96,9 +96,8 @@ export function checkTemplateSize(source: string, limits: Pick<TemplateLimits, '
       // A comment: tags inside it count nothing.
       let end: number;
       if (source.startsWith('--', j + 1)) {
-        const a = source.indexOf('--}}', j + 3);
-        const b = source.indexOf('--~}}', j + 3);
-        end = a < 0 ? (b < 0 ? -1 : b + 5) : b < 0 || a < b ? a + 4 : b + 5;
+        // As Handlebars lexes it, the closing "--}}" (or "--~}}") may start right after "!": "{{!--}}" is closed.
+        end = longCommentEnd(source, j + 1);
       } else {
         const a = source.indexOf('}}', j + 1);
         end = a < 0 ? -1 : a + 2;
@@ -116,6 +115,20 @@ export function checkTemplateSize(source: string, limits: Pick<TemplateLimits, '
       depth = Math.max(0, depth - 1);
     }
     i = j;
+  }
+}
+
+/**
+ * Where a `{{!--` comment ends: after the first "--" followed by "}}" or "~}}".
+ * One pass from `from`, so many comments cost linear time, never a rescan to the end each.
+ */
+function longCommentEnd(source: string, from: number): number {
+  for (let k = from; ; ) {
+    const dashes = source.indexOf('--', k);
+    if (dashes < 0) return -1;
+    if (source.startsWith('}}', dashes + 2)) return dashes + 4;
+    if (source.startsWith('~}}', dashes + 2)) return dashes + 5;
+    k = dashes + 1;
   }
 }
 
