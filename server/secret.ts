@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Queryable } from './db/index.js';
+import type { Database } from './db/index.js';
 
 /** Where the server secret comes from: PROMPT_REGISTRY_SECRET, else PROMPT_REGISTRY_SECRET_FILE, else a file in the data directory. */
 export interface SecretSettings {
@@ -83,10 +83,12 @@ export function fingerprint(secret: ServerSecret): string {
  * afterwards: a replica or CLI with another secret would otherwise refuse
  * every API key (and re-hash none), which looks like everyone was locked out.
  */
-export async function checkSecretMatches(db: Queryable, secret: ServerSecret): Promise<void> {
+export async function checkSecretMatches(db: Database, secret: ServerSecret): Promise<void> {
   const mine = fingerprint(secret);
-  await db.run("INSERT INTO server_settings (name, value) VALUES ('secret_fingerprint', $1) ON CONFLICT (name) DO NOTHING", [mine]);
-  const row = await db.get<{ value: string }>("SELECT value FROM server_settings WHERE name = 'secret_fingerprint'");
+  const row = await db.transaction(async (tx) => {
+    await tx.run("INSERT INTO server_settings (name, value) VALUES ('secret_fingerprint', $1) ON CONFLICT (name) DO NOTHING", [mine]);
+    return tx.get<{ value: string }>("SELECT value FROM server_settings WHERE name = 'secret_fingerprint'");
+  });
   if (row && row.value !== mine) {
     const from = secret.path ? `the file ${secret.path}` : 'PROMPT_REGISTRY_SECRET';
     throw new Error(
