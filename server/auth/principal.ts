@@ -43,7 +43,9 @@ export function grants(scopes: readonly string[], required: string): boolean {
 
 export function requireScope(principal: Principal, required: string): void {
   if (!grants(principal.scopes, required)) {
-    throw forbidden(`the credential "${principal.name}" lacks the scope "${required}" (it has: ${principal.scopes.join(', ') || 'none'})`, {
+    // Name the broader scope that also grants it, so the message says every way to get there.
+    const also = required === 'executions:write' ? ' (or "write")' : required.startsWith('deploy:') ? ' (or "deploy")' : '';
+    throw forbidden(`the credential "${principal.name}" lacks the scope "${required}"${also} (it has: ${principal.scopes.join(', ') || 'none'})`, {
       required_scope: required,
     });
   }
