@@ -64,6 +64,10 @@ export async function rehashKey(tx: Transaction, id: string, from: string, to: s
   await tx.run(`UPDATE api_keys SET key_hash = $3, hash_scheme = 'hmac-sha256' WHERE id = $1 AND key_hash = $2 AND hash_scheme = 'sha256'`, [id, from, to]);
 }
 
+export async function renameKey(tx: Transaction, id: string, name: string): Promise<boolean> {
+  return (await tx.run('UPDATE api_keys SET name = $2 WHERE id = $1 AND revoked_at IS NULL', [id, name])) > 0;
+}
+
 export async function touchKey(tx: Transaction, id: string, at: string): Promise<void> {
   await tx.run('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, at]);
 }

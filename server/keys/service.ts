@@ -82,7 +82,8 @@ export class KeyService {
     const legacy = legacyHashKey(key);
     const old = await repo.findLiveKeyByHash(this.db, legacy, 'sha256');
     if (!old || !sameHash(old.key_hash, legacy)) return undefined;
-    await this.db.transaction((tx) => repo.rehashKey(tx, old.id, legacy, hash));
+    // The key is valid either way: a failed re-hash is tried again on its next use.
+    await this.db.transaction((tx) => repo.rehashKey(tx, old.id, legacy, hash)).catch(() => undefined);
     return old;
   }
 
@@ -189,13 +190,34 @@ export class KeyService {
   }
 
   /**
+   * Earlier releases named the environment key `admin-<first 8 hex of its SHA-256>`, which every
+   * reader saw as created_by. Give it the plain name from now on (history keeps what it recorded).
+   */
+  private async renameDerived(found: ApiKeyRecord, adminKey: string, name: string): Promise<void> {
+    if (found.name !== `admin-${legacyHashKey(adminKey).slice(0, 8)}` || found.name === name) return;
+    try {
+      await this.db.transaction(async (tx) => {
+        if (!(await repo.renameKey(tx, found.id, name))) return;
+        await recordAudit(tx, SYSTEM, { action: 'api_key.renamed', targetId: found.id, details: { from: found.name, name } });
+      });
+    } catch (err) {
+      // Another live key has the name: keep the old one rather than refuse to start.
+      if (!isUniqueViolation(err)) throw err;
+    }
+  }
+
+  /**
    * At start-up: make `adminKey` (from PROMPT_REGISTRY_ADMIN_KEY) a live
    * admin key, or, on a registry with no keys at all, create one to print once.
    */
   async bootstrap(adminKey: string | undefined, name?: string): Promise<CreatedKey | undefined> {
     if (adminKey) {
       if (adminKey.length < 16) throw new Error('PROMPT_REGISTRY_ADMIN_KEY must be at least 16 characters');
-      if (await this.findLive(adminKey)) return undefined;
+      const found = await this.findLive(adminKey);
+      if (found) {
+        await this.renameDerived(found, adminKey, name ?? 'admin');
+        return undefined;
+      }
       try {
         // A plain default name: anything derived from the key would show part of it to every reader of created_by.
         await this.create(SYSTEM, name ?? 'admin', ['admin'], { key: adminKey });

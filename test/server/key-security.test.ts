@@ -180,10 +180,13 @@ for (const dialect of DIALECTS) {
       } finally {
         await again.running.close(1_000);
       }
-      // The environment admin key was re-hashed at start-up and its prefix, part of the key, is gone.
-      const admin = (await stored(`admin-${sha256(ADMIN_KEY).slice(0, 8)}`))!;
+      // The environment admin key was re-hashed at start-up, its prefix (part of the key) is gone,
+      // and its name, derived from its hash, is the plain default now.
+      const admin = (await stored('admin'))!;
       assert.equal(admin.hash_scheme, 'hmac-sha256');
       assert.equal(admin.key_prefix, '');
+      assert.equal(await stored(`admin-${sha256(ADMIN_KEY).slice(0, 8)}`), undefined);
+      assert.equal((await s.admin.post('/prompts/q/versions', { content: 'x' })).body.created_by, 'admin');
       assert.equal((await stored('old-reader'))!.key_prefix, OLD_READ_KEY.slice(0, 10), 'a generated key keeps its prefix');
     });
 
