@@ -93,6 +93,8 @@ export type DeployResult = { kind: 'applied'; deployment: Deployment; created: b
 /** Who the caller is (`GET /me`), and what it may do in each environment. */
 export interface Me {
   name: string;
+  /** Who approvals take the caller to be (a key's owner, else its name); absent from older servers. */
+  person?: string;
   kind: 'api_key' | 'oidc' | 'other';
   credential: string;
   scopes: string[];
@@ -102,6 +104,9 @@ export interface Me {
     read: boolean;
     write: boolean;
     admin: boolean;
+    /** Absent from older servers. */
+    log_executions?: boolean;
+    read_execution_payloads?: boolean;
     deploy: Record<string, { allowed: boolean; needs_approval: boolean; required_approvals: number }>;
   };
 }
@@ -184,11 +189,16 @@ export interface Score {
   scored_by: string;
 }
 
-/** `GET /executions/{id}`: everything logged, and its scores. Redacted executions have null text fields. */
+/**
+ * `GET /executions/{id}`: everything logged, and its scores. Redacted executions have null text fields, and so
+ * does every execution for a credential without `executions:read` (then `payload_withheld` is true).
+ */
 export interface ExecutionDetail extends ExecutionSummary {
   input_variables: Record<string, unknown> | null;
   rendered_prompt: string | null;
   response: string | null;
+  /** Absent from servers before the executions:read scope. */
+  payload_withheld?: boolean;
   scores: Score[];
 }
 

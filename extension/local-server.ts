@@ -69,7 +69,8 @@ export class LocalServer implements vscode.Disposable {
     mkdirSync(this.storagePath, { recursive: true });
     const db = `sqlite:${join(this.storagePath, 'registry.db')}`;
     this.output.appendLine(`starting the bundled registry: ${node} ${this.script} serve --db ${db}`);
-    const child = spawn(node, [this.script, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-log-requests'], {
+    // --data-dir: the server secret its key hashes are keyed with lives beside the database it belongs to.
+    const child = spawn(node, [this.script, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--data-dir', this.storagePath, '--no-log-requests'], {
       // The key is named after you: it is what created_by and deployed_by record.
       env: { ...process.env, PROMPT_REGISTRY_ADMIN_KEY: adminKey, PROMPT_REGISTRY_ADMIN_KEY_NAME: userName(), PROMPT_REGISTRY_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

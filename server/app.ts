@@ -35,6 +35,7 @@ import { PromptService } from './prompts/service.js';
 import { retentionRoutes } from './retention/routes.js';
 import { RetentionService } from './retention/service.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
+import type { ServerSecret } from './secret.js';
 import { VERSION } from './version.js';
 
 export interface AppOptions {
@@ -151,12 +152,12 @@ function handle(route: Route, auth: Authenticator, parser: RequestHandler): Requ
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Builds the services and the Express app over an open, migrated database. */
-export async function createApp(db: Database, logger: Logger, options: Partial<AppOptions> = {}): Promise<Registry> {
+/** Builds the services and the Express app over an open, migrated database; `secret` keys API key hashes. */
+export async function createApp(db: Database, logger: Logger, secret: ServerSecret, options: Partial<AppOptions> = {}): Promise<Registry> {
   const opts = { ...DEFAULT_APP_OPTIONS, ...options };
   const feed = new ChangeFeed(db);
   await feed.start();
-  const keys = new KeyService(db, feed);
+  const keys = new KeyService(db, feed, secret);
   const templates = new TemplatePool(opts.templates);
   const prompts = new PromptService(db, feed, templates);
   const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);

@@ -2,30 +2,27 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
 import type { Principal } from './auth/principal.js';
-import { databaseUrlFrom, serverConfig, type ServeFlags } from './config.js';
+import { databaseUrlFrom, defaultDataDir, serverConfig, type ServeFlags } from './config.js';
 import { openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { DeploymentService } from './deployments/service.js';
 import { ChangeFeed } from './events.js';
+import { announceFirstKey } from './keys/announce.js';
 import { KeyService } from './keys/service.js';
 import { createLogger, flushLogs } from './logger.js';
 import { startServer } from './main.js';
 import { RetentionService } from './retention/service.js';
+import { checkSecretMatches, loadServerSecret } from './secret.js';
 import { VERSION } from './version.js';
-
-function announceKey(key: string): void {
-  const line = '-'.repeat(72);
-  process.stderr.write(
-    `\n${line}\nA first admin API key was created. It is shown this once; keep it safe:\n\n  ${key}\n\n` +
-      `Send it as the X-API-Key header. Create narrower keys with: prompt-registry keys create\n${line}\n\n`,
-  );
-}
 
 async function serve(flags: ServeFlags): Promise<void> {
   const config = serverConfig(flags);
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger);
-  if (running.bootstrapKey) announceKey(running.bootstrapKey.key);
+  if (running.bootstrapKey) {
+    announceFirstKey(running.bootstrapKey.key, { dataDir: config.dataDir ?? defaultDataDir(), logger });
+    logger.flush();
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -44,19 +41,27 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-async function withKeys<T>(db: string | undefined, fn: (keys: KeyService, database: Database) => Promise<T>): Promise<T> {
-  const database = openDatabase(databaseUrlFrom({ db }));
+/** The key commands hash keys as the server does, so they read (or make) the same server secret, and check it against the database's. */
+async function withKeys<T>(flags: { db?: string | undefined; dataDir?: string | undefined }, fn: (keys: KeyService, database: Database) => Promise<T>): Promise<T> {
+  const config = serverConfig({ db: flags.db, dataDir: flags.dataDir });
+  const database = openDatabase(config.databaseUrl);
   try {
     await migrate(database);
-    return await fn(new KeyService(database, new ChangeFeed(database)), database);
+    const secret = loadServerSecret({ value: config.secret, file: config.secretFile, dataDir: config.dataDir ?? defaultDataDir() });
+    await checkSecretMatches(database, secret);
+    return await fn(new KeyService(database, new ChangeFeed(database), secret), database);
   } finally {
     await database.close();
   }
 }
 
-const cliActor = (): Principal => ({ name: `cli:${userInfo().username}`, scopes: ['admin'], credential: 'cli' });
+const cliActor = (): Principal => {
+  const name = `cli:${userInfo().username}`;
+  return { name, person: name, scopes: ['admin'], credential: 'cli' };
+};
 
 const dbOption = () => new Option('--db <url>', 'database: postgres://... or sqlite:PATH (default: DATABASE_URL, else a SQLite file in the data directory)');
+const dataDirOption = () => new Option('--data-dir <dir>', 'the data directory, where the server secret lives unless PROMPT_REGISTRY_SECRET(_FILE) gives it (default ~/.local/share/prompt-registry)');
 
 export function buildCli(): Command {
   const program = new Command('prompt-registry').description('Self-hosted registry for LLM prompts').version(VERSION);
@@ -168,19 +173,21 @@ export function buildCli(): Command {
     .command('create')
     .description('Create an API key and print it (shown once)')
     .requiredOption('--name <name>', 'a name for the key; recorded as the author of its changes')
-    .requiredOption('--scopes <list>', 'comma-separated: read, write, deploy, deploy:ENV, admin')
+    .option('--owner <person>', 'the person the key belongs to (e.g. an email); approvals compare owners, so one person\'s keys cannot approve each other')
+    .requiredOption('--scopes <list>', 'comma-separated: read, write, deploy, deploy:ENV, executions:read, executions:write, admin')
     .option('--expires-in-days <days>', 'the key stops working after this many days (default: never)')
     .addOption(dbOption())
+    .addOption(dataDirOption())
     .option('--json', 'print JSON')
-    .action(async (flags: { name: string; scopes: string; expiresInDays?: string; db?: string; json?: boolean }) => {
+    .action(async (flags: { name: string; owner?: string; scopes: string; expiresInDays?: string; db?: string; dataDir?: string; json?: boolean }) => {
       let expiresAt: string | null = null;
       if (flags.expiresInDays !== undefined) {
         const days = Number(flags.expiresInDays);
         if (!Number.isInteger(days) || days < 1 || days > 3650) throw new Error(`invalid --expires-in-days "${flags.expiresInDays}": a whole number of days from 1 to 3650`);
         expiresAt = new Date(Date.now() + days * 86_400_000).toISOString();
       }
-      const created = await withKeys(flags.db, (k) =>
-        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean), { expiresAt }),
+      const created = await withKeys(flags, (k) =>
+        k.create(cliActor(), flags.name, flags.scopes.split(',').map((s) => s.trim()).filter(Boolean), { expiresAt, owner: flags.owner }),
       );
       process.stdout.write(flags.json ? `${JSON.stringify(created)}\n` : `${created.key}\n`);
       if (!flags.json) process.stderr.write(`created key "${created.name}" (${created.id}) with scopes ${created.scopes.join(', ')}; it is shown only now\n`);
@@ -189,14 +196,15 @@ export function buildCli(): Command {
     .command('list')
     .description('List API keys (never the keys themselves)')
     .addOption(dbOption())
+    .addOption(dataDirOption())
     .option('--all', 'include revoked keys')
     .option('--json', 'print JSON')
-    .action(async (flags: { db?: string; all?: boolean; json?: boolean }) => {
-      const list = await withKeys(flags.db, (k) => k.list({ includeRevoked: Boolean(flags.all), limit: 10_000 }));
+    .action(async (flags: { db?: string; dataDir?: string; all?: boolean; json?: boolean }) => {
+      const list = await withKeys(flags, (k) => k.list({ includeRevoked: Boolean(flags.all), limit: 10_000 }));
       if (flags.json) process.stdout.write(`${JSON.stringify(list)}\n`);
       else
         for (const k of list) {
-          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix}…  ${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}${k.expires_at ? `  expires ${k.expires_at}` : ''}${k.last_used_at ? `  last used ${k.last_used_at}` : ''}\n`);
+          process.stdout.write(`${k.id}  ${k.name.padEnd(24)} ${k.key_prefix ? `${k.key_prefix}…` : '(given)    '}  ${k.owner ? `owner ${k.owner}  ` : ''}${k.scopes.join(',').padEnd(24)} ${k.revoked_at ? `revoked ${k.revoked_at}` : `created ${k.created_at}`}${k.expires_at ? `  expires ${k.expires_at}` : ''}${k.last_used_at ? `  last used ${k.last_used_at}` : ''}\n`);
         }
     });
   keys
@@ -204,8 +212,9 @@ export function buildCli(): Command {
     .description('Revoke an API key by id or name')
     .argument('<key>', 'the key id or name')
     .addOption(dbOption())
-    .action(async (key: string, flags: { db?: string }) => {
-      const revoked = await withKeys(flags.db, (k) => k.revoke(cliActor(), key));
+    .addOption(dataDirOption())
+    .action(async (key: string, flags: { db?: string; dataDir?: string }) => {
+      const revoked = await withKeys(flags, (k) => k.revoke(cliActor(), key));
       process.stdout.write(`revoked "${revoked.name}" (${revoked.id})\n`);
     });
 

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_APP_OPTIONS, type AppOptions } from './app.js';
 import { checkIssuerUrl, OIDC_DEFAULTS, type OidcConfig } from './auth/oidc.js';
-import { SCOPE_PATTERN } from './auth/principal.js';
+import { SCOPE_LIST, SCOPE_PATTERN } from './auth/principal.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from './templates/pool.js';
 
 export interface ServerConfig extends AppOptions {
@@ -10,8 +10,14 @@ export interface ServerConfig extends AppOptions {
   host: string;
   databaseUrl: string;
   adminKey: string | undefined;
-  /** The name PROMPT_REGISTRY_ADMIN_KEY gets (what created_by records); default admin-<hash>. */
+  /** The name PROMPT_REGISTRY_ADMIN_KEY gets (what created_by records); default admin. */
   adminKeyName?: string | undefined;
+  /** Where the server secret and a first admin key file are written; default defaultDataDir(). */
+  dataDir?: string | undefined;
+  /** PROMPT_REGISTRY_SECRET: the server secret itself (API key hashes are keyed with it). */
+  secret?: string | undefined;
+  /** PROMPT_REGISTRY_SECRET_FILE: a file holding the server secret. */
+  secretFile?: string | undefined;
   logLevel: string;
 }
 
@@ -96,7 +102,7 @@ function parseRoleMap(value: string): Record<string, string[]> {
       throw new Error(`PROMPT_REGISTRY_OIDC_ROLE_MAP: "${role}" must map to a list of scopes, e.g. ["read"]`);
     }
     const bad = scopes.find((x) => !SCOPE_PATTERN.test(x));
-    if (bad !== undefined) throw new Error(`PROMPT_REGISTRY_OIDC_ROLE_MAP: unknown scope "${bad}" for "${role}": use read, write, deploy, deploy:ENV or admin`);
+    if (bad !== undefined) throw new Error(`PROMPT_REGISTRY_OIDC_ROLE_MAP: unknown scope "${bad}" for "${role}": use ${SCOPE_LIST}`);
     map[role] = scopes;
   }
   return map;
@@ -179,6 +185,9 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     environments: parseEnvironments(flags.environments ?? env.PROMPT_REGISTRY_ENVIRONMENTS ?? 'dev,staging,production'),
     adminKey: env.PROMPT_REGISTRY_ADMIN_KEY || undefined,
     adminKeyName: env.PROMPT_REGISTRY_ADMIN_KEY_NAME || undefined,
+    dataDir: flags.dataDir ?? defaultDataDir(env),
+    secret: env.PROMPT_REGISTRY_SECRET || undefined,
+    secretFile: env.PROMPT_REGISTRY_SECRET_FILE || undefined,
     logLevel: flags.logLevel ?? env.PROMPT_REGISTRY_LOG_LEVEL ?? 'info',
     resolveCacheSize: flags.cache === false || env.PROMPT_REGISTRY_RESOLVE_CACHE === '0' ? 0 : DEFAULT_APP_OPTIONS.resolveCacheSize,
     logRequests: flags.logRequests ?? env.PROMPT_REGISTRY_LOG_REQUESTS !== 'false',

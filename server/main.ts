@@ -2,10 +2,11 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { createApp, type Registry } from './app.js';
-import type { ServerConfig } from './config.js';
+import { defaultDataDir, type ServerConfig } from './config.js';
 import { describeDatabaseUrl, openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import type { CreatedKey } from './keys/service.js';
+import { checkSecretMatches, loadServerSecret, type ServerSecret } from './secret.js';
 
 export interface RunningServer {
   url: string;
@@ -18,13 +19,29 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+function announceSecret(secret: ServerSecret, db: Database, logger: Logger): void {
+  if (secret.source !== 'generated') return;
+  if (db.dialect === 'postgres') {
+    // Another replica with its own secret would refuse every key this one hashes (checkSecretMatches stops it starting).
+    logger.warn(
+      { path: secret.path },
+      'generated a server secret for this server alone: replicas on one Postgres must share one; set PROMPT_REGISTRY_SECRET or PROMPT_REGISTRY_SECRET_FILE on every replica (docs/operations.md, "Server secret")',
+    );
+  } else {
+    logger.info({ path: secret.path }, 'generated a server secret (API key hashes are keyed with it): back it up with the database');
+  }
+}
+
 /** Opens and migrates the database, ensures an admin key, and listens. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
   const db = openDatabase(config.databaseUrl);
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
-    const registry = await createApp(db, logger, config);
+    const secret = loadServerSecret({ value: config.secret, file: config.secretFile, dataDir: config.dataDir ?? defaultDataDir() });
+    announceSecret(secret, db, logger);
+    await checkSecretMatches(db, secret);
+    const registry = await createApp(db, logger, secret, config);
     const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey, config.adminKeyName);
     const server = registry.app.listen(config.port, config.host);
     await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ADMIN_KEY = "python-client-admin-key-0123456789"
+SERVER_SECRET = "python-client-server-secret-0123456789abcdef"
 START_TIMEOUT = 60.0
 
 
@@ -83,7 +84,8 @@ class RegistryServer:
         self._output: List[str] = []
 
     def start(self) -> "RegistryServer":
-        env = dict(os.environ, PROMPT_REGISTRY_ADMIN_KEY=ADMIN_KEY, PROMPT_REGISTRY_LOG_LEVEL="info")
+        # One server secret for every test server: servers on one Postgres are replicas and must share it.
+        env = dict(os.environ, PROMPT_REGISTRY_ADMIN_KEY=ADMIN_KEY, PROMPT_REGISTRY_SECRET=SERVER_SECRET, PROMPT_REGISTRY_LOG_LEVEL="info")
         self.process = subprocess.Popen(
             ["node", "--import", "tsx", "server/cli.ts", "serve", "--port", str(self.port), "--db", self.database_url, "--no-log-requests"],
             cwd=REPO,

@@ -12,6 +12,8 @@ export interface RequestRow {
   from_version: number | null;
   comment: string | null;
   requested_by: string;
+  /** The person who asked (rows before 0005: the credential name). */
+  requested_person: string;
   requested_credential: string;
   requested_at: string;
   expires_at: string;
@@ -27,6 +29,8 @@ export interface RequestRow {
 export interface DecisionRow {
   request_id: string;
   actor: string;
+  /** The person who decided (rows before 0005: the credential name). */
+  person: string;
   credential: string;
   decision: 'approve' | 'reject';
   comment: string | null;
@@ -35,7 +39,7 @@ export interface DecisionRow {
 
 const SELECT_REQUEST = `
   SELECT r.id, p.name AS prompt, r.environment, r.action, r.version_number, r.from_version, r.comment, r.requested_by,
-         r.requested_credential, r.requested_at, r.expires_at, r.required_approvals, r.status, r.decided_at, r.deployment_id,
+         COALESCE(r.requested_person, r.requested_by) AS requested_person, r.requested_credential, r.requested_at, r.expires_at, r.required_approvals, r.status, r.decided_at, r.deployment_id,
          (SELECT lv.version_number FROM prompt_deployments ld JOIN prompt_versions lv ON lv.id = ld.prompt_version_id
            WHERE ld.prompt_id = r.prompt_id AND ld.environment = r.environment AND ld.is_active) AS live_version
     FROM deployment_requests r JOIN prompts p ON p.id = r.prompt_id`;
@@ -50,6 +54,7 @@ function toRequest(r: Record<string, unknown>): RequestRow {
     from_version: r.from_version === null || r.from_version === undefined ? null : Number(r.from_version),
     comment: (r.comment as string | null) ?? null,
     requested_by: String(r.requested_by),
+    requested_person: String(r.requested_person),
     requested_credential: String(r.requested_credential),
     requested_at: timestamp(r.requested_at),
     expires_at: timestamp(r.expires_at),
@@ -71,6 +76,7 @@ export async function insertRequest(
     fromVersion: number | null;
     comment: string | null;
     requestedBy: string;
+    requestedPerson: string;
     credential: string;
     requestedAt: string;
     expiresAt: string;
@@ -79,9 +85,9 @@ export async function insertRequest(
 ): Promise<RequestRow> {
   const inserted = await tx.get<{ id: string }>(
     `INSERT INTO deployment_requests (prompt_id, environment, action, version_number, from_version, comment, requested_by, requested_credential,
-       requested_at, expires_at, required_approvals)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-    [r.promptId, r.environment, r.action, r.version, r.fromVersion, r.comment, r.requestedBy, r.credential, r.requestedAt, r.expiresAt, r.requiredApprovals],
+       requested_at, expires_at, required_approvals, requested_person)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+    [r.promptId, r.environment, r.action, r.version, r.fromVersion, r.comment, r.requestedBy, r.credential, r.requestedAt, r.expiresAt, r.requiredApprovals, r.requestedPerson],
   );
   return (await getRequest(tx, inserted!.id))!;
 }
@@ -121,11 +127,11 @@ export async function setStatus(tx: Transaction, id: string, status: RequestStat
 
 export async function insertDecision(
   tx: Transaction,
-  d: { requestId: string; actor: string; credential: string; decision: DecisionRow['decision']; comment: string | null; at: string },
+  d: { requestId: string; actor: string; person: string; credential: string; decision: DecisionRow['decision']; comment: string | null; at: string },
 ): Promise<void> {
   await tx.run(
-    'INSERT INTO deployment_approvals (request_id, actor, credential, decision, comment, decided_at) VALUES ($1, $2, $3, $4, $5, $6)',
-    [d.requestId, d.actor, d.credential, d.decision, d.comment, d.at],
+    'INSERT INTO deployment_approvals (request_id, actor, person, credential, decision, comment, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [d.requestId, d.actor, d.person, d.credential, d.decision, d.comment, d.at],
   );
 }
 
@@ -133,12 +139,13 @@ export async function decisionsFor(db: Queryable, ids: readonly string[]): Promi
   if (ids.length === 0) return [];
   const where = db.dialect === 'postgres' ? 'request_id = ANY($1::uuid[])' : 'request_id IN (SELECT value FROM json_each($1))';
   const rows = await db.all<Record<string, unknown>>(
-    `SELECT request_id, actor, credential, decision, comment, decided_at FROM deployment_approvals WHERE ${where} ORDER BY id`,
+    `SELECT request_id, actor, COALESCE(person, actor) AS person, credential, decision, comment, decided_at FROM deployment_approvals WHERE ${where} ORDER BY id`,
     [listParam(db.dialect, ids)],
   );
   return rows.map((r) => ({
     request_id: String(r.request_id),
     actor: String(r.actor),
+    person: String(r.person),
     credential: String(r.credential),
     decision: r.decision as DecisionRow['decision'],
     comment: (r.comment as string | null) ?? null,

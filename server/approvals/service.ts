@@ -30,7 +30,7 @@ function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): Reques
     status,
     required_approvals: r.required_approvals,
     approvals: mine.filter((d) => d.decision === 'approve').length,
-    decisions: mine.map(({ request_id: _id, ...d }) => d),
+    decisions: mine.map(({ request_id: _id, person: _person, ...d }) => d),
     decided_at: r.decided_at,
     deployment_id: r.deployment_id,
     live_version: r.live_version,
@@ -129,6 +129,7 @@ export class ApprovalService {
       fromVersion: r.fromVersion,
       comment: r.comment ?? null,
       requestedBy: actor.name,
+      requestedPerson: actor.person,
       credential: actor.credential,
       requestedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + policy.approval_ttl_hours * 3_600_000).toISOString(),
@@ -194,17 +195,19 @@ export class ApprovalService {
       }
       if (decision === 'approve') await this.assertCurrent(tx, req);
 
-      const own = actor.name === req.requested_by;
+      // People, not credentials: one person's second key (or their sign-in) is still them.
+      const own = actor.person === req.requested_person;
       if (own && decision === 'approve') {
-        throw new AppError('forbidden', 'self_approval', `"${actor.name}" asked for this ${req.action}; it needs approval from someone else`);
+        const via = actor.name === req.requested_by ? '' : ` (as "${req.requested_by}")`;
+        throw new AppError('forbidden', 'self_approval', `"${actor.person}" asked for this ${req.action}${via}; it needs approval from someone else`);
       }
       // The requester may withdraw; everyone else needs the right to deploy there.
       if (!own) this.environments.requireDeploy(actor, await this.environments.policy(req.environment, tx), decision === 'approve' ? 'approve deploys to' : 'reject deploys to');
       const earlier = await repo.decisionsFor(tx, [id]);
-      if (earlier.some((d) => d.actor === actor.name)) {
-        throw conflict('already_decided', `"${actor.name}" has already decided on this request`);
+      if (earlier.some((d) => d.person === actor.person)) {
+        throw conflict('already_decided', `"${actor.person}" has already decided on this request`);
       }
-      await repo.insertDecision(tx, { requestId: id, actor: actor.name, credential: actor.credential, decision, comment: comment ?? null, at });
+      await repo.insertDecision(tx, { requestId: id, actor: actor.name, person: actor.person, credential: actor.credential, decision, comment: comment ?? null, at });
       const approvers = [...earlier.filter((d) => d.decision === 'approve').map((d) => d.actor), ...(decision === 'approve' ? [actor.name] : [])];
       await recordAudit(tx, actor, {
         action: decision === 'approve' ? 'deployment_request.approved' : 'deployment_request.rejected',

@@ -206,8 +206,10 @@ export class OidcVerifier {
     const email = typeof payload.email === 'string' && payload.email && payload.email_verified !== false ? payload.email : null;
     const roles = rolesOf(payload, this.config.rolesClaim);
     const scopes = [...new Set(roles.flatMap((role) => this.config.roleMap[role] ?? []))];
+    const name = (email ?? subject).slice(0, 255);
     return {
-      name: (email ?? subject).slice(0, 255),
+      name,
+      person: name,
       scopes,
       credential: `oidc:${subject}`.slice(0, 255),
       expiresAt: new Date(payload.exp! * 1000).toISOString(),

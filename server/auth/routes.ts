@@ -23,6 +23,7 @@ const authConfigSchema = z.object({
 
 const meSchema = z.object({
   name: z.string(),
+  person: z.string().describe("Who approvals take the caller to be: a key's owner (else its name), a token's email (else its subject)"),
   kind: z.enum(['api_key', 'oidc', 'other']),
   credential: z.string(),
   scopes: z.array(z.string()),
@@ -32,6 +33,8 @@ const meSchema = z.object({
     read: z.boolean(),
     write: z.boolean(),
     admin: z.boolean(),
+    log_executions: z.boolean(),
+    read_execution_payloads: z.boolean(),
     deploy: z.record(z.string(), z.object({ allowed: z.boolean(), needs_approval: z.boolean(), required_approvals: z.number().int() })),
   }),
 });
@@ -85,12 +88,20 @@ export function authRoutes(oidc: OidcVerifier | undefined, environments: Environ
         }
         return {
           name: principal.name,
+          person: principal.person,
           kind: principal.oidc ? 'oidc' : principal.credential.startsWith('key:') ? 'api_key' : 'other',
           credential: principal.credential,
           scopes: principal.scopes,
           expires_at: principal.expiresAt ?? null,
           oidc: principal.oidc ?? null,
-          can: { read: grants(principal.scopes, 'read'), write: grants(principal.scopes, 'write'), admin: grants(principal.scopes, 'admin'), deploy },
+          can: {
+            read: grants(principal.scopes, 'read'),
+            write: grants(principal.scopes, 'write'),
+            admin: grants(principal.scopes, 'admin'),
+            log_executions: grants(principal.scopes, 'executions:write'),
+            read_execution_payloads: grants(principal.scopes, 'executions:read'),
+            deploy,
+          },
         };
       },
     }),

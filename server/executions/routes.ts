@@ -1,3 +1,4 @@
+import { grants } from '../auth/principal.js';
 import { decodeCursor, pageOf, timeIdKey } from '../http/cursor.js';
 import { validationIssues } from '../http/error-handler.js';
 import { defineRoute, type Route } from '../http/route.js';
@@ -53,7 +54,7 @@ export function executionRoutes(executions: ExecutionService, options: { ingestB
       summary:
         'Log one execution or a batch of up to 1,000, stored with one statement. A 2xx means committed; a batch with a bad row is refused whole, naming each bad row; an id already stored is not stored again (200 when nothing was new)',
       tag: 'executions',
-      scope: 'write',
+      scope: 'executions:write',
       body: ingestBody,
       bodyLimit: options.ingestBodyLimit,
       responses: {
@@ -85,12 +86,18 @@ export function executionRoutes(executions: ExecutionService, options: { ingestB
     defineRoute({
       method: 'get',
       path: '/executions/:id',
-      summary: 'One execution with everything logged and its scores',
+      summary:
+        'One execution with everything logged and its scores; its variables, rendered prompt and response only for executions:read (else null, with payload_withheld true)',
       tag: 'executions',
       scope: 'read',
       params: executionParams,
       responses: { 200: { description: 'The execution', schema: executionSchema }, 404: err('No such execution') },
-      handler: ({ params }) => executions.get(params.id),
+      async handler({ params }, ctx) {
+        const execution = await executions.get(params.id);
+        // Logged payloads may hold personal data: read shows statistics and metadata, executions:read the payloads too.
+        if (grants(ctx.principal.scopes, 'executions:read')) return { ...execution, payload_withheld: false };
+        return { ...execution, input_variables: null, rendered_prompt: null, response: null, payload_withheld: true };
+      },
     }),
     defineRoute({
       method: 'get',

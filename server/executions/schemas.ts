@@ -249,6 +249,8 @@ export const executionSchema = executionSummarySchema.extend({
   input_variables: z.record(z.string(), z.unknown()).nullable(),
   rendered_prompt: z.string().nullable(),
   response: z.string().nullable(),
+  /** True when the caller lacks executions:read: the three fields above are null whatever was logged. */
+  payload_withheld: z.boolean(),
   scores: z.array(scoreSchema),
 });
 

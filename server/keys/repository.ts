@@ -4,7 +4,10 @@ import { listParam, nullableTimestamp, stringArray, timestamp } from '../db/valu
 export interface ApiKeyRecord {
   id: string;
   name: string;
-  key_prefix: string;
+  /** The person the key belongs to, when given. */
+  owner: string | null;
+  /** The first characters of a generated key, to recognise it in lists; null for a key given in the environment. */
+  key_prefix: string | null;
   scopes: string[];
   created_at: string;
   created_by: string;
@@ -15,13 +18,15 @@ export interface ApiKeyRecord {
   last_used_at: string | null;
 }
 
-const COLUMNS = 'id, name, key_prefix, scopes, created_at, created_by, revoked_at, expires_at, last_used_at';
+const COLUMNS = 'id, name, owner, key_prefix, scopes, created_at, created_by, revoked_at, expires_at, last_used_at';
 
 function toRecord(r: Record<string, unknown>): ApiKeyRecord {
   return {
     id: String(r.id),
     name: String(r.name),
-    key_prefix: String(r.key_prefix),
+    owner: (r.owner as string | null) ?? null,
+    // '' rather than NULL: SQLite cannot drop the column's NOT NULL in place.
+    key_prefix: r.key_prefix ? String(r.key_prefix) : null,
     scopes: stringArray(r.scopes),
     created_at: timestamp(r.created_at),
     created_by: String(r.created_by),
@@ -33,18 +38,24 @@ function toRecord(r: Record<string, unknown>): ApiKeyRecord {
 
 export async function insertKey(
   tx: Transaction,
-  key: { name: string; prefix: string; hash: string; scopes: string[]; createdBy: string; expiresAt: string | null },
+  key: { name: string; owner: string | null; prefix: string | null; hash: string; scopes: string[]; createdBy: string; expiresAt: string | null },
 ): Promise<ApiKeyRecord> {
   const row = await tx.get<Record<string, unknown>>(
-    `INSERT INTO api_keys (name, key_prefix, key_hash, scopes, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-    [key.name, key.prefix, key.hash, listParam(tx.dialect, key.scopes), key.createdBy, key.expiresAt],
+    `INSERT INTO api_keys (name, owner, key_prefix, key_hash, hash_scheme, scopes, created_by, expires_at)
+     VALUES ($1, $2, $3, $4, 'hmac-sha256', $5, $6, $7) RETURNING ${COLUMNS}`,
+    [key.name, key.owner, key.prefix ?? '', key.hash, listParam(tx.dialect, key.scopes), key.createdBy, key.expiresAt],
   );
   return toRecord(row!);
 }
 
+export type HashScheme = 'sha256' | 'hmac-sha256';
+
 /** A live (unrevoked) key by hash, with its stored hash for the caller to compare in constant time; expiry is the caller's to judge. */
-export async function findLiveKeyByHash(db: Queryable, hash: string): Promise<(ApiKeyRecord & { key_hash: string }) | undefined> {
-  const row = await db.get<Record<string, unknown>>(`SELECT ${COLUMNS}, key_hash FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`, [hash]);
+export async function findLiveKeyByHash(db: Queryable, hash: string, scheme: HashScheme): Promise<(ApiKeyRecord & { key_hash: string }) | undefined> {
+  const row = await db.get<Record<string, unknown>>(
+    `SELECT ${COLUMNS}, key_hash FROM api_keys WHERE key_hash = $1 AND hash_scheme = $2 AND revoked_at IS NULL`,
+    [hash, scheme],
+  );
   return row && { ...toRecord(row), key_hash: String(row.key_hash) };
 }
 
@@ -54,6 +65,15 @@ export async function isKeyLive(db: Queryable, id: string, now: string): Promise
   if (!row || row.revoked_at !== null) return false;
   const expires = nullableTimestamp(row.expires_at);
   return expires === null || Date.parse(expires) > Date.parse(now);
+}
+
+/** Replaces an unkeyed SHA-256 hash with the keyed one; a no-op when another replica got there first. */
+export async function rehashKey(tx: Transaction, id: string, from: string, to: string): Promise<void> {
+  await tx.run(`UPDATE api_keys SET key_hash = $3, hash_scheme = 'hmac-sha256' WHERE id = $1 AND key_hash = $2 AND hash_scheme = 'sha256'`, [id, from, to]);
+}
+
+export async function renameKey(tx: Transaction, id: string, name: string): Promise<boolean> {
+  return (await tx.run('UPDATE api_keys SET name = $2 WHERE id = $1 AND revoked_at IS NULL', [id, name])) > 0;
 }
 
 export async function touchKey(tx: Transaction, id: string, at: string): Promise<void> {

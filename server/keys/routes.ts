@@ -7,7 +7,8 @@ import type { KeyService } from './service.js';
 const keySchema = z.object({
   id: z.string(),
   name: z.string(),
-  key_prefix: z.string(),
+  owner: z.string().nullable().describe('The person the key belongs to; approvals compare it (else the key name)'),
+  key_prefix: z.string().nullable().describe('The first characters of a generated key; null for a key given in PROMPT_REGISTRY_ADMIN_KEY'),
   scopes: z.array(z.string()),
   created_at: z.string(),
   created_by: z.string(),
@@ -28,6 +29,7 @@ export function keyRoutes(keys: KeyService): Route[] {
       body: z
         .object({
           name: z.string().min(1).max(255),
+          owner: z.string().min(1).max(255).nullable().optional(),
           scopes: z.array(z.string()).min(1).max(20),
           expires_at: isoTime.nullable().optional(),
           expires_in_days: z.number().int().min(1).max(3650).optional(),
@@ -41,6 +43,7 @@ export function keyRoutes(keys: KeyService): Route[] {
       },
       handler: ({ body }, ctx) =>
         keys.create(ctx.principal, body.name, body.scopes, {
+          owner: body.owner,
           expiresAt: body.expires_in_days ? new Date(Date.now() + body.expires_in_days * 86_400_000).toISOString() : (body.expires_at ?? null),
         }),
     }),

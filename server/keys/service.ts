@@ -1,20 +1,22 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { recordAudit } from '../audit/repository.js';
-import { SCOPE_PATTERN, type Principal } from '../auth/principal.js';
+import { SCOPE_LIST, SCOPE_PATTERN, type Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
+import type { ServerSecret } from '../secret.js';
 import * as repo from './repository.js';
 import type { ApiKeyRecord } from './repository.js';
 
 const KEY_PREFIX = 'pr_';
 
-export function hashKey(key: string): string {
+/** How keys were hashed before 0005: unkeyed, so a leaked table let anyone test guesses offline. Still accepted, and re-hashed on use. */
+export function legacyHashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** 32 random bytes: a key is as strong as a random 256-bit secret, so SHA-256 suffices to store it. */
+/** 32 random bytes: a key is as strong as a random 256-bit secret, so one HMAC-SHA256 suffices to store it. */
 export function generateKey(): string {
   return KEY_PREFIX + randomBytes(32).toString('base64url');
 }
@@ -24,7 +26,7 @@ export interface CreatedKey extends ApiKeyRecord {
   key: string;
 }
 
-const SYSTEM: Principal = { name: 'system', scopes: ['admin'], credential: 'system' };
+const SYSTEM: Principal = { name: 'system', person: 'system', scopes: ['admin'], credential: 'system' };
 
 interface CacheEntry {
   principal: Principal | undefined;
@@ -48,15 +50,41 @@ const TOUCH_INTERVAL_MS = 60_000;
 export class KeyService {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly touched = new Map<string, number>();
+  private readonly hashSecret: Buffer;
 
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
+    secret: ServerSecret,
     private readonly cacheTtlMs = 10_000,
   ) {
+    this.hashSecret = secret.derive('api-key-hash');
     feed.subscribe((event) => {
       if (event.type === 'api_key.revoked') this.cache.clear();
     });
+  }
+
+  /** HMAC-SHA256 under a key derived from the server secret: the table alone does not let anyone test a guess. */
+  hashKey(key: string): string {
+    return createHmac('sha256', this.hashSecret).update(key).digest('hex');
+  }
+
+  /**
+   * The live row of a key: by its keyed hash, else by the unkeyed SHA-256 of
+   * keys stored before 0005, which is then replaced by the keyed hash (so no
+   * one is locked out, and the old hash is gone after a key's first use).
+   */
+  private async findLive(key: string): Promise<ApiKeyRecord | undefined> {
+    const hash = this.hashKey(key);
+    const found = await repo.findLiveKeyByHash(this.db, hash, 'hmac-sha256');
+    // The row was found by its hash; comparing again in constant time keeps timing out of the decision.
+    if (found) return sameHash(found.key_hash, hash) ? found : undefined;
+    const legacy = legacyHashKey(key);
+    const old = await repo.findLiveKeyByHash(this.db, legacy, 'sha256');
+    if (!old || !sameHash(old.key_hash, legacy)) return undefined;
+    // The key is valid either way: a failed re-hash is tried again on its next use.
+    await this.db.transaction((tx) => repo.rehashKey(tx, old.id, legacy, hash)).catch(() => undefined);
+    return old;
   }
 
   /** A key verified within the cache TTL, without touching the database (the resolve fast path). */
@@ -70,18 +98,16 @@ export class KeyService {
     // Keyed by the key itself, not its hash: hashing on every request cost the hot path more than the lookup.
     const hit = this.cache.get(key);
     if (hit && hit.expires > now) return hit.principal ? { principal: hit.principal } : { reason: hit.reason };
-    const hash = hashKey(key);
-    const record = await repo.findLiveKeyByHash(this.db, hash);
+    const record = await this.findLive(key);
     let principal: Principal | undefined;
     let reason = INVALID;
     let expires = now + 2_000;
-    // The row was found by its hash; comparing again in constant time keeps timing out of the decision.
-    if (record && timingSafeEqual(Buffer.from(record.key_hash, 'hex'), Buffer.from(hash, 'hex'))) {
+    if (record) {
       const expiresAt = record.expires_at ? Date.parse(record.expires_at) : Infinity;
       if (expiresAt <= now) {
         reason = `the API key "${record.name}" expired at ${record.expires_at}; ask an admin for a new one`;
       } else {
-        principal = { name: record.name, scopes: record.scopes, credential: `key:${record.id}`, expiresAt: record.expires_at };
+        principal = { name: record.name, person: record.owner ?? record.name, scopes: record.scopes, credential: `key:${record.id}`, expiresAt: record.expires_at };
         expires = Math.min(now + this.cacheTtlMs, expiresAt);
         this.touch(record.id, record.last_used_at, now);
       }
@@ -105,17 +131,26 @@ export class KeyService {
     this.db.transaction((tx) => repo.touchKey(tx, id, new Date(now).toISOString())).catch(() => undefined);
   }
 
-  private validate(name: string, scopes: string[]): void {
+  private validate(name: string, scopes: string[], owner: string | null): void {
     if (!name.trim() || name.length > 255 || /[\p{Cc}]/u.test(name)) {
       throw invalid('invalid_request', 'a key name is 1 to 255 printable characters');
     }
-    if (scopes.length === 0) throw invalid('invalid_request', 'a key needs at least one scope: read, write, deploy, deploy:ENV or admin');
+    if (owner !== null && (!owner.trim() || owner.length > 255 || /[\p{Cc}]/u.test(owner))) {
+      throw invalid('invalid_request', "a key's owner is 1 to 255 printable characters: the person it belongs to, e.g. an email address");
+    }
+    if (scopes.length === 0) throw invalid('invalid_request', `a key needs at least one scope: ${SCOPE_LIST}`);
     const bad = scopes.find((s) => !SCOPE_PATTERN.test(s));
-    if (bad) throw invalid('invalid_scope', `unknown scope "${bad}": use read, write, deploy, deploy:ENV or admin`, { scope: bad });
+    if (bad) throw invalid('invalid_scope', `unknown scope "${bad}": use ${SCOPE_LIST}`, { scope: bad });
   }
 
-  async create(actor: Principal, name: string, scopes: string[], opts: { key?: string; expiresAt?: string | null } = {}): Promise<CreatedKey> {
-    this.validate(name, scopes);
+  async create(
+    actor: Principal,
+    name: string,
+    scopes: string[],
+    opts: { key?: string; owner?: string | null | undefined; expiresAt?: string | null } = {},
+  ): Promise<CreatedKey> {
+    const owner = opts.owner ?? null;
+    this.validate(name, scopes, owner);
     const key = opts.key ?? generateKey();
     const expiresAt = opts.expiresAt ?? null;
     if (expiresAt !== null && Date.parse(expiresAt) <= Date.now()) {
@@ -124,8 +159,10 @@ export class KeyService {
     const unique = [...new Set(scopes)];
     try {
       const record = await this.db.transaction(async (tx) => {
-        const created = await repo.insertKey(tx, { name, prefix: key.slice(0, 10), hash: hashKey(key), scopes: unique, createdBy: actor.name, expiresAt });
-        await recordAudit(tx, actor, { action: 'api_key.created', targetId: created.id, details: { name, scopes: unique, expires_at: expiresAt } });
+        // A prefix only for a key made here: the first characters of a key someone chose may be most of its secret.
+        const prefix = opts.key === undefined ? key.slice(0, 10) : null;
+        const created = await repo.insertKey(tx, { name, owner, prefix, hash: this.hashKey(key), scopes: unique, createdBy: actor.name, expiresAt });
+        await recordAudit(tx, actor, { action: 'api_key.created', targetId: created.id, details: { name, owner, scopes: unique, expires_at: expiresAt } });
         return created;
       });
       return { ...record, key };
@@ -158,22 +195,56 @@ export class KeyService {
   }
 
   /**
+   * Earlier releases named the environment key `admin-<first 8 hex of its SHA-256>`, which every
+   * reader saw as created_by. Give it the plain name from now on (history keeps what it recorded).
+   */
+  private async renameDerived(found: ApiKeyRecord, adminKey: string, name: string): Promise<void> {
+    if (found.name !== `admin-${legacyHashKey(adminKey).slice(0, 8)}` || found.name === name) return;
+    try {
+      await this.db.transaction(async (tx) => {
+        if (!(await repo.renameKey(tx, found.id, name))) return;
+        await recordAudit(tx, SYSTEM, { action: 'api_key.renamed', targetId: found.id, details: { from: found.name, name } });
+      });
+    } catch (err) {
+      // Another live key has the name: keep the old one rather than refuse to start.
+      if (!isUniqueViolation(err)) throw err;
+    }
+  }
+
+  /**
    * At start-up: make `adminKey` (from PROMPT_REGISTRY_ADMIN_KEY) a live
    * admin key, or, on a registry with no keys at all, create one to print once.
    */
   async bootstrap(adminKey: string | undefined, name?: string): Promise<CreatedKey | undefined> {
     if (adminKey) {
       if (adminKey.length < 16) throw new Error('PROMPT_REGISTRY_ADMIN_KEY must be at least 16 characters');
-      if (await repo.findLiveKeyByHash(this.db, hashKey(adminKey))) return undefined;
+      const found = await this.findLive(adminKey);
+      if (found) {
+        await this.renameDerived(found, adminKey, name ?? 'admin');
+        return undefined;
+      }
       try {
-        await this.create(SYSTEM, name ?? `admin-${hashKey(adminKey).slice(0, 8)}`, ['admin'], { key: adminKey });
+        // A plain default name: anything derived from the key would show part of it to every reader of created_by.
+        await this.create(SYSTEM, name ?? 'admin', ['admin'], { key: adminKey });
       } catch (err) {
-        // Another replica starting at the same moment made it.
         if (!(err instanceof Error && 'code' in err && err.code === 'key_name_taken')) throw err;
+        // Another replica starting at the same moment made it; else the name belongs to another key.
+        if (!(await this.findLive(adminKey))) {
+          throw new Error(
+            `PROMPT_REGISTRY_ADMIN_KEY cannot be added: another live key is named "${name ?? 'admin'}". ` +
+              'Set PROMPT_REGISTRY_ADMIN_KEY_NAME to another name (it is what created_by records), or revoke that key.',
+          );
+        }
       }
       return undefined;
     }
     if ((await repo.countLiveKeys(this.db)) > 0) return undefined;
     return this.create(SYSTEM, 'admin', ['admin']);
   }
+}
+
+function sameHash(stored: string, computed: string): boolean {
+  const a = Buffer.from(stored, 'hex');
+  const b = Buffer.from(computed, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -13,7 +13,7 @@ import type { PolicyInput } from './schemas.js';
 const DAY = 86_400_000;
 
 /** Who the scheduled runs act as, in the audit log. */
-export const RETENTION_JOB: Principal = { name: 'system:retention', scopes: ['admin'], credential: 'system' };
+export const RETENTION_JOB: Principal = { name: 'system:retention', person: 'system:retention', scopes: ['admin'], credential: 'system' };
 
 export interface PolicyView {
   prompt: string | null;

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { PromptRegistryClient } from '../../client/index.js';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, killGroup, start, waitForHealthy, type Spawned } from '../support/process.js';
-import { ADMIN_KEY, api, startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_KEY, api, startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 /** Every execution of a prompt, following the cursor. */
@@ -72,7 +72,7 @@ for (const dialect of DIALECTS) {
     let proc: Spawned | undefined;
     let port: number;
     const serve = async () => {
-      proc = start(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', db.url, '--no-log-requests'], { PROMPT_REGISTRY_ADMIN_KEY: ADMIN_KEY });
+      proc = start(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', db.url, '--no-log-requests'], { PROMPT_REGISTRY_ADMIN_KEY: ADMIN_KEY, PROMPT_REGISTRY_SECRET: TEST_SECRET });
       await waitForHealthy(`http://127.0.0.1:${port}/healthz`, proc);
     };
     before(async () => {

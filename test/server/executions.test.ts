@@ -305,12 +305,13 @@ for (const dialect of DIALECTS) {
       assert.equal((await s.admin.get('/prompts/ghost/stats')).status, 404);
     });
 
-    it('needs write to log and read to query', async () => {
+    it('needs executions:write (or write) to log and read to query', async () => {
       const reader = (await s.admin.post('/keys', { name: `reader-${dialect}`, scopes: ['read'] })).body.key as string;
       const writer = (await s.admin.post('/keys', { name: `app-${dialect}`, scopes: ['write'] })).body.key as string;
       const denied = await s.as(reader).post('/executions', { prompt_version_id: v1 });
       assert.equal(denied.status, 403);
-      assert.equal(denied.body.error.required_scope, 'write');
+      assert.equal(denied.body.error.required_scope, 'executions:write');
+      assert.match(denied.body.error.message, /"executions:write" \(or "write"\)/);
       assert.equal((await s.as(writer).post('/executions', { prompt_version_id: v1 })).status, 201);
       assert.equal((await s.as(reader).get('/executions?limit=1')).status, 200);
       assert.equal((await s.as(reader).get('/prompts/support/stats')).status, 200);

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../../server/db/index.js';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, killGroup, start, waitForHealthy, type Spawned } from '../support/process.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, TEST_SECRET, type TestServer } from '../support/server.js';
 
 const KEY = 'reliability-admin-key-0123456789';
 const BATCHES = 60;
@@ -33,6 +33,7 @@ for (const dialect of DIALECTS) {
     const serve = async (port: number) => {
       const p = start(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', db.url, '--no-log-requests', '--retention-interval', '0'], {
         PROMPT_REGISTRY_ADMIN_KEY: KEY,
+        PROMPT_REGISTRY_SECRET: TEST_SECRET,
       });
       procs.push(p);
       await waitForHealthy(`http://127.0.0.1:${port}/healthz`, p);

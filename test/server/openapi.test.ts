@@ -62,7 +62,7 @@ describe('OpenAPI document', () => {
     }
     assert.equal(batch.type, 'array');
     assert.equal(batch.maxItems, 1000);
-    assert.equal(ingest['x-required-scope'], 'write');
+    assert.equal(ingest['x-required-scope'], 'executions:write');
     assert.ok(ingest.responses['201'] && ingest.responses['400'] && ingest.responses['413']);
     const stats = body.paths['/prompts/{name}/stats'].get;
     assert.deepEqual(stats.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name).sort(), ['environment', 'from', 'interval', 'to']);

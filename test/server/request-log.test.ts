@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { DEFAULT_APP_OPTIONS } from '../../server/app.js';
 import { startServer } from '../../server/main.js';
 import { freshDatabase } from '../support/db.js';
-import { ADMIN_KEY, api } from '../support/server.js';
+import { ADMIN_KEY, api, TEST_SECRET } from '../support/server.js';
 
 /** A server whose log lines land in an array. */
 async function logged(logResolveHits: boolean) {
@@ -18,7 +18,7 @@ async function logged(logResolveHits: boolean) {
   });
   const db = await freshDatabase('sqlite');
   const running = await startServer(
-    { ...DEFAULT_APP_OPTIONS, port: 0, host: '127.0.0.1', databaseUrl: db.url, adminKey: ADMIN_KEY, logLevel: 'info', logRequests: true, logResolveHits },
+    { ...DEFAULT_APP_OPTIONS, port: 0, host: '127.0.0.1', databaseUrl: db.url, adminKey: ADMIN_KEY, secret: TEST_SECRET, logLevel: 'info', logRequests: true, logResolveHits },
     pino({ level: 'info' }, sink),
   );
   return { lines, running, db, a: api(running.url) };

@@ -6,6 +6,8 @@ import { startServer, type RunningServer } from '../../server/main.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
+/** Every test server shares one server secret, as replicas on one database must. */
+export const TEST_SECRET = 'test-server-secret-0123456789abcdef0123456789';
 
 export interface Answer<T = any> {
   status: number;
@@ -72,6 +74,7 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     host: '127.0.0.1',
     databaseUrl: db.url,
     adminKey: ADMIN_KEY,
+    secret: TEST_SECRET,
     logLevel: 'silent',
     logRequests: false,
     ...overrides,

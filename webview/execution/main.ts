@@ -49,12 +49,13 @@ const el = {
 };
 
 /** Text a person can read: redacted and missing are said, not left blank. */
-function text(value: string | null, redacted: boolean): string {
+function text(value: string | null, redacted: boolean | 'withheld'): string {
   if (value !== null) return value;
+  if (redacted === 'withheld') return '(withheld: reading logged payloads needs the executions:read scope)';
   return redacted ? '(redacted by the retention policy)' : '(not logged)';
 }
 
-function json(value: Record<string, unknown> | null, redacted: boolean): string {
+function json(value: Record<string, unknown> | null, redacted: boolean | 'withheld'): string {
   if (value === null) return text(null, redacted);
   return Object.keys(value).length ? JSON.stringify(value, null, 2) : '{}';
 }
@@ -81,9 +82,10 @@ function render(): void {
   el.facts.replaceChildren(...facts.flatMap(([k, v, cls]) => [h('dt', {}, k), h('dd', { class: cls }, v)]));
   el.errorSection.hidden = !d.error;
   el.error.textContent = d.error ?? '';
-  el.variables.textContent = json(d.input_variables, redacted);
-  el.rendered.textContent = text(d.rendered_prompt, redacted);
-  el.response.textContent = text(d.response, redacted);
+  const hidden = d.payload_withheld ? 'withheld' : redacted;
+  el.variables.textContent = json(d.input_variables, hidden);
+  el.rendered.textContent = text(d.rendered_prompt, hidden);
+  el.response.textContent = text(d.response, hidden);
   el.metadata.textContent = json(d.metadata, false);
   el.scores.hidden = d.scores.length === 0;
   el.noScores.hidden = d.scores.length > 0;
