@@ -105,6 +105,8 @@ def check_source(source: str, limits: TemplateLimits) -> None:
     find = source.find
     n = len(source)
     i = tags = depth = 0
+    closed = True
+    scanned_to = 0
     # Where a search for "--}}" found none: no later search needs to look again
     # (or comments closed by "--~}}" would each scan to the end: quadratic).
     no_close_from = n + 1
@@ -140,7 +142,31 @@ def check_source(source: str, limits: TemplateLimits) -> None:
                 raise _too_large("depth", max_depth, f"the template nests blocks {depth} deep; the limit is {max_depth}")
         elif c == "/":
             depth = max(0, depth - 1)
+        # Sub-expressions nest too, and the parser recurses on them: "(" inside one tag counts against the same depth.
+        # A tag that starts inside the previous one, or with no "}}" left, is one the parser refuses anyway:
+        # skipping those keeps the scanned stretches apart, so the pass stays linear.
+        close = find("}}", j) if closed and j >= scanned_to else -1
+        if closed and j >= scanned_to and close < 0:
+            closed = False
+        nested = _paren_depth(source, j, close) if close >= 0 else 0
+        if close >= 0:
+            scanned_to = close + 2
+        if nested > max_depth:
+            raise _too_large("depth", max_depth, f"a tag nests (sub-expressions) {nested} deep; the limit is {max_depth}")
         i = j
+
+
+def _paren_depth(source: str, k: int, end: int) -> int:
+    """The deepest "(" nesting from ``k`` to ``end`` (a tag's closing "}}")."""
+    depth = deepest = 0
+    for ch in source[k:end]:
+        if ch == "(":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch == ")" and depth:
+            depth -= 1
+    return deepest
 
 
 def _opens_inverse(source: str, k: int, n: int) -> bool:

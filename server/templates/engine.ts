@@ -340,10 +340,31 @@ export interface CompiledTemplate {
 function analyze(source: string, limits: TemplateLimits): { program: Program; variables: string[]; occurrences: VariableOccurrence[] } {
   // Before the parser: it is slow on many tags and quadratic on deep nesting.
   checkTemplateSize(source, limits);
-  const program = parse(source);
-  const analyzer = new Analyzer();
-  analyzer.program(program, { depth: 0, locals: new Set() });
-  return { program, variables: analyzer.variables, occurrences: analyzer.occurrences };
+  return withinStack(limits, () => {
+    const program = parse(source);
+    const analyzer = new Analyzer();
+    analyzer.program(program, { depth: 0, locals: new Set() });
+    return { program, variables: analyzer.variables, occurrences: analyzer.occurrences };
+  });
+}
+
+/**
+ * Sub-expressions nested thousands deep inside one tag, e.g. `(lookup (lookup …) b)`, pass the
+ * pre-scan (it counts blocks, not parentheses) but overflow the parser's and compiler's recursion:
+ * that is the depth limit too (the Python client does the same with its RecursionError).
+ */
+function withinStack<T>(limits: TemplateLimits, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new TemplateError('template_too_large', `the template nests expressions too deep to parse; the limit is ${limits.maxDepth} levels`, {
+        limit: 'depth',
+        max: limits.maxDepth,
+      });
+    }
+    throw err;
+  }
 }
 
 /**
@@ -362,11 +383,11 @@ export function analyzeTemplate(source: string, limits: Partial<TemplateLimits> 
 export function compileTemplate(source: string, given: Partial<TemplateLimits> = {}): CompiledTemplate {
   const limits = templateLimits(given);
   const { program, variables } = analyze(source, limits);
-  let render: HandlebarsTemplateDelegate;
+  const render = env.compile(program as unknown as string, COMPILE_OPTIONS);
   try {
-    render = env.compile(program as unknown as string, COMPILE_OPTIONS);
-    // Handlebars compiles lazily; compile now so errors surface here, not at first render.
-    (render as unknown as (ctx: unknown, opts: unknown) => string)({}, { helpers: {} });
+    // Handlebars compiles lazily; compile now so errors surface here, not at first render
+    // (a TemplateError from rendering nothing, such as a missing variable, is expected).
+    withinStack(limits, () => (render as unknown as (ctx: unknown, opts: unknown) => string)({}, { helpers: {} }));
   } catch (err) {
     if (!(err instanceof TemplateError)) {
       const e = err as Error & { lineNumber?: number; column?: number };

@@ -81,6 +81,8 @@ export function checkTemplateSize(source: string, limits: Pick<TemplateLimits, '
   let i = 0;
   let tags = 0;
   let depth = 0;
+  let closed = true;
+  let scannedTo = 0;
   for (;;) {
     const open = source.indexOf('{{', i);
     if (open < 0) return;
@@ -114,6 +116,16 @@ export function checkTemplateSize(source: string, limits: Pick<TemplateLimits, '
     } else if (c === '/') {
       depth = Math.max(0, depth - 1);
     }
+    // Sub-expressions nest too, and the parser recurses on them: "(" inside one tag counts against the same depth.
+    // A tag that starts inside the previous one, or with no "}}" left, is one the parser refuses anyway:
+    // skipping those keeps the scanned stretches apart, so the pass stays linear.
+    const close = closed && j >= scannedTo ? source.indexOf('}}', j) : -1;
+    if (closed && j >= scannedTo && close < 0) closed = false;
+    const nested = close < 0 ? 0 : parenDepth(source, j, close);
+    if (close >= 0) scannedTo = close + 2;
+    if (nested > limits.maxDepth) {
+      throw tooLarge('depth', limits.maxDepth, `a tag nests (sub-expressions) ${nested} deep; the limit is ${limits.maxDepth}`);
+    }
     i = j;
   }
 }
@@ -130,6 +142,18 @@ function longCommentEnd(source: string, from: number): number {
     if (source.startsWith('~}}', dashes + 2)) return dashes + 5;
     k = dashes + 1;
   }
+}
+
+/** The deepest "(" nesting between `from` and `to` (a tag's closing "}}"). */
+function parenDepth(source: string, from: number, to: number): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let k = from; k < to; k++) {
+    const ch = source[k];
+    if (ch === '(') deepest = Math.max(deepest, ++depth);
+    else if (ch === ')') depth = Math.max(0, depth - 1);
+  }
+  return deepest;
 }
 
 /** `{{^x}}` opens a block; `{{^}}` (an else) does not. */
