@@ -192,7 +192,8 @@ function nodeSqliteDriver(mod: NodeSqliteModule): SqliteDriver {
 
 // --- better-sqlite3 ---------------------------------------------------------
 
-function betterSqliteDriver(Database: typeof BetterSqlite3): SqliteDriver {
+/** better-sqlite3 as a driver, from its module (loadSqliteDriver imports it; a benchmark may bring another build). */
+export function betterSqliteDriver(Database: typeof BetterSqlite3): SqliteDriver {
   return {
     name: 'better-sqlite3',
     open(path, { readonly }) {
