@@ -153,9 +153,14 @@ async function main(): Promise<number> {
     step(`node --test: ${files.length} files, both dialects, on Node ${process.versions.node}` + (node24Files.length ? ` (and ${node24Files.length} of them on Node ${VERSIONS.node} with node:sqlite, alongside)` : ''));
     const code = await nodeTests({ node: process.execPath, files, env: process.env, output: 'inherit' });
     const python = only.length ? 0 : await pythonTests();
+    const restEnded = Date.now();
     const node24Code = await node24Run;
     if (node24Files.length) {
-      step(`node --test on Node ${VERSIONS.node} (SQLite on node:sqlite): ${node24Files.length} files, both dialects, ${((node24Ended - started) / 1000).toFixed(0)} s`);
+      const s = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+      step(
+        `node --test on Node ${VERSIONS.node} (SQLite on node:sqlite): ${node24Files.length} files, both dialects, ${s(node24Ended - started)}; ` +
+          `the rest took ${s(restEnded - started)}, then waited ${s(Math.max(0, node24Ended - restEnded))} for it`,
+      );
       process.stdout.write(readFileSync(node24Log, 'utf8'));
     }
     rmSync(scratch, { recursive: true, force: true });

@@ -233,9 +233,27 @@ const reason = (err: unknown): string => (err instanceof Error ? (err.message.sp
 // A module specifier TypeScript does not resolve: @types/node 20 has no node:sqlite.
 const NODE_SQLITE: string = 'node:sqlite';
 
+/**
+ * Imports node:sqlite without the ExperimentalWarning Node.js 22 prints on
+ * stderr when it loads (docs/operations.md says which driver runs and why);
+ * every other warning passes.
+ */
+async function importNodeSqlite(): Promise<NodeSqliteModule> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
+    if (String(warning instanceof Error ? warning.message : warning).startsWith('SQLite is an experimental feature')) return;
+    return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return (await import(NODE_SQLITE)) as NodeSqliteModule;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
 async function loadNode(): Promise<SqliteDriver> {
   try {
-    return nodeSqliteDriver((await import(NODE_SQLITE)) as NodeSqliteModule);
+    return nodeSqliteDriver(await importNodeSqlite());
   } catch (err) {
     throw new Error(
       `the built-in node:sqlite is not available in Node.js ${process.versions.node} (${reason(err)}): ` +

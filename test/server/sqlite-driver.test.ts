@@ -162,6 +162,14 @@ describe('SQLite driver choice', () => {
     assert.match(env.output, /unknown SQLite driver "sqlite4"/);
   });
 
+  it("keeps Node.js 22's ExperimentalWarning for node:sqlite off the server's stderr", async (t) => {
+    const bare = await run(process.execPath, ['-e', `require(${JSON.stringify(NODE_SQLITE)})`]);
+    if (!/ExperimentalWarning: SQLite/.test(bare.output)) return t.skip('this runtime prints no such warning');
+    const cli = await run(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'migrate', '--db', 'sqlite::memory:'], { PROMPT_REGISTRY_SQLITE_DRIVER: 'node' });
+    assert.equal(cli.code, 0, cli.output);
+    assert.doesNotMatch(cli.output, /ExperimentalWarning/);
+  });
+
   it('without node:sqlite, asking for it names the Node.js version that has it', { skip: hasNodeSqlite && 'this runtime has node:sqlite' }, async () => {
     await assert.rejects(loadSqliteDriver('node'), /node:sqlite is not available in Node\.js .*needs Node\.js 22\.13/);
     const cli = await run(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'migrate', '--db', 'sqlite::memory:'], { PROMPT_REGISTRY_SQLITE_DRIVER: 'node' });
