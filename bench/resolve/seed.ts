@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openDatabase, type Transaction } from '../../server/db/index.js';
+import { openDatabase, type Database, type Transaction } from '../../server/db/index.js';
 
 export interface BenchDatabase {
   dialect: 'sqlite' | 'postgres';
@@ -63,38 +63,43 @@ async function insertRows(tx: Transaction, table: string, columns: string[], row
 
 /** Inserts `count` prompts, each with version 1 live in production. The migrations must have run. */
 export async function seed(url: string, count: number): Promise<void> {
-  const db = openDatabase(url);
+  const db = await openDatabase(url);
   try {
-    const variables = JSON.stringify(['company', 'name', 'question']);
-    await db.transaction(async (tx) => {
-      for (let start = 0; start < count; start += BATCH) {
-        const prompts: unknown[][] = [];
-        const versions: unknown[][] = [];
-        const deployments: unknown[][] = [];
-        for (let i = start; i < Math.min(count, start + BATCH); i++) {
-          const promptId = randomUUID();
-          const versionId = randomUUID();
-          const content = promptContent(i);
-          const hash = createHash('sha256').update(content).digest('hex');
-          prompts.push([promptId, promptName(i), `Benchmark prompt ${i + 1}`, 'bench']);
-          versions.push([versionId, promptId, 1, content, hash, 'gpt-4o', 0.2, 512, variables, 'bench', 'seeded by bench/resolve']);
-          deployments.push([randomUUID(), versionId, 'production', 'bench', true, promptId, 1]);
-        }
-        await insertRows(tx, 'prompts', ['id', 'name', 'description', 'created_by'], prompts);
-        await insertRows(
-          tx,
-          'prompt_versions',
-          ['id', 'prompt_id', 'version_number', 'content', 'content_hash', 'model', 'temperature', 'max_tokens', 'variables', 'created_by', 'message'],
-          versions,
-        );
-        await insertRows(tx, 'prompt_deployments', ['id', 'prompt_version_id', 'environment', 'deployed_by', 'is_active', 'prompt_id', 'seq'], deployments);
-      }
-    });
-    // What autovacuum would have done by the time a real registry held this much.
-    if (db.dialect === 'postgres') for (const table of ['prompts', 'prompt_versions', 'prompt_deployments']) await db.run(`ANALYZE ${table}`);
-    const row = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM prompt_deployments WHERE environment = 'production' AND is_active");
-    if (Number(row?.n) !== count) throw new Error(`seeding left ${row?.n} live deployments, expected ${count}`);
+    await seedInto(db, count);
   } finally {
     await db.close();
   }
+}
+
+/** The same, into a database already open. */
+export async function seedInto(db: Database, count: number): Promise<void> {
+  const variables = JSON.stringify(['company', 'name', 'question']);
+  await db.transaction(async (tx) => {
+    for (let start = 0; start < count; start += BATCH) {
+      const prompts: unknown[][] = [];
+      const versions: unknown[][] = [];
+      const deployments: unknown[][] = [];
+      for (let i = start; i < Math.min(count, start + BATCH); i++) {
+        const promptId = randomUUID();
+        const versionId = randomUUID();
+        const content = promptContent(i);
+        const hash = createHash('sha256').update(content).digest('hex');
+        prompts.push([promptId, promptName(i), `Benchmark prompt ${i + 1}`, 'bench']);
+        versions.push([versionId, promptId, 1, content, hash, 'gpt-4o', 0.2, 512, variables, 'bench', 'seeded by bench/resolve']);
+        deployments.push([randomUUID(), versionId, 'production', 'bench', true, promptId, 1]);
+      }
+      await insertRows(tx, 'prompts', ['id', 'name', 'description', 'created_by'], prompts);
+      await insertRows(
+        tx,
+        'prompt_versions',
+        ['id', 'prompt_id', 'version_number', 'content', 'content_hash', 'model', 'temperature', 'max_tokens', 'variables', 'created_by', 'message'],
+        versions,
+      );
+      await insertRows(tx, 'prompt_deployments', ['id', 'prompt_version_id', 'environment', 'deployed_by', 'is_active', 'prompt_id', 'seq'], deployments);
+    }
+  });
+  // What autovacuum would have done by the time a real registry held this much.
+  if (db.dialect === 'postgres') for (const table of ['prompts', 'prompt_versions', 'prompt_deployments']) await db.run(`ANALYZE ${table}`);
+  const row = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM prompt_deployments WHERE environment = 'production' AND is_active");
+  if (Number(row?.n) !== count) throw new Error(`seeding left ${row?.n} live deployments, expected ${count}`);
 }

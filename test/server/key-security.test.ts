@@ -145,7 +145,7 @@ for (const dialect of DIALECTS) {
     before(async () => {
       // The database as release 0004 left it: unkeyed SHA-256 hashes, the environment key named from its hash with its first characters as a prefix.
       database = await freshDatabase(dialect);
-      const db = openDatabase(database.url);
+      const db = await openDatabase(database.url);
       await migrate(db, { through: 4 });
       await db.transaction(async (tx) => {
         const insert = 'INSERT INTO api_keys (name, key_prefix, key_hash, scopes, created_by) VALUES ($1, $2, $3, $4, $5)';
