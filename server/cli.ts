@@ -45,7 +45,7 @@ async function serve(flags: ServeFlags): Promise<void> {
 }
 
 async function withKeys<T>(db: string | undefined, fn: (keys: KeyService, database: Database) => Promise<T>): Promise<T> {
-  const database = openDatabase(databaseUrlFrom({ db }));
+  const database = await openDatabase(databaseUrlFrom({ db }));
   try {
     await migrate(database);
     return await fn(new KeyService(database, new ChangeFeed(database)), database);
@@ -68,6 +68,7 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to bind (default 127.0.0.1; 0.0.0.0 for all)')
     .addOption(dbOption())
     .option('--data-dir <dir>', 'where the default SQLite file lives (default ~/.local/share/prompt-registry)')
+    .option('--sqlite-driver <driver>', 'SQLite driver: node (the runtime\'s node:sqlite), better-sqlite3, or auto (default auto, or PROMPT_REGISTRY_SQLITE_DRIVER)')
     .option('--environments <list>', 'comma-separated environments (default dev,staging,production)')
     .option('--log-level <level>', 'pino log level (default info)')
     .option('--no-cache', 'turn off the in-process resolve cache')
@@ -93,7 +94,7 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .action(async (flags: { dryRun?: boolean; db?: string; json?: boolean }) => {
       const { environments } = serverConfig({ db: flags.db });
-      const db = openDatabase(databaseUrlFrom(flags));
+      const db = await openDatabase(databaseUrlFrom(flags));
       try {
         await migrate(db);
         const result = await new RetentionService(db, { batchSize: 1_000, environments }).run(cliActor(), { dryRun: Boolean(flags.dryRun) });
@@ -118,7 +119,7 @@ export function buildCli(): Command {
     .description('Apply pending database migrations and exit')
     .addOption(dbOption())
     .action(async (flags: { db?: string }) => {
-      const db = openDatabase(databaseUrlFrom(flags));
+      const db = await openDatabase(databaseUrlFrom(flags));
       try {
         const applied = await migrate(db);
         process.stdout.write(applied.length ? `applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}\n` : 'up to date\n');
@@ -136,7 +137,7 @@ export function buildCli(): Command {
     .addOption(dbOption())
     .action(async (flags: { environment: string; out?: string; environments?: string; db?: string }) => {
       const { environments } = serverConfig({ environments: flags.environments, db: flags.db });
-      const db = openDatabase(databaseUrlFrom(flags));
+      const db = await openDatabase(databaseUrlFrom(flags));
       try {
         await migrate(db);
         const service = new DeploymentService(db, new ChangeFeed(db), environments, 0);

@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import { DEFAULT_APP_OPTIONS, type AppOptions } from './app.js';
 import { checkIssuerUrl, OIDC_DEFAULTS, type OidcConfig } from './auth/oidc.js';
 import { SCOPE_PATTERN } from './auth/principal.js';
+import { sqliteDriverChoice, type SqliteDriverChoice } from './db/sqlite-driver.js';
 
 export interface ServerConfig extends AppOptions {
   port: number;
   host: string;
   databaseUrl: string;
+  /** For a SQLite database: node (node:sqlite), better-sqlite3, or auto. */
+  sqliteDriver?: SqliteDriverChoice | undefined;
   adminKey: string | undefined;
   /** The name PROMPT_REGISTRY_ADMIN_KEY gets (what created_by records); default admin-<hash>. */
   adminKeyName?: string | undefined;
@@ -19,6 +22,7 @@ export interface ServeFlags {
   host?: string | undefined;
   db?: string | undefined;
   dataDir?: string | undefined;
+  sqliteDriver?: string | undefined;
   environments?: string | undefined;
   logLevel?: string | undefined;
   cache?: boolean | undefined;
@@ -141,6 +145,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     port: parsePort(flags.port ?? env.PROMPT_REGISTRY_PORT ?? env.PORT ?? '8080'),
     host: flags.host ?? env.PROMPT_REGISTRY_HOST ?? '127.0.0.1',
     databaseUrl: databaseUrlFrom(flags, env),
+    sqliteDriver: sqliteDriverChoice(flags.sqliteDriver ?? env.PROMPT_REGISTRY_SQLITE_DRIVER),
     environments: parseEnvironments(flags.environments ?? env.PROMPT_REGISTRY_ENVIRONMENTS ?? 'dev,staging,production'),
     adminKey: env.PROMPT_REGISTRY_ADMIN_KEY || undefined,
     adminKeyName: env.PROMPT_REGISTRY_ADMIN_KEY_NAME || undefined,

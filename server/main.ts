@@ -20,7 +20,7 @@ export interface RunningServer {
 
 /** Opens and migrates the database, ensures an admin key, and listens. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const db = openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, { sqliteDriver: config.sqliteDriver });
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
@@ -35,7 +35,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), environments: config.environments }, 'prompt registry listening');
+    logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), driver: db.driver, environments: config.environments }, 'prompt registry listening');
     logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
     registry.services.retention.start(config.retentionIntervalMinutes, logger);
     // Read the identity provider's discovery document now, so a misconfiguration shows in the log at start-up

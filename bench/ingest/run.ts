@@ -25,7 +25,6 @@
  *                       without either, an embedded Postgres is started
  *   BENCH_CPU_PROF      a directory: each server runs with --cpu-prof, a subdirectory per database
  */
-import BetterSqlite3 from 'better-sqlite3';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -33,6 +32,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openDatabase } from '../../server/db/index.js';
+import { loadSqliteDriver } from '../../server/db/sqlite-driver.js';
 import { migrate } from '../../server/db/migrate.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
 import { benchPostgres } from '../support.js';
@@ -152,17 +152,25 @@ interface RawInserter {
   close(): Promise<void>;
 }
 
-function sqliteInserter(path: string): RawInserter {
-  const db = new BetterSqlite3(path);
-  db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
+/** Straight through the driver the server uses (PROMPT_REGISTRY_SQLITE_DRIVER, else auto), without our storage layer. */
+async function sqliteInserter(path: string): Promise<RawInserter> {
+  const db = (await loadSqliteDriver()).open(path, { readonly: false });
+  db.exec('PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
   const sql = (n: number) => `INSERT INTO prompt_executions (${COLUMNS.join(', ')}) VALUES ${valuesClause(n, () => '?')}`;
   const many = db.prepare(sql(BATCH));
   const one = db.prepare(sql(1));
-  const batch = db.transaction((values: unknown[]) => many.run(...values));
-  const single = db.transaction((values: unknown[]) => one.run(...values));
+  const inTransaction = (fn: () => void) => {
+    db.exec('BEGIN');
+    try {
+      fn();
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  };
+  const batch = (values: unknown[]) => inTransaction(() => many.run(values));
+  const single = (values: unknown[]) => inTransaction(() => one.run(values));
   return {
     async insertBatches(batches) {
       for (const b of batches) batch(b.flat());
@@ -256,7 +264,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
     // The schema, and one prompt with one version, before the server starts.
     const promptId = randomUUID();
     const versionId = randomUUID();
-    const setup = openDatabase(target.url);
+    const setup = await openDatabase(target.url);
     try {
       await migrate(setup);
       await setup.transaction(async (tx) => {
@@ -281,7 +289,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
     });
     await waitForHealthy(`${url}/healthz`, server);
 
-    const raw = dialect === 'sqlite' ? sqliteInserter(target.url.slice('sqlite:'.length)) : await postgresInserter(target.url);
+    const raw = dialect === 'sqlite' ? await sqliteInserter(target.url.slice('sqlite:'.length)) : await postgresInserter(target.url);
     try {
       let n = 0;
       const makeBatches = () =>

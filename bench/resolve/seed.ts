@@ -63,7 +63,7 @@ async function insertRows(tx: Transaction, table: string, columns: string[], row
 
 /** Inserts `count` prompts, each with version 1 live in production. The migrations must have run. */
 export async function seed(url: string, count: number): Promise<void> {
-  const db = openDatabase(url);
+  const db = await openDatabase(url);
   try {
     const variables = JSON.stringify(['company', 'name', 'question']);
     await db.transaction(async (tx) => {

@@ -123,7 +123,7 @@ async function measure(label: string, fn: () => Promise<unknown>) {
 
 async function benchOne(dialect: 'sqlite' | 'postgres') {
   const target: TestDatabase = await freshDatabase(dialect);
-  const db = openDatabase(target.url);
+  const db = await openDatabase(target.url);
   try {
     await migrate(db);
     const prompts = await seedPrompts(db);

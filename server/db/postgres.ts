@@ -63,6 +63,7 @@ class PgTransaction extends PgQueryable {
 }
 
 export class PostgresDatabase extends PgQueryable implements Database {
+  readonly driver = 'pg';
   private listener: pg.Client | undefined;
   private readonly handlers = new Map<string, Array<(payload: string) => void>>();
 

@@ -1,11 +1,10 @@
-import BetterSqlite3 from 'better-sqlite3';
+import { loadSqliteDriver, type SqliteConnection, type SqliteDriver, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import type { Database, Queryable, Row, Transaction } from './types.js';
 
 interface Prepared {
-  statement: BetterSqlite3.Statement;
+  statement: SqliteStatement;
   /** For each `?` in the rewritten SQL, the index of its `$n` argument. */
   order: number[];
-  returnsRows: boolean;
 }
 
 /**
@@ -33,14 +32,13 @@ class SqliteQueryable implements Queryable {
   readonly dialect = 'sqlite' as const;
   private readonly cache = new Map<string, Prepared>();
 
-  constructor(readonly connection: BetterSqlite3.Database) {}
+  constructor(readonly connection: SqliteConnection) {}
 
   prepare(sql: string): Prepared {
     let prepared = this.cache.get(sql);
     if (!prepared) {
       const { text, order } = rewritePlaceholders(sql);
-      const statement = this.connection.prepare(text);
-      prepared = { statement, order, returnsRows: statement.reader };
+      prepared = { statement: this.connection.prepare(text), order };
       this.cache.set(sql, prepared);
     }
     return prepared;
@@ -52,18 +50,17 @@ class SqliteQueryable implements Queryable {
 
   async all<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     const p = this.prepare(sql);
-    return p.statement.all(...this.args(p, params)) as T[];
+    return p.statement.all(this.args(p, params)) as T[];
   }
 
   async get<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
     const p = this.prepare(sql);
-    return p.statement.get(...this.args(p, params)) as T | undefined;
+    return p.statement.get(this.args(p, params)) as T | undefined;
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
     const p = this.prepare(sql);
-    if (p.returnsRows) return p.statement.all(...this.args(p, params)).length;
-    return p.statement.run(...this.args(p, params)).changes;
+    return p.statement.run(this.args(p, params));
   }
 }
 
@@ -77,15 +74,16 @@ class SqliteTransaction extends SqliteQueryable {
   }
 }
 
-function openConnection(path: string, readonly: boolean): BetterSqlite3.Database {
-  const connection = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
-  connection.pragma('busy_timeout = 5000');
+/** The same pragmas on either driver. */
+function openConnection(driver: SqliteDriver, path: string, readonly: boolean): SqliteConnection {
+  const connection = driver.open(path, { readonly });
+  connection.exec('PRAGMA busy_timeout = 5000');
   if (!readonly) {
-    connection.pragma('journal_mode = WAL');
+    connection.exec('PRAGMA journal_mode = WAL');
     // WAL with synchronous=FULL: an acknowledged write survives a power cut.
-    connection.pragma('synchronous = FULL');
+    connection.exec('PRAGMA synchronous = FULL');
   }
-  connection.pragma('foreign_keys = ON');
+  connection.exec('PRAGMA foreign_keys = ON');
   return connection;
 }
 
@@ -99,16 +97,27 @@ export class SqliteDatabase extends SqliteQueryable implements Database {
   private readonly writer: SqliteTransaction;
   private lock: Promise<void> = Promise.resolve();
 
-  private constructor(reader: BetterSqlite3.Database, writer: BetterSqlite3.Database) {
+  private constructor(
+    /** Which driver runs it: node:sqlite or better-sqlite3. */
+    readonly driver: SqliteDriverName,
+    reader: SqliteConnection,
+    writer: SqliteConnection,
+  ) {
     super(reader);
     this.writer = new SqliteTransaction(writer);
   }
 
-  static open(path: string): SqliteDatabase {
-    const writer = openConnection(path, false);
-    // An in-memory database exists only on its own connection.
-    const reader = path === ':memory:' ? writer : openConnection(path, true);
-    return new SqliteDatabase(reader, writer);
+  static async open(path: string, driver?: SqliteDriver): Promise<SqliteDatabase> {
+    const d = driver ?? (await loadSqliteDriver());
+    const writer = openConnection(d, path, false);
+    try {
+      // An in-memory database exists only on its own connection.
+      const reader = path === ':memory:' ? writer : openConnection(d, path, true);
+      return new SqliteDatabase(d.name, reader, writer);
+    } catch (err) {
+      writer.close();
+      throw err;
+    }
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
@@ -125,7 +134,13 @@ export class SqliteDatabase extends SqliteQueryable implements Database {
         result = await fn(tx as unknown as Transaction);
         tx.connection.exec('COMMIT');
       } catch (err) {
-        if (tx.connection.inTransaction) tx.connection.exec('ROLLBACK');
+        if (tx.connection.inTransaction) {
+          try {
+            tx.connection.exec('ROLLBACK');
+          } catch {
+            // SQLite already rolled back on its own (a full disk, say): the error to report is err.
+          }
+        }
         throw err;
       }
     } finally {

@@ -39,6 +39,8 @@ export interface Notification {
 }
 
 export interface Database extends Queryable {
+  /** The driver underneath: pg, node (node:sqlite) or better-sqlite3. */
+  readonly driver: string;
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
    * Subscribes to change notifications from other processes (Postgres

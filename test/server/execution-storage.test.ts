@@ -15,7 +15,7 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       t = await freshDatabase(dialect);
-      db = openDatabase(t.url);
+      db = await openDatabase(t.url);
     });
     after(async () => {
       await db.close();

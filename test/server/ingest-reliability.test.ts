@@ -90,7 +90,7 @@ for (const dialect of DIALECTS) {
 
       // After the crash, straight from the database: acknowledged batches are all there, and no batch is in part.
       const stored = new Set<string>();
-      const direct = openDatabase(db.url);
+      const direct = await openDatabase(db.url);
       try {
         for (const r of await direct.all<{ id: string }>('SELECT id FROM prompt_executions')) stored.add(String(r.id));
       } finally {
@@ -119,7 +119,7 @@ for (const dialect of DIALECTS) {
       }
       assert.equal(duplicates, committedUnacked.length * size, 'the retried batches that had committed were recognised, row by row');
 
-      const final = openDatabase(db.url);
+      const final = await openDatabase(db.url);
       try {
         const row = await final.get<{ n: number; d: number }>('SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM prompt_executions');
         assert.equal(Number(row!.n), BATCHES * size, 'every execution is stored');
