@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -54,10 +54,14 @@ export interface Runtime {
  */
 export function resolveRuntime(nodePath: string): Runtime {
   if (nodePath) return { command: nodePath, env: {}, describe: `"${nodePath}" (the promptRegistry.nodePath setting)`, fromSetting: true };
-  return { command: process.execPath, env: { ELECTRON_RUN_AS_NODE: '1' }, describe: `VS Code's own runtime (${process.execPath}, Node.js ${process.versions.node})`, fromSetting: false };
+  return { command: process.execPath, env: { ELECTRON_RUN_AS_NODE: '1' }, describe: `VS Code's own runtime (${process.execPath})`, fromSetting: false };
 }
 
-/** The oldest Node.js whose `node:sqlite` works without a flag; VS Code 1.101 was the first to ship one. */
+/**
+ * `node:sqlite` needs no flag from Node.js 22.13. VS Code 1.101 (Electron 35.5, Node.js 22.15) is the
+ * first release whose runtime has it (1.100 ran Electron 34, Node.js 20.19); engines.vscode says so.
+ * The probe still asks the runtime itself: Electron 37.2.0 shipped without the module (electron#47671).
+ */
 export const MIN_NODE = '22.13.0';
 export const MIN_VSCODE = '1.101';
 
@@ -70,11 +74,10 @@ const atLeast = (version: string, min: string) => {
 
 interface Probe {
   node: string;
-  modules: string;
   sqlite: boolean;
 }
 
-const PROBE = "let s=false;try{require('node:sqlite');s=true}catch{}process.stdout.write(JSON.stringify({node:process.versions.node,modules:process.versions.modules,sqlite:s}))";
+const PROBE = "let s=false;try{require('node:sqlite');s=true}catch{}process.stdout.write(JSON.stringify({node:process.versions.node,sqlite:s}))";
 
 /** Errors a file system call gives for a folder we may not write to. */
 const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
@@ -136,18 +139,6 @@ export class LocalServer implements vscode.Disposable {
       const why = (probe.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'no such program' : (probe.stderr.trim() || probe.error?.message || 'no answer').slice(0, 300);
       throw new LocalServerError('runtime', `The local Prompt Registry could not start: ${runtime.describe} could not be run (${why}). ${fix} Or set "promptRegistry.serverUrl" to a running registry.`);
     }
-    const abiFile = join(this.extensionPath, 'dist', 'bundled-server', 'abi.json');
-    if (existsSync(abiFile)) {
-      // A bundle built with a native SQLite driver runs only on the Node.js ABI it was built for.
-      const wanted = JSON.parse(readFileSync(abiFile, 'utf8')) as { modules: string; node: string };
-      if (result.modules !== wanted.modules) {
-        throw new LocalServerError(
-          'runtime',
-          `The local Prompt Registry could not start: this build was made for Node.js ${wanted.node} (ABI ${wanted.modules}), but ${runtime.describe} is Node.js ${result.node} (ABI ${result.modules}). Set "promptRegistry.nodePath" to a Node.js ${wanted.node.split('.')[0]} binary, or set "promptRegistry.serverUrl" to a running registry.`,
-        );
-      }
-      return result;
-    }
     if (!result.sqlite || !atLeast(result.node, MIN_NODE)) {
       throw new LocalServerError(
         'runtime',
@@ -189,7 +180,7 @@ export class LocalServer implements vscode.Disposable {
     const dbFile = join(folder, 'registry.db');
     this.checkFolder(folder, dbFile);
     const db = `sqlite:${dbFile}`;
-    this.output.appendLine(`starting the bundled registry on ${runtime.describe.replace(/ \(Node\.js [^)]*\)$/, ')')}, Node.js ${probe.node}: ${this.script} serve --db ${db}`);
+    this.output.appendLine(`starting the bundled registry on ${runtime.describe}, Node.js ${probe.node}: ${this.script} serve --db ${db}`);
     const child = spawn(runtime.command, [this.script, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-log-requests'], {
       // The key is named after you: it is what created_by and deployed_by record.
       env: { ...process.env, ...runtime.env, PROMPT_REGISTRY_ADMIN_KEY: adminKey, PROMPT_REGISTRY_ADMIN_KEY_NAME: userName(), PROMPT_REGISTRY_LOG_LEVEL: 'info' },

@@ -1,11 +1,10 @@
 // Builds what the VS Code extension ships, with esbuild:
 //   dist/extension/extension.cjs   the extension host code (CommonJS; `vscode` external)
 //   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats
-//   dist/bundled-server/cli.mjs    the registry server it starts locally, with
-//                                  better-sqlite3 beside it and the Node ABI it needs (abi.json)
+//   dist/bundled-server/cli.mjs    the registry server it starts locally on VS Code's own runtime,
+//                                  on its built-in node:sqlite: no native module, one .vsix for every platform
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,7 +56,8 @@ for (const name of ['executions', 'execution', 'stats']) {
   });
 }
 
-// The server as one ESM file; CommonJS dependencies get a real `require`.
+// The server as one ESM file; CommonJS dependencies get a real `require`. better-sqlite3 stays out:
+// the server imports it only on a runtime without node:sqlite, which the extension refuses first.
 await build({
   entryPoints: [join(root, 'server/cli.ts')],
   outfile: out('bundled-server/cli.mjs'),
@@ -71,20 +71,6 @@ await build({
   minify: production,
   logLevel: 'warning',
 });
-
-// better-sqlite3 is native: ship its package (and what it loads at run time) beside the server,
-// and record the Node ABI its binary was built for, so the extension can check the Node it uses.
-const require = createRequire(import.meta.url);
-for (const pkg of ['better-sqlite3', 'bindings', 'file-uri-to-path']) {
-  const from = dirname(require.resolve(`${pkg}/package.json`));
-  const to = out(`bundled-server/node_modules/${pkg}`);
-  mkdirSync(to, { recursive: true });
-  cpSync(from, to, {
-    recursive: true,
-    filter: (src) => !/[\\/](deps|src|docs|test|obj|obj\.target|\.deps)([\\/]|$)/.test(src.slice(from.length)) && !src.endsWith('.a') && !src.endsWith('test_extension.node'),
-  });
-}
-writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.versions.modules, node: process.versions.node }) + '\n');
 
 // The extension-host tests (mocha in a real VS Code), with --tests.
 if (process.argv.includes('--tests')) {
@@ -103,4 +89,4 @@ if (process.argv.includes('--tests')) {
     });
   }
 }
-process.stderr.write(`built dist/extension, dist/webview, dist/bundled-server (Node ABI ${process.versions.modules})\n`);
+process.stderr.write('built dist/extension, dist/webview, dist/bundled-server (no native module)\n');

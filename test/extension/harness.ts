@@ -98,6 +98,13 @@ export interface CodeServerOptions {
   smokeTestDriver?: boolean;
   /** User settings, over QUIET_SETTINGS. */
   settings?: Record<string, unknown>;
+  /**
+   * Shell commands run (as root) in a private mount namespace (`unshare -m`)
+   * just before code-server starts in it: mounts made there (a read-only or a
+   * full folder, a stub over a binary) are seen by code-server and all it
+   * starts, and by nothing else on the machine.
+   */
+  mountSetup?: string;
 }
 
 /**
@@ -170,7 +177,8 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     // A watchdog in the server's process group: if this process dies, even by SIGKILL,
     // it kills the group (code-server leaves children when only its own pid is killed).
     const watchdog = `"$@" & cs=$!; while kill -0 ${process.pid} 2>/dev/null && kill -0 $cs 2>/dev/null; do sleep 1; done; kill -KILL 0`;
-    proc = start('/bin/sh', ['-c', watchdog, 'code-server', toolchain.node, ...args], {
+    const command = options.mountSetup ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', `${options.mountSetup}\nexec "$@"`, 'mount-setup'] : [];
+    proc = start('/bin/sh', ['-c', watchdog, 'code-server', ...command, toolchain.node, ...args], {
       ...cleanEnv(),
       HOME: home,
       XDG_CONFIG_HOME: join(home, '.config'),
@@ -320,6 +328,8 @@ export interface ExtensionTestRun {
   workspace?: string;
   /** Extra environment for the server and so for the extension host. */
   env?: Record<string, string>;
+  /** As CodeServerOptions.mountSetup. */
+  mountSetup?: string;
   /** Time-box for the whole run; 5 minutes when omitted. */
   timeoutMs?: number;
 }
@@ -350,7 +360,7 @@ export async function runExtensionTests(run: ExtensionTestRun): Promise<Extensio
   const log: string[] = [];
   try {
     const deadline = Date.now() + timeoutMs;
-    server = await startCodeServer({ env: run.env ?? {} });
+    server = await startCodeServer({ env: run.env ?? {}, ...(run.mountSetup ? { mountSetup: run.mountSetup } : {}) });
     browser = await launchBrowser();
     const { page } = browser;
     // Exposed before the page loads: the workbench calls it when the extension host exits.

@@ -68,11 +68,11 @@ async function signInAtProvider(tab: Page, code: string, login: string): Promise
 }
 
 
-/** A workspace whose settings point the bundled registry at this Node.js (the ABI it was built for). */
+/** A workspace with these files and settings; the bundled registry runs on VS Code's own runtime. */
 function workspace(files: Record<string, string> = {}, settings: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'pr-ext-ws-'));
   mkdirSync(join(dir, '.vscode'));
-  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'promptRegistry.nodePath': process.execPath, ...settings }, null, 2));
+  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

@@ -16,7 +16,7 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       t = await freshDatabase(dialect);
-      db = openDatabase(t.url);
+      db = await openDatabase(t.url);
       await migrate(db);
       // What a newer server leaves behind: its own migration recorded, and a table this one has never heard of, with data.
       await db.transaction(async (tx) => {
