@@ -188,7 +188,7 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
       // Into the editor (the Problems panel had the focus), at the end of the file.
       await wb.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
       await wb.page.keyboard.press('Control+End');
-      const typed = 'Hello {{name}}, here is {{{raw}}} {{#if vip}}(VIP){{/if}} "quoted" (x).';
+      const typed = 'Hi {{name}}: {{{raw}}} {{#if vip}}(VIP){{/if}} "ok".';
       await wb.page.keyboard.type(typed, { delay: 60 });
       await wb.page.keyboard.press('Escape'); // a completion list, if one is open
       await wb.page.keyboard.press('Control+S');
@@ -197,6 +197,7 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
       while (!(await onDisk()).includes('Hello') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       const text = await onDisk();
       assert.equal(text.split('---\n').at(-1), typed);
+      await wb.page.keyboard.press('Home'); // the line's start in view, for the screenshot
       await wb.page.locator('.monaco-editor .view-lines span', { hasText: 'VIP' }).first().waitFor({ timeout: 10_000 });
       await wb.screenshot('22-typed-variables');
     });
@@ -223,13 +224,13 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
   /** The toast naming `text`, then its "Show Log" opens the Output channel with the same message. */
   async function seeFault(wb: Workbench, text: RegExp, shot: string): Promise<string> {
     const toast = wb.page.locator('.notification-toast', { hasText: text }).first();
-    await toast.waitFor({ timeout: 2 * MINUTE });
+    await toast.waitFor({ timeout: MINUTE });
     await wb.page.locator('.notification-toast.notification-fade-in-done', { hasText: text }).first().waitFor({ timeout: 5_000 }).catch(() => undefined);
     const message = (await toast.locator('.notification-list-item-message').innerText()).trim();
     await wb.page.locator('.statusbar-item', { hasText: 'Prompts: local, unreachable' }).first().waitFor({ timeout: 30_000 });
     await wb.screenshot(shot);
     await toast.locator('.monaco-button', { hasText: 'Show Log' }).click();
-    await wb.page.locator('.output-view .view-lines', { hasText: 'error: The local Prompt Registry' }).first().waitFor({ timeout: 30_000 });
+    await wb.page.locator('.output-view .view-lines', { hasText: `error: ${message.slice(0, 24)}` }).first().waitFor({ timeout: 30_000 });
     await wb.screenshot(`${shot}-log`);
     return message;
   }
@@ -309,6 +310,25 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
     });
   });
 
+  describe('a runtime without node:sqlite (as in a VS Code older than 1.101)', { concurrency: false }, () => {
+    let wb: Workbench;
+    // The machine's Node.js 20 stands in for an old editor's runtime: it has no node:sqlite either.
+    const old = spawnSync('sh', ['-lc', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+    const version = spawnSync(old, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout.trim();
+    scenario(
+      'old-runtime',
+      async () => ({ folder: workspace({}), settings: { 'promptRegistry.nodePath': old } }),
+      (opened) => (wb = opened),
+    );
+
+    it('names the minimum Node.js and what to do', { timeout: 4 * MINUTE, skip: version.startsWith('20.') ? false : `the machine's node is ${version}, not a Node.js 20` }, async () => {
+      await wb.openViewContainer('Prompt Registry');
+      const message = await seeFault(wb, /needs Node\.js 22\.13\.0 or later/, '27-fault-runtime-without-sqlite');
+      assert.ok(message.includes(`"${old}" (the promptRegistry.nodePath setting) is Node.js ${version} without node:sqlite`), message);
+      assert.match(message, /Point "promptRegistry.nodePath" at a Node.js 22.13.0 or later, or clear it to use VS Code's own runtime/);
+    });
+  });
+
   describe('no Node.js anywhere: the local registry runs on VS Code\'s own runtime', { concurrency: false }, () => {
     // Every node binary of the machine, hidden behind a stub that answers "not found" (code-server's own Node 24 stays).
     const hideNode = () => {
@@ -353,7 +373,11 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
         await wb.page.locator('.statusbar-item', { hasText: 'Prompts: local' }).first().waitFor({ timeout: MINUTE });
         await openFile(wb, 'greeting.prompt', 'welcome to');
         await wb.runCommand('Prompt Registry: Publish Version');
-        await wb.page.locator('.monaco-list-row', { hasText: 'greeting' }).first().waitFor({ timeout: MINUTE });
+        await wb.waitForNotification('Published greeting version 1', MINUTE);
+        await wb.openViewContainer('Prompt Registry');
+        const prompts = wb.page.locator('.pane', { has: wb.page.locator('.pane-header', { hasText: 'Prompts' }) });
+        await prompts.locator('.monaco-list-row', { hasText: 'greeting' }).first().click({ timeout: MINUTE });
+        await prompts.locator('.monaco-list-row', { has: wb.page.locator('.label-name', { hasText: /^v1$/ }) }).first().waitFor({ timeout: 30_000 });
         const rows = await wb.treeRows('Prompts');
         assert.ok(rows.some((r) => r.includes('greeting')), rows.join(' | '));
         await wb.screenshot('26-no-node-local-registry');

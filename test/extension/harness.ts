@@ -96,7 +96,7 @@ export interface CodeServerOptions {
    * notification toasts (they still reach the notification centre).
    */
   smokeTestDriver?: boolean;
-  /** User settings, over QUIET_SETTINGS. */
+  /** User settings, over QUIET_SETTINGS; also the machine's (remote) settings, where machine-scoped ones are read. */
   settings?: Record<string, unknown>;
   /**
    * Shell commands run (as root) in a private mount namespace (`unshare -m`)
@@ -159,6 +159,9 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     writeFileSync(join(tmp, 'config.yaml'), '');
     mkdirSync(join(tmp, 'user-data/User'), { recursive: true });
     writeFileSync(join(tmp, 'user-data/User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...options.settings }, null, 2));
+    // The extension host is "remote" in code-server: machine-scoped settings come from the Machine file.
+    mkdirSync(join(tmp, 'user-data/Machine'), { recursive: true });
+    writeFileSync(join(tmp, 'user-data/Machine/settings.json'), JSON.stringify(options.settings ?? {}, null, 2));
     for (const folder of options.extensions ?? []) installExtensionFolder(folder, extensionsDir);
 
     const port = await freePort();
