@@ -167,7 +167,7 @@ export class LocalServer implements vscode.Disposable {
     const messages: Record<typeof kind, string> = {
       'read-only': `The local Prompt Registry cannot write to its data folder ${folder}, so it did not start. Make the folder writable, or set "promptRegistry.localDataFolder" to a folder you can write to, then Retry. Your prompts in ${db} are untouched.`,
       'disk-full': `The disk holding the local Prompt Registry's data folder ${folder} is full, so it did not start. Free some space there, or set "promptRegistry.localDataFolder" to a folder on another disk, then Retry. Your prompts in ${db} are untouched.`,
-      'newer-schema': `The local Prompt Registry's database ${db} was written by a newer version of the Prompt Registry extension (${detail}). This version did not start, so as not to damage it: update the extension, or set "promptRegistry.localDataFolder" to another folder. Your prompts in it are untouched.`,
+      'newer-schema': `The local Prompt Registry's database ${db} was written by a newer version of the Prompt Registry extension (${detail}). The local registry did not start, so as not to change it: update the extension, or set "promptRegistry.localDataFolder" to another folder. Your prompts in it are untouched.`,
       failed: `The local Prompt Registry stopped while starting (data folder ${folder}). Its log is in the "Prompt Registry Server" output: ${detail}`,
     };
     return new LocalServerError(kind, messages[kind], folder);

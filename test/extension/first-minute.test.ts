@@ -18,7 +18,7 @@ import { openDatabase } from '../../server/db/index.js';
 import { loadMigrations } from '../../server/db/migrate.js';
 import { freePort, killGroup, start, waitForHealthy } from '../support/process.js';
 import { api, startTestServer } from '../support/server.js';
-import { openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type CodeServerOptions, type Workbench } from './harness.js';
+import { openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type CodeServerOptions, type Workbench } from './harness.js';
 import { ensureToolchain } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,15 +53,17 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
   before(
     async () => {
       await ensureToolchain();
-      const pack = spawnSync('npm', ['run', 'package'], { cwd: ROOT, encoding: 'utf8' });
-      assert.equal(pack.status, 0, pack.stdout + pack.stderr);
-      const unpacked = tmp('pr-vsix-');
-      const unzip = spawnSync('unzip', ['-q', join(ROOT, 'dist/prompt-registry.vsix'), '-d', unpacked], { encoding: 'utf8' });
-      assert.equal(unzip.status, 0, unzip.stderr);
-      installed = join(unpacked, 'extension');
-      // The extension-host suite, for the run with no node at all.
-      const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
-      assert.equal(build.status, 0, build.stderr);
+      await withVsCodeLock('building the .vsix', () => {
+        const pack = spawnSync('npm', ['run', 'package'], { cwd: ROOT, encoding: 'utf8' });
+        assert.equal(pack.status, 0, pack.stdout + pack.stderr);
+        const unpacked = tmp('pr-vsix-');
+        const unzip = spawnSync('unzip', ['-q', join(ROOT, 'dist/prompt-registry.vsix'), '-d', unpacked], { encoding: 'utf8' });
+        assert.equal(unzip.status, 0, unzip.stderr);
+        installed = join(unpacked, 'extension');
+        // The extension-host suite, for the run with no node at all.
+        const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
+        assert.equal(build.status, 0, build.stderr);
+      });
     },
     { timeout: 10 * MINUTE },
   );

@@ -69,6 +69,20 @@ function dropLock(): void {
   releaseLock = undefined;
 }
 
+/**
+ * Runs `fn` holding the machine-wide VS Code lock: for builds into dist/,
+ * which test files running at the same time would otherwise overwrite under
+ * each other's feet.
+ */
+export async function withVsCodeLock<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+  await holdLock(what);
+  try {
+    return await fn();
+  } finally {
+    dropLock();
+  }
+}
+
 /** The environment without what would leak the caller's VS Code, node:test or tsx into the server. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Frame, Page } from 'playwright-core';
 import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
-import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
+import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
@@ -178,8 +178,10 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   before(
     async () => {
       await ensureToolchain();
-      const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
-      assert.equal(build.status, 0, build.stderr);
+      await withVsCodeLock('building the extension', () => {
+        const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
+        assert.equal(build.status, 0, build.stderr);
+      });
     },
     { timeout: 10 * MINUTE },
   );
