@@ -89,13 +89,16 @@ export class Connection extends Disposable {
     await this.accounts.load(undefined);
     this.set({ kind: 'connecting', mode: 'local' });
     try {
-      this.local ??= this._register(new LocalServer(this.context.extensionPath, this.output));
-      this._register(
-        this.local.onDidExit(() => {
-          this.client = undefined;
-          this.set({ kind: 'unreachable', mode: 'local', message: 'The bundled registry stopped; its log is in the "Prompt Registry Server" output. Retry to start it again.' });
-        }),
-      );
+      if (!this.local) {
+        // Once: a listener per connect would pile up across reconnects.
+        this.local = this._register(new LocalServer(this.context.extensionPath, this.output));
+        this._register(
+          this.local.onDidExit(() => {
+            this.client = undefined;
+            this.set({ kind: 'unreachable', mode: 'local', message: 'The bundled registry stopped; its log is in the "Prompt Registry Server" output. Retry to start it again.' });
+          }),
+        );
+      }
       const adminKey = await this.secrets.localAdminKey();
       const localUrl = await this.local.start(resolveRuntime(this.settings.nodePath), this.settings.localDataFolder || this.context.storagePath, adminKey);
       await this.check(new RegistryApi({ url: localUrl, apiKey: adminKey }), 'local');
