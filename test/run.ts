@@ -7,14 +7,19 @@
  *      makes its own fresh databases on both dialects. The extension's tests
  *      in real VS Code (test/extension) first get their toolchain installed
  *      when missing.
- *   4. run the Python client's unittest suite (python/tests) against a fresh
+ *   4. meanwhile, run the server's tests (test/server, test/unit, test/clients)
+ *      again on Node 24 from the same toolchain, where SQLite is the runtime's
+ *      node:sqlite: this runtime's pass uses better-sqlite3 on Node 20, so the
+ *      SQLite suite runs on both drivers. TEST_NODE24=0 skips it.
+ *   5. run the Python client's unittest suite (python/tests) against a fresh
  *      SQLite and a fresh Postgres database (full runs only, not with file arguments).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { delimiter, join, relative } from 'node:path';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureToolchain } from './extension/setup.js';
+import { ensureToolchain, VERSIONS } from './extension/setup.js';
 import { freshDatabase } from './support/db.js';
 import { embeddedPostgres, type Postgres } from './support/postgres.js';
 
@@ -30,6 +35,54 @@ function findTests(dir: string): string[] {
     if (statSync(path).isDirectory()) return name === 'support' || name === 'fixtures' ? [] : findTests(path);
     return name.endsWith('.test.ts') ? [path] : [];
   });
+}
+
+/** The tests that are the server's (and its clients'), with nothing tied to the runtime that runs `npm test`. */
+const SERVER_SUITE = /^test[\\/](server|unit|clients)[\\/]/;
+
+interface NodeTestRun {
+  /** The node executable. */
+  node: string;
+  files: string[];
+  env: NodeJS.ProcessEnv;
+  /** Where the output goes: the terminal, or a file to print once the run has ended. */
+  output: 'inherit' | string;
+}
+
+function nodeTests(run: NodeTestRun): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const log = run.output === 'inherit' ? undefined : createWriteStream(run.output);
+    const child = spawn(run.node, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...run.files], {
+      cwd: root,
+      stdio: log ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      env: run.env,
+    });
+    child.stdout?.pipe(log!, { end: false });
+    child.stderr?.pipe(log!, { end: false });
+    child.on('error', (err) => {
+      process.stderr.write(`cannot run ${run.node}: ${err.message}\n`);
+      resolve(1);
+    });
+    child.on('close', (c, signal) => {
+      const code = c ?? (signal ? 1 : 0);
+      if (log) log.end(() => resolve(code));
+      else resolve(code);
+    });
+  });
+}
+
+/**
+ * The environment for the Node 24 pass: its `node` first on PATH (so `npm start`
+ * and `node` in tests run on it too), node:sqlite named as the driver, and
+ * none of npm's npm_* variables, which still describe the Node that ran `npm test`.
+ */
+function node24Env(node: string): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'NODE'));
+  return {
+    ...inherited,
+    PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`,
+    PROMPT_REGISTRY_SQLITE_DRIVER: 'node',
+  };
 }
 
 /** The Python client's tests, each client test class once per database (they start their own servers). */
@@ -76,22 +129,37 @@ async function main(): Promise<number> {
 
   try {
     const files = (only.length ? only : findTests(join(root, 'test'))).map((f) => relative(root, f)).sort();
-    if (files.some((f) => f.startsWith(join('test', 'extension')))) {
+    const node24Files = process.env.TEST_NODE24 === '0' ? [] : files.filter((f) => SERVER_SUITE.test(f));
+    let node24: string | undefined;
+    if (files.some((f) => f.startsWith(join('test', 'extension'))) || node24Files.length) {
       // Before the tests, not inside one: the first run installs (test/extension/README.md).
-      step('real VS Code for test/extension: code-server and chromium (first run installs them: about 2.5 min, 1.3 GB)');
-      await ensureToolchain();
+      step(`Node ${VERSIONS.node}, and real VS Code for test/extension: code-server and chromium (first run installs them: about 2.5 min, 1.3 GB)`);
+      node24 = (await ensureToolchain()).node;
     }
-    step(`node --test: ${files.length} files, both dialects`);
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
-        cwd: root,
-        stdio: 'inherit',
-        env: process.env,
-      });
-      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-    });
+
+    // The Node 24 pass runs beside this one, its output kept in a file and printed when it ends.
+    const scratch = mkdtempSync(join(tmpdir(), 'prompt-registry-node24-'));
+    const node24Log = join(scratch, 'node24.log');
+    const started = Date.now();
+    let node24Ended = 0;
+    const node24Run =
+      node24 && node24Files.length
+        ? nodeTests({ node: node24, files: node24Files, env: node24Env(node24), output: node24Log }).then((code) => {
+            node24Ended = Date.now();
+            return code;
+          })
+        : Promise.resolve(0);
+
+    step(`node --test: ${files.length} files, both dialects, on Node ${process.versions.node}` + (node24Files.length ? ` (and ${node24Files.length} of them on Node ${VERSIONS.node} with node:sqlite, alongside)` : ''));
+    const code = await nodeTests({ node: process.execPath, files, env: process.env, output: 'inherit' });
     const python = only.length ? 0 : await pythonTests();
-    return code !== 0 ? code : python;
+    const node24Code = await node24Run;
+    if (node24Files.length) {
+      step(`node --test on Node ${VERSIONS.node} (SQLite on node:sqlite): ${node24Files.length} files, both dialects, ${((node24Ended - started) / 1000).toFixed(0)} s`);
+      process.stdout.write(readFileSync(node24Log, 'utf8'));
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    return [code, python, node24Code].find((c) => c !== 0) ?? 0;
   } finally {
     await postgres?.stop();
   }

@@ -36,19 +36,21 @@ describe(`SQLite driver (${expected}, Node.js ${process.versions.node})`, () => 
     assert.equal(db.driver, expected);
   });
 
-  it('sets WAL, a busy timeout, synchronous=FULL and foreign keys on the writer, and all but the write-only ones on the reader', async () => {
+  it('sets WAL, a busy timeout, synchronous=FULL, foreign keys and a 16 MB page cache on the writer, and all but the write-only ones on the reader', async () => {
     const pragmas = async (q: { get: Database['get'] }) => ({
       journal: (await q.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode,
       busy: (await q.get<{ timeout: number }>('PRAGMA busy_timeout'))?.timeout,
       synchronous: (await q.get<{ synchronous: number }>('PRAGMA synchronous'))?.synchronous,
       foreignKeys: (await q.get<{ foreign_keys: number }>('PRAGMA foreign_keys'))?.foreign_keys,
+      cacheSize: (await q.get<{ cache_size: number }>('PRAGMA cache_size'))?.cache_size,
     });
     const writer = await db.transaction((tx) => pragmas(tx));
-    assert.deepEqual(writer, { journal: 'wal', busy: 5000, synchronous: 2, foreignKeys: 1 });
+    assert.deepEqual(writer, { journal: 'wal', busy: 5000, synchronous: 2, foreignKeys: 1, cacheSize: -16000 });
     const reader = await pragmas(db);
     assert.equal(reader.journal, 'wal');
     assert.equal(reader.busy, 5000);
     assert.equal(reader.foreignKeys, 1);
+    assert.equal(reader.cacheSize, -16000);
   });
 
   it('waits for another process that holds the write lock, where a connection without a busy timeout is refused with SQLITE_BUSY', async () => {
