@@ -15,9 +15,14 @@ export class Settings {
     return (this.config.get<string>('serverUrl') ?? '').trim().replace(/\/+$/, '');
   }
 
-  /** The Node.js that runs the bundled registry; empty means `node` on PATH. */
+  /** The Node.js that runs the bundled registry; empty means VS Code's own runtime. */
   get nodePath(): string {
     return (this.config.get<string>('nodePath') ?? '').trim();
+  }
+
+  /** Where the bundled registry keeps its database; empty means the extension's global storage. */
+  get localDataFolder(): string {
+    return (this.config.get<string>('localDataFolder') ?? '').trim();
   }
 
   get protectedEnvironments(): string[] {

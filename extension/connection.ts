@@ -3,7 +3,7 @@ import { RegistryApi, RegistryError } from '../client/index.js';
 import type { Accounts } from './auth/accounts.js';
 import type { Secrets, Settings } from './config.js';
 import { Disposable } from './lifecycle.js';
-import { LocalServer } from './local-server.js';
+import { LocalServer, LocalServerError, resolveRuntime } from './local-server.js';
 
 export type ConnectionState =
   | { kind: 'connecting'; mode: 'local' | 'remote' }
@@ -37,7 +37,7 @@ export class Connection extends Disposable {
     private readonly accounts: Accounts,
   ) {
     super();
-    this._register(settings.onDidChange(['serverUrl', 'nodePath'], () => void this.reconnect()));
+    this._register(settings.onDidChange(['serverUrl', 'nodePath', 'localDataFolder'], () => void this.reconnect()));
     // Signing in or out changes the credential; a refresh doesn't (the SDK asks for the token each time).
     this._register(accounts.onDidChange((why) => why !== 'loaded' && why !== 'refreshed' && void this.reconnect()));
   }
@@ -89,19 +89,36 @@ export class Connection extends Disposable {
     await this.accounts.load(undefined);
     this.set({ kind: 'connecting', mode: 'local' });
     try {
-      this.local ??= this._register(new LocalServer(this.context.extensionPath, this.context.storagePath, this.output));
-      this._register(
-        this.local.onDidExit(() => {
-          this.client = undefined;
-          this.set({ kind: 'unreachable', mode: 'local', message: 'The bundled registry stopped; its log is in the "Prompt Registry Server" output. Retry to start it again.' });
-        }),
-      );
+      if (!this.local) {
+        // Once: a listener per connect would pile up across reconnects.
+        this.local = this._register(new LocalServer(this.context.extensionPath, this.output));
+        this._register(
+          this.local.onDidExit(() => {
+            this.client = undefined;
+            this.set({ kind: 'unreachable', mode: 'local', message: 'The bundled registry stopped; its log is in the "Prompt Registry Server" output. Retry to start it again.' });
+          }),
+        );
+      }
       const adminKey = await this.secrets.localAdminKey();
-      const localUrl = await this.local.start(this.settings.nodePath, adminKey);
+      const localUrl = await this.local.start(resolveRuntime(this.settings.nodePath), this.settings.localDataFolder || this.context.storagePath, adminKey);
       await this.check(new RegistryApi({ url: localUrl, apiKey: adminKey }), 'local');
     } catch (err) {
-      this.set({ kind: 'unreachable', mode: 'local', message: err instanceof Error ? err.message : String(err) });
+      const message = err instanceof Error ? err.message : String(err);
+      this.set({ kind: 'unreachable', mode: 'local', message });
+      this.output.appendLine(`error: ${message}`);
+      void this.tell(err);
     }
+  }
+
+  /** A local registry that could not start: a notification saying why, with the ways out. */
+  private async tell(err: unknown): Promise<void> {
+    const fault = err instanceof LocalServerError ? err.fault : 'failed';
+    const settingFor = fault === 'runtime' ? 'promptRegistry.nodePath' : 'promptRegistry.localDataFolder';
+    const actions = [...(fault === 'newer-schema' || fault === 'runtime' ? [] : ['Retry']), 'Open Settings', 'Show Log'];
+    const choice = await vscode.window.showErrorMessage(err instanceof Error ? err.message : String(err), ...actions);
+    if (choice === 'Retry') await this.reconnect();
+    if (choice === 'Open Settings') await vscode.commands.executeCommand('workbench.action.openSettings', settingFor);
+    if (choice === 'Show Log') this.output.show();
   }
 
   private async check(api: RegistryApi, mode: 'local' | 'remote'): Promise<void> {

@@ -1,12 +1,12 @@
 // Builds what the VS Code extension ships, with esbuild:
 //   dist/extension/extension.cjs   the extension host code (CommonJS; `vscode` external)
 //   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats
-//   dist/bundled-server/cli.mjs    the registry server it starts locally, with
-//                                  better-sqlite3 beside it and the Node ABI it needs (abi.json)
+//   dist/bundled-server/cli.mjs    the registry server it starts locally on VS Code's own runtime,
+//                                  on its built-in node:sqlite: no native module, one .vsix for every platform
 //   dist/bundled-server/render-worker.mjs  the worker thread that compiles and renders templates,
 //                                  started by piscina (shipped beside, unbundled: it starts its own worker file)
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +60,8 @@ for (const name of ['executions', 'execution', 'stats']) {
 }
 
 // The server as one ESM file, and the template worker as another (server/templates/pool.ts finds it
-// beside cli.mjs); CommonJS dependencies get a real `require`.
+// beside cli.mjs); CommonJS dependencies get a real `require`. better-sqlite3 stays out: the server
+// imports it only on a runtime without node:sqlite, which the extension refuses first.
 for (const [entry, file] of [['server/cli.ts', 'cli.mjs'], ['server/templates/render-worker.ts', 'render-worker.mjs']]) await build({
   entryPoints: [join(root, entry)],
   outfile: out(`bundled-server/${file}`),
@@ -75,9 +76,7 @@ for (const [entry, file] of [['server/cli.ts', 'cli.mjs'], ['server/templates/re
   logLevel: 'warning',
 });
 
-// better-sqlite3 is native: ship its package (and what it loads at run time) beside the server,
-// and record the Node ABI its binary was built for, so the extension can check the Node it uses.
-// piscina too, unbundled: it starts worker threads from its own worker.js, found beside its code.
+// piscina ships beside the server, unbundled: it starts worker threads from its own worker.js, found beside its code.
 const require = createRequire(import.meta.url);
 // A package's folder, also for packages whose "exports" hide their package.json (piscina).
 function packageDir(pkg) {
@@ -85,16 +84,12 @@ function packageDir(pkg) {
   while (!existsSync(join(dir, 'package.json')) || !dir.endsWith(pkg)) dir = dirname(dir);
   return dir;
 }
-for (const pkg of ['better-sqlite3', 'bindings', 'file-uri-to-path', 'piscina']) {
+for (const pkg of ['piscina']) {
   const from = packageDir(pkg);
   const to = out(`bundled-server/node_modules/${pkg}`);
   mkdirSync(to, { recursive: true });
-  cpSync(from, to, {
-    recursive: true,
-    filter: (src) => !/[\\/](deps|src|docs|test|obj|obj\.target|\.deps)([\\/]|$)/.test(src.slice(from.length)) && !src.endsWith('.a') && !src.endsWith('test_extension.node'),
-  });
+  cpSync(from, to, { recursive: true, filter: (src) => !/[\\/](src|docs|test)([\\/]|$)/.test(src.slice(from.length)) });
 }
-writeFileSync(out('bundled-server/abi.json'), JSON.stringify({ modules: process.versions.modules, node: process.versions.node }) + '\n');
 
 // The extension-host tests (mocha in a real VS Code), with --tests.
 if (process.argv.includes('--tests')) {
@@ -113,4 +108,4 @@ if (process.argv.includes('--tests')) {
     });
   }
 }
-process.stderr.write(`built dist/extension, dist/webview, dist/bundled-server (Node ABI ${process.versions.modules})\n`);
+process.stderr.write('built dist/extension, dist/webview, dist/bundled-server (no native module)\n');

@@ -4,7 +4,8 @@ import { parsePromptFile, type PromptFile, type Span } from '../core/prompt-file
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
 
-export const PROMPT_LANGUAGE = 'prompt';
+/** Our own id: `prompt` is VS Code's chat prompt-file language, which would validate .prompt files as its own. */
+export const PROMPT_LANGUAGE = 'prompt-registry';
 
 const toRange = (s: Span) => new vscode.Range(s.line - 1, s.column - 1, s.endLine - 1, s.endColumn - 1);
 

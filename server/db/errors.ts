@@ -40,3 +40,21 @@ export function violatedConstraint(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** SQLite's primary result code: node:sqlite gives it as `errcode` (extended codes keep it in the low byte). */
+function sqlitePrimary(err: unknown): number | undefined {
+  const errcode = (err as { errcode?: unknown } | null)?.errcode;
+  return typeof errcode === 'number' ? errcode & 0xff : undefined;
+}
+
+/** No space left for the database: SQLite's SQLITE_FULL, Postgres's disk_full, the OS's ENOSPC. */
+export function isStorageFull(err: unknown): boolean {
+  const code = driverCode(err);
+  return code === 'SQLITE_FULL' || code === '53100' || code === 'ENOSPC' || sqlitePrimary(err) === 13;
+}
+
+/** The database may not be written: a read-only file or folder, or a read-only Postgres. */
+export function isReadOnlyStorage(err: unknown): boolean {
+  const code = driverCode(err);
+  return code?.startsWith('SQLITE_READONLY') === true || code === '25006' || code === 'EROFS' || sqlitePrimary(err) === 8;
+}

@@ -35,9 +35,29 @@ async function ensureTable(tx: Transaction): Promise<void> {
 }
 
 /**
+ * Raised when the database records migrations this server does not have: a
+ * newer Prompt Registry wrote it. Running on would misread its tables or
+ * re-run old migrations over new ones; refusing leaves the data untouched.
+ */
+export class NewerSchemaError extends Error {
+  readonly code = 'schema_too_new';
+  constructor(
+    readonly databaseVersion: number,
+    readonly knownVersion: number,
+  ) {
+    super(
+      `the database was written by a newer version of Prompt Registry: it has schema version ${databaseVersion}, and this server knows up to ${knownVersion}. ` +
+        'Upgrade this server (or the VS Code extension) to open it, or point it at another database; nothing was changed.',
+    );
+    this.name = 'NewerSchemaError';
+  }
+}
+
+/**
  * Applies the migrations not yet recorded in `schema_migrations`, in one
  * transaction. Replicas starting together wait on an advisory lock (Postgres)
- * or the write lock (SQLite), so each migration runs once.
+ * or the write lock (SQLite), so each migration runs once. Refuses a database
+ * that records a migration this server does not know (NewerSchemaError).
  */
 export async function migrate(db: Database, opts: { through?: number } = {}): Promise<Migration[]> {
   // `through` stops at a version: tests build a database as an older release left it.
@@ -47,6 +67,9 @@ export async function migrate(db: Database, opts: { through?: number } = {}): Pr
     await ensureTable(tx);
     const rows = await tx.all<{ version: number }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((r) => Number(r.version)));
+    const known = new Set(migrations.map((m) => m.version));
+    const unknown = [...applied].filter((v) => !known.has(v));
+    if (unknown.length) throw new NewerSchemaError(Math.max(...unknown), Math.max(0, ...known));
     const pending = migrations.filter((m) => !applied.has(m.version));
     for (const m of pending) {
       await tx.exec(m.sql);

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isForeignKeyViolation, isUniqueViolation, violatedConstraint } from '../db/errors.js';
+import { isForeignKeyViolation, isReadOnlyStorage, isStorageFull, isUniqueViolation, violatedConstraint } from '../db/errors.js';
 import { AppError, type ErrorKind } from '../errors.js';
 import { TemplateError } from '../templates/index.js';
 
@@ -67,6 +67,13 @@ function map(err: unknown): Mapped | undefined {
   }
   if (isForeignKeyViolation(err)) {
     return { status: 409, code: 'conflict', message: 'the request refers to something that no longer exists' };
+  }
+  // Faults of where the data lives: the write was not made, and the person running the server can fix it.
+  if (isStorageFull(err)) {
+    return { status: 507, code: 'storage_full', message: 'the registry\'s database is out of disk space, so nothing was written: free space where it is stored, then retry' };
+  }
+  if (isReadOnlyStorage(err)) {
+    return { status: 503, code: 'storage_read_only', message: 'the registry\'s database cannot be written (its file or folder is read-only), so nothing was written: make it writable, then retry' };
   }
   return undefined;
 }

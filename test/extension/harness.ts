@@ -69,6 +69,20 @@ function dropLock(): void {
   releaseLock = undefined;
 }
 
+/**
+ * Runs `fn` holding the machine-wide VS Code lock: for builds into dist/,
+ * which test files running at the same time would otherwise overwrite under
+ * each other's feet.
+ */
+export async function withVsCodeLock<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+  await holdLock(what);
+  try {
+    return await fn();
+  } finally {
+    dropLock();
+  }
+}
+
 /** The environment without what would leak the caller's VS Code, node:test or tsx into the server. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -96,8 +110,15 @@ export interface CodeServerOptions {
    * notification toasts (they still reach the notification centre).
    */
   smokeTestDriver?: boolean;
-  /** User settings, over QUIET_SETTINGS. */
+  /** User settings, over QUIET_SETTINGS; also the machine's (remote) settings, where machine-scoped ones are read. */
   settings?: Record<string, unknown>;
+  /**
+   * Shell commands run (as root) in a private mount namespace (`unshare -m`)
+   * just before code-server starts in it: mounts made there (a read-only or a
+   * full folder, a stub over a binary) are seen by code-server and all it
+   * starts, and by nothing else on the machine.
+   */
+  mountSetup?: string;
 }
 
 /**
@@ -152,6 +173,9 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     writeFileSync(join(tmp, 'config.yaml'), '');
     mkdirSync(join(tmp, 'user-data/User'), { recursive: true });
     writeFileSync(join(tmp, 'user-data/User/settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...options.settings }, null, 2));
+    // The extension host is "remote" in code-server: machine-scoped settings come from the Machine file.
+    mkdirSync(join(tmp, 'user-data/Machine'), { recursive: true });
+    writeFileSync(join(tmp, 'user-data/Machine/settings.json'), JSON.stringify(options.settings ?? {}, null, 2));
     for (const folder of options.extensions ?? []) installExtensionFolder(folder, extensionsDir);
 
     const port = await freePort();
@@ -170,7 +194,8 @@ export async function startCodeServer(options: CodeServerOptions = {}): Promise<
     // A watchdog in the server's process group: if this process dies, even by SIGKILL,
     // it kills the group (code-server leaves children when only its own pid is killed).
     const watchdog = `"$@" & cs=$!; while kill -0 ${process.pid} 2>/dev/null && kill -0 $cs 2>/dev/null; do sleep 1; done; kill -KILL 0`;
-    proc = start('/bin/sh', ['-c', watchdog, 'code-server', toolchain.node, ...args], {
+    const command = options.mountSetup ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-ec', `${options.mountSetup}\nexec "$@"`, 'mount-setup'] : [];
+    proc = start('/bin/sh', ['-c', watchdog, 'code-server', ...command, toolchain.node, ...args], {
       ...cleanEnv(),
       HOME: home,
       XDG_CONFIG_HOME: join(home, '.config'),
@@ -320,6 +345,8 @@ export interface ExtensionTestRun {
   workspace?: string;
   /** Extra environment for the server and so for the extension host. */
   env?: Record<string, string>;
+  /** As CodeServerOptions.mountSetup. */
+  mountSetup?: string;
   /** Time-box for the whole run; 5 minutes when omitted. */
   timeoutMs?: number;
 }
@@ -350,7 +377,7 @@ export async function runExtensionTests(run: ExtensionTestRun): Promise<Extensio
   const log: string[] = [];
   try {
     const deadline = Date.now() + timeoutMs;
-    server = await startCodeServer({ env: run.env ?? {} });
+    server = await startCodeServer({ env: run.env ?? {}, ...(run.mountSetup ? { mountSetup: run.mountSetup } : {}) });
     browser = await launchBrowser();
     const { page } = browser;
     // Exposed before the page loads: the workbench calls it when the extension host exits.

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Frame, Page } from 'playwright-core';
 import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
-import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
+import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
@@ -68,11 +68,11 @@ async function signInAtProvider(tab: Page, code: string, login: string): Promise
 }
 
 
-/** A workspace whose settings point the bundled registry at this Node.js (the ABI it was built for). */
+/** A workspace with these files and settings; the bundled registry runs on VS Code's own runtime. */
 function workspace(files: Record<string, string> = {}, settings: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'pr-ext-ws-'));
   mkdirSync(join(dir, '.vscode'));
-  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'promptRegistry.nodePath': process.execPath, ...settings }, null, 2));
+  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -178,8 +178,10 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   before(
     async () => {
       await ensureToolchain();
-      const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
-      assert.equal(build.status, 0, build.stderr);
+      await withVsCodeLock('building the extension', () => {
+        const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build-extension.mjs'), '--tests'], { cwd: ROOT, encoding: 'utf8' });
+        assert.equal(build.status, 0, build.stderr);
+      });
     },
     { timeout: 10 * MINUTE },
   );

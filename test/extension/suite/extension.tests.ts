@@ -52,7 +52,7 @@ describe('Prompt Registry in VS Code', () => {
   it('shows inline samples and diagnostics for a .prompt file', async () => {
     const doc = await vscode.workspace.openTextDocument(file);
     await vscode.window.showTextDocument(doc);
-    assert.equal(doc.languageId, 'prompt');
+    assert.equal(doc.languageId, 'prompt-registry');
     const { analysis } = api.editors.analyze(doc);
     assert.deepEqual(analysis.variables, ['name', 'company']);
     assert.deepEqual(
