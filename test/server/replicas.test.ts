@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { freshDatabase, type TestDatabase } from '../support/db.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-
+import { describe, it } from 'node:test';
+import { twoReplicas } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 describe('two replicas on one Postgres', () => {
-  let db: TestDatabase;
-  let a: TestServer;
-  let b: TestServer;
-  before(async () => {
-    db = await freshDatabase('postgres');
-    a = await startTestServer('postgres', {}, db);
-    b = await startTestServer('postgres', {}, db);
-  });
-  after(async () => {
-    await a.close();
-    await b.close();
-    await db.drop();
-  });
+  const replicas = twoReplicas();
 
   it("invalidates each replica's resolve cache when another deploys or rolls back", async () => {
+    const { a, b } = replicas;
     await a.admin.post('/prompts/shared/versions', { content: 'one' });
     await a.admin.post('/prompts/shared/versions', { content: 'two' });
     // B caches "not deployed", then A deploys: B must see it.
@@ -36,6 +23,7 @@ describe('two replicas on one Postgres', () => {
   });
 
   it('serves from its cache until a change arrives (no database read per request)', async () => {
+    const { a } = replicas;
     await a.admin.post('/prompts/cached/versions', { content: 'c' });
     await a.admin.post('/prompts/cached/deployments', { version: 1, environment: 'staging' });
     const first = await a.admin.get('/prompts/cached/latest?environment=staging');
@@ -45,6 +33,7 @@ describe('two replicas on one Postgres', () => {
   });
 
   it('stops accepting a revoked key on the other replica', async () => {
+    const { a, b } = replicas;
     const created = await a.admin.post('/keys', { name: 'temp', scopes: ['read'] });
     const onB = b.as(created.body.key);
     assert.equal((await onB.get('/prompts')).status, 200);

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import { pino } from 'pino';
 import type { Dialect } from '../../server/db/index.js';
 import { DEFAULT_APP_OPTIONS } from '../../server/app.js';
@@ -92,4 +93,26 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
       if (!database) await db.drop();
     },
   };
+}
+
+export interface Replicas {
+  a: TestServer;
+  b: TestServer;
+}
+
+/** In a describe: two servers (replicas) on one fresh Postgres database, started before its tests and closed after. */
+export function twoReplicas(): Replicas {
+  const replicas = {} as Replicas;
+  let db: TestDatabase | undefined;
+  before(async () => {
+    db = await freshDatabase('postgres');
+    replicas.a = await startTestServer('postgres', {}, db);
+    replicas.b = await startTestServer('postgres', {}, db);
+  });
+  after(async () => {
+    await replicas.a?.close();
+    await replicas.b?.close();
+    await db?.drop();
+  });
+  return replicas;
 }
