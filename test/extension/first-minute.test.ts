@@ -19,24 +19,11 @@ import { loadMigrations } from '../../server/db/migrate.js';
 import { freePort, killGroup, start, waitForHealthy } from '../support/process.js';
 import { api, startTestServer } from '../support/server.js';
 import { openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type CodeServerOptions, type Workbench } from './harness.js';
+import { GREETING } from './greeting.js';
 import { ensureToolchain } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MINUTE = 60_000;
-
-const GREETING = `---
-name: greeting
-description: Greets a customer
-tags: [demo]
-model: gpt-4o
-temperature: 0.2
-samples:
-  name: Ann
-  company: Acme
----
-Hello {{name}}, welcome to {{company}}!
-Your order {{order}} ships today.
-`;
 
 /** The shell-quoted form of a path, for mountSetup scripts. */
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -18,24 +18,11 @@ import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCod
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { GREETING } from './greeting.js';
 import { ensureToolchain } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MINUTE = 60_000;
-
-const GREETING = `---
-name: greeting
-description: Greets a customer
-tags: [demo]
-model: gpt-4o
-temperature: 0.2
-samples:
-  name: Ann
-  company: Acme
----
-Hello {{name}}, welcome to {{company}}!
-Your order {{order}} ships today.
-`;
 
 /** A version's row in the tree: its label is exactly `v1` (the prompt's row also mentions v1). */
 function versionRow(wb: Workbench, label: string) {
@@ -66,7 +53,6 @@ async function signInAtProvider(tab: Page, code: string, login: string): Promise
     throw new Error(`${err instanceof Error ? err.message : String(err)}\nat ${tab.url()}: ${body.slice(0, 600)}`);
   }
 }
-
 
 /** A workspace with these files and settings; the bundled registry runs on VS Code's own runtime. */
 function workspace(files: Record<string, string> = {}, settings: Record<string, unknown> = {}): string {

@@ -7,24 +7,14 @@ import type { DeployResult } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import type { PublishResult } from '../../../extension/commands/authoring.js';
 import type { RegistryNode } from '../../../extension/tree/nodes.js';
+import { GREETING_FRONT_MATTER } from '../greeting.js';
 import { until } from './support.js';
 
 declare const describe: (name: string, fn: () => void) => void;
 declare const it: (name: string, fn: () => Promise<void> | void) => void;
 declare const before: (fn: () => Promise<void> | void) => void;
 
-const FILE = `---
-name: greeting
-description: Greets a customer
-tags: [demo]
-model: gpt-4o
-temperature: 0.2
-samples:
-  name: Ann
-  company: Acme
----
-Hello {{name}}, welcome to {{company}}!
-`;
+const FILE = `${GREETING_FRONT_MATTER}Hello {{name}}, welcome to {{company}}!\n`;
 
 const labels = async (api: ExtensionApi, parent?: RegistryNode) =>
   (await api.prompts.getChildren(parent)).map((n) => `${String(n.label)}${n.description ? ` [${String(n.description)}]` : ''}`);
