@@ -83,6 +83,8 @@ export function buildCli(): Command {
     .option('--oidc-allow-insecure-http', 'accept an http:// issuer that is not on loopback (never in production)')
     .option('--trust-proxy <value>', 'the proxies whose X-Forwarded-For names the client: a hop count, loopback, or addresses/subnets')
     .option('--auth-failure-limit <n>', 'failed authentications per client address a minute before 429 (default 20; 0 no limit)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this management port (or PROMPT_REGISTRY_METRICS_PORT; default none)')
+    .option('--metrics-host <host>', 'address the management port binds (default 127.0.0.1: it has no credential)')
     .action((flags: ServeFlags) => serve(flags));
 
   program

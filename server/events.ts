@@ -68,6 +68,11 @@ export class ChangeFeed {
     return () => this.emitter.off('shutdown', listener);
   }
 
+  /** Open event streams (each waits on shutdown), for the operator metrics. */
+  streamCount(): number {
+    return this.emitter.listenerCount('shutdown');
+  }
+
   shutdown(): void {
     this.emitter.emit('shutdown');
   }

@@ -38,6 +38,15 @@ export interface Notification {
   payload: string;
 }
 
+/** A Postgres pool's connections right now, and how many idle connections have failed since start. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+  idleErrors: number;
+}
+
 export interface Database extends Queryable {
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
@@ -46,4 +55,6 @@ export interface Database extends Queryable {
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
+  /** Postgres only: the connection pool's use, for the operator metrics. */
+  poolStats?(): PoolStats;
 }

@@ -220,7 +220,11 @@ export class DeploymentService {
   /** The live version as a ready-to-send answer, from the cache when it can. */
   async resolveAnswer(name: string, environment: string): Promise<CachedAnswer> {
     const hit = this.cache.get(name, environment);
-    if (hit) return hit;
+    if (hit) {
+      this.cache.stats.hits++;
+      return hit;
+    }
+    this.cache.stats.misses++;
     this.assertEnvironment(environment);
     const ticket = this.cache.ticket();
     const row = await repo.resolve(this.db, name, environment);
