@@ -139,6 +139,10 @@ export class PostgresDatabase extends PgQueryable implements Database {
     } catch (err) {
       throw classify(err);
     }
+    // pg-pool drops its error listener while a client is checked out: a connection lost between two
+    // statements would be an uncaught 'error' event, ending the process. The next statement fails anyway.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     const tx = new PgTransaction(client);
     let result: T;
     try {
@@ -149,9 +153,11 @@ export class PostgresDatabase extends PgQueryable implements Database {
       const failure = classify(err);
       await client.query('ROLLBACK').catch(() => undefined);
       // A connection that failed goes, rather than back to the pool for the next request to find broken.
+      client.off('error', ignore);
       client.release(isDatabaseUnavailable(failure));
       throw failure;
     }
+    client.off('error', ignore);
     client.release();
     for (const fn of tx.committed) fn();
     return result;
