@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
+import { ROOT } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** One sample's value in Prometheus text, e.g. value(text, 'x_total{route="/a"}'); undefined when absent. */
@@ -83,6 +86,15 @@ for (const dialect of DIALECTS) {
       assert.match(await scrape(url), /^prompt_registry_event_stream_subscribers 1$/m);
       await reader.cancel();
       assert.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);
+
+      // The Grafana dashboard asks only for metrics the server exports (Postgres has the pool's too).
+      const dashboard = readFileSync(join(ROOT, 'docs', 'grafana-dashboard.json'), 'utf8');
+      const exported = new Set([...(await scrape(url)).matchAll(/^# TYPE (\w+)/gm)].map((m) => m[1]!));
+      for (const [, name] of dashboard.matchAll(/(prompt_registry_\w+)/g)) {
+        const family = name!.replace(/_(bucket|count|sum)$/, '');
+        if (dialect === 'sqlite' && family.startsWith('prompt_registry_db_pool')) continue;
+        assert.ok(exported.has(family), `the dashboard's ${name} is exported`);
+      }
     });
 
     it('fails readiness, not liveness, once shutdown has begun', async () => {
