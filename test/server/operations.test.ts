@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { ROOT } from '../support/process.js';
@@ -227,4 +228,67 @@ describe('Postgres unreachable under a running server', () => {
       }
     });
   }
+});
+
+describe('Postgres pool exhausted and statement timeout', () => {
+  let s: TestServer;
+  before(async () => {
+    // One connection, given up on quickly when busy; statements cancelled after a second.
+    s = await startTestServer('postgres', { dbPoolSize: 1, dbConnectTimeoutMs: 200, dbStatementTimeoutMs: 1_000 });
+  });
+  after(() => s.close());
+
+  it('answers 503 to a request finding no free connection, and to a statement the server cancelled, then serves again', async () => {
+    assert.equal((await s.admin.post('/prompts/t/versions', { content: 'v1' })).status, 201);
+    const locker = new pg.Client({ connectionString: s.database.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE prompt_versions IN ACCESS EXCLUSIVE MODE');
+      // This one takes the only connection and waits on the lock until its statement is cancelled.
+      const held = s.admin.post('/prompts/t/versions', { content: 'v2' });
+      const name = new URL(s.database.url).pathname.slice(1);
+      for (let waiting = 0; waiting === 0; ) {
+        const { rows } = await locker.query<{ n: string }>("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", [name]);
+        waiting = Number(rows[0]!.n);
+      }
+      const starved = await s.admin.get('/prompts');
+      assert.equal(starved.status, 503, JSON.stringify(starved.body));
+      assert.equal(starved.body.error.code, 'database_unavailable');
+      const cancelled = await held;
+      assert.equal(cancelled.status, 503, JSON.stringify(cancelled.body));
+      assert.equal(cancelled.body.error.code, 'database_unavailable');
+      assert.ok(Number(cancelled.headers.get('retry-after')) > 0);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    assert.equal((await s.admin.post('/prompts/t/versions', { content: 'v2' })).status, 201);
+    assert.equal((await s.admin.get('/prompts/t/versions')).body.items.length, 2, 'the cancelled write left nothing behind');
+  });
+});
+
+describe('SQLite write lock held past the busy timeout', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer('sqlite');
+  });
+  after(() => s.close());
+
+  it('answers 503 database_unavailable with Retry-After while another process holds the write lock, then writes', async () => {
+    const file = s.database.url.slice('sqlite:'.length);
+    const other = new BetterSqlite3(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const refused = await s.admin.post('/prompts/busy/versions', { content: 'v1' });
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'database_unavailable');
+      assert.ok(Number(refused.headers.get('retry-after')) > 0);
+      assert.equal((await s.as(null).get('/livez')).status, 200);
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    assert.equal((await s.admin.post('/prompts/busy/versions', { content: 'v1' })).status, 201);
+  });
 });
