@@ -108,6 +108,9 @@ class PgTransaction extends PgQueryable {
 
 export class PostgresDatabase extends PgQueryable implements Database {
   private listener: pg.Client | undefined;
+  private readonly resumed: Array<() => void> = [];
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly handlers = new Map<string, Array<(payload: string) => void>>();
 
   private idleErrors = 0;
@@ -163,24 +166,58 @@ export class PostgresDatabase extends PgQueryable implements Database {
     return result;
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+  async listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void> {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
     const list = this.handlers.get(channel) ?? [];
     list.push(onNotify);
     this.handlers.set(channel, list);
-    if (!this.listener) {
-      const client = new pg.Client({ ...this.config, query_timeout: undefined, statement_timeout: undefined });
-      client.on('error', () => undefined);
-      client.on('notification', (msg) => {
-        for (const handler of this.handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
-      });
-      await client.connect();
-      this.listener = client;
-    }
+    if (onResumed) this.resumed.push(onResumed);
+    this.listener ??= await this.openListener();
     if (list.length === 1) await this.listener.query(`LISTEN ${channel}`);
   }
 
+  private async openListener(): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.config, query_timeout: undefined, statement_timeout: undefined });
+    client.on('error', () => undefined);
+    client.on('notification', (msg) => {
+      for (const handler of this.handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
+    });
+    await client.connect();
+    client.once('end', () => {
+      if (this.listener !== client || this.closed) return;
+      this.listener = undefined;
+      this.relisten(1_000);
+    });
+    return client;
+  }
+
+  /**
+   * The LISTEN connection was lost (the database restarted or was unreachable): reconnect, backing off
+   * up to 30 s, and tell the `onResumed` callbacks, since notifications sent meanwhile were missed.
+   */
+  private relisten(delayMs: number): void {
+    this.retry = setTimeout(() => {
+      this.openListener().then(
+        async (client) => {
+          try {
+            for (const channel of this.handlers.keys()) await client.query(`LISTEN ${channel}`);
+          } catch {
+            await client.end().catch(() => undefined);
+            return this.relisten(Math.min(delayMs * 2, 30_000));
+          }
+          if (this.closed) return void (await client.end().catch(() => undefined));
+          this.listener = client;
+          for (const fn of this.resumed) fn();
+        },
+        () => this.relisten(Math.min(delayMs * 2, 30_000)),
+      );
+    }, delayMs);
+    this.retry.unref();
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }

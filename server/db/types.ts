@@ -51,9 +51,10 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
    * Subscribes to change notifications from other processes (Postgres
-   * LISTEN/NOTIFY). SQLite has one process, so it never calls back.
+   * LISTEN/NOTIFY). SQLite has one process, so it never calls back. `onResumed`: the subscription was
+   * lost and is back (Postgres reconnected); notifications in between were missed.
    */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
+  listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void>;
   close(): Promise<void>;
   /** Postgres only: the connection pool's use, for the operator metrics. */
   poolStats?(): PoolStats;

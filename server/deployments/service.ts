@@ -62,6 +62,7 @@ export class DeploymentService {
       // Deploys and rollbacks change the answer; a first version turns "no such prompt" into "not deployed".
       if (event.prompt && !event.type.startsWith('deployment_request.')) this.cache.invalidatePrompt(event.prompt);
     });
+    feed.onResumed(() => this.cache.clear());
   }
 
   assertEnvironment(environment: string): void {

@@ -230,6 +230,44 @@ describe('Postgres unreachable under a running server', () => {
   }
 });
 
+describe('Postgres notifications after the database returns', () => {
+  let database: TestDatabase;
+  let proxy: CuttableProxy;
+  let a: TestServer;
+  let b: TestServer;
+  before(async () => {
+    database = await freshDatabase('postgres');
+    const direct = new URL(database.url);
+    proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(await proxy.listen());
+    a = await startTestServer('postgres', {}, { url: viaProxy.toString(), drop: async () => undefined });
+    b = await startTestServer('postgres', {}, { url: database.url, drop: async () => undefined });
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    await proxy.close();
+    await database.drop();
+  });
+
+  it("a replica cut off from the database hears other replicas' deploys again once it returns", async () => {
+    assert.equal((await b.admin.post('/prompts/r/versions', { content: 'v1' })).status, 201);
+    assert.equal((await b.admin.post('/prompts/r/deployments', { version: 1, environment: 'production' })).status, 201);
+    assert.equal((await a.admin.get('/prompts/r/latest')).body.version, 1); // now in a's cache
+    proxy.cut('refuse');
+    proxy.restore();
+    assert.equal((await b.admin.post('/prompts/r/versions', { content: 'v2' })).status, 201);
+    assert.equal((await b.admin.post('/prompts/r/deployments', { version: 2, environment: 'production' })).status, 201);
+    let version = 1;
+    for (let i = 0; i < 300 && version !== 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      version = (await a.admin.get('/prompts/r/latest')).body.version;
+    }
+    assert.equal(version, 2, "replica a's cache follows b's deploy after reconnecting");
+  });
+});
+
 describe('Postgres pool exhausted and statement timeout', () => {
   let s: TestServer;
   before(async () => {
