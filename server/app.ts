@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { approvalRoutes } from './approvals/routes.js';
 import { ApprovalService } from './approvals/service.js';
 import { auditRoutes } from './audit/routes.js';
@@ -19,6 +18,8 @@ import { environmentRoutes } from './environments/routes.js';
 import { EnvironmentService } from './environments/service.js';
 import { authenticator, type Authenticator } from './http/auth.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { healthRoutes, type Lifecycle } from './http/health.js';
+import { OperatorMetrics } from './http/prometheus.js';
 import { jsonBody } from './http/json-limits.js';
 import { HitCounter, requestLog } from './http/request-log.js';
 import { openApiDocument } from './http/openapi.js';
@@ -63,6 +64,8 @@ export interface AppOptions {
   trustProxy: boolean | number | string;
   /** Template budgets and the worker pool that compiles and renders (docs/templates.md, "Limits"). */
   templates: TemplatePoolOptions;
+  /** Keep the Prometheus operator metrics (served by main.ts on the management port). */
+  operatorMetrics: boolean;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -78,6 +81,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   authFailureWindowMs: 60_000,
   trustProxy: false,
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
+  operatorMetrics: false,
 };
 
 export interface Services {
@@ -100,22 +104,14 @@ export interface Registry {
   app: Express;
   services: Services;
   routes: Route[];
+  /** Set `draining` to fail readiness while shutting down. */
+  lifecycle: Lifecycle;
+  /** The Prometheus metrics, when `operatorMetrics`. */
+  operatorMetrics: OperatorMetrics | undefined;
 }
 
-function systemRoutes(db: Database, document: () => unknown): Route[] {
+function systemRoutes(document: () => unknown): Route[] {
   return [
-    defineRoute({
-      method: 'get',
-      path: '/healthz',
-      summary: 'Liveness and database reachability (no credential needed)',
-      tag: 'system',
-      scope: 'none',
-      responses: { 200: { description: 'Healthy', schema: z.object({ status: z.literal('ok'), version: z.string(), database: z.string() }) } },
-      async handler() {
-        await db.get('SELECT 1 AS ok');
-        return { status: 'ok', version: VERSION, database: db.dialect };
-      },
-    }),
     defineRoute({
       method: 'get',
       path: '/openapi.json',
@@ -184,7 +180,11 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
   ];
-  routes.push(...systemRoutes(db, () => (document ??= openApiDocument(routes, { version: VERSION }))));
+  const lifecycle: Lifecycle = { draining: false };
+  routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
+  const operatorMetrics = opts.operatorMetrics
+    ? new OperatorMetrics({ db, resolveCache: deployments.cache, ingested: executions.ingested, feed })
+    : undefined;
 
   const app = express();
   app.disable('x-powered-by');
@@ -205,7 +205,9 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
     setSecurityHeaders(res);
     if (logEachHit) logRequest!(req, res);
+    operatorMetrics?.observe(req, res);
     if (fastPath?.(req, res)) {
+      if (operatorMetrics) res.locals.fastPath = true;
       hits?.count();
       return;
     }
@@ -221,7 +223,8 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   };
   for (const route of routes) app[route.method](route.path, handle(route, auth, jsonParser(route.bodyLimit ?? opts.bodyLimit)));
   app.use(notFoundHandler);
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  return { app, services: { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc }, routes };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc };
+  return { app, services, routes, lifecycle, operatorMetrics };
 }

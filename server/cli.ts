@@ -97,6 +97,8 @@ export function buildCli(): Command {
     .option('--render-timeout-ms <ms>', 'longest a render may run (default 2000)')
     .option('--render-threads <n>', 'worker threads that compile and render (default: CPUs, at most 4)')
     .option('--render-worker-heap-mb <mb>', 'heap each render worker may use, in MB (default 256)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this management port (or PROMPT_REGISTRY_METRICS_PORT; default none)')
+    .option('--metrics-host <host>', 'address the management port binds (default 127.0.0.1: it has no credential)')
     .action((flags: ServeFlags) => serve(flags));
 
   program

@@ -3,8 +3,18 @@ import { join } from 'node:path';
 import { DEFAULT_APP_OPTIONS, type AppOptions } from './app.js';
 import { checkIssuerUrl, OIDC_DEFAULTS, type OidcConfig } from './auth/oidc.js';
 import { SCOPE_LIST, SCOPE_PATTERN } from './auth/principal.js';
+import { POSTGRES_DEFAULTS } from './db/postgres.js';
 import { sqliteDriverChoice, type SqliteDriverChoice } from './db/sqlite-driver.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from './templates/pool.js';
+
+export const OPERATIONS_DEFAULTS = {
+  metricsHost: '127.0.0.1',
+  dbPoolSize: POSTGRES_DEFAULTS.max,
+  dbConnectTimeoutMs: POSTGRES_DEFAULTS.connectTimeoutMs,
+  dbStatementTimeoutMs: POSTGRES_DEFAULTS.statementTimeoutMs,
+  shutdownDelayMs: 0,
+  shutdownGraceMs: 10_000,
+} as const;
 
 export interface ServerConfig extends AppOptions {
   port: number;
@@ -22,6 +32,17 @@ export interface ServerConfig extends AppOptions {
   /** PROMPT_REGISTRY_SECRET_FILE: a file holding the server secret. */
   secretFile?: string | undefined;
   logLevel: string;
+  /** The management port serving Prometheus metrics at /metrics; undefined: none. */
+  metricsPort?: number | undefined;
+  /** Where the management port listens: loopback by default, since it has no credential. */
+  metricsHost?: string | undefined;
+  /** Postgres: pool size, connection wait and statement timeout (ms, 0: none). These and the rest default to OPERATIONS_DEFAULTS. */
+  dbPoolSize?: number | undefined;
+  dbConnectTimeoutMs?: number | undefined;
+  dbStatementTimeoutMs?: number | undefined;
+  /** On SIGTERM: how long readiness fails while still serving (for load balancers to notice), then how long requests in flight get. */
+  shutdownDelayMs?: number | undefined;
+  shutdownGraceMs?: number | undefined;
 }
 
 export interface ServeFlags {
@@ -53,6 +74,8 @@ export interface ServeFlags {
   renderTimeoutMs?: string | undefined;
   renderThreads?: string | undefined;
   renderWorkerHeapMb?: string | undefined;
+  metricsPort?: string | undefined;
+  metricsHost?: string | undefined;
 }
 
 /** Where the SQLite file lives when no database is given: XDG data home. */
@@ -179,6 +202,20 @@ export function templatePoolConfig(flags: ServeFlags, env = process.env): Templa
   };
 }
 
+function parseMs(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > max) throw new Error(`invalid ${name} "${value}": whole milliseconds from 0 to ${max}`);
+  return n;
+}
+
+function parsePoolSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000) throw new Error(`invalid PROMPT_REGISTRY_DB_POOL_SIZE "${value}": connections from 1 to 1000`);
+  return n;
+}
+
+const HOUR_MS = 3_600_000;
+
 /** Flags win over environment variables, which win over defaults. */
 export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig {
   return {
@@ -201,6 +238,35 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     trustProxy: parseTrustProxy(flags.trustProxy ?? env.PROMPT_REGISTRY_TRUST_PROXY),
     authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
     templates: templatePoolConfig(flags, env),
+    ...operationsConfig(flags, env),
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
+  };
+}
+
+/** The management port, database timeouts and shutdown timing (docs/operations.md). */
+function operationsConfig(flags: ServeFlags, env: NodeJS.ProcessEnv) {
+  const metricsPort = flags.metricsPort ?? env.PROMPT_REGISTRY_METRICS_PORT;
+  const ms = (name: string, fallback: number, max = HOUR_MS) => parseMs(name, env[name] ?? String(fallback), max);
+  return {
+    metricsPort: metricsPort === undefined || metricsPort === '' ? undefined : parsePort(metricsPort),
+    metricsHost: flags.metricsHost ?? env.PROMPT_REGISTRY_METRICS_HOST ?? OPERATIONS_DEFAULTS.metricsHost,
+    operatorMetrics: metricsPort !== undefined && metricsPort !== '',
+    dbPoolSize: parsePoolSize(env.PROMPT_REGISTRY_DB_POOL_SIZE ?? String(POSTGRES_DEFAULTS.max)),
+    dbConnectTimeoutMs: ms('PROMPT_REGISTRY_DB_CONNECT_TIMEOUT_MS', POSTGRES_DEFAULTS.connectTimeoutMs),
+    dbStatementTimeoutMs: ms('PROMPT_REGISTRY_DB_STATEMENT_TIMEOUT_MS', POSTGRES_DEFAULTS.statementTimeoutMs),
+    shutdownDelayMs: ms('PROMPT_REGISTRY_SHUTDOWN_DELAY_MS', OPERATIONS_DEFAULTS.shutdownDelayMs),
+    shutdownGraceMs: ms('PROMPT_REGISTRY_SHUTDOWN_GRACE_MS', OPERATIONS_DEFAULTS.shutdownGraceMs),
+  };
+}
+
+/** The operational settings of a config, defaults filled in. */
+export function operations(config: ServerConfig): { [K in keyof typeof OPERATIONS_DEFAULTS]: (typeof OPERATIONS_DEFAULTS)[K] extends string ? string : number } {
+  return {
+    metricsHost: config.metricsHost ?? OPERATIONS_DEFAULTS.metricsHost,
+    dbPoolSize: config.dbPoolSize ?? OPERATIONS_DEFAULTS.dbPoolSize,
+    dbConnectTimeoutMs: config.dbConnectTimeoutMs ?? OPERATIONS_DEFAULTS.dbConnectTimeoutMs,
+    dbStatementTimeoutMs: config.dbStatementTimeoutMs ?? OPERATIONS_DEFAULTS.dbStatementTimeoutMs,
+    shutdownDelayMs: config.shutdownDelayMs ?? OPERATIONS_DEFAULTS.shutdownDelayMs,
+    shutdownGraceMs: config.shutdownGraceMs ?? OPERATIONS_DEFAULTS.shutdownGraceMs,
   };
 }

@@ -39,14 +39,23 @@ export class ChangeFeed {
   }
 
   async start(): Promise<void> {
-    await this.db.listen(CHANNEL, (payload) => {
-      try {
-        const { origin, event } = JSON.parse(payload) as { origin: string; event: ChangeEvent };
-        if (origin !== this.origin) this.emitter.emit('change', event);
-      } catch {
-        // A malformed notification is not ours to act on.
-      }
-    });
+    await this.db.listen(
+      CHANNEL,
+      (payload) => {
+        try {
+          const { origin, event } = JSON.parse(payload) as { origin: string; event: ChangeEvent };
+          if (origin !== this.origin) this.emitter.emit('change', event);
+        } catch {
+          // A malformed notification is not ours to act on.
+        }
+      },
+      () => this.emitter.emit('resumed'),
+    );
+  }
+
+  /** After a lost notification connection came back: other replicas' changes meanwhile were missed, so caches start over. */
+  onResumed(listener: () => void): void {
+    this.emitter.on('resumed', listener);
   }
 
   async publish(tx: Transaction, event: Omit<ChangeEvent, 'at'>): Promise<void> {
@@ -66,6 +75,11 @@ export class ChangeFeed {
   onShutdown(listener: () => void): () => void {
     this.emitter.on('shutdown', listener);
     return () => this.emitter.off('shutdown', listener);
+  }
+
+  /** Open event streams (each waits on shutdown), for the operator metrics. */
+  streamCount(): number {
+    return this.emitter.listenerCount('shutdown');
   }
 
   shutdown(): void {

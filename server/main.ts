@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createApp, type Registry } from './app.js';
-import { defaultDataDir, type ServerConfig } from './config.js';
+import { defaultDataDir, operations, type ServerConfig } from './config.js';
+import type { OperatorMetrics } from './http/prometheus.js';
 import { describeDatabaseUrl, openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import type { CreatedKey } from './keys/service.js';
@@ -13,9 +15,15 @@ export interface RunningServer {
   registry: Registry;
   db: Database;
   server: Server;
+  /** The management port's Prometheus endpoint (`.../metrics`), when one was asked for. */
+  metricsUrl: string | undefined;
   /** The admin key made on a first start, to show once. */
   bootstrapKey: CreatedKey | undefined;
-  /** Stops accepting, lets requests in flight finish (up to `graceMs`), closes the database. */
+  /**
+   * Fails readiness and ends event streams (with a retry hint), keeps serving for the shutdown delay
+   * (load balancers see /readyz fail and stop sending), stops accepting, lets requests in flight finish
+   * (up to `graceMs`), closes the database.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -32,27 +40,63 @@ function announceSecret(secret: ServerSecret, db: Database, logger: Logger): voi
   }
 }
 
+function urlOf(server: Server, bound: string): string {
+  const { port } = server.address() as AddressInfo;
+  const host = bound.includes(':') ? `[${bound}]` : bound;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+}
+
+async function listening(server: Server): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+}
+
+/**
+ * The management port: Prometheus metrics at /metrics, nothing else. A port of its own rather than a path
+ * on the API, whose /metrics is the evaluation metrics API; it has no credential, so it binds loopback
+ * unless told otherwise (docs/operations.md).
+ */
+async function metricsServer(metrics: OperatorMetrics, port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('the management port serves GET /metrics only\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`metrics failed: ${(err as Error).message}\n`),
+    );
+  });
+  server.listen(port, host);
+  await listening(server);
+  return server;
+}
+
 /** Opens and migrates the database, ensures an admin key, and listens. */
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const db = await openDatabase(config.databaseUrl, { sqliteDriver: config.sqliteDriver });
+  const ops = operations(config);
+  const db = await openDatabase(config.databaseUrl, {
+    sqliteDriver: config.sqliteDriver,
+    postgres: { max: ops.dbPoolSize, connectTimeoutMs: ops.dbConnectTimeoutMs, statementTimeoutMs: ops.dbStatementTimeoutMs },
+  });
+  let management: Server | undefined;
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ migrations: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
     const secret = loadServerSecret({ value: config.secret, file: config.secretFile, dataDir: config.dataDir ?? defaultDataDir() });
     announceSecret(secret, db, logger);
     await checkSecretMatches(db, secret);
-    const registry = await createApp(db, logger, secret, config);
+    const registry = await createApp(db, logger, secret, { ...config, operatorMetrics: config.metricsPort !== undefined });
     const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey, config.adminKeyName);
+    if (registry.operatorMetrics && config.metricsPort !== undefined) management = await metricsServer(registry.operatorMetrics, config.metricsPort, ops.metricsHost);
+    const metricsUrl = management && `${urlOf(management, ops.metricsHost)}/metrics`;
     const server = registry.app.listen(config.port, config.host);
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    await listening(server);
     server.keepAliveTimeout = 65_000; // outlive common load balancers' idle timeouts
-    const { port } = server.address() as AddressInfo;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    logger.info({ url, database: describeDatabaseUrl(config.databaseUrl), driver: db.driver, environments: config.environments }, 'prompt registry listening');
+    const url = urlOf(server, config.host);
+    logger.info({ url, metrics: metricsUrl, database: describeDatabaseUrl(config.databaseUrl), driver: db.driver, environments: config.environments }, 'prompt registry listening');
     logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
     registry.services.retention.start(config.retentionIntervalMinutes, logger);
     // Read the identity provider's discovery document now, so a misconfiguration shows in the log at start-up
@@ -63,9 +107,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     );
 
     let closing: Promise<void> | undefined;
-    const close = (graceMs = 10_000) =>
+    const close = (graceMs = ops.shutdownGraceMs) =>
       (closing ??= (async () => {
+        registry.lifecycle.draining = true;
         registry.services.feed.shutdown(); // ends event streams, which would otherwise hold the server open
+        if (ops.shutdownDelayMs > 0) {
+          logger.info({ delay_ms: ops.shutdownDelayMs }, 'readiness failing; still serving until load balancers notice');
+          await sleep(ops.shutdownDelayMs);
+          registry.services.feed.shutdown(); // streams opened meanwhile
+        }
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -73,10 +123,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         clearTimeout(timer);
         await registry.services.retention.stop(); // a purge in progress stops after its current batch
         await registry.services.templates.close();
+        if (management) {
+          const stopped = new Promise<void>((resolve) => management!.close(() => resolve()));
+          management.closeAllConnections(); // a scraper's keep-alive connection
+          await stopped;
+        }
         await db.close();
       })());
-    return { url, registry, db, server, bootstrapKey, close };
+    return { url, metricsUrl, registry, db, server, bootstrapKey, close };
   } catch (err) {
+    management?.close();
     await db.close().catch(() => undefined);
     throw err;
   }

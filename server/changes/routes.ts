@@ -88,7 +88,11 @@ export function changeRoutes(feed: ChangeFeed, keys: KeyLiveness, heartbeatMs: n
             }
             resolve();
           };
-          const stopOnShutdown = feed.onShutdown(() => end());
+          // The server is going away: say when to reconnect (to another replica, or this one restarted).
+          const stopOnShutdown = feed.onShutdown(() => {
+            if (!res.writableEnded) res.write(`retry: ${RETRY_MS}\n: server shutting down; reconnect\n\n`);
+            end();
+          });
           req.on('close', () => end());
           // A token already past its exp (within the verifier's clock tolerance) ends the stream at the next turn.
           const stopWatching = watchCredential(principal, feed, keys, end);

@@ -58,3 +58,27 @@ export function isReadOnlyStorage(err: unknown): boolean {
   const code = driverCode(err);
   return code?.startsWith('SQLITE_READONLY') === true || code === '25006' || code === 'EROFS' || sqlitePrimary(err) === 8;
 }
+
+/**
+ * The code our Postgres adapter gives the driver's own connection failures (a connection timeout, a
+ * connection ended mid-query, a query read timeout), which pg throws without a code.
+ */
+export const CONNECTION_FAILED = 'PR_CONNECTION_FAILED';
+
+/** Socket errors: the database host refuses, resets, times out or cannot be found. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/**
+ * Postgres SQLSTATEs meaning "not now" rather than "not this request": class 08 (connection exceptions),
+ * 53300 too many connections, 57014 statement timeout (query_canceled), 57P01 admin shutdown,
+ * 57P02 crash shutdown, 57P03 cannot connect now.
+ */
+const POSTGRES_UNAVAILABLE = new Set(['08000', '08001', '08003', '08004', '08006', '53300', '57014', '57P01', '57P02', '57P03']);
+
+/** The database cannot answer right now (unreachable, overloaded, timed out): a retry later may succeed. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = driverCode(err);
+  if (code === undefined) return false;
+  // SQLite's busy timeout ran out: another writer held the lock the whole time.
+  return code === CONNECTION_FAILED || SOCKET_CODES.has(code) || POSTGRES_UNAVAILABLE.has(code) || code === 'SQLITE_BUSY';
+}

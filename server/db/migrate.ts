@@ -63,7 +63,11 @@ export async function migrate(db: Database, opts: { through?: number } = {}): Pr
   // `through` stops at a version: tests build a database as an older release left it.
   const migrations = loadMigrations(db.dialect).filter((m) => m.version <= (opts.through ?? Infinity));
   return db.transaction(async (tx) => {
-    if (tx.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    if (tx.dialect === 'postgres') {
+      // A migration rewriting a large table may take longer than the statement timeout requests get.
+      await tx.exec('SET LOCAL statement_timeout = 0');
+      await tx.run('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    }
     await ensureTable(tx);
     const rows = await tx.all<{ version: number }>('SELECT version FROM schema_migrations');
     const applied = new Set(rows.map((r) => Number(r.version)));
@@ -77,4 +81,15 @@ export async function migrate(db: Database, opts: { through?: number } = {}): Pr
     }
     return pending;
   });
+}
+
+const latestKnown = new Map<Database['dialect'], number>();
+
+/** Whether every migration this build knows has been applied (a replica behind an upgrade is not ready). */
+export async function migrationsCurrent(db: Database): Promise<{ current: boolean; applied: number; known: number }> {
+  let known = latestKnown.get(db.dialect);
+  if (known === undefined) latestKnown.set(db.dialect, (known = Math.max(0, ...loadMigrations(db.dialect).map((m) => m.version))));
+  const row = await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+  const applied = Number(row?.v ?? 0);
+  return { current: applied >= known, applied, known };
 }

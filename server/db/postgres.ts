@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Database, Queryable, Row, Transaction } from './types.js';
+import { CONNECTION_FAILED, isDatabaseUnavailable } from './errors.js';
+import type { Database, PoolStats, Queryable, Row, Transaction } from './types.js';
 
 // Answer TIMESTAMPTZ and BIGINT as strings we control: timestamps become ISO
 // text in the row mappers, counts are parsed where they are read.
@@ -24,8 +25,51 @@ function statementName(sql: string): string {
 
 type Client = pg.Pool | pg.PoolClient;
 
+/**
+ * pg throws its own connection failures (connect timeout, connection ended, query read timeout, a closed
+ * pool) as plain Errors without a code: give them one, so the error mapping can answer 503 rather than 500.
+ * Server errors (DatabaseError), socket errors (which have codes) and programming errors pass as they are.
+ */
+function classify(err: unknown): unknown {
+  if (err instanceof pg.DatabaseError || err instanceof TypeError || err instanceof RangeError) return err;
+  if (!(err instanceof Error) || typeof (err as { code?: unknown }).code === 'string') return err;
+  return Object.assign(new Error(`database connection failed: ${err.message}`, { cause: err }), { code: CONNECTION_FAILED });
+}
+
 async function runQuery<T>(client: Client, sql: string, params: readonly unknown[]): Promise<pg.QueryResult<T & pg.QueryResultRow>> {
-  return client.query<T & pg.QueryResultRow>({ name: statementName(sql), text: sql, values: params as unknown[] });
+  try {
+    return await client.query<T & pg.QueryResultRow>({ name: statementName(sql), text: sql, values: params as unknown[] });
+  } catch (err) {
+    throw classify(err);
+  }
+}
+
+export interface PostgresOptions {
+  /** Pool size. */
+  max?: number | undefined;
+  /** How long to wait for a connection (a new one, or a free one from a full pool), in ms; 0 forever. */
+  connectTimeoutMs?: number | undefined;
+  /** The server cancels a statement running longer than this (statement_timeout), in ms; 0 never. */
+  statementTimeoutMs?: number | undefined;
+}
+
+export const POSTGRES_DEFAULTS = { max: 10, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 } as const;
+
+function connectionConfig(connectionString: string, options: PostgresOptions): pg.ClientConfig {
+  const statementTimeout = options.statementTimeoutMs ?? POSTGRES_DEFAULTS.statementTimeoutMs;
+  return {
+    connectionString,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    keepAlive: true,
+    ...(statementTimeout > 0
+      ? {
+          statement_timeout: statementTimeout,
+          // The client's own backstop for a server that stopped answering (a dead host, a dropped route),
+          // which statement_timeout, enforced by that server, cannot cover.
+          query_timeout: statementTimeout + 5_000,
+        }
+      : {}),
+  };
 }
 
 class PgQueryable implements Queryable {
@@ -65,24 +109,44 @@ class PgTransaction extends PgQueryable {
 export class PostgresDatabase extends PgQueryable implements Database {
   readonly driver = 'pg';
   private listener: pg.Client | undefined;
+  private readonly resumed: Array<() => void> = [];
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly handlers = new Map<string, Array<(payload: string) => void>>();
+
+  private idleErrors = 0;
+
+  static open(connectionString: string, options: PostgresOptions = {}): PostgresDatabase {
+    const config = connectionConfig(connectionString, options);
+    const pool = new pg.Pool({ ...config, max: options.max ?? POSTGRES_DEFAULTS.max });
+    const db = new PostgresDatabase(pool, config);
+    // An idle client that loses its connection must not crash the process; it is counted for the metrics.
+    pool.on('error', () => db.idleErrors++);
+    return db;
+  }
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly connectionString: string,
+    private readonly config: pg.ClientConfig,
   ) {
     super(pool);
   }
 
-  static open(connectionString: string, options: { max?: number } = {}): PostgresDatabase {
-    const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
-    // An idle client that loses its connection must not crash the process.
-    pool.on('error', () => undefined);
-    return new PostgresDatabase(pool, connectionString);
+  poolStats(): PoolStats {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.pool.options.max, idleErrors: this.idleErrors };
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw classify(err);
+    }
+    // pg-pool drops its error listener while a client is checked out: a connection lost between two
+    // statements would be an uncaught 'error' event, ending the process. The next statement fails anyway.
+    const ignore = () => undefined;
+    client.on('error', ignore);
     const tx = new PgTransaction(client);
     let result: T;
     try {
@@ -90,33 +154,71 @@ export class PostgresDatabase extends PgQueryable implements Database {
       result = await fn(tx as unknown as Transaction);
       await client.query('COMMIT');
     } catch (err) {
+      const failure = classify(err);
       await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
-      throw err;
+      // A connection that failed goes, rather than back to the pool for the next request to find broken.
+      client.off('error', ignore);
+      client.release(isDatabaseUnavailable(failure));
+      throw failure;
     }
+    client.off('error', ignore);
     client.release();
     for (const fn of tx.committed) fn();
     return result;
   }
 
-  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+  async listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void> {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
     const list = this.handlers.get(channel) ?? [];
     list.push(onNotify);
     this.handlers.set(channel, list);
-    if (!this.listener) {
-      const client = new pg.Client({ connectionString: this.connectionString });
-      client.on('error', () => undefined);
-      client.on('notification', (msg) => {
-        for (const handler of this.handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
-      });
-      await client.connect();
-      this.listener = client;
-    }
+    if (onResumed) this.resumed.push(onResumed);
+    this.listener ??= await this.openListener();
     if (list.length === 1) await this.listener.query(`LISTEN ${channel}`);
   }
 
+  private async openListener(): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.config, query_timeout: undefined, statement_timeout: undefined });
+    client.on('error', () => undefined);
+    client.on('notification', (msg) => {
+      for (const handler of this.handlers.get(msg.channel) ?? []) handler(msg.payload ?? '');
+    });
+    await client.connect();
+    client.once('end', () => {
+      if (this.listener !== client || this.closed) return;
+      this.listener = undefined;
+      this.relisten(1_000);
+    });
+    return client;
+  }
+
+  /**
+   * The LISTEN connection was lost (the database restarted or was unreachable): reconnect, backing off
+   * up to 30 s, and tell the `onResumed` callbacks, since notifications sent meanwhile were missed.
+   */
+  private relisten(delayMs: number): void {
+    this.retry = setTimeout(() => {
+      this.openListener().then(
+        async (client) => {
+          try {
+            for (const channel of this.handlers.keys()) await client.query(`LISTEN ${channel}`);
+          } catch {
+            await client.end().catch(() => undefined);
+            return this.relisten(Math.min(delayMs * 2, 30_000));
+          }
+          if (this.closed) return void (await client.end().catch(() => undefined));
+          this.listener = client;
+          for (const fn of this.resumed) fn();
+        },
+        () => this.relisten(Math.min(delayMs * 2, 30_000)),
+      );
+    }, delayMs);
+    this.retry.unref();
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end();
   }

@@ -38,14 +38,26 @@ export interface Notification {
   payload: string;
 }
 
+/** A Postgres pool's connections right now, and how many idle connections have failed since start. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+  idleErrors: number;
+}
+
 export interface Database extends Queryable {
   /** The driver underneath: pg, node (node:sqlite) or better-sqlite3. */
   readonly driver: string;
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /**
    * Subscribes to change notifications from other processes (Postgres
-   * LISTEN/NOTIFY). SQLite has one process, so it never calls back.
+   * LISTEN/NOTIFY). SQLite has one process, so it never calls back. `onResumed`: the subscription was
+   * lost and is back (Postgres reconnected); notifications in between were missed.
    */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<void>;
+  listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void>;
   close(): Promise<void>;
+  /** Postgres only: the connection pool's use, for the operator metrics. */
+  poolStats?(): PoolStats;
 }

@@ -22,6 +22,8 @@ export function answer(status: 200 | 404, value: unknown): CachedAnswer {
 export class ResolveCache {
   private readonly entries: LruCache<string, CachedAnswer>;
   private generation = 0;
+  /** Lookups answered from the cache and not, for the operator metrics (counted by the callers, once a request). */
+  readonly stats = { hits: 0, misses: 0 };
 
   constructor(capacity: number) {
     this.entries = new LruCache(capacity);

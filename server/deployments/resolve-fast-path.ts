@@ -46,7 +46,8 @@ export function resolveFastPath(deployments: DeploymentService, auth: Authentica
     const principal = auth.cached(req);
     if (!principal || !grants(principal.scopes, 'read')) return false;
     const found = deployments.cache.get(m[1]!, m[2] ?? 'production');
-    if (!found) return false;
+    if (!found) return false; // the route will look again, and count the miss
+    deployments.cache.stats.hits++;
     sendResolved(found, req, res);
     return true;
   };

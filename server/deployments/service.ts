@@ -62,6 +62,7 @@ export class DeploymentService {
       // Deploys and rollbacks change the answer; a first version turns "no such prompt" into "not deployed".
       if (event.prompt && !event.type.startsWith('deployment_request.')) this.cache.invalidatePrompt(event.prompt);
     });
+    feed.onResumed(() => this.cache.clear());
   }
 
   assertEnvironment(environment: string): void {
@@ -220,7 +221,11 @@ export class DeploymentService {
   /** The live version as a ready-to-send answer, from the cache when it can. */
   async resolveAnswer(name: string, environment: string): Promise<CachedAnswer> {
     const hit = this.cache.get(name, environment);
-    if (hit) return hit;
+    if (hit) {
+      this.cache.stats.hits++;
+      return hit;
+    }
+    this.cache.stats.misses++;
     this.assertEnvironment(environment);
     const ticket = this.cache.ticket();
     const row = await repo.resolve(this.db, name, environment);

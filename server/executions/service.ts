@@ -118,6 +118,9 @@ export class ExecutionService {
    * nothing. Every reference is resolved first; any bad row refuses the
    * batch, naming each bad row. An id already stored is not stored again.
    */
+  /** Batches stored, rows inserted and duplicate rows skipped since start, for the operator metrics. */
+  readonly ingested = { batches: 0, rows: 0, duplicates: 0 };
+
   async ingest(batch: Batch): Promise<IngestResult> {
     if (batch.rows.length > MAX_BATCH) throw batchTooLarge(batch.rows.length);
     const now = Date.now();
@@ -164,6 +167,9 @@ export class ExecutionService {
       };
     });
     const inserted = await this.store(records);
+    this.ingested.batches++;
+    this.ingested.rows += inserted;
+    this.ingested.duplicates += records.length - inserted;
     return { accepted: records.length, inserted, duplicates: records.length - inserted, ids: records.map((r) => r.id) };
   }
 

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isForeignKeyViolation, isReadOnlyStorage, isStorageFull, isUniqueViolation, violatedConstraint } from '../db/errors.js';
+import { isDatabaseUnavailable, isForeignKeyViolation, isReadOnlyStorage, isStorageFull, isUniqueViolation, violatedConstraint } from '../db/errors.js';
 import { AppError, type ErrorKind } from '../errors.js';
 import { TemplateError } from '../templates/index.js';
 
@@ -37,6 +37,20 @@ export function validationIssues(err: z.ZodError): Array<{ path: string; message
   return err.issues.map((issue) => ({ path: describePath(issue.path), message: issue.message }));
 }
 
+/** Seconds a client is asked to wait before retrying while the database cannot answer. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/** Unreachable, refusing, overloaded (pool or server full) or timed out: 503, so clients and load balancers retry. */
+function databaseUnavailable(err: unknown): Mapped | undefined {
+  if (!isDatabaseUnavailable(err)) return undefined;
+  return {
+    status: 503,
+    code: 'database_unavailable',
+    message: 'the database is not answering right now (unreachable, overloaded or too slow); nothing was changed unless a retry finds it done, retry shortly',
+    details: { retry_after: DATABASE_RETRY_AFTER_SECONDS },
+  };
+}
+
 function map(err: unknown): Mapped | undefined {
   if (err instanceof AppError) return { status: STATUS[err.kind], code: err.code, message: err.message, details: err.details };
   if (err instanceof TemplateError) return { status: 422, code: err.code, message: err.message, details: err.details };
@@ -62,6 +76,8 @@ function map(err: unknown): Mapped | undefined {
   if (e && typeof e === 'object' && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return { status: e.status, code: 'invalid_request', message: 'the request could not be read' };
   }
+  const unavailable = databaseUnavailable(err);
+  if (unavailable) return unavailable;
   if (isUniqueViolation(err)) {
     return { status: 409, code: 'conflict', message: 'a conflicting change was made at the same time; retry the request', details: { constraint: violatedConstraint(err) } };
   }
@@ -83,12 +99,15 @@ export function errorBody(code: string, message: string, details: Record<string,
 }
 
 /** Maps every error to the one JSON shape; unknown errors are logged and answered as a bare 500. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, onDatabaseUnavailable?: () => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const requestId = res.getHeader('x-request-id') as string | undefined;
     const mapped = map(err);
     if (!mapped) {
       logger.error({ err, request_id: requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
+    } else if (mapped.code === 'database_unavailable') {
+      onDatabaseUnavailable?.();
+      logger.warn({ reason: (err as Error).message, code: (err as { code?: unknown }).code, request_id: requestId, method: req.method, url: req.originalUrl }, 'database unavailable');
     }
     const { status, code, message, details } = mapped ?? { status: 500, code: 'internal_error', message: 'internal error; the server log has the details' };
     if (res.headersSent) {
