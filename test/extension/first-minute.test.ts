@@ -310,7 +310,8 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
       (opened) => (wb = opened),
     );
 
-    it('names the minimum Node.js and what to do', { timeout: 4 * MINUTE, skip: version.startsWith('20.') ? false : `the machine's node is ${version}, not a Node.js 20` }, async () => {
+    // Only where the machine's node is a Node.js 20 (as here and in CI) can it stand in for an old editor.
+    if (version.startsWith('20.')) it('names the minimum Node.js and what to do', { timeout: 4 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
       const message = await seeFault(wb, /needs Node\.js 22\.13\.0 or later/, '27-fault-runtime-without-sqlite');
       assert.ok(message.includes(`"${old}" (the promptRegistry.nodePath setting) is Node.js ${version} without node:sqlite`), message);
