@@ -184,6 +184,11 @@ export class ApprovalService {
     const outcome = await this.db.transaction(async (tx) => {
       const req = await repo.lockRequest(tx, id);
       if (!req) throw notFound('request_not_found', `no deployment request ${id}`);
+      // People, not credentials: one person's second key (or their sign-in) is still them.
+      const own = actor.person === req.requested_person;
+      // The requester may withdraw; everyone else needs the right to deploy there, checked before anything
+      // about the request's state is answered or recorded in their name.
+      if (!own) this.environments.requireDeploy(actor, await this.environments.policy(req.environment, tx), decision === 'approve' ? 'approve deploys to' : 'reject deploys to');
       const at = new Date().toISOString();
       if (req.status === 'pending' && Date.parse(req.expires_at) <= Date.now()) {
         await repo.setStatus(tx, id, 'expired', at);
@@ -195,14 +200,10 @@ export class ApprovalService {
       }
       if (decision === 'approve') await this.assertCurrent(tx, req);
 
-      // People, not credentials: one person's second key (or their sign-in) is still them.
-      const own = actor.person === req.requested_person;
       if (own && decision === 'approve') {
         const via = actor.name === req.requested_by ? '' : ` (as "${req.requested_by}")`;
         throw new AppError('forbidden', 'self_approval', `"${actor.person}" asked for this ${req.action}${via}; it needs approval from someone else`);
       }
-      // The requester may withdraw; everyone else needs the right to deploy there.
-      if (!own) this.environments.requireDeploy(actor, await this.environments.policy(req.environment, tx), decision === 'approve' ? 'approve deploys to' : 'reject deploys to');
       const earlier = await repo.decisionsFor(tx, [id]);
       if (earlier.some((d) => d.person === actor.person)) {
         throw conflict('already_decided', `"${actor.person}" has already decided on this request`);

@@ -112,6 +112,11 @@ for (const dialect of DIALECTS) {
       assert.equal(again.status, 409);
       assert.equal(again.body.error.code, 'request_not_pending');
       assert.equal((await reader.get(`/deployment-requests/${asked.body.id}`)).body.status, 'applied');
+      // Someone without the right to deploy there learns nothing from deciding: a 403 before any state.
+      for (const decision of ['approve', 'reject']) {
+        const denied = await stager.post(`/deployment-requests/${asked.body.id}/${decision}`, {});
+        assert.equal(denied.status, 403, `${decision}: ${JSON.stringify(denied.body)}`);
+      }
     });
 
     it('needs N distinct approvers when N is set', async () => {
@@ -139,7 +144,8 @@ for (const dialect of DIALECTS) {
       assert.equal((await approver1.post(`/deployment-requests/${a.body.id}/approve`, {})).status, 409);
       const b = await requester.post('/prompts/p/deployments', { version: 4, environment: 'production' });
       assert.equal((await requester.post(`/deployment-requests/${b.body.id}/reject`, {})).body.status, 'rejected');
-      assert.equal((await reader.post(`/deployment-requests/${b.body.id}/reject`, {})).status, 409, 'decided already');
+      assert.equal((await approver1.post(`/deployment-requests/${b.body.id}/reject`, {})).status, 409, 'decided already');
+      assert.equal((await reader.post(`/deployment-requests/${b.body.id}/reject`, {})).status, 403, 'a reader may not decide, whatever the state');
       assert.equal(await live(), 3);
       const rejectedList = await reader.get('/deployment-requests?status=rejected&prompt=p&environment=production');
       assert.deepEqual(rejectedList.body.items.map((r: { id: string }) => r.id), [b.body.id, a.body.id]);
@@ -153,6 +159,9 @@ for (const dialect of DIALECTS) {
       assert.equal((await reader.get(`/deployment-requests/${asked.body.id}`)).body.status, 'expired');
       assert.ok(!(await reader.get('/deployment-requests?status=pending')).body.items.some((r: { id: string }) => r.id === asked.body.id));
       assert.ok((await reader.get('/deployment-requests?status=expired')).body.items.some((r: { id: string }) => r.id === asked.body.id));
+      const audited = async () => (await s.admin.get('/audit?action=deployment_request.expired&limit=100')).body.items.filter((e: { target_id: string }) => e.target_id === asked.body.id);
+      assert.equal((await stager.post(`/deployment-requests/${asked.body.id}/approve`, {})).status, 403);
+      assert.deepEqual(await audited(), [], 'a refused caller records nothing in their name');
       const late = await approver1.post(`/deployment-requests/${asked.body.id}/approve`, {});
       assert.equal(late.status, 409);
       assert.equal(late.body.error.code, 'request_expired');
