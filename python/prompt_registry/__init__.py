@@ -18,7 +18,7 @@ from .limits import DEFAULT_LIMITS, TemplateLimits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt
 from .render import SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 import logging as _logging
 

@@ -11,11 +11,12 @@ import threading
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 from urllib.parse import quote, urlsplit
 
+from ._version import __version__
 from .errors import PromptNotFoundError, RegistryError, RegistryUnreachableError
 
 __all__ = ["Answer", "Http", "quote_segment"]
 
-USER_AGENT = "prompt-registry-python/0.1.0"
+USER_AGENT = f"prompt-registry-python/{__version__}"
 
 _NOT_FOUND_CODES = frozenset(["prompt_not_found", "not_deployed", "version_not_found"])
 # A kept-alive connection the server has closed meanwhile fails with one of
