@@ -88,7 +88,14 @@ for (const pkg of ['piscina']) {
   const from = packageDir(pkg);
   const to = out(`bundled-server/node_modules/${pkg}`);
   mkdirSync(to, { recursive: true });
-  cpSync(from, to, { recursive: true, filter: (src) => !/[\\/](src|docs|test)([\\/]|$)/.test(src.slice(from.length)) });
+  // Only what runs (its JavaScript and package.json) and its licence: no sources, tests, maps or typings.
+  cpSync(from, to, {
+    recursive: true,
+    filter: (src) => {
+      const rel = src.slice(from.length);
+      return !/[\\/](src|docs|test|test-jest|scripts|benchmark)([\\/]|$)/.test(rel) && !/\.(map|ts|md)$/.test(rel);
+    },
+  });
 }
 
 // The extension-host tests (mocha in a real VS Code), with --tests.
