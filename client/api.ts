@@ -62,8 +62,8 @@ export interface DeploymentRequest {
   requested_credential: string;
   requested_at: string;
   expires_at: string;
-  /** `approved` is reserved: the final approval applies the change at once. */
-  status: 'pending' | 'approved' | 'applied' | 'rejected' | 'expired';
+  /** The final approval applies the change at once, so there is no resting "approved" state. */
+  status: 'pending' | 'applied' | 'rejected' | 'expired';
   required_approvals: number;
   approvals: number;
   decisions: RequestDecision[];

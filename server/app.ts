@@ -151,6 +151,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Builds the services and the Express app over an open, migrated database; `secret` keys API key hashes. */
 export async function createApp(db: Database, logger: Logger, secret: ServerSecret, options: Partial<AppOptions> = {}): Promise<Registry> {
   const opts = { ...DEFAULT_APP_OPTIONS, ...options };
+  // After-commit work (change feed subscribers) runs once the change is stored: a failure is logged, never answered.
+  db.onAfterCommitError((err, what) => logger.error({ err, after_commit: what }, 'after-commit work failed; the change it followed is committed'));
   const feed = new ChangeFeed(db);
   await feed.start();
   const keys = new KeyService(db, feed, secret);

@@ -63,7 +63,25 @@ export class ChangeFeed {
     if (tx.dialect === 'postgres') {
       await tx.get('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin: this.origin, event: full })]);
     }
-    tx.afterCommit(() => this.emitter.emit('change', full));
+    const subject = [full.prompt, full.environment].filter(Boolean).join('/');
+    tx.afterCommit(`change feed: ${full.type}${subject ? ` (${subject})` : ''}`, () => this.dispatch(full));
+  }
+
+  /**
+   * Calls every subscriber even when one throws (an EventEmitter stops at the first), so a failing
+   * subscriber cannot keep the resolve cache from being invalidated; the failures are thrown together after.
+   */
+  private dispatch(event: ChangeEvent): void {
+    const failures: unknown[] = [];
+    for (const listener of this.emitter.listeners('change') as Array<(event: ChangeEvent) => void>) {
+      try {
+        listener(event);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} change feed subscribers failed`);
   }
 
   subscribe(listener: (event: ChangeEvent) => void): () => void {

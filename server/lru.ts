@@ -2,7 +2,11 @@
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
 
-  constructor(private readonly capacity: number) {}
+  /** `onEvict` hears of each entry dropped to make room, so an index kept beside the cache stays in step. */
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict?: (key: K) => void,
+  ) {}
 
   get(key: K): V | undefined {
     const value = this.map.get(key);
@@ -18,15 +22,15 @@ export class LruCache<K, V> {
     if (this.capacity <= 0) return;
     this.map.delete(key);
     this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next().value as K;
+      this.map.delete(oldest);
+      this.onEvict?.(oldest);
+    }
   }
 
   delete(key: K): void {
     this.map.delete(key);
-  }
-
-  deleteWhere(predicate: (key: K) => boolean): void {
-    for (const key of this.map.keys()) if (predicate(key)) this.map.delete(key);
   }
 
   clear(): void {

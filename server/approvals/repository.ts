@@ -1,7 +1,7 @@
 import type { Queryable, Transaction } from '../db/index.js';
 import { listParam, nullableTimestamp, timestamp } from '../db/values.js';
 
-export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'applied';
+export type RequestStatus = 'pending' | 'rejected' | 'expired' | 'applied';
 
 export interface RequestRow {
   id: string;

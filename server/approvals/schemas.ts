@@ -5,7 +5,7 @@ export const requestParams = z.object({ id: uuid });
 
 export const decisionBody = z.object({ comment: text(2000).optional() }).strict();
 
-export const requestStatus = z.enum(['pending', 'approved', 'rejected', 'expired', 'applied']);
+export const requestStatus = z.enum(['pending', 'rejected', 'expired', 'applied']);
 
 export const listQuery = z.object({
   status: requestStatus.optional(),

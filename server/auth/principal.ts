@@ -18,8 +18,6 @@ export interface Principal {
   oidc?: { issuer: string; subject: string; email: string | null; roles: string[] };
 }
 
-export const BASE_SCOPES = ['read', 'write', 'deploy', 'admin', 'executions:read', 'executions:write'] as const;
-
 /** A scope is read, write, deploy, deploy:ENV, executions:read, executions:write or admin. */
 export const SCOPE_PATTERN = /^(read|write|admin|executions:(read|write)|deploy(:[a-z0-9][a-z0-9_-]{0,49})?)$/;
 

@@ -22,12 +22,6 @@ export function isForeignKeyViolation(err: unknown): boolean {
   return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
 }
 
-/** Postgres serialization failures and deadlocks, and SQLite's busy database: safe to retry. */
-export function isRetryable(err: unknown): boolean {
-  const code = driverCode(err);
-  return code === '40001' || code === '40P01' || code === 'SQLITE_BUSY';
-}
-
 /** The constraint or index a unique violation hit, when the driver says. */
 export function violatedConstraint(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;

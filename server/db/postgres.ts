@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CONNECTION_FAILED, isDatabaseUnavailable } from './errors.js';
+import { runAfterCommit, stderrAfterCommitErrors, type AfterCommitErrorHandler, type AfterCommitWork } from './after-commit.js';
 import type { Database, PoolStats, Queryable, Row, Transaction } from './types.js';
 
 // Answer TIMESTAMPTZ and BIGINT as strings we control: timestamps become ISO
@@ -90,9 +91,9 @@ class PgQueryable implements Queryable {
 }
 
 class PgTransaction extends PgQueryable {
-  readonly committed: Array<() => void> = [];
-  afterCommit(fn: () => void): void {
-    this.committed.push(fn);
+  readonly committed: AfterCommitWork[] = [];
+  afterCommit(what: string, fn: () => void): void {
+    this.committed.push({ what, fn });
   }
   async exec(script: string): Promise<void> {
     await this.client.query(script);
@@ -136,6 +137,12 @@ export class PostgresDatabase extends PgQueryable implements Database {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.pool.options.max, idleErrors: this.idleErrors };
   }
 
+  private afterCommitError: AfterCommitErrorHandler = stderrAfterCommitErrors;
+
+  onAfterCommitError(handler: AfterCommitErrorHandler): void {
+    this.afterCommitError = handler;
+  }
+
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
@@ -163,7 +170,7 @@ export class PostgresDatabase extends PgQueryable implements Database {
     }
     client.off('error', ignore);
     client.release();
-    for (const fn of tx.committed) fn();
+    runAfterCommit(tx.committed.splice(0), this.afterCommitError);
     return result;
   }
 

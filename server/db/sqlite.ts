@@ -1,4 +1,5 @@
 import { loadSqliteDriver, type SqliteConnection, type SqliteDriver, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
+import { runAfterCommit, stderrAfterCommitErrors, type AfterCommitErrorHandler, type AfterCommitWork } from './after-commit.js';
 import type { Database, Queryable, Row, Transaction } from './types.js';
 
 interface Prepared {
@@ -65,9 +66,9 @@ class SqliteQueryable implements Queryable {
 }
 
 class SqliteTransaction extends SqliteQueryable {
-  readonly committed: Array<() => void> = [];
-  afterCommit(fn: () => void): void {
-    this.committed.push(fn);
+  readonly committed: AfterCommitWork[] = [];
+  afterCommit(what: string, fn: () => void): void {
+    this.committed.push({ what, fn });
   }
   async exec(script: string): Promise<void> {
     this.connection.exec(script);
@@ -122,6 +123,12 @@ export class SqliteDatabase extends SqliteQueryable implements Database {
     }
   }
 
+  private afterCommitError: AfterCommitErrorHandler = stderrAfterCommitErrors;
+
+  onAfterCommitError(handler: AfterCommitErrorHandler): void {
+    this.afterCommitError = handler;
+  }
+
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const previous = this.lock;
     let release!: () => void;
@@ -148,8 +155,7 @@ export class SqliteDatabase extends SqliteQueryable implements Database {
     } finally {
       release();
     }
-    const after = tx.committed.splice(0);
-    for (const cb of after) cb();
+    runAfterCommit(tx.committed.splice(0), this.afterCommitError);
     return result;
   }
 

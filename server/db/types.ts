@@ -1,3 +1,5 @@
+import type { AfterCommitErrorHandler } from './after-commit.js';
+
 /**
  * The storage contract both dialects implement. SQL is written once with
  * Postgres-style `$1` placeholders; the SQLite adapter rewrites them.
@@ -22,8 +24,11 @@ declare const transactionBrand: unique symbol;
  */
 export interface Transaction extends Queryable {
   readonly [transactionBrand]: true;
-  /** Runs `fn` once the transaction has committed (never if it rolls back). */
-  afterCommit(fn: () => void): void;
+  /**
+   * Runs `fn` once the transaction has committed (never if it rolls back). An error it throws is
+   * reported to the database's after-commit error handler with `what`, never to the caller.
+   */
+  afterCommit(what: string, fn: () => void): void;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
   /**
@@ -31,11 +36,6 @@ export interface Transaction extends Queryable {
    * each chunk as the connection takes it; answers the rows copied.
    */
   copyFrom?(sql: string, chunks: Iterable<string>): Promise<number>;
-}
-
-export interface Notification {
-  channel: string;
-  payload: string;
 }
 
 /** A Postgres pool's connections right now, and how many idle connections have failed since start. */
@@ -51,6 +51,8 @@ export interface Database extends Queryable {
   /** The driver underneath: pg, node (node:sqlite) or better-sqlite3. */
   readonly driver: string;
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Where after-commit work that threw is reported (stderr until set). */
+  onAfterCommitError(handler: AfterCommitErrorHandler): void;
   /**
    * Subscribes to change notifications from other processes (Postgres
    * LISTEN/NOTIFY). SQLite has one process, so it never calls back. `onResumed`: the subscription was

@@ -21,12 +21,17 @@ export function answer(status: 200 | 404, value: unknown): CachedAnswer {
  */
 export class ResolveCache {
   private readonly entries: LruCache<string, CachedAnswer>;
+  /** Each prompt's cached environments, so invalidating a prompt touches only its own entries. */
+  private readonly byPrompt = new Map<string, Set<string>>();
   private generation = 0;
   /** Lookups answered from the cache and not, for the operator metrics (counted by the callers, once a request). */
   readonly stats = { hits: 0, misses: 0 };
 
-  constructor(capacity: number) {
-    this.entries = new LruCache(capacity);
+  constructor(private readonly capacity: number) {
+    this.entries = new LruCache(capacity, (key) => {
+      const [prompt, environment] = key.split('\u0000') as [string, string];
+      this.forget(prompt, environment);
+    });
   }
 
   static key(prompt: string, environment: string): string {
@@ -43,17 +48,36 @@ export class ResolveCache {
   }
 
   set(prompt: string, environment: string, value: CachedAnswer, ticket: number): void {
-    if (ticket === this.generation) this.entries.set(ResolveCache.key(prompt, environment), value);
+    if (ticket !== this.generation || this.capacity <= 0) return;
+    let environments = this.byPrompt.get(prompt);
+    if (!environments) this.byPrompt.set(prompt, (environments = new Set()));
+    environments.add(environment);
+    this.entries.set(ResolveCache.key(prompt, environment), value);
   }
 
   invalidatePrompt(prompt: string): void {
     this.generation++;
-    const prefix = `${prompt}\u0000`;
-    this.entries.deleteWhere((k) => k.startsWith(prefix));
+    const environments = this.byPrompt.get(prompt);
+    if (!environments) return;
+    this.byPrompt.delete(prompt);
+    for (const environment of environments) this.entries.delete(ResolveCache.key(prompt, environment));
   }
 
   clear(): void {
     this.generation++;
     this.entries.clear();
+    this.byPrompt.clear();
+  }
+
+  /** How many answers are cached (for tests and metrics). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private forget(prompt: string, environment: string): void {
+    const environments = this.byPrompt.get(prompt);
+    if (!environments) return;
+    environments.delete(environment);
+    if (environments.size === 0) this.byPrompt.delete(prompt);
   }
 }

@@ -80,14 +80,9 @@ export class DeploymentService {
     return prompt;
   }
 
-  /** Makes `version` the live one in `environment`. Deploying what is already live changes nothing. */
-  async deploy(actor: Principal, name: string, version: number, environment: string): Promise<{ deployment: DeploymentView; created: boolean }> {
-    this.assertEnvironment(environment);
-    return this.db.transaction((tx) => this.deployIn(tx, actor, name, version, environment));
-  }
-
   /**
-   * The deploy, inside the caller's transaction. `as.deployedBy` records
+   * Makes `version` the live one in `environment` (what is already live changes nothing),
+   * inside the caller's transaction. `as.deployedBy` records
    * someone other than the actor (an approved request: the requester deploys,
    * the final approver is the audit entry's actor).
    */
@@ -127,16 +122,10 @@ export class DeploymentService {
   }
 
   /**
-   * Restores the version live before the current deployment (or, with
-   * `version`, the nearest earlier deployment of that version). Each rollback
-   * steps further back through the history; other environments are untouched.
+   * Restores the version live before the current deployment (or, with `version`, the nearest
+   * earlier deployment of that version), inside the caller's transaction. Each rollback steps
+   * further back through the history; `opts.fromVersion` refuses it if what is live changed since.
    */
-  async rollback(actor: Principal, name: string, environment: string, version?: number, opts: { dryRun?: boolean } = {}): Promise<DeploymentView> {
-    this.assertEnvironment(environment);
-    return this.db.transaction((tx) => this.rollbackIn(tx, actor, name, environment, version, opts));
-  }
-
-  /** The rollback, inside the caller's transaction; `opts.fromVersion` refuses it if what is live changed since. */
   async rollbackIn(
     tx: Transaction,
     actor: Principal,

@@ -2,7 +2,6 @@ import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import type { DeploymentService } from '../deployments/service.js';
-import { invalid } from '../errors.js';
 import type { PromptService } from './service.js';
 import {
   createdVersionSchema,
@@ -132,7 +131,6 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
           const r = await deployments.resolve(params.name, environment);
           source = { id: r.version_id, number: r.version_number, content: r.content, model: r.model, temperature: r.temperature, max_tokens: r.max_tokens };
         }
-        if (typeof body.variables !== 'object' || Array.isArray(body.variables)) throw invalid('invalid_request', 'variables must be an object');
         return {
           rendered: await prompts.render(source.id, source.content, body.variables),
           prompt: params.name,

@@ -134,15 +134,31 @@ for (const dialect of DIALECTS) {
     it('runs afterCommit callbacks only after a commit', async () => {
       const seen: string[] = [];
       await db.transaction(async (tx) => {
-        tx.afterCommit(() => seen.push('committed'));
+        tx.afterCommit('test', () => seen.push('committed'));
       });
       await assert.rejects(
         db.transaction(async (tx) => {
-          tx.afterCommit(() => seen.push('rolled back'));
+          tx.afterCommit('test', () => seen.push('rolled back'));
           throw new Error('no');
         }),
       );
       assert.deepEqual(seen, ['committed']);
+    });
+
+    it('reports a throwing afterCommit callback with what ran, runs the next, and still answers the result', async () => {
+      const reported: Array<[string, string]> = [];
+      db.onAfterCommitError((err, what) => reported.push([what, (err as Error).message]));
+      const seen: string[] = [];
+      const result = await db.transaction(async (tx) => {
+        tx.afterCommit('first', () => {
+          throw new Error('subscriber broke');
+        });
+        tx.afterCommit('second', () => seen.push('second'));
+        return 'done';
+      });
+      assert.equal(result, 'done');
+      assert.deepEqual(seen, ['second']);
+      assert.deepEqual(reported, [['first', 'subscriber broke']]);
     });
   });
 }
