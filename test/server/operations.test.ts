@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { loadSqliteDriver } from '../../server/db/sqlite-driver.js';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { ROOT } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -315,7 +315,8 @@ describe('SQLite write lock held past the busy timeout', () => {
 
   it('answers 503 database_unavailable with Retry-After while another process holds the write lock, then writes', async () => {
     const file = s.database.url.slice('sqlite:'.length);
-    const other = new BetterSqlite3(file);
+    // Another connection, through the driver this runtime uses (better-sqlite3 on Node 20, node:sqlite on 24).
+    const other = (await loadSqliteDriver()).open(file, { readonly: false });
     try {
       other.exec('BEGIN IMMEDIATE');
       const refused = await s.admin.post('/prompts/busy/versions', { content: 'v1' });
