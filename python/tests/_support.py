@@ -201,6 +201,29 @@ else:
 # the mixin itself is not collected; ``per_database`` makes the real classes.
 
 
+class SharedRegistry(PerDatabase):
+    """A per-database mixin with one registry for the whole class; the clients
+    a test appends to ``self.clients`` are closed after it."""
+
+    database_url: str
+    server: RegistryServer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = RegistryServer(cls.database_url).start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.stop()
+
+    def setUp(self) -> None:
+        self.clients: List[Any] = []
+
+    def tearDown(self) -> None:
+        for client in self.clients:
+            client.close(0.5)
+
+
 def per_database(mixin: type) -> type:
     """Makes one TestCase per configured database from a mixin of test methods
     (unittest has no parametrize). Each class gets ``database_url`` and a name

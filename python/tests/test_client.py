@@ -10,7 +10,7 @@ import time
 import unittest
 from typing import Any, List, Optional, Tuple
 
-from _support import PerDatabase, ADMIN_KEY, RegistryServer, eventually, free_port, per_database, sibling_database, unique
+from _support import ADMIN_KEY, PerDatabase, SharedRegistry, RegistryServer, eventually, free_port, per_database, sibling_database, unique
 from prompt_registry import (
     BundleError,
     PromptClient,
@@ -23,26 +23,8 @@ from prompt_registry import (
 PUSH_WAIT = 5.0
 
 
-class ClientTests(PerDatabase):
+class ClientTests(SharedRegistry):
     """Tests sharing one registry per database."""
-
-    database_url: str
-    server: RegistryServer
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.server = RegistryServer(cls.database_url).start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.server.stop()
-
-    def setUp(self) -> None:
-        self.clients: List[PromptClient] = []
-
-    def tearDown(self) -> None:
-        for client in self.clients:
-            client.close(0.5)
 
     def client(self, url: Optional[str] = None, **options: Any) -> PromptClient:
         client = PromptClient(url or self.server.url, ADMIN_KEY, **options)

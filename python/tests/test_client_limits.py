@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from _support import ADMIN_KEY, PerDatabase, RegistryServer, per_database, unique
+from _support import ADMIN_KEY, SharedRegistry, per_database, unique
 from prompt_registry import DEFAULT_LIMITS, PromptClient, TemplateError, TemplateLimits
 
 # Small enough for any registry to accept; 600 + 600² + 600³ loop bodies when rendered with 600 items.
@@ -13,25 +13,7 @@ CUBE = "{{#each a}}{{#each @root.a}}{{#each @root.a}}x{{/each}}{{/each}}{{/each}
 HOSTILE_VARIABLES = {"a": [0] * 600}
 
 
-class ClientLimitTests(PerDatabase):
-    database_url: str
-    server: RegistryServer
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.server = RegistryServer(cls.database_url).start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.server.stop()
-
-    def setUp(self) -> None:
-        self.clients: List[PromptClient] = []
-
-    def tearDown(self) -> None:
-        for client in self.clients:
-            client.close(0.5)
-
+class ClientLimitTests(SharedRegistry):
     def client(self, **options: Any) -> PromptClient:
         client = PromptClient(self.server.url, ADMIN_KEY, push=False, **options)
         self.clients.append(client)
