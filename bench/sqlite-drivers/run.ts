@@ -45,6 +45,7 @@ import { parseBatch } from '../../server/executions/routes.js';
 import { ExecutionService } from '../../server/executions/service.js';
 import { MetricService } from '../../server/metrics/service.js';
 import { promptName, seedInto } from '../resolve/seed.js';
+import { seedStatsPrompts, statsExecution } from '../stats-data.js';
 import { betterSqlite3For } from './better-sqlite3.js';
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -96,45 +97,11 @@ interface Subject {
 
 /** Executions for the stats table: STATS_PROMPTS prompts with three versions each, spread over 28 days. */
 async function seedStats(db: Database, now: number): Promise<{ name: string; versions: string[] }> {
-  const prompts = Array.from({ length: STATS_PROMPTS }, (_, i) => ({ id: randomUUID(), name: `stats-prompt-${i + 1}`, versions: [randomUUID(), randomUUID(), randomUUID()] }));
-  await db.transaction(async (tx) => {
-    for (const p of prompts) {
-      await tx.run('INSERT INTO prompts (id, name, created_by) VALUES ($1, $2, $3)', [p.id, p.name, 'bench']);
-      for (const [n, id] of p.versions.entries()) {
-        await tx.run('INSERT INTO prompt_versions (id, prompt_id, version_number, content, content_hash, model, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-          id,
-          p.id,
-          n + 1,
-          `v${n + 1} {{q}}`,
-          'a'.repeat(64),
-          'gpt-4o',
-          'bench',
-        ]);
-      }
-    }
-  });
+  const prompts = await seedStatsPrompts(db, STATS_PROMPTS);
   for (let start = 0; start < ROWS; start += 10_000) {
     const rows: ExecutionRecord[] = [];
     for (let i = start; i < Math.min(ROWS, start + 10_000); i++) {
-      const p = prompts[i % prompts.length]!;
-      rows.push({
-        id: randomUUID(),
-        prompt_version_id: p.versions[Math.floor(i / prompts.length) % 3]!,
-        prompt_id: p.id,
-        executed_at: new Date(now - Math.floor((i / ROWS) * 28 * DAY) - 1).toISOString(),
-        environment: Math.floor(i / prompts.length) % 5 === 4 ? 'staging' : 'production',
-        status: i % 40 === 0 ? 'error' : 'ok',
-        error: i % 40 === 0 ? 'timeout' : null,
-        input_variables: '{"q":"where is my order?"}',
-        rendered_prompt: null,
-        response: null,
-        input_tokens: 200 + (i % 300),
-        output_tokens: 50 + ((i * 7) % 400),
-        latency_ms: 150 + ((i * 7919) % 2500),
-        cost_usd: 0.0001 * (1 + (i % 17)),
-        quality_score: (i % 11) / 10,
-        metadata: '{}',
-      });
+      rows.push(statsExecution(prompts, i, new Date(now - Math.floor((i / ROWS) * 28 * DAY) - 1).toISOString()));
     }
     await db.transaction((tx) => insertExecutions(tx, rows));
   }

@@ -16,7 +16,6 @@
  *                       an admin Postgres URL to create a throwaway database on;
  *                       without either, an embedded Postgres is started
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { openDatabase, type Database } from '../../server/db/index.js';
 import { migrate } from '../../server/db/migrate.js';
@@ -26,6 +25,7 @@ import { insertExecutions, statsRows, type ExecutionRecord } from '../../server/
 import { ExecutionService } from '../../server/executions/service.js';
 import { MetricService } from '../../server/metrics/service.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
+import { seedStatsPrompts, statsExecution, type StatsPrompt } from '../stats-data.js';
 import { benchPostgres } from '../support.js';
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -50,50 +50,14 @@ const LOAD_CHUNK = 10_000;
 const started = Date.now();
 const progress = (message: string) => process.stderr.write(`[bench:stats +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
 
-/** The prompts and versions, inserted directly (the migrations have run). */
-async function seedPrompts(db: Database): Promise<Array<{ id: string; name: string; versions: string[] }>> {
-  const prompts = Array.from({ length: PROMPTS }, (_, i) => ({ id: randomUUID(), name: `stats-prompt-${i + 1}`, versions: [randomUUID(), randomUUID(), randomUUID()] }));
-  await db.transaction(async (tx) => {
-    for (const p of prompts) {
-      await tx.run('INSERT INTO prompts (id, name, created_by) VALUES ($1, $2, $3)', [p.id, p.name, 'bench']);
-      for (const [n, id] of p.versions.entries()) {
-        await tx.run(
-          'INSERT INTO prompt_versions (id, prompt_id, version_number, content, content_hash, model, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [id, p.id, n + 1, `v${n + 1} {{q}}`, 'a'.repeat(64), 'gpt-4o', 'bench'],
-        );
-      }
-    }
-  });
-  return prompts;
-}
-
 /** ROWS executions over the 28 days before `now`, round-robin over prompts, loaded with the server's own multi-row insert. */
-async function load(db: Database, prompts: Array<{ id: string; versions: string[] }>, now: number): Promise<number> {
+async function load(db: Database, prompts: StatsPrompt[], now: number): Promise<number> {
   const t0 = performance.now();
   for (let start = 0; start < ROWS; start += LOAD_CHUNK) {
     const rows: ExecutionRecord[] = [];
     for (let i = start; i < Math.min(ROWS, start + LOAD_CHUNK); i++) {
-      const p = prompts[i % prompts.length]!;
       // Newest first, evenly spread: row i ran i/ROWS of the way back through the 28 days.
-      const at = new Date(now - Math.floor((i / ROWS) * DAYS * DAY) - 1).toISOString();
-      rows.push({
-        id: randomUUID(),
-        prompt_version_id: p.versions[Math.floor(i / prompts.length) % 3]!,
-        prompt_id: p.id,
-        executed_at: at,
-        environment: Math.floor(i / prompts.length) % 5 === 4 ? 'staging' : 'production',
-        status: i % 40 === 0 ? 'error' : 'ok',
-        error: i % 40 === 0 ? 'timeout' : null,
-        input_variables: '{"q":"where is my order?"}',
-        rendered_prompt: null,
-        response: null,
-        input_tokens: 200 + (i % 300),
-        output_tokens: 50 + ((i * 7) % 400),
-        latency_ms: 150 + ((i * 7919) % 2500),
-        cost_usd: 0.0001 * (1 + (i % 17)),
-        quality_score: (i % 11) / 10,
-        metadata: '{}',
-      });
+      rows.push(statsExecution(prompts, i, new Date(now - Math.floor((i / ROWS) * DAYS * DAY) - 1).toISOString()));
     }
     await db.transaction((tx) => insertExecutions(tx, rows));
     if ((start / LOAD_CHUNK) % 10 === 9) progress(`  loaded ${(start + LOAD_CHUNK).toLocaleString('en')} rows`);
@@ -126,7 +90,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
   const db = await openDatabase(target.url);
   try {
     await migrate(db);
-    const prompts = await seedPrompts(db);
+    const prompts = await seedStatsPrompts(db, PROMPTS);
     const now = Date.now();
     progress(`${dialect}: loading ${ROWS.toLocaleString('en')} executions`);
     const loadRate = await load(db, prompts, now);
