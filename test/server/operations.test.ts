@@ -155,17 +155,24 @@ class CuttableProxy {
   }
 }
 
+/** A fresh Postgres database, and the same database reached through a proxy the test can cut (dropping it is the caller's). */
+async function behindProxy(): Promise<{ database: TestDatabase; proxy: CuttableProxy; viaProxy: TestDatabase }> {
+  const database = await freshDatabase('postgres');
+  const direct = new URL(database.url);
+  const proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const url = new URL(database.url);
+  url.port = String(await proxy.listen());
+  return { database, proxy, viaProxy: { url: url.toString(), drop: async () => undefined } };
+}
+
 describe('Postgres unreachable under a running server', () => {
   let database: TestDatabase;
   let proxy: CuttableProxy;
+  let viaProxy: TestDatabase;
   let s: TestServer;
   before(async () => {
-    database = await freshDatabase('postgres');
-    const direct = new URL(database.url);
-    proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(await proxy.listen());
-    s = await startTestServer('postgres', { metricsPort: 0, dbConnectTimeoutMs: 500, dbStatementTimeoutMs: 1_000 }, { url: viaProxy.toString(), drop: async () => undefined });
+    ({ database, proxy, viaProxy } = await behindProxy());
+    s = await startTestServer('postgres', { metricsPort: 0, dbConnectTimeoutMs: 500, dbStatementTimeoutMs: 1_000 }, viaProxy);
   });
   after(async () => {
     await s.close();
@@ -233,15 +240,12 @@ describe('Postgres unreachable under a running server', () => {
 describe('Postgres notifications after the database returns', () => {
   let database: TestDatabase;
   let proxy: CuttableProxy;
+  let viaProxy: TestDatabase;
   let a: TestServer;
   let b: TestServer;
   before(async () => {
-    database = await freshDatabase('postgres');
-    const direct = new URL(database.url);
-    proxy = new CuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(await proxy.listen());
-    a = await startTestServer('postgres', {}, { url: viaProxy.toString(), drop: async () => undefined });
+    ({ database, proxy, viaProxy } = await behindProxy());
+    a = await startTestServer('postgres', {}, viaProxy);
     b = await startTestServer('postgres', {}, { url: database.url, drop: async () => undefined });
   });
   after(async () => {
