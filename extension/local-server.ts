@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -79,6 +80,14 @@ interface Probe {
 
 const PROBE = "let s=false;try{require('node:sqlite');s=true}catch{}process.stdout.write(JSON.stringify({node:process.versions.node,sqlite:s}))";
 
+/**
+ * VS Code's own runtime is the one this extension host runs on: it answers for itself, with no
+ * process started (isBuiltin, unlike require, loads nothing and prints no ExperimentalWarning).
+ */
+function thisRuntime(): Probe {
+  return { node: process.versions.node, sqlite: isBuiltin('node:sqlite') };
+}
+
 /** Errors a file system call gives for a folder we may not write to. */
 const READ_ONLY = new Set(['EACCES', 'EPERM', 'EROFS']);
 
@@ -123,9 +132,18 @@ export class LocalServer implements vscode.Disposable {
 
   /** Checks that the runtime runs and has what the bundled server needs. */
   async checkRuntime(runtime: Runtime): Promise<Probe> {
-    const probe = await new Promise<{ error?: Error; stdout: string; stderr: string }>((resolve) =>
+    const probe = runtime.command === process.execPath ? { stdout: JSON.stringify(thisRuntime()), stderr: '' } : await this.probe(runtime);
+    return this.judge(runtime, probe);
+  }
+
+  /** Asks another runtime (a `promptRegistry.nodePath`) what it is, in a process of its own. */
+  private probe(runtime: Runtime): Promise<{ error?: Error; stdout: string; stderr: string }> {
+    return new Promise<{ error?: Error; stdout: string; stderr: string }>((resolve) =>
       execFile(runtime.command, ['-e', PROBE], { env: { ...process.env, ...runtime.env }, timeout: 20_000, encoding: 'utf8' }, (error, stdout, stderr) => resolve({ error: error ?? undefined, stdout, stderr })),
     );
+  }
+
+  private judge(runtime: Runtime, probe: { error?: Error; stdout: string; stderr: string }): Probe {
     const fix = runtime.fromSetting
       ? `Point "promptRegistry.nodePath" at a Node.js ${MIN_NODE} or later, or clear it to use VS Code's own runtime.`
       : `Update VS Code to ${MIN_VSCODE} or later, or set "promptRegistry.nodePath" to a Node.js ${MIN_NODE} or later.`;
