@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
 import { AddressPolicy, parseAllowList } from '../../server/webhooks/addresses.js';
+import { serverConfig } from '../../server/config.js';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { freePort, killGroup, start, waitForHealthy, type Spawned } from '../support/process.js';
 import { ADMIN_KEY, api, startTestServer, TEST_SECRET, type Api, type TestServer } from '../support/server.js';
@@ -85,6 +86,14 @@ describe('webhook address policy', () => {
     assert.ok(open.hostAllowed('HOOKS.internal'));
     assert.throws(() => parseAllowList('10.0.0.0/33'), /PROMPT_REGISTRY_WEBHOOK_ALLOWED_HOSTS: "10.0.0.0\/33"/);
     assert.throws(() => parseAllowList('ok.example, not a host'), /"not a host"/);
+  });
+
+  it('reads PROMPT_REGISTRY_WEBHOOK_* settings, refusing one it cannot use', () => {
+    assert.deepEqual(serverConfig({}, {}).webhooks, DEFAULT_WEBHOOK_OPTIONS);
+    const w = serverConfig({}, { PROMPT_REGISTRY_WEBHOOK_ALLOWED_HOSTS: ' hooks.internal, 10.0.0.0/8 ,fd00::/8', PROMPT_REGISTRY_WEBHOOK_TIMEOUT_MS: '2500', PROMPT_REGISTRY_WEBHOOK_RETRY_BASE_MS: '100' }).webhooks;
+    assert.deepEqual([w.allowedHosts, w.timeoutMs, w.retryBaseMs], [['hooks.internal', '10.0.0.0/8', 'fd00::/8'], 2500, 100]);
+    assert.throws(() => serverConfig({}, { PROMPT_REGISTRY_WEBHOOK_TIMEOUT_MS: '10s' }), /PROMPT_REGISTRY_WEBHOOK_TIMEOUT_MS "10s"/);
+    assert.throws(() => serverConfig({}, { PROMPT_REGISTRY_WEBHOOK_ALLOWED_HOSTS: 'http://hooks.internal' }), /"http:\/\/hooks.internal"/);
   });
 });
 
