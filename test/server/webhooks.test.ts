@@ -247,6 +247,37 @@ for (const dialect of DIALECTS) {
       await s.admin.delete(`/webhooks/${rollbacks.id}`);
     });
 
+    it('checks the address again at each attempt, and never follows a redirect', async () => {
+      // A URL that passed at registration (a name that resolved to a public address then, say): the strict server,
+      // with no allow-list, must still refuse the loopback address it leads to now, by literal or by name.
+      const port = new URL(receiver.url).port;
+      const ids: string[] = [];
+      for (const host of ['127.0.0.1', 'localhost']) {
+        const created = await strict.admin.post('/webhooks', { url: 'http://93.184.216.34/hook', events: ['*'] });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        await strict.running.db.transaction((tx) => tx.run('UPDATE webhooks SET url = $1 WHERE id = $2', [`http://${host}:${port}/rebound`, created.body.id]));
+        ids.push(created.body.id as string);
+      }
+      receiver.answer = (r) => (r.path === '/redirect' ? 302 : 200);
+      const redirected = await register('/redirect', ['version.created']);
+      assert.equal((await strict.admin.post('/prompts/rebound/versions', { content: 'x' })).status, 201);
+      assert.equal((await writer.post('/prompts/redirected/versions', { content: 'x' })).status, 201);
+      for (const id of ids) {
+        await eventually(async () => (await strict.admin.get(`/webhooks/${id}/deliveries`)).body.items[0]?.attempts.length > 0, 'an attempt is logged');
+        const [attempt] = (await strict.admin.get(`/webhooks/${id}/deliveries`)).body.items[0].attempts;
+        assert.equal(attempt.status_code, null);
+        assert.match(attempt.error, /^refused: .*(127\.0\.0\.1|::1).* a loopback address/);
+        assert.ok(attempt.next_attempt_at, 'retried later, in case the name resolves elsewhere then');
+      }
+      assert.equal(receiver.on('/rebound').length, 0, 'nothing reached the loopback receiver');
+      await eventually(async () => (await deliveries(redirected.id))[0]?.attempts.length === 1, 'the redirect is logged');
+      const [attempt] = (await deliveries(redirected.id))[0]!.attempts;
+      assert.equal(attempt!.status_code, 302);
+      assert.match(attempt!.error!, /redirects are not followed/);
+      receiver.answer = () => 200;
+      await s.admin.delete(`/webhooks/${redirected.id}`);
+    });
+
     it('sends nothing for a change that rolls back', async () => {
       const hook = await register('/committed', ['deployment.deployed']);
       const actor = { name: 'test', person: 'test', scopes: ['admin'], credential: 'test' };
@@ -302,6 +333,40 @@ for (const dialect of DIALECTS) {
       await s.admin.delete(`/webhooks/${hook.id}`);
     });
   });
+
+  // Several replicas on one Postgres share the outbox: each delivery is claimed by one of them.
+  if (dialect === 'postgres') {
+    describe('webhook delivery from two replicas (postgres)', () => {
+      const receiver = new Receiver();
+      let db: TestDatabase;
+      const replicas: TestServer[] = [];
+      before(async () => {
+        await receiver.start();
+        db = await freshDatabase('postgres');
+        for (let i = 0; i < 2; i++) replicas.push(await startTestServer('postgres', { webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'], pollMs: 50 } }, db));
+      });
+      after(async () => {
+        for (const r of replicas) await r.close();
+        await receiver.close();
+        await db.drop();
+      });
+
+      it('sends each delivery once, whichever replica made the change', async () => {
+        const [a, b] = replicas as [TestServer, TestServer];
+        const hook = await a.admin.post('/webhooks', { url: `${receiver.url}/shared`, events: ['version.created'] });
+        assert.equal(hook.status, 201);
+        await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).admin.post(`/prompts/shared-${i}/versions`, { content: `v ${i}` })));
+        await eventually(async () => {
+          const log = (await b.admin.get(`/webhooks/${hook.body.id}/deliveries`)).body.items as Array<{ status: string }>;
+          return log.length === 12 && log.every((d) => d.status === 'succeeded');
+        }, 'twelve delivered', 15_000);
+        const sent = receiver.on('/shared');
+        assert.equal(sent.length, 12, 'no delivery sent twice');
+        assert.equal(distinctIds(sent).size, 12);
+        assert.deepEqual(sent.map((r) => verified(hook.body.secret, r).data.prompt).sort(), Array.from({ length: 12 }, (_, i) => `shared-${i}`).sort());
+      });
+    });
+  }
 
   describe(`webhook delivery across a crash (${dialect})`, () => {
     const receiver = new Receiver();
