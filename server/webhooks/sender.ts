@@ -55,7 +55,7 @@ function retryAfter(value: string | string[] | undefined): number | undefined {
  * the address is checked against the policy at connection time, and the whole
  * exchange (connect, answer, body) must finish within `timeoutMs`.
  */
-export function post(target: string, headers: Record<string, string>, body: string, opts: { timeoutMs: number; policy: AddressPolicy; signal?: AbortSignal }): Promise<AttemptResult> {
+export function post(target: string, headers: Record<string, string>, body: string, opts: { timeoutMs: number; policy: AddressPolicy }): Promise<AttemptResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise((resolve) => {
@@ -104,21 +104,16 @@ export function post(target: string, headers: Record<string, string>, body: stri
           }),
         );
         res.on('error', (err) => finish({ statusCode: status, durationMs: elapsed(), error: `the answer broke off: ${err.message}` }));
+        res.on('close', () => finish({ statusCode: status, durationMs: elapsed(), error: 'the answer broke off before its end' }));
       },
     );
     const timer = setTimeout(() => {
       finish({ statusCode: null, durationMs: elapsed(), error: `no complete answer within ${opts.timeoutMs} ms` });
       req.destroy();
     }, opts.timeoutMs);
-    const onAbort = () => {
-      finish({ statusCode: null, durationMs: elapsed(), error: 'the server shut down during the attempt' });
-      req.destroy();
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => {
       finish({ statusCode: null, durationMs: elapsed(), error: err instanceof RefusedAddress ? `refused: ${err.message}` : `${err.code ? `${err.code}: ` : ''}${err.message}` });
     });
-    req.on('close', () => opts.signal?.removeEventListener('abort', onAbort));
     req.end(body);
   });
 }
