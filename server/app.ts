@@ -38,6 +38,9 @@ import { RetentionService } from './retention/service.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
 import type { ServerSecret } from './secret.js';
 import { VERSION } from './version.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { WebhookService } from './webhooks/service.js';
+import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
 
 export interface AppOptions {
   environments: readonly string[];
@@ -66,6 +69,8 @@ export interface AppOptions {
   templates: TemplatePoolOptions;
   /** Keep the Prometheus operator metrics (served by main.ts on the management port). */
   operatorMetrics: boolean;
+  /** Webhook delivery: the address allow-list, timeout and retry timing (docs/webhooks.md). */
+  webhooks: WebhookOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -82,6 +87,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   trustProxy: false,
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
   operatorMetrics: false,
+  webhooks: DEFAULT_WEBHOOK_OPTIONS,
 };
 
 export interface Services {
@@ -97,6 +103,8 @@ export interface Services {
   retention: RetentionService;
   environments: EnvironmentService;
   approvals: ApprovalService;
+  /** Webhooks and their delivery worker (started by main.ts, stopped on shutdown). */
+  webhooks: WebhookService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -164,6 +172,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
+  const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -181,6 +190,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...executionRoutes(executions, { ingestBodyLimit: opts.ingestBodyLimit }),
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
+    ...webhookRoutes(webhooks),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -227,6 +237,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, oidc };
   return { app, services, routes, lifecycle, operatorMetrics };
 }
