@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
 import { DIALECTS } from '../support/db.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 
@@ -30,7 +31,12 @@ interface Ids {
   execution: string;
   approve: string;
   reject: string;
+  webhook: string;
+  spareWebhook: string;
+  delivery: string;
 }
+
+const NO_ID = '00000000-0000-4000-8000-000000000000';
 
 /** One successful call per route, in the order they run (later calls may depend on earlier ones). */
 const CALLS: Record<string, Call> = {
@@ -75,6 +81,13 @@ const CALLS: Record<string, Call> = {
   'get /retention': { url: () => '/retention', status: 200 },
   'put /retention': { url: () => '/retention', body: () => ({ policies: [{ environment: 'dev', days: 30, action: 'redact' }] }), status: 200 },
   'post /retention/run': { url: () => '/retention/run?dry_run=true', status: 200 },
+  'post /webhooks': { url: () => '/webhooks', body: () => ({ url: 'http://127.0.0.1:1/conform', events: ['deployment.deployed'], enabled: false }), status: 201 },
+  'get /webhooks': { url: () => '/webhooks', status: 200 },
+  'get /webhooks/{id}': { url: (ids) => `/webhooks/${ids.webhook}`, status: 200, missing: `/webhooks/${NO_ID}` },
+  'patch /webhooks/{id}': { url: (ids) => `/webhooks/${ids.webhook}`, body: () => ({ description: 'conformance' }), status: 200, missing: `/webhooks/${NO_ID}` },
+  'get /webhooks/{id}/deliveries': { url: (ids) => `/webhooks/${ids.webhook}/deliveries`, status: 200, missing: `/webhooks/${NO_ID}/deliveries` },
+  'post /webhooks/{id}/deliveries/{delivery}/redeliver': { url: (ids) => `/webhooks/${ids.webhook}/deliveries/${ids.delivery}/redeliver`, status: 200, missing: `/webhooks/${NO_ID}/deliveries/msg_${"0".repeat(32)}/redeliver` },
+  'delete /webhooks/{id}': { url: (ids) => `/webhooks/${ids.spareWebhook}`, status: 200, missing: `/webhooks/${NO_ID}` },
 };
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema?: object }> }> };
@@ -112,8 +125,11 @@ for (const dialect of DIALECTS) {
     };
 
     before(async () => {
-      s = await startTestServer(dialect);
+      // Webhooks to 127.0.0.1:1 (nothing listens): deliveries are made, and fail.
+      s = await startTestServer(dialect, { webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] } });
       const a = s.admin;
+      ids.webhook = (await a.post('/webhooks', { url: 'http://127.0.0.1:1/conform', events: ['version.created'] })).body.id;
+      ids.spareWebhook = (await a.post('/webhooks', { url: 'http://127.0.0.1:1/spare', events: ['*'], enabled: false })).body.id;
       for (const content of ['Hi {{n}}', 'Hello {{n}}', 'Third {{n}}', 'Fourth {{n}}']) assert.equal((await a.post('/prompts/p/versions', { content })).status, 201);
       for (const [version, environment] of [[1, 'production'], [1, 'dev']] as const) {
         assert.equal((await a.post('/prompts/p/deployments', { version, environment })).status, 201);
@@ -129,6 +145,7 @@ for (const dialect of DIALECTS) {
         assert.equal(asked.status, 202, JSON.stringify(asked.body));
         ids[which] = asked.body.request?.id ?? asked.body.id;
       }
+      ids.delivery = (await a.get(`/webhooks/${ids.webhook}/deliveries`)).body.items[0].id;
       paths = (await a.get('/openapi.json')).body.paths;
     });
     after(() => s.close());
