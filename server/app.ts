@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { approvalRoutes } from './approvals/routes.js';
@@ -110,6 +111,11 @@ export interface Services {
 
 export interface Registry {
   app: Express;
+  /**
+   * The HTTP server's request handler: cached resolve answers first, in
+   * node:http's own handler, then Express for everything else.
+   */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   services: Services;
   routes: Route[];
   /** Set `draining` to fail readiness while shutting down. */
@@ -212,20 +218,26 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const logEachHit = opts.logRequests && opts.logResolveHits;
   const fastPath = opts.resolveCacheSize > 0 ? resolveFastPath(deployments, auth) : undefined;
   const hits = opts.logRequests && !logEachHit ? new HitCounter(logger) : undefined;
-  app.use((req, res, next) => {
+  // Every answer: a request id and the security headers. Then a cached resolve answer for a
+  // recently verified credential is sent here, before Express (whose own request set-up would
+  // cost more than the answer); anything else goes on to Express.
+  const front = (req: IncomingMessage, res: ServerResponse): boolean => {
     const given = req.headers['x-request-id'];
     res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
     setSecurityHeaders(res);
     if (logEachHit) logRequest!(req, res);
-    operatorMetrics?.observe(req, res);
     if (fastPath?.(req, res)) {
-      if (operatorMetrics) res.locals.fastPath = true;
+      operatorMetrics?.observe(req, res, true);
       hits?.count();
-      return;
+      return true;
     }
+    operatorMetrics?.observe(req, res);
     if (!logEachHit) logRequest?.(req, res);
-    next();
-  });
+    return false;
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!front(req, res)) app(req, res);
+  };
   // JSON bodies are parsed per route, with the route's limit (POST /executions takes batches).
   const parsers = new Map<string, RequestHandler>();
   const jsonParser = (limit: string) => {
@@ -238,5 +250,5 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
   const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, oidc };
-  return { app, services, routes, lifecycle, operatorMetrics };
+  return { app, handler, services, routes, lifecycle, operatorMetrics };
 }

@@ -92,7 +92,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey, config.adminKeyName);
     if (registry.operatorMetrics && config.metricsPort !== undefined) management = await metricsServer(registry.operatorMetrics, config.metricsPort, ops.metricsHost);
     const metricsUrl = management && `${urlOf(management, ops.metricsHost)}/metrics`;
-    const server = registry.app.listen(config.port, config.host);
+    const server = createServer(registry.handler).listen(config.port, config.host);
     await listening(server);
     server.keepAliveTimeout = 65_000; // outlive common load balancers' idle timeouts
     const url = urlOf(server, config.host);

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { grants } from '../auth/principal.js';
 import type { Authenticator } from '../http/auth.js';
 import type { CachedAnswer } from './resolve-cache.js';
@@ -12,7 +12,7 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 /** Sends a resolve answer: 304 when the client has it, else the prepared body. */
-export function sendResolved(found: CachedAnswer, req: Request, res: Response): void {
+export function sendResolved(found: CachedAnswer, req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('Cache-Control', 'no-cache');
   if (found.etag) {
     res.setHeader('ETag', found.etag);
@@ -32,16 +32,16 @@ export function sendResolved(found: CachedAnswer, req: Request, res: Response): 
 const PLAIN_RESOLVE = /^\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]*)\/latest(?:\?environment=([a-z0-9][a-z0-9_-]*))?$/;
 
 /**
- * The resolve route's fast path, ahead of the router: a plain request with a
+ * The resolve route's fast path, in node:http's handler ahead of Express: a plain request with a
  * recently verified credential (API key or bearer token) for a cached answer is answered here, and it says
  * true. Everything else (a cache miss, a key not verified lately, an unusual
  * URL) is left to the declared route `GET /prompts/:name/latest`, which
  * answers the same.
  */
-export function resolveFastPath(deployments: DeploymentService, auth: Authenticator): (req: Request, res: Response) => boolean {
+export function resolveFastPath(deployments: DeploymentService, auth: Authenticator): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'GET') return false;
-    const m = PLAIN_RESOLVE.exec(req.url);
+    const m = PLAIN_RESOLVE.exec(req.url ?? '');
     if (!m) return false;
     const principal = auth.cached(req);
     if (!principal || !grants(principal.scopes, 'read')) return false;
