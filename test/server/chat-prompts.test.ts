@@ -286,5 +286,48 @@ for (const dialect of DIALECTS) {
       assert.equal((await s.admin.get('/prompts/nothing-here/used-by')).status, 404);
       assert.equal((await s.admin.get('/prompts/safety/used-by?environment=qa')).status, 400);
     });
+
+    it('logs chat executions with messages, response messages, tool calls and partials used, one at a time and in a batch', async () => {
+      const rendered = await s.admin.post('/prompts/support-chat/render', {
+        version: 1,
+        variables: { company: 'Acme', question: 'Where is order 7?', secret_kind: 'keys' },
+      });
+      const chat = {
+        prompt: 'support-chat',
+        version: 1,
+        messages: rendered.body.messages,
+        response_messages: [
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"id":"7"}' } }] },
+        ],
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup_order', arguments: '{"id":"7"}' } }],
+        partials_used: rendered.body.partials_used,
+      };
+      const one = await s.admin.post('/executions', chat);
+      assert.equal(one.status, 201, JSON.stringify(one.body));
+      const got = await s.admin.get(`/executions/${one.body.ids[0]}`);
+      assert.deepEqual(got.body.messages, chat.messages);
+      assert.deepEqual(got.body.response_messages, chat.response_messages);
+      assert.deepEqual(got.body.tool_calls, chat.tool_calls);
+      assert.deepEqual(got.body.partials_used, chat.partials_used);
+      // 60 rows: Postgres stores batches this large with COPY.
+      const batch = await s.admin.post('/executions', Array.from({ length: 60 }, () => chat));
+      assert.equal(batch.status, 201, JSON.stringify(batch.body));
+      assert.deepEqual((await s.admin.get(`/executions/${batch.body.ids[59]}`)).body.response_messages, chat.response_messages);
+
+      // The payloads need executions:read; which partials went in is not a payload.
+      const reader = s.as((await s.admin.post('/keys', { name: 'chat-reader', scopes: ['read'] })).body.key);
+      const withheld = await reader.get(`/executions/${one.body.ids[0]}`);
+      assert.equal(withheld.body.payload_withheld, true);
+      assert.equal(withheld.body.messages, null);
+      assert.equal(withheld.body.tool_calls, null);
+      assert.deepEqual(withheld.body.partials_used, chat.partials_used);
+
+      const bad = await s.admin.post('/executions', { ...chat, response_messages: [{ content: 'no role' }] });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body.error.rows[0].issues), /response_messages\[0\]\.role/);
+      const big = await s.admin.post('/executions', { ...chat, messages: [{ role: 'user', content: 'x'.repeat(1_000_001) }] });
+      assert.equal(big.status, 400);
+      assert.match(JSON.stringify(big.body.error.rows[0].issues), /messages.*the limit is 1000000/);
+    });
   });
 }
