@@ -7,7 +7,8 @@ import type { ChangeFeed } from '../events.js';
 import { TemplateError } from '../templates/errors.js';
 import type { TemplatePool } from '../templates/pool.js';
 import { checkJsonSchema, validateVariables } from './json-schemas.js';
-import { checkIncludes, parseRef, resolvePartials, type ResolveMode } from './partials.js';
+import { checkIncludes, parseRef, resolvePartials, type ResolvedPartials, type ResolveMode } from './partials.js';
+import type { KeyedSource } from '../templates/render-worker.js';
 import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
 import type { z } from 'zod';
@@ -124,6 +125,41 @@ const isPlaceholder = (m: MessageTemplate): m is { type: 'placeholder'; name: st
 
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+interface RenderPlan {
+  /** The templates to render, each keyed for the workers' caches. */
+  templates: KeyedSource[];
+  placeholders: Set<string>;
+}
+
+// Sources from the resolve cache are the same objects render after render: what is derived from them is kept with them.
+const plans = new WeakMap<RenderSource, RenderPlan>();
+const partialPlans = new WeakMap<ResolvedPartials, Record<string, KeyedSource>>();
+
+function renderPlan(source: RenderSource): RenderPlan {
+  let plan = plans.get(source);
+  if (!plan) {
+    const list = source.messages ?? [];
+    plan = {
+      templates:
+        source.type === 'text'
+          ? [{ key: source.version_id, source: source.content }]
+          : list.flatMap((m, i) => (isPlaceholder(m) ? [] : [{ key: `${source.version_id}#${i}`, source: m.content }])),
+      placeholders: new Set(list.filter(isPlaceholder).map((m) => m.name)),
+    };
+    plans.set(source, plan);
+  }
+  return plan;
+}
+
+function partialPlan(resolved: ResolvedPartials): Record<string, KeyedSource> {
+  let plan = partialPlans.get(resolved);
+  if (!plan) {
+    plan = Object.fromEntries(Object.entries(resolved.partials).map(([ref, p]) => [ref, { key: p.version_id, source: p.content }]));
+    partialPlans.set(resolved, plan);
+  }
+  return plan;
 }
 
 /** Prompts and their immutable versions. */
@@ -338,30 +374,28 @@ export class PromptService {
   async renderVersion(
     source: RenderSource,
     given: { variables: Record<string, unknown>; placeholders: Record<string, Array<{ role: string; content: string }>> },
-    partials: { mode: ResolveMode } | Awaited<ReturnType<typeof resolvePartials>>,
+    partials: { mode: ResolveMode } | ResolvedPartials,
   ): Promise<RenderOutput> {
     const variables = source.input_schema ? structuredClone(given.variables) : given.variables;
     if (source.input_schema) validateVariables(source.version_id, source.input_schema, variables);
-    const names = new Set((source.messages ?? []).filter(isPlaceholder).map((m) => m.name));
+    const plan = renderPlan(source);
     for (const name of Object.keys(given.placeholders)) {
-      if (!names.has(name)) {
+      if (!plan.placeholders.has(name)) {
         throw invalid('unknown_placeholder', `placeholders.${name}: "${source.prompt}" version ${source.version} has no placeholder "${name}"`, { field: `placeholders.${name}` });
       }
     }
     const resolved = 'mode' in partials ? await resolvePartials(this.db, source.includes, partials.mode) : partials;
-    const partialSources = Object.fromEntries(Object.entries(resolved.partials).map(([ref, p]) => [ref, { key: p.version_id, source: p.content }]));
+    const partialSources = partialPlan(resolved);
     if (source.type === 'text') {
       const rendered =
         source.includes.length === 0
           ? await this.templates.render(source.version_id, source.content, variables)
-          : (await this.templates.renderMany([{ key: source.version_id, source: source.content }], partialSources, variables))[0]!;
+          : (await this.templates.renderMany(plan.templates, partialSources, variables))[0]!;
       return { rendered, messages: null, partials_used: resolved.used };
     }
-    const list = source.messages ?? [];
-    const templated = list.flatMap((m, i) => (isPlaceholder(m) ? [] : [{ key: `${source.version_id}#${i}`, source: m.content }]));
-    const outputs = await this.templates.renderMany(templated, partialSources, variables);
+    const outputs = await this.templates.renderMany(plan.templates, partialSources, variables);
     let next = 0;
-    const messages = list.flatMap((m) => (isPlaceholder(m) ? (given.placeholders[m.name] ?? []) : [{ role: m.role, content: outputs[next++]! }]));
+    const messages = (source.messages ?? []).flatMap((m) => (isPlaceholder(m) ? (given.placeholders[m.name] ?? []) : [{ role: m.role, content: outputs[next++]! }]));
     return { rendered: null, messages, partials_used: resolved.used };
   }
 
