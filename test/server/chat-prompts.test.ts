@@ -116,6 +116,7 @@ for (const dialect of DIALECTS) {
         type: 'chat',
         messages: [{ role: 'user', content: 'Reply in a {{tone}} tone to {{customer}} ({{age}}).' }],
         input_schema: {
+          $schema: 'https://json-schema.org/draft/2020-12/schema',
           type: 'object',
           properties: { customer: { type: 'string' }, age: { type: 'integer' }, tone: { type: 'string', enum: ['warm', 'formal'], default: 'warm' } },
           required: ['customer', 'age'],
@@ -182,6 +183,10 @@ for (const dialect of DIALECTS) {
       });
       assert.equal(badTool.status, 400);
       assert.match(badTool.body.error.message, /config\.tools\[0\]\.function\.parameters\.required/);
+      const oldDraft = await s.admin.post('/prompts/refused/versions', { content: 'x', input_schema: { $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' } });
+      assert.equal(oldDraft.status, 400);
+      assert.equal(oldDraft.body.error.code, 'invalid_schema');
+      assert.match(oldDraft.body.error.message, /input_schema\.\$schema: unsupported/);
       const conflicting = await s.admin.post('/prompts/refused/versions', { content: 'x', model: 'a', config: { model: 'b' } });
       assert.equal(conflicting.status, 400);
       assert.match(conflicting.body.error.message, /config\.model/);
