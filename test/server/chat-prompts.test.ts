@@ -275,6 +275,23 @@ for (const dialect of DIALECTS) {
       assert.equal(byVersion.body.messages[0].content, 'Be warm and brief. Never share keys.');
     });
 
+    it('expands nested partials, and flattens them in the resolve answer', async () => {
+      assert.equal((await s.admin.post('/prompts/preamble/versions', { content: 'Preamble for {{company}}. {{> "safety@1"}}' })).status, 201);
+      const created = await s.admin.post('/prompts/nested/versions', { type: 'chat', messages: [{ role: 'system', content: '{{> "preamble@1"}} Go.' }] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await s.admin.post('/prompts/nested/deployments', { version: 1, environment: 'staging' });
+      const r = await s.admin.post('/prompts/nested/render', { environment: 'staging', variables: { company: 'Acme', secret_kind: 'keys' } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.messages, [{ role: 'system', content: 'Preamble for Acme. Never share keys. Go.' }]);
+      assert.deepEqual(r.body.partials_used.map((p: { prompt: string }) => p.prompt), ['preamble', 'safety']);
+      const latest = await s.admin.get('/prompts/nested/latest?environment=staging');
+      assert.deepEqual(Object.keys(latest.body.partials).sort(), ['preamble@1', 'safety@1']);
+      // A partial's own missing variable is named like any other.
+      const missing = await s.admin.post('/prompts/nested/render', { environment: 'staging', variables: { company: 'Acme' } });
+      assert.equal(missing.status, 422);
+      assert.equal(missing.body.error.variable, 'secret_kind');
+    });
+
     it('answers which versions use a partial, and which of them are live in an environment', async () => {
       const all = await s.admin.get('/prompts/safety/used-by');
       assert.equal(all.status, 200);
@@ -282,6 +299,7 @@ for (const dialect of DIALECTS) {
         all.body.data.map((u: { prompt: string; version: number; ref: string; live_in: string[] }) => [u.prompt, u.version, u.ref, u.live_in]),
         [
           ['greeter', 1, 'safety@production', ['production']],
+          ['preamble', 1, 'safety@1', []],
           ['support-chat', 1, 'safety@1', []],
           ['support-chat', 2, 'safety@1', []],
         ],
