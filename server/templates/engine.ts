@@ -387,8 +387,10 @@ export function renderTemplates(
   const outer = budget;
   budget = new RenderBudget(limits);
   try {
-    const stubs = Object.fromEntries(templates.flatMap((t) => t.partials).map((ref) => [ref, missingPartial(ref)]));
-    const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: { ...stubs, ...runtimePartials(partials) } };
+    const runtime = runtimePartials(partials);
+    // A reference left out is an error that names it (Handlebars' own message would not).
+    for (const t of templates) for (const ref of t.partials) runtime[ref] ??= missingPartial(ref);
+    const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: runtime };
     const outputs = templates.map((t) => functions.get(t)!(data, options));
     // One text's check covers the total: the budget is the prompt's.
     budget.finish(outputs.join(''));
