@@ -171,7 +171,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   await feed.start();
   const keys = new KeyService(db, feed, secret);
   const templates = new TemplatePool(opts.templates);
-  const prompts = new PromptService(db, feed, templates);
+  const prompts = new PromptService(db, feed, templates, opts.environments);
   const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);
   const metrics = new MetricService(db);
   const executions = new ExecutionService(db, deployments, metrics);
