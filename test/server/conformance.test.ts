@@ -58,6 +58,7 @@ const CALLS: Record<string, Call> = {
   'get /prompts/{name}/deployments': { url: () => '/prompts/p/deployments', status: 200, missing: '/prompts/nope/deployments' },
   'get /prompts/{name}/latest': { url: () => '/prompts/p/latest?environment=production', status: 200, missing: '/prompts/nope/latest?environment=production' },
   'post /prompts/{name}/rollback': { url: () => '/prompts/p/rollback', body: () => ({ environment: 'dev' }), status: 201, missing: '/prompts/nope/rollback' },
+  'get /prompts/{name}/used-by': { url: () => '/prompts/safety/used-by?environment=production', status: 200, missing: '/prompts/nope/used-by' },
   'get /export': { url: () => '/export?environment=production', status: 200 },
   'post /keys': { url: () => '/keys', body: () => ({ name: 'conform-made', scopes: ['read'], owner: 'ada@example.com' }), status: 201 },
   'get /keys': { url: () => '/keys', status: 200 },
@@ -89,6 +90,16 @@ const CALLS: Record<string, Call> = {
   'post /webhooks/{id}/deliveries/{delivery}/redeliver': { url: (ids) => `/webhooks/${ids.webhook}/deliveries/${ids.delivery}/redeliver`, status: 200, missing: `/webhooks/${NO_ID}/deliveries/msg_${"0".repeat(32)}/redeliver` },
   'delete /webhooks/{id}': { url: (ids) => `/webhooks/${ids.spareWebhook}`, status: 200, missing: `/webhooks/${NO_ID}` },
 };
+
+/** More calls checked against their route's declaration: the chat forms of the answers. */
+const CHAT_CALLS: Array<[route: string, call: Call]> = [
+  ['get /prompts/{name}/versions/{version}', { url: () => '/prompts/chatty/versions/1', status: 200 }],
+  ['get /prompts/{name}/versions', { url: () => '/prompts/chatty/versions', status: 200 }],
+  ['get /prompts/{name}/latest', { url: () => '/prompts/chatty/latest?environment=production', status: 200 }],
+  ['post /prompts/{name}/render', { url: () => '/prompts/chatty/render', body: () => ({ environment: 'production', variables: { topic: 'tea' }, placeholders: { history: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] } }), status: 200 }],
+  ['get /export', { url: () => '/export?environment=production', status: 200 }],
+  ['post /executions', { url: () => '/executions', body: () => ({ prompt: 'chatty', version: 1, messages: [{ role: 'user', content: 'tea?' }], response_messages: [{ role: 'assistant', content: 'yes' }] }), status: 201 }],
+];
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema?: object }> }> };
 
@@ -145,6 +156,17 @@ for (const dialect of DIALECTS) {
         assert.equal(asked.status, 202, JSON.stringify(asked.body));
         ids[which] = asked.body.request?.id ?? asked.body.id;
       }
+      // A chat prompt including a partial, live in production.
+      assert.equal((await a.post('/prompts/safety/versions', { content: 'Be kind.' })).status, 201);
+      assert.equal((await a.post('/prompts/safety/deployments', { version: 1, environment: 'production' })).status, 201);
+      const chat = await a.post('/prompts/chatty/versions', {
+        type: 'chat',
+        messages: [{ role: 'system', content: 'You talk about {{topic}}. {{> safety}}' }, { type: 'placeholder', name: 'history' }, { role: 'user', content: 'Go on about {{topic}}.' }],
+        config: { model: 'gpt-4o', temperature: 0.2, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object', properties: { text: { type: 'string' } } } } } },
+        input_schema: { type: 'object', properties: { topic: { type: 'string' } }, required: ['topic'] },
+      });
+      assert.equal(chat.status, 201, JSON.stringify(chat.body));
+      assert.equal((await a.post('/prompts/chatty/deployments', { version: 1, environment: 'production' })).status, 201);
       ids.delivery = (await a.get(`/webhooks/${ids.webhook}/deliveries`)).body.items[0].id;
       paths = (await a.get('/openapi.json')).body.paths;
     });
@@ -177,6 +199,17 @@ for (const dialect of DIALECTS) {
           continue;
         }
         if (!validate(r.body)) failures.push(`${key}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(r.body).slice(0, 400)}`);
+      }
+      assert.deepEqual(failures, []);
+    });
+
+    it('answers the chat forms (messages, config, partials) as declared', async () => {
+      const failures: string[] = [];
+      for (const [key, call] of CHAT_CALLS) {
+        const r = await send(key.split(' ')[0]!, call.url(ids), call.body?.(ids));
+        const validate = validatorFor(key, r.status);
+        if (r.status !== call.status || !validate) failures.push(`${key}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+        else if (!validate(r.body)) failures.push(`${key}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(r.body).slice(0, 400)}`);
       }
       assert.deepEqual(failures, []);
     });
