@@ -223,16 +223,17 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   // cost more than the answer); anything else goes on to Express.
   const front = (req: IncomingMessage, res: ServerResponse): boolean => {
     const given = req.headers['x-request-id'];
-    res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
-    setSecurityHeaders(res);
-    if (logEachHit) logRequest!(req, res);
-    if (fastPath?.(req, res)) {
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    if (logEachHit) logRequest!(req, res, requestId);
+    if (fastPath?.(req, res, requestId)) {
       operatorMetrics?.observe(req, res, true);
       hits?.count();
       return true;
     }
+    res.setHeader('X-Request-Id', requestId);
+    setSecurityHeaders(res);
     operatorMetrics?.observe(req, res);
-    if (!logEachHit) logRequest?.(req, res);
+    if (!logEachHit) logRequest?.(req, res, requestId);
     return false;
   };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
