@@ -34,6 +34,8 @@ import { MetricService } from './metrics/service.js';
 import { promptRoutes } from './prompts/routes.js';
 import { PromptService } from './prompts/service.js';
 import { retentionRoutes } from './retention/routes.js';
+import { rolloutRoutes } from './rollouts/routes.js';
+import { RolloutService } from './rollouts/service.js';
 import { RetentionService } from './retention/service.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
 import type { ServerSecret } from './secret.js';
@@ -97,6 +99,7 @@ export interface Services {
   retention: RetentionService;
   environments: EnvironmentService;
   approvals: ApprovalService;
+  rollouts: RolloutService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -164,6 +167,8 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
+  const rollouts = new RolloutService(db, feed, deployments, environments, (err) => logger.error({ err }, 'rollout guard check failed'));
+  executions.onStored.push((records) => rollouts.executionsStored(records));
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -181,6 +186,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...executionRoutes(executions, { ingestBodyLimit: opts.ingestBodyLimit }),
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
+    ...rolloutRoutes(rollouts),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -227,6 +233,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, rollouts, oidc };
   return { app, services, routes, lifecycle, operatorMetrics };
 }

@@ -6,6 +6,8 @@ export interface CachedAnswer {
   status: 200 | 404;
   body: Buffer;
   etag: string | undefined;
+  /** During a rollout: the candidate's answer, given to the keys the rollout assigns it (server/rollouts/assign.ts). */
+  split?: { rollout: { id: string; weight: number }; candidate: CachedAnswer };
 }
 
 export function answer(status: 200 | 404, value: unknown): CachedAnswer {

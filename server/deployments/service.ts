@@ -1,6 +1,6 @@
 import { recordAudit } from '../audit/repository.js';
 import type { Principal } from '../auth/principal.js';
-import type { Database, Transaction } from '../db/index.js';
+import type { Database, Queryable, Transaction } from '../db/index.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { errorBody } from '../http/error-handler.js';
@@ -8,6 +8,8 @@ import * as prompts from '../prompts/repository.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
+import { assignVariant } from '../rollouts/assign.js';
+import type { RolloutInfo } from '../rollouts/schemas.js';
 import { BUNDLE_FORMAT, type bundleSchema, type deploymentSchema } from './schemas.js';
 import type { z } from 'zod';
 
@@ -47,9 +49,33 @@ export function resolvedBody(r: ResolvedRow, environment: string) {
   };
 }
 
+/** A running rollout on a live version, with its candidate (server/rollouts). */
+export interface RolloutSplit {
+  rollout: RolloutInfo;
+  candidate: ResolvedRow;
+}
+
+/** Called inside every deploy and rollback transaction that changes what is live. */
+export type LiveChangeHook = (tx: Transaction, actor: Principal, change: { promptId: string; name: string; environment: string; version: number }) => Promise<void>;
+
+/** Both answers of a rollout: the live one (for keyless callers too) carrying the candidate's. */
+function splitAnswer(live: ResolvedRow, environment: string, split: RolloutSplit): CachedAnswer {
+  const candidate = answer(200, { ...resolvedBody(split.candidate, environment), variant: 'candidate', rollout: split.rollout });
+  return { ...answer(200, { ...resolvedBody(live, environment), variant: 'live', rollout: split.rollout }), split: { rollout: split.rollout, candidate } };
+}
+
+/** The answer that serves `key`: the candidate's when the rollout assigns it, else the live one. */
+function pickVariant(name: string, environment: string, found: CachedAnswer, key: string | undefined): CachedAnswer {
+  if (key === undefined || !found.split) return found;
+  return assignVariant(name, environment, found.split.rollout, key) === 'candidate' ? found.split.candidate : found;
+}
+
 /** Deploys, rollbacks, their history, and resolving what is live. */
 export class DeploymentService {
   readonly cache: ResolveCache;
+  /** Set by the rollouts module: the rollout running on a live version, if any. */
+  rolloutSplit: ((db: Queryable, name: string, environment: string, live: ResolvedRow) => Promise<RolloutSplit | undefined>) | undefined;
+  readonly liveChangeHooks: LiveChangeHook[] = [];
 
   constructor(
     private readonly db: Database,
@@ -101,6 +127,7 @@ export class DeploymentService {
     const current = await repo.activeDeployment(tx, prompt.id, environment);
     if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
     if (current) await repo.deactivate(tx, current.id);
+    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.id,
@@ -175,6 +202,7 @@ export class DeploymentService {
       };
     }
     await repo.deactivate(tx, current.id);
+    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version: target.version_number });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.prompt_version_id,
@@ -207,12 +235,15 @@ export class DeploymentService {
     return (await repo.history(this.db, prompt.id, f)).map((d) => ({ ...view(name, d), seq: d.seq }));
   }
 
-  /** The live version as a ready-to-send answer, from the cache when it can. */
-  async resolveAnswer(name: string, environment: string): Promise<CachedAnswer> {
+  /**
+   * The live version as a ready-to-send answer, from the cache when it can. During a rollout, `key`
+   * picks the variant (the cached entry holds both); without one, the live version.
+   */
+  async resolveAnswer(name: string, environment: string, key?: string): Promise<CachedAnswer> {
     const hit = this.cache.get(name, environment);
     if (hit) {
       this.cache.stats.hits++;
-      return hit;
+      return pickVariant(name, environment, hit, key);
     }
     this.cache.stats.misses++;
     this.assertEnvironment(environment);
@@ -220,14 +251,15 @@ export class DeploymentService {
     const row = await repo.resolve(this.db, name, environment);
     let result: CachedAnswer;
     if (row) {
-      result = answer(200, resolvedBody(row, environment));
+      const split = await this.rolloutSplit?.(this.db, name, environment, row);
+      result = split ? splitAnswer(row, environment, split) : answer(200, resolvedBody(row, environment));
     } else if (await prompts.findPrompt(this.db, name)) {
       result = answer(404, errorBody('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment }));
     } else {
       result = answer(404, errorBody('prompt_not_found', `no prompt named "${name}"`, { prompt: name }));
     }
     this.cache.set(name, environment, result, ticket);
-    return result;
+    return pickVariant(name, environment, result, key);
   }
 
   /** Everything live in an environment, as the bundle clients fall back on when the registry is unreachable. */
@@ -242,11 +274,19 @@ export class DeploymentService {
     };
   }
 
-  /** The live version as a row, for rendering. */
-  async resolve(name: string, environment: string): Promise<ResolvedRow> {
+  /**
+   * The live version as a row, for rendering. During a rollout, the variant `key` is assigned
+   * (without one, the live version), with `variant` and `rollout` set.
+   */
+  async resolve(name: string, environment: string, key?: string): Promise<ResolvedRow & { variant?: 'candidate' | 'live'; rollout?: RolloutInfo }> {
     this.assertEnvironment(environment);
     const row = await repo.resolve(this.db, name, environment);
-    if (row) return row;
+    if (row) {
+      const split = await this.rolloutSplit?.(this.db, name, environment, row);
+      if (!split) return row;
+      const candidate = key !== undefined && assignVariant(name, environment, split.rollout, key) === 'candidate';
+      return candidate ? { ...split.candidate, variant: 'candidate', rollout: split.rollout } : { ...row, variant: 'live', rollout: split.rollout };
+    }
     if (await prompts.findPrompt(this.db, name)) throw notFound('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment });
     throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
   }

@@ -1,6 +1,7 @@
 import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
+import type { RolloutInfo } from '../rollouts/schemas.js';
 import type { DeploymentService } from '../deployments/service.js';
 import type { PromptService } from './service.js';
 import {
@@ -123,12 +124,14 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       async handler({ params, body }) {
         let source: { id: string; number: number; content: string; model: string; temperature: number; max_tokens: number };
         let environment: string | null = null;
+        let split: { variant?: 'candidate' | 'live'; rollout?: RolloutInfo } = {};
         if (body.version !== undefined) {
           const v = await prompts.getVersion(params.name, body.version);
           source = { id: v.version_id, number: v.version, content: v.content!, model: v.model, temperature: v.temperature, max_tokens: v.max_tokens };
         } else {
           environment = body.environment ?? 'production';
-          const r = await deployments.resolve(params.name, environment);
+          const r = await deployments.resolve(params.name, environment, body.key);
+          if (r.rollout) split = { variant: r.variant, rollout: r.rollout };
           source = { id: r.version_id, number: r.version_number, content: r.content, model: r.model, temperature: r.temperature, max_tokens: r.max_tokens };
         }
         return {
@@ -140,6 +143,7 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
           model: source.model,
           temperature: source.temperature,
           max_tokens: source.max_tokens,
+          ...split,
         };
       },
     }),
