@@ -167,7 +167,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
-  const rollouts = new RolloutService(db, feed, deployments, environments, (err) => logger.error({ err }, 'rollout guard check failed'));
+  const rollouts = new RolloutService(db, feed, deployments, environments, approvals, (err) => logger.error({ err }, 'rollout guard check failed'));
   executions.onStored.push((records) => rollouts.executionsStored(records));
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);

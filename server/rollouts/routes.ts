@@ -1,6 +1,7 @@
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema } from '../http/schemas.js';
 import { abortBody, promoteBody, rolloutBody, rolloutParams, rolloutSchema } from './schemas.js';
+import { requestSchema } from '../approvals/schemas.js';
 import type { RolloutService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
@@ -45,18 +46,26 @@ export function rolloutRoutes(rollouts: RolloutService): Route[] {
     defineRoute({
       method: 'post',
       path: '/prompts/:name/rollouts/:environment/promote',
-      summary: 'Promote the candidate: it is deployed (live for every key) and the rollout ends',
+      summary:
+        'Promote the candidate: it is deployed (live for every key) and the rollout ends; where the environment needs approval, 202 and a pending deployment request for the candidate (the rollout ends as promoted when it is applied)',
       tag: 'rollouts',
       scope: deployScope,
       params: rolloutParams,
       body: promoteBody,
       responses: {
         200: { description: 'The rollout, ended with status promoted', schema: rolloutSchema },
+        202: { description: 'The environment needs approval: the deployment request for the candidate, pending', schema: requestSchema },
         403: err('The credential may not deploy there'),
         404: err('No such prompt, or no rollout running there'),
-        409: err('The environment needs approvals (approval_required)'),
       },
-      handler: ({ params, body }, ctx) => rollouts.promote(ctx.principal, params.name, params.environment, body.comment),
+      async handler({ params, body }, ctx) {
+        const outcome = await rollouts.promote(ctx.principal, params.name, params.environment, body.comment);
+        if (outcome.request) {
+          ctx.status(202);
+          return outcome.request;
+        }
+        return outcome.rollout;
+      },
     }),
     defineRoute({
       method: 'post',

@@ -4,6 +4,8 @@ import type { Database, Queryable, Transaction } from '../db/index.js';
 import * as deploymentsRepo from '../deployments/repository.js';
 import type { ResolvedRow } from '../deployments/repository.js';
 import type { DeploymentService, RolloutSplit } from '../deployments/service.js';
+import type { ApprovalService } from '../approvals/service.js';
+import type { RequestView } from '../approvals/schemas.js';
 import type { EnvironmentService } from '../environments/service.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
@@ -85,6 +87,7 @@ export class RolloutService {
     private readonly feed: ChangeFeed,
     private readonly deployments: DeploymentService,
     private readonly environments: EnvironmentService,
+    private readonly approvals: ApprovalService,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
     deployments.rolloutSplit = (db, name, environment, live) => this.split(db, name, environment, live);
@@ -184,11 +187,25 @@ export class RolloutService {
     });
   }
 
-  /** The candidate becomes the live version (a deploy, recorded as one) and the rollout ends. */
-  async promote(actor: Principal, name: string, environment: string, comment?: string): Promise<RolloutView> {
+  /**
+   * The candidate becomes the live version (a deploy, recorded as one) and the rollout ends. Where the
+   * environment needs approvals, the promotion is a deployment request for the candidate instead: the
+   * rollout runs on until the request is applied, and ends as promoted then.
+   */
+  async promote(actor: Principal, name: string, environment: string, comment?: string): Promise<{ rollout: RolloutView; request?: undefined } | { request: RequestView; rollout?: undefined }> {
     this.deployments.assertEnvironment(environment);
+    const policy = await this.environments.policy(environment);
+    if (policy.required_approvals > 0) {
+      const rollout = await this.get(name, environment);
+      const outcome = await this.approvals.deploy(actor, name, rollout.candidate, environment, comment ?? `promote the rollout of version ${rollout.candidate}`);
+      if (outcome.request) return { request: outcome.request };
+    }
+    return { rollout: await this.promoteNow(actor, name, environment, comment) };
+  }
+
+  private async promoteNow(actor: Principal, name: string, environment: string, comment?: string): Promise<RolloutView> {
     return this.db.transaction(async (tx) => {
-      await this.requireDeploy(tx, actor, environment, 'promote a rollout in');
+      this.environments.requireDeploy(actor, await this.environments.policy(environment, tx), 'promote a rollout in');
       const rollout = await this.lockRunning(tx, name, environment);
       const at = new Date().toISOString();
       await repo.endRollout(tx, rollout.id, { status: 'promoted', by: actor.name, reason: comment ?? null, at });
@@ -311,18 +328,25 @@ export class RolloutService {
     }
   }
 
-  /** Ends the rollout running on an environment whose live version a deploy or rollback just changed. */
+  /**
+   * Ends the rollout running on an environment whose live version a deploy or rollback just changed:
+   * promoted when the candidate went live (an approved promotion), else superseded.
+   */
   private async supersede(tx: Transaction, actor: Principal, change: { promptId: string; name: string; environment: string; version: number }): Promise<void> {
     const rollout = await repo.activeRollout(tx, change.promptId, change.environment);
     if (!rollout) return;
-    await this.end(tx, actor, rollout, { status: 'superseded', reason: `version ${change.version} went live in ${change.environment} outside the rollout`, details: {} });
+    if (change.version === rollout.candidate) {
+      await this.end(tx, actor, rollout, { status: 'promoted', reason: `version ${change.version}, the candidate, was deployed`, details: {} });
+    } else {
+      await this.end(tx, actor, rollout, { status: 'superseded', reason: `version ${change.version} went live in ${change.environment} outside the rollout`, details: {} });
+    }
   }
 
   private async end(
     tx: Transaction,
     actor: Principal,
     rollout: RolloutRow,
-    e: { status: 'aborted' | 'superseded'; reason: string; details: Record<string, unknown> },
+    e: { status: 'aborted' | 'superseded' | 'promoted'; reason: string; details: Record<string, unknown> },
   ): Promise<void> {
     await repo.endRollout(tx, rollout.id, { status: e.status, by: actor.name, reason: e.reason, at: new Date().toISOString() });
     await recordAudit(tx, actor, {
@@ -335,14 +359,14 @@ export class RolloutService {
     await this.publish(tx, { ...rollout, status: e.status });
   }
 
-  /** The deploy scope of the environment; where its policy asks for approvals, refused (rollouts do not go through approvals yet). */
+  /** The deploy scope of the environment; where its policy asks for approvals, refused (starting a rollout cannot be approved yet). */
   private async requireDeploy(tx: Transaction, actor: Principal, environment: string, what: string): Promise<void> {
     const policy = await this.environments.policy(environment, tx);
     this.environments.requireDeploy(actor, policy, what);
     if (policy.required_approvals > 0) {
       throw conflict(
         'approval_required',
-        `${environment} needs ${policy.required_approvals} approval(s) for deploys, and rollouts cannot be approved yet: deploy the version through a deployment request instead (abort stays possible)`,
+        `${environment} needs ${policy.required_approvals} approval(s) for deploys, and starting or changing a rollout cannot be approved yet: deploy the version through a deployment request instead`,
         { environment, required_approvals: policy.required_approvals },
       );
     }

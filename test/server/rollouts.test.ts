@@ -201,5 +201,26 @@ for (const dialect of DIALECTS) {
       assert.match(String(entry?.details.reason), /^guard: error_rate of the candidate over its last 10 executions is 0\.6, more than 0\.2 above the live version's 0\.1$/);
       assert.equal((await reader.get('/prompts/ab/latest?key=user-1')).body.version, 1);
     });
+
+    it('promotes through a deployment request where the environment needs approval; the approval ends the rollout as promoted', async () => {
+      const policy = (n: number) => s.admin.raw('PUT', '/environments/staging/policy', JSON.stringify({ required_approvals: n }));
+      assert.equal((await policy(0)).status, 200);
+      assert.equal((await s.admin.post('/prompts/ab/deployments', { version: 1, environment: 'staging' })).status, 201);
+      assert.equal((await put(s.admin, 'ab', 'staging', { candidate: 3, weight: 20 })).status, 201);
+      assert.equal((await policy(1)).status, 200);
+      assert.equal((await put(s.admin, 'ab', 'staging', { candidate: 3, weight: 40 })).body.error.code, 'approval_required');
+      const asked = await s.admin.post('/prompts/ab/rollouts/staging/promote', { comment: 'ship it' });
+      assert.equal(asked.status, 202, JSON.stringify(asked.body));
+      assert.equal(asked.body.action, 'deploy');
+      assert.equal(asked.body.version, 3);
+      assert.equal(asked.body.from_version, 1);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).body.status, 'active', 'the rollout runs on while the request waits');
+      const approver = s.as((await s.admin.post('/keys', { name: 'approver', scopes: ['deploy'], owner: 'approver@example.com' })).body.key);
+      assert.equal((await approver.post(`/deployment-requests/${asked.body.id}/approve`, {})).status, 200);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).status, 404);
+      assert.equal((await reader.get('/prompts/ab/latest?environment=staging&key=user-1')).body.version, 3);
+      const promoted = (await audit('rollout.promoted')).find((e) => e.actor === 'approver');
+      assert.match(String(promoted?.details.reason), /version 3, the candidate, was deployed/);
+    });
   });
 }
