@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { assignVariant, rolloutBucket } from '../../server/rollouts/assign.js';
 import { DIALECTS } from '../support/db.js';
-import { startTestServer, type Api, type TestServer } from '../support/server.js';
+import { startTestServer, twoReplicas, type Api, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 interface Vector {
@@ -224,3 +224,22 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('rollouts across two replicas on one Postgres', () => {
+  const replicas = twoReplicas();
+
+  it("a rollout started, changed and aborted on one replica reaches the other's cached resolve answers", async () => {
+    const { a, b } = replicas;
+    for (const content of ['one', 'two']) assert.equal((await a.admin.post('/prompts/split/versions', { content })).status, 201);
+    assert.equal((await a.admin.post('/prompts/split/deployments', { version: 1, environment: 'production' })).status, 201);
+    await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.version === 1, 'B caches version 1');
+    assert.ok(b.running.registry.services.deployments.cache.get('split', 'production'), 'B answers from its cache');
+    const put = (weight: number) => a.admin.raw('PUT', '/prompts/split/rollouts/production', JSON.stringify({ candidate: 2, weight }));
+    assert.equal((await put(10)).status, 201);
+    await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.rollout?.weight === 10, 'B serves the rollout');
+    assert.equal((await put(90)).status, 200);
+    await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.rollout?.weight === 90, 'B serves the new weight');
+    assert.equal((await b.admin.post('/prompts/split/rollouts/production/abort', { reason: 'replica test' })).status, 200);
+    await eventually(async () => (await a.admin.get('/prompts/split/latest')).body.rollout === undefined, 'A sees the abort');
+  });
+});
