@@ -99,7 +99,13 @@ export class PromptRegistryClient {
     const { prompt } = entry;
     if (key === undefined || !prompt.rollout || !prompt.environment) return prompt;
     if (assignVariant(prompt.name, prompt.environment, prompt.rollout, key) === 'live') return prompt;
-    return (entry.candidate ??= this.candidateOf(prompt));
+    const candidate = (entry.candidate ??= this.candidateOf(prompt));
+    return candidate.catch((err: unknown) => {
+      // The candidate could not be fetched: serve the live version (what an abort would do), and try again next time.
+      if (entry.candidate === candidate) delete entry.candidate;
+      this.onError(err as Error);
+      return prompt;
+    });
   }
 
   private candidateOf(live: Prompt): Promise<Prompt> {

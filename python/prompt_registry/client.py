@@ -342,7 +342,11 @@ class PromptClient:
         slot = (prompt.environment, prompt.name, str(rollout["id"]), int(rollout["candidate"]), int(rollout["weight"]))
         found = self._candidates.get(slot)
         if found is None:
-            version = self._get_version(prompt.name, int(rollout["candidate"]))
+            try:
+                version = self._get_version(prompt.name, int(rollout["candidate"]))
+            except Exception as err:  # serve the live version (what an abort would do); try again next time
+                self._report(err)
+                return prompt
             found = self._candidates.setdefault(slot, dataclasses.replace(version, environment=prompt.environment, variant="candidate", rollout=dict(rollout)))
         return found
 
