@@ -78,7 +78,10 @@ export interface DeploymentRequest {
   id: string;
   prompt: string;
   environment: string;
-  action: 'deploy' | 'rollback';
+  /** rollout_start: start (or re-weight) a rollout of `version`; rollout_abort: abort the rollout of `version` (docs/rollouts.md). */
+  action: 'deploy' | 'rollback' | 'rollout_start' | 'rollout_abort';
+  /** Rollout requests: the weight and guard asked for, or the rollout to abort. */
+  rollout?: { weight: number | null; guard: RolloutGuard | null; id: string | null };
   /** The version it makes live (for a rollback, the one it restores). */
   version: number;
   /** What was live when it was asked for. */

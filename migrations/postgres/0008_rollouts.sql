@@ -28,3 +28,13 @@ CREATE TABLE prompt_rollouts (
 -- At most one running rollout per prompt and environment, enforced by the database.
 CREATE UNIQUE INDEX prompt_rollouts_one_active ON prompt_rollouts (prompt_id, environment) WHERE status = 'active';
 CREATE INDEX prompt_rollouts_history_idx ON prompt_rollouts (prompt_id, environment, started_at);
+
+-- Starting (or re-weighting) and aborting a rollout in an environment that needs
+-- approvals wait as deployment requests, like deploys and rollbacks.
+ALTER TABLE deployment_requests DROP CONSTRAINT deployment_requests_action;
+ALTER TABLE deployment_requests ADD CONSTRAINT deployment_requests_action
+    CHECK (action IN ('deploy', 'rollback', 'rollout_start', 'rollout_abort'));
+ALTER TABLE deployment_requests ADD COLUMN rollout_weight INTEGER;   -- rollout_start: the weight asked for
+ALTER TABLE deployment_requests ADD COLUMN rollout_guard JSONB;      -- rollout_start: the guard asked for
+ALTER TABLE deployment_requests ADD COLUMN rollout_id UUID REFERENCES prompt_rollouts(id); -- rollout_abort: which one
+ALTER TABLE deployment_requests ADD CONSTRAINT deployment_requests_rollout_weight_range CHECK (rollout_weight BETWEEN 1 AND 99);

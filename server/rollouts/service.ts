@@ -5,6 +5,7 @@ import * as deploymentsRepo from '../deployments/repository.js';
 import type { ResolvedRow } from '../deployments/repository.js';
 import type { DeploymentService, RolloutSplit } from '../deployments/service.js';
 import type { ApprovalService } from '../approvals/service.js';
+import type { RequestRow } from '../approvals/repository.js';
 import type { RequestView } from '../approvals/schemas.js';
 import type { EnvironmentService } from '../environments/service.js';
 import { conflict, invalid, notFound } from '../errors.js';
@@ -32,6 +33,13 @@ function view(r: RolloutRow): RolloutView {
     ended_by: r.ended_by,
     end_reason: r.end_reason,
   };
+}
+
+export interface RolloutInput {
+  candidate: number;
+  weight: number;
+  guard?: Guard | null | undefined;
+  comment?: string | undefined;
 }
 
 /** Who the audit log names when a guard aborts a rollout. */
@@ -93,6 +101,7 @@ export class RolloutService {
     deployments.rolloutSplit = (db, name, environment, live) => this.split(db, name, environment, live);
     // A deploy or rollback outside the rollout changes what it was measured against: the rollout ends.
     deployments.liveChangeHooks.push((tx, actor, change) => this.supersede(tx, actor, change));
+    approvals.applyRollout = (tx, actor, req, as) => this.applyRequest(tx, actor, req, as);
     feed.subscribe((event) => {
       if (event.type === 'rollout.changed') this.guarded = undefined;
     });
@@ -110,14 +119,15 @@ export class RolloutService {
 
   /**
    * Starts a rollout, or changes the weight (and guard) of the one running for the same candidate.
-   * Everything is checked before anything is written.
+   * Everything is checked before anything is written. Where the environment needs approvals, the
+   * change waits as a deployment request (rollout_start) and happens when it is approved.
    */
   async start(
     actor: Principal,
     name: string,
     environment: string,
-    input: { candidate: number; weight: number; guard?: Guard | null | undefined; comment?: string | undefined },
-  ): Promise<{ rollout: RolloutView; created: boolean }> {
+    input: RolloutInput,
+  ): Promise<{ rollout: RolloutView; created: boolean; request?: undefined } | { request: RequestView; rollout?: undefined; created?: undefined }> {
     this.deployments.assertEnvironment(environment);
     const guard = input.guard ?? null;
     if (guard && !(BUILTIN_GUARD_METRICS as readonly string[]).includes(guard.metric)) {
@@ -126,65 +136,102 @@ export class RolloutService {
       if (metric.type !== 'numeric') throw invalid('unknown_metric', `guard.metric: "${guard.metric}" is a ${metric.type} metric; a guard watches a numeric one`, { field: 'guard.metric' });
     }
     return this.db.transaction(async (tx) => {
-      await this.requireDeploy(tx, actor, environment, 'start a rollout in');
-      const prompt = await prompts.lockPrompt(tx, name);
-      if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
-      const candidate = await prompts.getVersion(tx, prompt.id, input.candidate);
-      if (!candidate) throw notFound('version_not_found', `candidate: "${name}" has no version ${input.candidate}`, { prompt: name, field: 'candidate', version: input.candidate });
-      const live = await deploymentsRepo.activeDeployment(tx, prompt.id, environment);
-      if (!live) {
-        throw conflict('nothing_live', `nothing of "${name}" is live in ${environment}: deploy a version first, then roll the candidate out beside it`, { prompt: name, environment });
-      }
-      const at = new Date().toISOString();
-      const running = await repo.activeRollout(tx, prompt.id, environment);
-      if (running) {
-        if (running.candidate !== input.candidate) {
-          throw conflict(
-            'rollout_exists',
-            `a rollout of version ${running.candidate} of "${name}" is already running in ${environment}; promote or abort it before rolling out version ${input.candidate}`,
-            { prompt: name, environment, rollout_id: running.id, candidate: running.candidate },
-          );
-        }
-        if (running.weight === input.weight && JSON.stringify(running.guard) === JSON.stringify(guard)) return { rollout: view(running), created: false };
-        const updated = await repo.updateRollout(tx, running.id, { weight: input.weight, guard, at });
-        await recordAudit(tx, actor, {
-          action: 'rollout.updated',
-          prompt: name,
-          environment,
-          targetId: running.id,
-          details: { candidate: running.candidate, live: running.live, weight: input.weight, previous_weight: running.weight, guard, comment: input.comment ?? null },
-        });
-        await this.publish(tx, updated);
-        return { rollout: view(updated), created: false };
-      }
-      if (live.prompt_version_id === candidate.id) {
-        throw conflict('candidate_is_live', `candidate: version ${input.candidate} of "${name}" is already live in ${environment}; roll out another version`, {
-          prompt: name,
-          environment,
-          field: 'candidate',
-          version: input.candidate,
-        });
-      }
-      const created = await repo.insertRollout(tx, {
+      const policy = await this.environments.policy(environment, tx);
+      this.environments.requireDeploy(actor, policy, 'start a rollout in');
+      if (policy.required_approvals === 0) return this.startIn(tx, actor, name, environment, input);
+      // Checked as if it happened now, so a request that cannot be applied is refused at once.
+      const planned = await this.startIn(tx, actor, name, environment, input, { dryRun: true });
+      if (!planned.changes) return { rollout: planned.rollout, created: false };
+      const prompt = (await prompts.findPrompt(tx, name))!;
+      const request = await this.approvals.request(tx, actor, policy, {
         promptId: prompt.id,
-        environment,
-        candidateId: candidate.id,
-        liveId: live.prompt_version_id,
-        weight: input.weight,
-        guard,
-        startedBy: actor.name,
-        at,
+        name,
+        action: 'rollout_start',
+        version: input.candidate,
+        fromVersion: planned.live,
+        comment: input.comment,
+        rollout: { weight: input.weight, guard },
       });
+      return { request };
+    });
+  }
+
+  /**
+   * Starts or changes a rollout inside the caller's transaction. `dryRun`: every check, nothing written;
+   * `changes` says whether it would write, `live` what is live.
+   */
+  private async startIn(
+    tx: Transaction,
+    actor: Principal,
+    name: string,
+    environment: string,
+    input: RolloutInput,
+    opts: { dryRun?: boolean; startedBy?: string; details?: Record<string, unknown> } = {},
+  ): Promise<{ rollout: RolloutView; created: boolean; changes: boolean; live: number }> {
+    const guard = input.guard ?? null;
+    const prompt = await prompts.lockPrompt(tx, name);
+    if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
+    const candidate = await prompts.getVersion(tx, prompt.id, input.candidate);
+    if (!candidate) throw notFound('version_not_found', `candidate: "${name}" has no version ${input.candidate}`, { prompt: name, field: 'candidate', version: input.candidate });
+    const live = await deploymentsRepo.activeDeployment(tx, prompt.id, environment);
+    if (!live) {
+      throw conflict('nothing_live', `nothing of "${name}" is live in ${environment}: deploy a version first, then roll the candidate out beside it`, { prompt: name, environment });
+    }
+    const at = new Date().toISOString();
+    const details = { comment: input.comment ?? null, ...opts.details };
+    const running = await repo.activeRollout(tx, prompt.id, environment);
+    if (running) {
+      if (running.candidate !== input.candidate) {
+        throw conflict(
+          'rollout_exists',
+          `a rollout of version ${running.candidate} of "${name}" is already running in ${environment}; promote or abort it before rolling out version ${input.candidate}`,
+          { prompt: name, environment, rollout_id: running.id, candidate: running.candidate },
+        );
+      }
+      const unchanged = running.weight === input.weight && JSON.stringify(running.guard) === JSON.stringify(guard);
+      if (unchanged || opts.dryRun) return { rollout: view(running), created: false, changes: !unchanged, live: live.version_number };
+      const updated = await repo.updateRollout(tx, running.id, { weight: input.weight, guard, at });
       await recordAudit(tx, actor, {
-        action: 'rollout.started',
+        action: 'rollout.updated',
         prompt: name,
         environment,
-        targetId: created.id,
-        details: { candidate: created.candidate, live: created.live, weight: created.weight, guard, comment: input.comment ?? null },
+        targetId: running.id,
+        details: { candidate: running.candidate, live: running.live, weight: input.weight, previous_weight: running.weight, guard, ...details },
       });
-      await this.publish(tx, created);
-      return { rollout: view(created), created: true };
+      await this.publish(tx, updated);
+      return { rollout: view(updated), created: false, changes: true, live: live.version_number };
+    }
+    if (live.prompt_version_id === candidate.id) {
+      throw conflict('candidate_is_live', `candidate: version ${input.candidate} of "${name}" is already live in ${environment}; roll out another version`, {
+        prompt: name,
+        environment,
+        field: 'candidate',
+        version: input.candidate,
+      });
+    }
+    if (opts.dryRun) {
+      const planned = { id: '', prompt: name, environment, candidate: input.candidate, live: live.version_number, weight: input.weight, guard };
+      return { rollout: { ...planned, status: 'active', started_at: at, started_by: actor.name, updated_at: at, ended_at: null, ended_by: null, end_reason: null }, created: true, changes: true, live: live.version_number };
+    }
+    const created = await repo.insertRollout(tx, {
+      promptId: prompt.id,
+      environment,
+      candidateId: candidate.id,
+      liveId: live.prompt_version_id,
+      weight: input.weight,
+      guard,
+      startedBy: opts.startedBy ?? actor.name,
+      at,
     });
+    await recordAudit(tx, actor, {
+      action: 'rollout.started',
+      prompt: name,
+      environment,
+      targetId: created.id,
+      details: { candidate: created.candidate, live: created.live, weight: created.weight, guard, ...details },
+    });
+    await this.publish(tx, created);
+    return { rollout: view(created), created: true, changes: true, live: live.version_number };
   }
 
   /**
@@ -224,17 +271,46 @@ export class RolloutService {
   }
 
   /**
-   * Back to the live version for every key, and the rollout ends with its reason. Aborting is the
-   * safe way back, so it needs the deploy scope but no approval, even where deploys need one.
+   * Back to the live version for every key, and the rollout ends with its reason. Where the environment
+   * needs approvals, the abort waits as a deployment request (rollout_abort). A guard aborts at once.
    */
-  async abort(actor: Principal, name: string, environment: string, reason?: string): Promise<RolloutView> {
+  async abort(actor: Principal, name: string, environment: string, reason?: string): Promise<{ rollout: RolloutView; request?: undefined } | { request: RequestView; rollout?: undefined }> {
     this.deployments.assertEnvironment(environment);
     return this.db.transaction(async (tx) => {
-      this.environments.requireDeploy(actor, await this.environments.policy(environment, tx), 'abort a rollout in');
+      const policy = await this.environments.policy(environment, tx);
+      this.environments.requireDeploy(actor, policy, 'abort a rollout in');
       const rollout = await this.lockRunning(tx, name, environment);
+      if (policy.required_approvals > 0) {
+        const request = await this.approvals.request(tx, actor, policy, {
+          promptId: rollout.prompt_id,
+          name,
+          action: 'rollout_abort',
+          version: rollout.candidate,
+          fromVersion: rollout.live,
+          comment: reason,
+          rollout: { id: rollout.id },
+        });
+        return { request };
+      }
       await this.end(tx, actor, rollout, { status: 'aborted', reason: reason ?? 'aborted by hand', details: {} });
-      return view((await repo.getRollout(tx, rollout.id))!);
+      return { rollout: view((await repo.getRollout(tx, rollout.id))!) };
     });
+  }
+
+  /** Applies an approved rollout_start or rollout_abort request, in the approval's transaction. */
+  private async applyRequest(tx: Transaction, actor: Principal, req: RequestRow, as: { requestedBy: string; details: Record<string, unknown> }): Promise<void> {
+    if (req.action === 'rollout_start') {
+      await this.startIn(tx, actor, req.prompt, req.environment, { candidate: req.version_number, weight: req.rollout_weight!, guard: req.rollout_guard, comment: req.comment ?? undefined }, {
+        startedBy: as.requestedBy,
+        details: as.details,
+      });
+      return;
+    }
+    const rollout = await this.lockRunning(tx, req.prompt, req.environment);
+    if (rollout.id !== req.rollout_id) {
+      throw conflict('request_outdated', `the rollout this abort was requested for has ended; reject the request`, { prompt: req.prompt, environment: req.environment });
+    }
+    await this.end(tx, actor, rollout, { status: 'aborted', reason: req.comment ?? 'aborted by an approved request', details: as.details });
   }
 
   /** The split resolve answers with: the running rollout on `live` (a version id), with its candidate. */
@@ -357,19 +433,6 @@ export class RolloutService {
       details: { candidate: rollout.candidate, live: rollout.live, weight: rollout.weight, reason: e.reason, ...e.details },
     });
     await this.publish(tx, { ...rollout, status: e.status });
-  }
-
-  /** The deploy scope of the environment; where its policy asks for approvals, refused (starting a rollout cannot be approved yet). */
-  private async requireDeploy(tx: Transaction, actor: Principal, environment: string, what: string): Promise<void> {
-    const policy = await this.environments.policy(environment, tx);
-    this.environments.requireDeploy(actor, policy, what);
-    if (policy.required_approvals > 0) {
-      throw conflict(
-        'approval_required',
-        `${environment} needs ${policy.required_approvals} approval(s) for deploys, and starting or changing a rollout cannot be approved yet: deploy the version through a deployment request instead`,
-        { environment, required_approvals: policy.required_approvals },
-      );
-    }
   }
 
   private async lockRunning(tx: Transaction, name: string, environment: string): Promise<RolloutRow> {

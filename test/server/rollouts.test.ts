@@ -78,9 +78,11 @@ for (const dialect of DIALECTS) {
       assert.equal((await put(reader, 'ab', 'production', { candidate: 2, weight: 10 })).status, 403);
       assert.equal((await put(devDeployer, 'ab', 'production', { candidate: 2, weight: 10 })).status, 403);
       assert.equal((await s.admin.raw('PUT', '/environments/staging/policy', JSON.stringify({ required_approvals: 1 }))).status, 200);
+      // Where deploys need approval, the request is checked before it is asked for: nothing is live there.
       const protectedEnv = await put(s.admin, 'ab', 'staging', { candidate: 2, weight: 10 });
       assert.equal(protectedEnv.status, 409);
-      assert.equal(protectedEnv.body.error.code, 'approval_required');
+      assert.equal(protectedEnv.body.error.code, 'nothing_live');
+      assert.equal((await s.admin.get('/deployment-requests?environment=staging')).body.items.length, 0);
 
       // A second rollout while one runs: 409 naming the running one; the first is unchanged.
       assert.equal((await put(deployer, 'ab', 'production', { candidate: 2, weight: 10 })).status, 201);
@@ -202,21 +204,50 @@ for (const dialect of DIALECTS) {
       assert.equal((await reader.get('/prompts/ab/latest?key=user-1')).body.version, 1);
     });
 
-    it('promotes through a deployment request where the environment needs approval; the approval ends the rollout as promoted', async () => {
+    it('starts, aborts and promotes through deployment requests where the environment needs approval', async () => {
       const policy = (n: number) => s.admin.raw('PUT', '/environments/staging/policy', JSON.stringify({ required_approvals: n }));
       assert.equal((await policy(0)).status, 200);
       assert.equal((await s.admin.post('/prompts/ab/deployments', { version: 1, environment: 'staging' })).status, 201);
-      assert.equal((await put(s.admin, 'ab', 'staging', { candidate: 3, weight: 20 })).status, 201);
       assert.equal((await policy(1)).status, 200);
-      assert.equal((await put(s.admin, 'ab', 'staging', { candidate: 3, weight: 40 })).body.error.code, 'approval_required');
-      const asked = await s.admin.post('/prompts/ab/rollouts/staging/promote', { comment: 'ship it' });
-      assert.equal(asked.status, 202, JSON.stringify(asked.body));
-      assert.equal(asked.body.action, 'deploy');
-      assert.equal(asked.body.version, 3);
-      assert.equal(asked.body.from_version, 1);
-      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).body.status, 'active', 'the rollout runs on while the request waits');
       const approver = s.as((await s.admin.post('/keys', { name: 'approver', scopes: ['deploy'], owner: 'approver@example.com' })).body.key);
-      assert.equal((await approver.post(`/deployment-requests/${asked.body.id}/approve`, {})).status, 200);
+      const approve = async (id: string) => assert.equal((await approver.post(`/deployment-requests/${id}/approve`, {})).status, 200);
+      const start = async (candidate: number, weight: number) => {
+        const asked = await put(s.admin, 'ab', 'staging', { candidate, weight, comment: 'try it' });
+        assert.equal(asked.status, 202, JSON.stringify(asked.body));
+        assert.equal(asked.body.action, 'rollout_start');
+        assert.equal(asked.body.version, candidate);
+        assert.equal(asked.body.from_version, 1);
+        assert.equal(asked.body.rollout.weight, weight);
+        return asked.body.id as string;
+      };
+
+      const startRequest = await start(3, 20);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).status, 404, 'nothing starts before the approval');
+      assert.equal((await put(s.admin, 'ab', 'staging', { candidate: 3, weight: 20 })).body.id, startRequest, 'asking again answers the waiting request');
+      await approve(startRequest);
+      const running = await s.admin.get('/prompts/ab/rollouts/staging');
+      assert.equal(running.body.weight, 20);
+      assert.equal(running.body.started_by, 'admin', 'the requester starts it');
+      const started = (await audit('rollout.started')).find((e) => e.actor === 'approver');
+      assert.equal(started?.details.request_id, startRequest);
+
+      const abortAsked = await s.admin.post('/prompts/ab/rollouts/staging/abort', { reason: 'numbers look off' });
+      assert.equal(abortAsked.status, 202, JSON.stringify(abortAsked.body));
+      assert.equal(abortAsked.body.action, 'rollout_abort');
+      assert.equal(abortAsked.body.rollout.id, running.body.id);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).body.status, 'active', 'it runs on while the abort waits');
+      await approve(abortAsked.body.id);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).status, 404);
+      const aborted = (await audit('rollout.aborted')).find((e) => e.actor === 'approver');
+      assert.equal(aborted?.details.reason, 'numbers look off');
+
+      await approve(await start(3, 30));
+      const promoteAsked = await s.admin.post('/prompts/ab/rollouts/staging/promote', { comment: 'ship it' });
+      assert.equal(promoteAsked.status, 202, JSON.stringify(promoteAsked.body));
+      assert.equal(promoteAsked.body.action, 'deploy');
+      assert.equal(promoteAsked.body.version, 3);
+      assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).body.status, 'active', 'the rollout runs on while the request waits');
+      await approve(promoteAsked.body.id);
       assert.equal((await s.admin.get('/prompts/ab/rollouts/staging')).status, 404);
       assert.equal((await reader.get('/prompts/ab/latest?environment=staging&key=user-1')).body.version, 3);
       const promoted = (await audit('rollout.promoted')).find((e) => e.actor === 'approver');
@@ -232,8 +263,9 @@ describe('rollouts across two replicas on one Postgres', () => {
     const { a, b } = replicas;
     for (const content of ['one', 'two']) assert.equal((await a.admin.post('/prompts/split/versions', { content })).status, 201);
     assert.equal((await a.admin.post('/prompts/split/deployments', { version: 1, environment: 'production' })).status, 201);
-    await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.version === 1, 'B caches version 1');
-    assert.ok(b.running.registry.services.deployments.cache.get('split', 'production'), 'B answers from its cache');
+    // B answers from its cache (A's deploy notification may arrive after B first cached, so ask until it holds).
+    const cache = b.running.registry.services.deployments.cache;
+    await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.version === 1 && cache.get('split', 'production') !== undefined, 'B caches version 1');
     const put = (weight: number) => a.admin.raw('PUT', '/prompts/split/rollouts/production', JSON.stringify({ candidate: 2, weight }));
     assert.equal((await put(10)).status, 201);
     await eventually(async () => (await b.admin.get('/prompts/split/latest')).body.rollout?.weight === 10, 'B serves the rollout');
