@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { assignVariant, rolloutBucket } from '../../server/rollouts/assign.js';
+import { judge } from '../../server/rollouts/service.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, twoReplicas, type Api, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
@@ -31,6 +32,19 @@ describe('rollout assignment function', () => {
     let candidate = 0;
     for (let i = 0; i < 10_000; i++) if (assignVariant('checkout', 'production', rollout, `user-${i}`) === 'candidate') candidate++;
     assert.ok(candidate >= 850 && candidate <= 1150, `${candidate} of 10,000 keys got the candidate`);
+  });
+
+  it('judges a guard by its comparison: relative to the live version or absolute', () => {
+    const guard = (comparison: 'above_live' | 'below_live' | 'above' | 'below', threshold: number) => ({ metric: 'm', window: 10, threshold, comparison });
+    assert.equal(judge(guard('above_live', 0.05), 0.11, 0.05).crossed, true);
+    assert.equal(judge(guard('above_live', 0.05), 0.1, 0.05).crossed, false, 'exactly the threshold does not cross');
+    assert.equal(judge(guard('below_live', 0.1), 0.7, 0.85).crossed, true);
+    assert.equal(judge(guard('below_live', 0.1), 0.8, 0.85).crossed, false);
+    assert.equal(judge(guard('above', 900), 901, null).crossed, true);
+    assert.equal(judge(guard('above', 900), 900, null).crossed, false);
+    assert.equal(judge(guard('below', 0.5), 0.4, null).crossed, true);
+    assert.equal(judge(guard('below', 0.5), 0.6, null).crossed, false);
+    assert.equal(judge(guard('above_live', 0), 1, null).crossed, false, 'no live reading: a relative guard never crosses');
   });
 });
 
