@@ -60,6 +60,12 @@ export async function activeRollout(db: Queryable, promptId: string, environment
   return row && toRollout(row);
 }
 
+/** The running rollout by prompt name, in one query (resolve asks on every cache miss). */
+export async function activeRolloutByName(db: Queryable, name: string, environment: string): Promise<RolloutRow | undefined> {
+  const row = await db.get<Record<string, unknown>>(`${SELECT_ROLLOUT} WHERE p.name = $1 AND r.environment = $2 AND r.status = 'active'`, [name, environment]);
+  return row && toRollout(row);
+}
+
 export async function getRollout(db: Queryable, id: string): Promise<RolloutRow | undefined> {
   const row = await db.get<Record<string, unknown>>(`${SELECT_ROLLOUT} WHERE r.id = $1`, [id]);
   return row && toRollout(row);

@@ -315,10 +315,9 @@ export class RolloutService {
 
   /** The split resolve answers with: the running rollout on `live` (a version id), with its candidate. */
   private async split(db: Queryable, name: string, environment: string, live: ResolvedRow): Promise<RolloutSplit | undefined> {
-    const prompt = await prompts.findPrompt(db, name);
-    const rollout = prompt && (await repo.activeRollout(db, prompt.id, environment));
+    const rollout = await repo.activeRolloutByName(db, name, environment);
     if (!rollout || rollout.live_version_id !== live.version_id) return undefined;
-    const candidate = (await prompts.getVersion(db, prompt.id, rollout.candidate))!;
+    const candidate = (await prompts.getVersion(db, rollout.prompt_id, rollout.candidate))!;
     return {
       rollout: { id: rollout.id, candidate: rollout.candidate, live: rollout.live, weight: rollout.weight },
       candidate: {
