@@ -47,12 +47,41 @@ export interface Deployment {
   rollback_of: string | null;
 }
 
+/** A rollout: the candidate serves `weight` percent of caller keys beside the live version (docs/rollouts.md). */
+export interface Rollout {
+  id: string;
+  prompt: string;
+  environment: string;
+  candidate: number;
+  live: number;
+  weight: number;
+  guard: RolloutGuard | null;
+  status: 'active' | 'promoted' | 'aborted' | 'superseded';
+  started_at: string;
+  started_by: string;
+  updated_at: string;
+  ended_at: string | null;
+  ended_by: string | null;
+  end_reason: string | null;
+}
+
+/** Aborts a rollout when the candidate's `metric` over its last `window` executions crosses `threshold` (docs/rollouts.md, "Guard"). */
+export interface RolloutGuard {
+  metric: string;
+  window: number;
+  threshold: number;
+  comparison?: 'above_live' | 'below_live' | 'above' | 'below';
+}
+
 /** A deploy or rollback waiting for approval (docs/api.md, "Protected environments and approvals"). */
 export interface DeploymentRequest {
   id: string;
   prompt: string;
   environment: string;
-  action: 'deploy' | 'rollback';
+  /** rollout_start: start (or re-weight) a rollout of `version`; rollout_abort: abort the rollout of `version` (docs/rollouts.md). */
+  action: 'deploy' | 'rollback' | 'rollout_start' | 'rollout_abort';
+  /** Rollout requests: the weight and guard asked for, or the rollout to abort. */
+  rollout?: { weight: number | null; guard: RolloutGuard | null; id: string | null };
   /** The version it makes live (for a rollback, the one it restores). */
   version: number;
   /** What was live when it was asked for. */
@@ -430,6 +459,26 @@ export class RegistryApi {
     const body = { environment, ...(opts.version === undefined ? {} : { version: opts.version }), ...(opts.comment ? { comment: opts.comment } : {}) };
     const answer = await this.http.request('POST', `${p(name)}/rollback${opts.dryRun ? '?dry_run=true' : ''}`, { body });
     return opts.dryRun ? (answer.body as Deployment) : deployResult(answer);
+  }
+
+  /** Starts a rollout of `candidate` at `weight` percent, or changes the weight (and guard) of the one running for it. */
+  startRollout(name: string, environment: string, r: { candidate: number; weight: number; guard?: RolloutGuard | null; comment?: string }): Promise<Rollout> {
+    return this.body('PUT', `${p(name)}/rollouts/${encodeURIComponent(environment)}`, r);
+  }
+
+  /** The rollout running in an environment (RegistryError not_found `no_rollout` when none). */
+  rollout(name: string, environment: string): Promise<Rollout> {
+    return this.body('GET', `${p(name)}/rollouts/${encodeURIComponent(environment)}`);
+  }
+
+  /** The candidate goes live for every key; the rollout ends. */
+  promoteRollout(name: string, environment: string, comment?: string): Promise<Rollout> {
+    return this.body('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/promote`, comment ? { comment } : {});
+  }
+
+  /** Every key gets the live version again; the rollout ends with `reason`. */
+  abortRollout(name: string, environment: string, reason?: string): Promise<Rollout> {
+    return this.body('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/abort`, reason ? { reason } : {});
   }
 
   history(name: string, f: { environment?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<Deployment>> {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { extractVariables } from '../server/templates/index.js';
-import type { FallbackPrompt, Prompt } from './types.js';
+import type { FallbackPrompt, Prompt, RolloutInfo } from './types.js';
 
 export const BUNDLE_FORMAT = 'prompt-registry-bundle/v1';
 
@@ -15,6 +15,8 @@ interface BundleEntry {
   version_id: string;
   content_hash: string;
   deployed_at: string;
+  variant?: 'candidate' | 'live';
+  rollout?: RolloutInfo;
 }
 
 /** A resolve answer from the registry, as a Prompt. */
@@ -33,6 +35,7 @@ export function fromResolved(name: string, environment: string | null, r: Bundle
     metadata: r.metadata ?? {},
     deployedAt: r.deployed_at ?? null,
     source,
+    ...(r.rollout ? { rollout: r.rollout, variant: r.variant ?? 'live' } : {}),
   };
 }
 

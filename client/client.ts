@@ -4,13 +4,21 @@ import { PromptNotFoundError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type RegistryEvent } from './events.js';
 import { ExecutionLogger, type LoggerStats } from './executions.js';
 import { Http } from './http.js';
+import { assignVariant } from '../server/rollouts/assign.js';
 import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Prompt } from './types.js';
 
 interface Entry {
   prompt: Prompt;
+  /** During a rollout: the candidate, as served to the keys assigned it (fetched once, versions never change). */
+  candidate?: Promise<Prompt>;
   etag: string | null;
   /** When the entry stops being fresh (ms since epoch). */
   freshUntil: number;
+}
+
+/** What an execution log records about the rollout that served it: its variant and rollout id. */
+function rolloutMetadata(prompt: Prompt): Record<string, unknown> {
+  return prompt.rollout ? { variant: prompt.variant ?? 'live', rollout_id: prompt.rollout.id } : {};
 }
 
 /** How soon a fallback served because the registry was unreachable is retried. */
@@ -75,10 +83,36 @@ export class PromptRegistryClient {
     const entry = this.cache.get(key);
     if (entry) {
       if (Date.now() >= entry.freshUntil) this.refresh(key, name, environment).catch(() => undefined);
-      return entry.prompt;
+      return this.variantFor(entry, options.key);
     }
     this.subscribe();
-    return this.refresh(key, name, environment).catch((err: unknown) => this.fallback(key, name, environment, err));
+    const prompt = await this.refresh(key, name, environment).catch((err: unknown) => this.fallback(key, name, environment, err));
+    const fresh = this.cache.get(key);
+    return fresh ? this.variantFor(fresh, options.key) : prompt;
+  }
+
+  /**
+   * The variant that serves `key` during a rollout, assigned here from the cached rollout (the
+   * registry's function, server/rollouts/assign.ts): the live prompt, or the candidate.
+   */
+  private async variantFor(entry: Entry, key: string | undefined): Promise<Prompt> {
+    const { prompt } = entry;
+    if (key === undefined || !prompt.rollout || !prompt.environment) return prompt;
+    if (assignVariant(prompt.name, prompt.environment, prompt.rollout, key) === 'live') return prompt;
+    const candidate = (entry.candidate ??= this.candidateOf(prompt));
+    return candidate.catch((err: unknown) => {
+      // The candidate could not be fetched: serve the live version (what an abort would do), and try again next time.
+      if (entry.candidate === candidate) delete entry.candidate;
+      this.onError(err as Error);
+      return prompt;
+    });
+  }
+
+  private candidateOf(live: Prompt): Promise<Prompt> {
+    const rollout = live.rollout!;
+    const found = this.getVersion(live.name, rollout.candidate).then((v): Prompt => ({ ...v, environment: live.environment, variant: 'candidate', rollout }));
+    found.catch(() => undefined);
+    return found;
   }
 
   /** Renders a prompt strictly; throws TemplateError naming a missing variable, or past the template budgets. */
@@ -126,7 +160,7 @@ export class PromptRegistryClient {
       inputVariables: variables,
       renderedPrompt: text,
       executedAt: new Date(),
-      ...(options.metadata ? { metadata: options.metadata } : {}),
+      ...(options.metadata || prompt.rollout ? { metadata: { ...options.metadata, ...rolloutMetadata(prompt) } } : {}),
     };
     const started = performance.now();
     try {
@@ -189,7 +223,13 @@ export class PromptRegistryClient {
           return cached.prompt;
         }
         const prompt = fromResolved(name, environment, answer.body as Parameters<typeof fromResolved>[2], 'registry');
-        this.cache.set(key, { prompt, etag: answer.etag, freshUntil: Date.now() + this.ttlMs });
+        const entry: Entry = { prompt, etag: answer.etag, freshUntil: Date.now() + this.ttlMs };
+        // During a rollout the candidate is fetched now, so keys assigned it need no round trip later.
+        if (prompt.rollout) {
+          const same = cached?.prompt.rollout?.id === prompt.rollout.id && cached.prompt.rollout.candidate === prompt.rollout.candidate;
+          entry.candidate = same && cached.candidate ? cached.candidate.then((c) => ({ ...c, rollout: prompt.rollout! })) : this.candidateOf(prompt);
+        }
+        this.cache.set(key, entry);
         return prompt;
       } catch (err) {
         // No longer deployed there: stop serving it. Unreachable: keep serving what we have, and
@@ -253,7 +293,7 @@ export class PromptRegistryClient {
   }
 
   private onEvent(event: RegistryEvent): void {
-    if (event.type !== 'deployment.created' && event.type !== 'deployment.rolled_back') return;
+    if (event.type !== 'deployment.created' && event.type !== 'deployment.rolled_back' && event.type !== 'rollout.changed') return;
     if (!event.prompt || !event.environment) return;
     const key = `${event.environment}\u0000${event.prompt}`;
     if (!this.cache.has(key)) return;

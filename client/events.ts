@@ -3,13 +3,16 @@ import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
 
 export interface RegistryEvent {
-  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided';
+  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided' | 'rollout.changed';
   prompt?: string;
   environment?: string;
   version?: number;
   /** Deployment requests: which one, and its status now (`pending`, `applied`, `rejected`). */
   request_id?: string;
   status?: string;
+  /** rollout.changed: which rollout, and its weight now. */
+  rollout_id?: string;
+  weight?: number;
   at: string;
 }
 

@@ -24,6 +24,8 @@ export {
   type PromptSummary,
   type RequestDecision,
   type RequestFilter,
+  type Rollout,
+  type RolloutGuard,
   type Score,
   type ScoreSource,
   type SeriesPoint,
@@ -37,7 +39,7 @@ export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateE
 export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '../server/templates/index.js';
 export type { LoggerStats } from './executions.js';
 export { EventSubscription, type EventHandlers, type RegistryEvent } from './events.js';
-export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing } from './types.js';
+export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing, RolloutInfo } from './types.js';
 export type { BearerTokens } from './http.js';
 export {
   DEFAULT_SCOPES,

@@ -19,6 +19,18 @@ export interface Prompt {
   metadata: Record<string, unknown>;
   deployedAt: string | null;
   source: PromptSource;
+  /** During a rollout: which variant this is (the live version unless a key was assigned the candidate). */
+  variant?: 'candidate' | 'live';
+  /** During a rollout: the rollout, from which the client assigns keys itself (docs/rollouts.md). */
+  rollout?: RolloutInfo;
+}
+
+/** A rollout as resolve answers carry it: the candidate serves `weight` percent of keys, the live version the rest. */
+export interface RolloutInfo {
+  id: string;
+  candidate: number;
+  live: number;
+  weight: number;
 }
 
 /** A prompt to use when the registry is unreachable at a cold start. */
@@ -29,6 +41,11 @@ export interface GetOptions {
   environment?: string;
   /** A specific version instead of what is live. */
   version?: number;
+  /**
+   * A caller key (a user or session id): during a rollout, the variant is assigned from it locally, the
+   * same way the registry does (the same key always gets the same variant). Without one, the live version.
+   */
+  key?: string;
 }
 
 export interface LoggingOptions {

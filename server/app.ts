@@ -35,6 +35,8 @@ import { MetricService } from './metrics/service.js';
 import { promptRoutes } from './prompts/routes.js';
 import { PromptService } from './prompts/service.js';
 import { retentionRoutes } from './retention/routes.js';
+import { rolloutRoutes } from './rollouts/routes.js';
+import { RolloutService } from './rollouts/service.js';
 import { RetentionService } from './retention/service.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
 import type { ServerSecret } from './secret.js';
@@ -106,6 +108,7 @@ export interface Services {
   approvals: ApprovalService;
   /** Webhooks and their delivery worker (started by main.ts, stopped on shutdown). */
   webhooks: WebhookService;
+  rollouts: RolloutService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -179,6 +182,8 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
   const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
+  const rollouts = new RolloutService(db, feed, deployments, environments, approvals, (err) => logger.error({ err }, 'rollout guard check failed'));
+  executions.onStored.push((records) => rollouts.executionsStored(records));
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -197,6 +202,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
     ...webhookRoutes(webhooks),
+    ...rolloutRoutes(rollouts),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -250,6 +256,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, rollouts, oidc };
   return { app, handler, services, routes, lifecycle, operatorMetrics };
 }

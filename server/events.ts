@@ -11,13 +11,17 @@ export interface ChangeEvent {
     | 'prompt.updated'
     | 'api_key.revoked'
     | 'deployment_request.created'
-    | 'deployment_request.decided';
+    | 'deployment_request.decided'
+    | 'rollout.changed';
   prompt?: string;
   environment?: string;
   version?: number;
   /** Deployment requests: which one, and its status now. */
   request_id?: string;
   status?: string;
+  /** rollout.changed: which rollout, and its weight now (status: active, promoted, aborted or superseded). */
+  rollout_id?: string;
+  weight?: number;
   /** api_key.revoked: which key, so event streams opened with it end. */
   key_id?: string;
   at: string;

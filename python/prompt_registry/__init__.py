@@ -16,6 +16,7 @@ from .errors import PromptNotFoundError, PromptRegistryError, RegistryError, Reg
 from .executions import LoggerStats
 from .limits import DEFAULT_LIMITS, TemplateLimits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt
+from .rollouts import assign_variant, rollout_bucket
 from .render import SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
 
 from ._version import __version__
@@ -41,8 +42,10 @@ __all__ = [
     "SUPPORTED_HELPERS",
     "TemplateError",
     "TemplateLimits",
+    "assign_variant",
     "compile_template",
     "extract_variables",
     "read_bundle",
     "render",
+    "rollout_bucket",
 ]

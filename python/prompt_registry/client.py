@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import logging
 import os
@@ -16,6 +17,7 @@ from .errors import RegistryUnreachableError
 from .events import EventSubscription, RegistryEvent
 from .executions import ExecutionLogger, LoggerStats
 from .limits import Limits, TemplateLimits, resolve_limits
+from .rollouts import assign_variant
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt, prompt_from_fallback, prompt_from_resolved
 
 __all__ = ["PromptClient"]
@@ -87,6 +89,8 @@ class PromptClient:
         self._on_error = on_error or _log_error
         self._cache = PromptCache(self._fetch, cache_ttl, self._report)
         self._versions: Dict[Tuple[str, int], Prompt] = {}
+        # During rollouts: each candidate as served, by (environment, name, rollout id, candidate, weight).
+        self._candidates: Dict[Tuple[str, str, str, int, int], Prompt] = {}
         self._fallbacks: Dict[str, FallbackPrompt] = dict(fallbacks or {})
         self._bundle_environment: Optional[str] = None
         self._bundle: Dict[str, Prompt] = {}
@@ -116,8 +120,12 @@ class PromptClient:
 
     # -- prompts
 
-    def get(self, name: str, environment: Optional[str] = None, version: Optional[int] = None) -> Prompt:
+    def get(self, name: str, environment: Optional[str] = None, version: Optional[int] = None, key: Optional[str] = None) -> Prompt:
         """The prompt live in an environment (default: the client's), or a given version.
+
+        During a rollout, ``key`` (a user or session id) picks the variant, assigned
+        here from the cached rollout the same way the registry does (the same key
+        always gets the same variant); without it, the live version.
 
         Raises PromptNotFoundError when there is no such prompt or nothing of
         it is deployed there, RegistryUnreachableError when the registry can't
@@ -127,13 +135,13 @@ class PromptClient:
             return self._get_version(name, version)
         env = environment or self._environment
         prompt = self._cache.lookup((env, name))
-        if prompt is not None:
-            return prompt
-        self._subscribe()
-        try:
-            return self._cache.load((env, name))
-        except RegistryUnreachableError as err:
-            return self._fallback(name, env, err)
+        if prompt is None:
+            self._subscribe()
+            try:
+                prompt = self._cache.load((env, name))
+            except RegistryUnreachableError as err:
+                return self._fallback(name, env, err)
+        return prompt if key is None else self._variant(prompt, key)
 
     def render(
         self,
@@ -142,6 +150,7 @@ class PromptClient:
         environment: Optional[str] = None,
         version: Optional[int] = None,
         limits: Optional[Limits] = None,
+        key: Optional[str] = None,
     ) -> str:
         """Fetches (or takes from the cache) and renders a prompt strictly.
 
@@ -150,7 +159,7 @@ class PromptClient:
         (``template_too_large``, ``render_too_large``) naming the limit that
         ran out. ``limits`` (some fields, as a dict) override the client's.
         """
-        return self.get(name, environment=environment, version=version).render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
+        return self.get(name, environment=environment, version=version, key=key).render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
 
     def get_and_render(self, name: str, variables: dict, environment: str = "production") -> str:
         """The seed client's call, with its signature: ``render`` in ``environment`` (default production)."""
@@ -215,6 +224,7 @@ class PromptClient:
         extract: Optional[Callable[[T], Mapping[str, Any]]] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         limits: Optional[Limits] = None,
+        key: Optional[str] = None,
     ) -> T:
         """Renders a prompt, runs ``call`` with it (an LLM call) and logs the execution.
 
@@ -226,7 +236,10 @@ class PromptClient:
         "error" and the exception is raised again. Prompts given in code as
         fallbacks have no version in the registry and are not logged.
         """
-        prompt = self.get(name, environment=environment)
+        prompt = self.get(name, environment=environment, key=key)
+        if prompt.rollout is not None:
+            # The variant that served, for per-variant statistics.
+            metadata = {**(metadata or {}), "variant": prompt.variant or "live", "rollout_id": prompt.rollout["id"]}
         text = prompt.render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
         base: Dict[str, Any] = {
             "prompt_version_id": prompt.version_id,
@@ -312,7 +325,30 @@ class PromptClient:
         answer = self._http.request("GET", path, etag=etag)
         if answer.status == 304:
             return None, answer.etag
-        return prompt_from_resolved(name, environment, answer.body, "registry"), answer.etag
+        prompt = prompt_from_resolved(name, environment, answer.body, "registry")
+        if prompt.rollout is not None:
+            # Fetched now, so keys assigned the candidate need no round trip later.
+            try:
+                self._get_version(name, int(prompt.rollout["candidate"]))
+            except Exception as err:  # the live prompt is still good; the candidate is fetched when asked for
+                self._report(err)
+        return prompt, answer.etag
+
+    def _variant(self, prompt: Prompt, key: str) -> Prompt:
+        """The variant that serves ``key`` during the prompt's rollout: the live prompt, or the candidate."""
+        rollout = prompt.rollout
+        if rollout is None or prompt.environment is None or assign_variant(prompt.name, prompt.environment, rollout, key) == "live":
+            return prompt
+        slot = (prompt.environment, prompt.name, str(rollout["id"]), int(rollout["candidate"]), int(rollout["weight"]))
+        found = self._candidates.get(slot)
+        if found is None:
+            try:
+                version = self._get_version(prompt.name, int(rollout["candidate"]))
+            except Exception as err:  # serve the live version (what an abort would do); try again next time
+                self._report(err)
+                return prompt
+            found = self._candidates.setdefault(slot, dataclasses.replace(version, environment=prompt.environment, variant="candidate", rollout=dict(rollout)))
+        return found
 
     def _fallback(self, name: str, environment: str, err: RegistryUnreachableError) -> Prompt:
         prompt: Optional[Prompt] = None
@@ -359,7 +395,7 @@ class PromptClient:
                 self._events = EventSubscription(self._http, self._on_event, self._cache.mark_all_stale, self._report)
 
     def _on_event(self, event: RegistryEvent) -> None:
-        if event.get("type") not in ("deployment.created", "deployment.rolled_back"):
+        if event.get("type") not in ("deployment.created", "deployment.rolled_back", "rollout.changed"):
             return
         prompt, environment = event.get("prompt"), event.get("environment")
         if isinstance(prompt, str) and isinstance(environment, str):

@@ -42,6 +42,10 @@ class Prompt:
     metadata: Dict[str, Any]
     deployed_at: Optional[str]
     source: str
+    #: During a rollout: ``"candidate"`` or ``"live"``, the variant this is.
+    variant: Optional[str] = None
+    #: During a rollout: ``{"id", "candidate", "live", "weight"}``, from which keys are assigned locally.
+    rollout: Optional[Dict[str, Any]] = None
     # The compiled template, made on first render and kept with the prompt, with
     # the (immutable) limits it was last rendered with: one tuple, so threads
     # never see a template with another call's limits.
@@ -90,6 +94,8 @@ def prompt_from_resolved(name: str, environment: Optional[str], body: Mapping[st
         metadata=dict(body.get("metadata") or {}),
         deployed_at=body.get("deployed_at"),
         source=source,
+        variant=(body.get("variant") or "live") if body.get("rollout") else None,
+        rollout=dict(body["rollout"]) if body.get("rollout") else None,
     )
 
 

@@ -1,13 +1,16 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { listParam, nullableTimestamp, timestamp } from '../db/values.js';
+import { json, listParam, nullableTimestamp, timestamp } from '../db/values.js';
+import type { Guard } from '../rollouts/schemas.js';
 
 export type RequestStatus = 'pending' | 'rejected' | 'expired' | 'applied';
+
+export type RequestAction = 'deploy' | 'rollback' | 'rollout_start' | 'rollout_abort';
 
 export interface RequestRow {
   id: string;
   prompt: string;
   environment: string;
-  action: 'deploy' | 'rollback';
+  action: RequestAction;
   version_number: number;
   from_version: number | null;
   comment: string | null;
@@ -24,6 +27,10 @@ export interface RequestRow {
   deployment_id: string | null;
   /** What is live in the request's environment now (null: nothing). */
   live_version: number | null;
+  /** rollout_start: the weight and guard asked for; rollout_abort: the rollout to end. */
+  rollout_weight: number | null;
+  rollout_guard: Guard | null;
+  rollout_id: string | null;
 }
 
 export interface DecisionRow {
@@ -40,6 +47,7 @@ export interface DecisionRow {
 const SELECT_REQUEST = `
   SELECT r.id, p.name AS prompt, r.environment, r.action, r.version_number, r.from_version, r.comment, r.requested_by,
          COALESCE(r.requested_person, r.requested_by) AS requested_person, r.requested_credential, r.requested_at, r.expires_at, r.required_approvals, r.status, r.decided_at, r.deployment_id,
+         r.rollout_weight, r.rollout_guard, r.rollout_id,
          (SELECT lv.version_number FROM prompt_deployments ld JOIN prompt_versions lv ON lv.id = ld.prompt_version_id
            WHERE ld.prompt_id = r.prompt_id AND ld.environment = r.environment AND ld.is_active) AS live_version
     FROM deployment_requests r JOIN prompts p ON p.id = r.prompt_id`;
@@ -63,6 +71,9 @@ function toRequest(r: Record<string, unknown>): RequestRow {
     decided_at: nullableTimestamp(r.decided_at),
     deployment_id: (r.deployment_id as string | null) ?? null,
     live_version: r.live_version === null || r.live_version === undefined ? null : Number(r.live_version),
+    rollout_weight: r.rollout_weight === null || r.rollout_weight === undefined ? null : Number(r.rollout_weight),
+    rollout_guard: r.rollout_guard === null || r.rollout_guard === undefined ? null : (json(r.rollout_guard) as Guard),
+    rollout_id: (r.rollout_id as string | null) ?? null,
   };
 }
 
@@ -81,13 +92,30 @@ export async function insertRequest(
     requestedAt: string;
     expiresAt: string;
     requiredApprovals: number;
+    rollout?: { weight?: number | undefined; guard?: Guard | null | undefined; id?: string | undefined } | undefined;
   },
 ): Promise<RequestRow> {
   const inserted = await tx.get<{ id: string }>(
     `INSERT INTO deployment_requests (prompt_id, environment, action, version_number, from_version, comment, requested_by, requested_credential,
-       requested_at, expires_at, required_approvals, requested_person)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-    [r.promptId, r.environment, r.action, r.version, r.fromVersion, r.comment, r.requestedBy, r.credential, r.requestedAt, r.expiresAt, r.requiredApprovals, r.requestedPerson],
+       requested_at, expires_at, required_approvals, requested_person, rollout_weight, rollout_guard, rollout_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
+    [
+      r.promptId,
+      r.environment,
+      r.action,
+      r.version,
+      r.fromVersion,
+      r.comment,
+      r.requestedBy,
+      r.credential,
+      r.requestedAt,
+      r.expiresAt,
+      r.requiredApprovals,
+      r.requestedPerson,
+      r.rollout?.weight ?? null,
+      r.rollout?.guard ? JSON.stringify(r.rollout.guard) : null,
+      r.rollout?.id ?? null,
+    ],
   );
   return (await getRequest(tx, inserted!.id))!;
 }
@@ -103,14 +131,15 @@ export async function getRequest(db: Queryable, id: string): Promise<RequestRow 
  */
 export async function findPending(
   tx: Transaction,
-  r: { promptId: string; environment: string; action: RequestRow['action']; version: number; fromVersion: number | null; now: string },
+  r: { promptId: string; environment: string; action: RequestRow['action']; version: number; fromVersion: number | null; now: string; rolloutWeight?: number | undefined },
 ): Promise<RequestRow | undefined> {
   const row = await tx.get<Record<string, unknown>>(
     `${SELECT_REQUEST} WHERE r.prompt_id = $1 AND r.environment = $2 AND r.action = $3 AND r.version_number = $4
         AND r.status = 'pending' AND r.expires_at > $5::timestamptz
         AND (r.from_version = $6::integer OR (r.from_version IS NULL AND $6::integer IS NULL))
+        AND (r.rollout_weight = $7::integer OR (r.rollout_weight IS NULL AND $7::integer IS NULL))
       ORDER BY r.requested_at LIMIT 1`,
-    [r.promptId, r.environment, r.action, r.version, r.now, r.fromVersion],
+    [r.promptId, r.environment, r.action, r.version, r.now, r.fromVersion, r.rolloutWeight ?? null],
   );
   return row && toRequest(row);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, environmentName, limit, promptName, text, uuid } from '../http/schemas.js';
+import { guardSchema } from '../rollouts/schemas.js';
 
 export const requestParams = z.object({ id: uuid });
 
@@ -28,7 +29,7 @@ export const requestSchema = z.object({
   id: z.string(),
   prompt: z.string(),
   environment: z.string(),
-  action: z.enum(['deploy', 'rollback']),
+  action: z.enum(['deploy', 'rollback', 'rollout_start', 'rollout_abort']).describe('rollout_start: start (or re-weight) a rollout of `version`; rollout_abort: abort the rollout of `version`'),
   version: z.number().int(),
   from_version: z.number().int().nullable(),
   comment: z.string().nullable(),
@@ -44,6 +45,8 @@ export const requestSchema = z.object({
   deployment_id: z.string().nullable(),
   live_version: z.number().int().nullable(),
   outdated: z.boolean(),
+  /** Rollout requests: the weight and guard asked for (rollout_start), the rollout to abort (rollout_abort). */
+  rollout: z.object({ weight: z.number().int().nullable(), guard: guardSchema.nullable(), id: z.string().nullable() }).optional(),
 });
 
 export type RequestView = z.infer<typeof requestSchema>;

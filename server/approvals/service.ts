@@ -10,6 +10,7 @@ import * as prompts from '../prompts/repository.js';
 import * as repo from './repository.js';
 import type { DecisionRow, RequestFilter, RequestRow } from './repository.js';
 import type { RequestView } from './schemas.js';
+import type { Guard } from '../rollouts/schemas.js';
 
 function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): RequestView {
   const mine = decisions.filter((d) => d.request_id === r.id);
@@ -36,8 +37,12 @@ function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): Reques
     live_version: r.live_version,
     // What approvers were shown ("from_version -> version") is no longer what approving would do.
     outdated: status === 'pending' && r.live_version !== r.from_version,
+    ...(r.action === 'rollout_start' || r.action === 'rollout_abort' ? { rollout: { weight: r.rollout_weight, guard: r.rollout_guard, id: r.rollout_id } } : {}),
   };
 }
+
+/** Applies an approved rollout request inside the approval's transaction (set by the rollouts module). */
+export type RolloutApplier = (tx: Transaction, actor: Principal, req: RequestRow, as: { requestedBy: string; details: Record<string, unknown> }) => Promise<void>;
 
 /** 409 request_outdated: something else went live since the request was made (`live`: what is live now). */
 function outdated(req: RequestRow, live: number | null) {
@@ -59,6 +64,9 @@ export type DeployOutcome = { deployment: DeploymentView; created: boolean; requ
  * row locked, so two approvers at once apply it once.
  */
 export class ApprovalService {
+  /** Set by the rollouts module: applies approved rollout_start and rollout_abort requests. */
+  applyRollout: RolloutApplier | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
@@ -111,15 +119,32 @@ export class ApprovalService {
     });
   }
 
-  private async request(
+  /** A pending request for the change, in the caller's transaction (the rollouts module asks through it too). */
+  async request(
     tx: Transaction,
     actor: Principal,
     policy: PolicyView,
-    r: { promptId: string; name: string; action: 'deploy' | 'rollback'; version: number; fromVersion: number | null; comment?: string | undefined },
+    r: {
+      promptId: string;
+      name: string;
+      action: repo.RequestAction;
+      version: number;
+      fromVersion: number | null;
+      comment?: string | undefined;
+      rollout?: { weight?: number | undefined; guard?: Guard | null | undefined; id?: string | undefined } | undefined;
+    },
   ): Promise<RequestView> {
     const now = new Date();
     // Asking again for what is already waiting (a retried CI job, a double click) answers the waiting request.
-    const waiting = await repo.findPending(tx, { promptId: r.promptId, environment: policy.environment, action: r.action, version: r.version, fromVersion: r.fromVersion, now: now.toISOString() });
+    const waiting = await repo.findPending(tx, {
+      promptId: r.promptId,
+      environment: policy.environment,
+      action: r.action,
+      version: r.version,
+      fromVersion: r.fromVersion,
+      now: now.toISOString(),
+      rolloutWeight: r.rollout?.weight,
+    });
     if (waiting) return view(waiting, await repo.decisionsFor(tx, [waiting.id]));
     const row = await repo.insertRequest(tx, {
       promptId: r.promptId,
@@ -134,6 +159,7 @@ export class ApprovalService {
       requestedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + policy.approval_ttl_hours * 3_600_000).toISOString(),
       requiredApprovals: policy.required_approvals,
+      rollout: r.rollout,
     });
     await recordAudit(tx, actor, {
       action: 'deployment_request.created',
@@ -225,10 +251,14 @@ export class ApprovalService {
         // The requester deploys; the final approver is who the audit entry names, with everyone who approved.
         const details = { request_id: id, requested_by: req.requested_by, approved_by: approvers };
         const as = { deployedBy: req.requested_by, details };
-        deploymentId =
-          req.action === 'deploy'
-            ? (await this.deployments.deployIn(tx, actor, req.prompt, req.version_number, req.environment, as)).deployment.id
-            : (await this.deployments.rollbackIn(tx, actor, req.prompt, req.environment, req.version_number, { ...as, fromVersion: req.from_version })).id;
+        if (req.action === 'deploy') {
+          deploymentId = (await this.deployments.deployIn(tx, actor, req.prompt, req.version_number, req.environment, as)).deployment.id;
+        } else if (req.action === 'rollback') {
+          deploymentId = (await this.deployments.rollbackIn(tx, actor, req.prompt, req.environment, req.version_number, { ...as, fromVersion: req.from_version })).id;
+        } else {
+          if (!this.applyRollout) throw conflict('rollouts_unavailable', 'this server cannot apply rollout requests');
+          await this.applyRollout(tx, actor, req, { requestedBy: req.requested_by, details });
+        }
         status = 'applied';
       }
       if (status !== 'pending') {

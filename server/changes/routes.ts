@@ -13,6 +13,7 @@ const PUBLIC_EVENTS = new Set<ChangeEvent['type']>([
   'prompt.updated',
   'deployment_request.created',
   'deployment_request.decided',
+  'rollout.changed',
 ]);
 
 const eventsQuery = z.object({
@@ -52,7 +53,7 @@ export function changeRoutes(feed: ChangeFeed, keys: KeyLiveness, heartbeatMs: n
       responses: {
         200: {
           description:
-            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated, deployment_request.created, deployment_request.decided) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open. ' +
+            'text/event-stream: each event has `event: <type>` (version.created, deployment.created, deployment.rolled_back, prompt.updated, deployment_request.created, deployment_request.decided, rollout.changed) and `data: {"type", "prompt", "environment", "version", "at"}`; a comment line every 15 s keeps it open. ' +
             'When the credential stops working (its key revoked, or the key or bearer token expired) a last event `credential_revoked` or `credential_expired` with `data: {"error": {"code", "message"}}` ends the stream: reconnect with a fresh credential',
         },
       },

@@ -8,6 +8,8 @@ export interface CachedAnswer {
   etag: string | undefined;
   /** A 200's live version and its resolved partials, for rendering without reading the database again. */
   source?: unknown;
+  /** During a rollout: the candidate's answer, given to the keys the rollout assigns it (server/rollouts/assign.ts). */
+  split?: { rollout: { id: string; weight: number }; candidate: CachedAnswer };
 }
 
 export function answer(status: 200 | 404 | 422, value: unknown): CachedAnswer {

@@ -21,12 +21,12 @@ export function deploymentRoutes(deployments: DeploymentService, approvals: Appr
       params: nameParams,
       query: latestQuery,
       responses: {
-        200: { description: 'The live version; ETag set, If-None-Match answers 304', schema: resolvedSchema },
+        200: { description: 'The live version (during a rollout, the variant `key` is assigned, with `variant` and `rollout`); ETag set, If-None-Match answers 304', schema: resolvedSchema },
         304: { description: 'Not modified since the ETag given' },
         404: err('No such prompt, or nothing deployed in the environment'),
       },
       async handler({ params, query }, { req, res }) {
-        sendResolved(await deployments.resolveAnswer(params.name, query.environment), req, res);
+        sendResolved(await deployments.resolveAnswer(params.name, query.environment, query.key), req, res);
       },
     }),
     defineRoute({

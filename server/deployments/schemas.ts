@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, environmentName, flag, limit, text } from '../http/schemas.js';
+import { rolloutInfoSchema, variantSchema } from '../rollouts/schemas.js';
 
 export const deployBody = z
   .object({
@@ -22,7 +23,11 @@ export const rollbackQuery = z.object({ dry_run: flag });
 
 export const historyQuery = z.object({ environment: environmentName.optional(), limit, cursor: cursorParam });
 
-export const latestQuery = z.object({ environment: environmentName.default('production') });
+export const latestQuery = z.object({
+  environment: environmentName.default('production'),
+  /** A caller key (user or session id): during a rollout, picks the variant (docs/rollouts.md). */
+  key: text(1000).min(1, 'key is a caller key (a user or session id), not empty').optional(),
+});
 
 export const deploymentSchema = z.object({
   id: z.string(),
@@ -61,6 +66,9 @@ export const resolvedSchema = z.object({
   content_hash: z.string(),
   metadata: z.record(z.string(), z.unknown()),
   deployed_at: z.string(),
+  /** During a rollout: which variant this is, and the rollout, so clients can assign keys themselves. */
+  variant: variantSchema.optional(),
+  rollout: rolloutInfoSchema.optional(),
 });
 
 export const exportQuery = z.object({ environment: environmentName.default('production') });

@@ -1,6 +1,6 @@
 import { recordAudit } from '../audit/repository.js';
 import type { Principal } from '../auth/principal.js';
-import type { Database, Transaction } from '../db/index.js';
+import type { Database, Queryable, Transaction } from '../db/index.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { errorBody } from '../http/error-handler.js';
@@ -11,6 +11,8 @@ import { AppError } from '../errors.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
+import { assignVariant } from '../rollouts/assign.js';
+import type { RolloutInfo } from '../rollouts/schemas.js';
 import { BUNDLE_FORMAT, type bundleSchema, type deploymentSchema } from './schemas.js';
 import type { z } from 'zod';
 
@@ -75,9 +77,37 @@ function renderSource(r: ResolvedRow): RenderSource {
   };
 }
 
+/** A running rollout on a live version, with its candidate (server/rollouts). */
+export interface RolloutSplit {
+  rollout: RolloutInfo;
+  candidate: ResolvedRow;
+}
+
+/** Called inside every deploy and rollback transaction that changes what is live. */
+export type LiveChangeHook = (tx: Transaction, actor: Principal, change: { promptId: string; name: string; environment: string; version: number }) => Promise<void>;
+
+/** Both answers of a rollout: the live one (for keyless callers too) carrying the candidate's. */
+function splitAnswer(live: ResolvedRow, environment: string, split: RolloutSplit, liveSource: LiveSource, candidateSource: LiveSource): CachedAnswer {
+  const candidate = { ...answer(200, { ...resolvedBody(split.candidate, environment, candidateSource.partials), variant: 'candidate', rollout: split.rollout }), source: candidateSource };
+  return {
+    ...answer(200, { ...resolvedBody(live, environment, liveSource.partials), variant: 'live', rollout: split.rollout }),
+    source: liveSource,
+    split: { rollout: split.rollout, candidate },
+  };
+}
+
+/** The answer that serves `key`: the candidate's when the rollout assigns it, else the live one. */
+function pickVariant(name: string, environment: string, found: CachedAnswer, key: string | undefined): CachedAnswer {
+  if (key === undefined || !found.split) return found;
+  return assignVariant(name, environment, found.split.rollout, key) === 'candidate' ? found.split.candidate : found;
+}
+
 /** Deploys, rollbacks, their history, and resolving what is live. */
 export class DeploymentService {
   readonly cache: ResolveCache;
+  /** Set by the rollouts module: the rollout running on a live version, if any. */
+  rolloutSplit: ((db: Queryable, name: string, environment: string, live: ResolvedRow) => Promise<RolloutSplit | undefined>) | undefined;
+  readonly liveChangeHooks: LiveChangeHook[] = [];
 
   constructor(
     private readonly db: Database,
@@ -129,6 +159,7 @@ export class DeploymentService {
     const current = await repo.activeDeployment(tx, prompt.id, environment);
     if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
     if (current) await repo.deactivate(tx, current.id);
+    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.id,
@@ -203,6 +234,7 @@ export class DeploymentService {
       };
     }
     await repo.deactivate(tx, current.id);
+    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version: target.version_number });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.prompt_version_id,
@@ -235,15 +267,18 @@ export class DeploymentService {
     return (await repo.history(this.db, prompt.id, f)).map((d) => ({ ...view(name, d), seq: d.seq }));
   }
 
-  /** The live version as a ready-to-send answer, from the cache when it can. */
-  async resolveAnswer(name: string, environment: string): Promise<CachedAnswer> {
+  /**
+   * The live version as a ready-to-send answer, from the cache when it can. During a rollout, `key`
+   * picks the variant (the cached entry holds both); without one, the live version.
+   */
+  async resolveAnswer(name: string, environment: string, key?: string): Promise<CachedAnswer> {
     const hit = this.cache.get(name, environment);
     if (hit) {
       this.cache.stats.hits++;
-      return hit;
+      return pickVariant(name, environment, hit, key);
     }
     this.cache.stats.misses++;
-    return (await this.lookUp(name, environment)).answer;
+    return pickVariant(name, environment, (await this.lookUp(name, environment)).answer, key);
   }
 
   /**
@@ -267,8 +302,22 @@ export class DeploymentService {
         return { answer: answer(422, errorBody(err.code, err.message, err.details)) };
       }
       live = { source: renderSource(row), config: fullConfig(row), partials };
-      result = { ...answer(200, resolvedBody(row, environment, partials)), source: live };
       dependsOn = partials.dependsOn;
+      const split = await this.rolloutSplit?.(this.db, name, environment, row);
+      if (split) {
+        let candidatePartials: ResolvedPartials;
+        try {
+          candidatePartials = await resolvePartials(this.db, split.candidate.includes, { environment });
+        } catch (err) {
+          if (!(err instanceof AppError) || err.kind !== 'unprocessable') throw err;
+          return { answer: answer(422, errorBody(err.code, err.message, { ...err.details, variant: 'candidate' })) };
+        }
+        const candidate: LiveSource = { source: renderSource(split.candidate), config: fullConfig(split.candidate), partials: candidatePartials };
+        result = splitAnswer(row, environment, split, live, candidate);
+        dependsOn = [...partials.dependsOn, ...candidatePartials.dependsOn];
+      } else {
+        result = { ...answer(200, resolvedBody(row, environment, partials)), source: live };
+      }
     } else if (await prompts.findPrompt(this.db, name)) {
       result = answer(404, errorBody('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment }));
     } else {
@@ -283,11 +332,14 @@ export class DeploymentService {
    * holds the answer, else from the database (caching it). 404 when nothing is live, 422 when a
    * partial cannot be resolved.
    */
-  async live(name: string, environment: string): Promise<LiveSource> {
-    const hit = this.cache.get(name, environment);
-    if (hit?.source) return hit.source as LiveSource;
-    const { answer: found, live } = await this.lookUp(name, environment);
-    if (live) return live;
+  async live(name: string, environment: string, key?: string): Promise<LiveSource & { variant?: 'candidate' | 'live'; rollout?: RolloutInfo }> {
+    const found = this.cache.get(name, environment) ?? (await this.lookUp(name, environment)).answer;
+    const chosen = pickVariant(name, environment, found, key);
+    if (chosen.source) {
+      const source = chosen.source as LiveSource;
+      if (!found.split) return source;
+      return { ...source, variant: chosen === found ? 'live' : 'candidate', rollout: found.split.rollout as RolloutInfo };
+    }
     const { error } = JSON.parse(found.body.toString('utf8')) as { error: { code: string; message: string } & Record<string, unknown> };
     const { code, message, ...details } = error;
     throw new AppError(found.status === 422 ? 'unprocessable' : 'not_found', code, message, details);
@@ -309,11 +361,19 @@ export class DeploymentService {
     return { format: BUNDLE_FORMAT, environment, exported_at: new Date().toISOString(), prompts: Object.fromEntries(prompts) };
   }
 
-  /** The live version as a row, for rendering. */
-  async resolve(name: string, environment: string): Promise<ResolvedRow> {
+  /**
+   * The live version as a row, for rendering. During a rollout, the variant `key` is assigned
+   * (without one, the live version), with `variant` and `rollout` set.
+   */
+  async resolve(name: string, environment: string, key?: string): Promise<ResolvedRow & { variant?: 'candidate' | 'live'; rollout?: RolloutInfo }> {
     this.assertEnvironment(environment);
     const row = await repo.resolve(this.db, name, environment);
-    if (row) return row;
+    if (row) {
+      const split = await this.rolloutSplit?.(this.db, name, environment, row);
+      if (!split) return row;
+      const candidate = key !== undefined && assignVariant(name, environment, split.rollout, key) === 'candidate';
+      return candidate ? { ...split.candidate, variant: 'candidate', rollout: split.rollout } : { ...row, variant: 'live', rollout: split.rollout };
+    }
     if (await prompts.findPrompt(this.db, name)) throw notFound('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment });
     throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
   }

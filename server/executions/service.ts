@@ -120,6 +120,8 @@ export class ExecutionService {
    */
   /** Batches stored, rows inserted and duplicate rows skipped since start, for the operator metrics. */
   readonly ingested = { batches: 0, rows: 0, duplicates: 0 };
+  /** Called with each batch once it is stored (rollout guards); a listener must not throw. */
+  readonly onStored: Array<(records: readonly ExecutionRecord[]) => void> = [];
 
   async ingest(batch: Batch): Promise<IngestResult> {
     if (batch.rows.length > MAX_BATCH) throw batchTooLarge(batch.rows.length);
@@ -171,6 +173,7 @@ export class ExecutionService {
       };
     });
     const inserted = await this.store(records);
+    for (const listener of this.onStored) listener(records);
     this.ingested.batches++;
     this.ingested.rows += inserted;
     this.ingested.duplicates += records.length - inserted;

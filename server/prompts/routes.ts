@@ -151,9 +151,9 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
           return renderAnswer(source, config, null, out);
         }
         const environment = body.environment ?? 'production';
-        const live = await deployments.live(params.name, environment);
+        const live = await deployments.live(params.name, environment, body.key);
         const out = await prompts.renderVersion(live.source, body, live.partials);
-        return renderAnswer(live.source, live.config, environment, out);
+        return { ...renderAnswer(live.source, live.config, environment, out), ...(live.rollout ? { variant: live.variant, rollout: live.rollout } : {}) };
       },
     }),
     defineRoute({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, environmentName, flag, jsonObject, limit, positiveInt, promptName, tag, text } from '../http/schemas.js';
+import { rolloutInfoSchema, variantSchema } from '../rollouts/schemas.js';
 
 export const nameParams = z.object({ name: promptName });
 export const versionParams = z.object({ name: promptName, version: positiveInt });
@@ -172,6 +173,8 @@ export const renderBody = z
     placeholders: z.record(z.string(), z.array(placeholderMessage).max(1000, 'at most 1000 messages')).default({}),
     environment: z.string().optional(),
     version: z.number().int().min(1).max(2_147_483_647).optional(),
+    /** A caller key (user or session id): during a rollout, picks the variant (docs/rollouts.md). */
+    key: text(1000).min(1, 'key is a caller key (a user or session id), not empty').optional(),
   })
   .strict()
   .refine((b) => !(b.environment !== undefined && b.version !== undefined), 'give environment or version, not both');
@@ -243,6 +246,9 @@ export const renderResultSchema = z.object({
   model: z.string(),
   temperature: z.number(),
   max_tokens: z.number().int(),
+  /** During a rollout (rendering an environment): which variant served, and the rollout. */
+  variant: variantSchema.optional(),
+  rollout: rolloutInfoSchema.optional(),
 });
 
 export const usedByQuery = z.object({ environment: environmentName.optional() });

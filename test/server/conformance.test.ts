@@ -59,6 +59,10 @@ const CALLS: Record<string, Call> = {
   'get /prompts/{name}/latest': { url: () => '/prompts/p/latest?environment=production', status: 200, missing: '/prompts/nope/latest?environment=production' },
   'post /prompts/{name}/rollback': { url: () => '/prompts/p/rollback', body: () => ({ environment: 'dev' }), status: 201, missing: '/prompts/nope/rollback' },
   'get /prompts/{name}/used-by': { url: () => '/prompts/safety/used-by?environment=production', status: 200, missing: '/prompts/nope/used-by' },
+  'put /prompts/{name}/rollouts/{environment}': { url: () => '/prompts/p/rollouts/dev', body: () => ({ candidate: 2, weight: 10 }), status: 201, missing: '/prompts/nope/rollouts/dev' },
+  'get /prompts/{name}/rollouts/{environment}': { url: () => '/prompts/p/rollouts/production', status: 200, missing: '/prompts/nope/rollouts/production' },
+  'post /prompts/{name}/rollouts/{environment}/abort': { url: () => '/prompts/p/rollouts/dev/abort', body: () => ({ reason: 'conformance' }), status: 200, missing: '/prompts/nope/rollouts/dev/abort' },
+  'post /prompts/{name}/rollouts/{environment}/promote': { url: () => '/prompts/p/rollouts/production/promote', body: () => ({}), status: 200, missing: '/prompts/nope/rollouts/production/promote' },
   'get /export': { url: () => '/export?environment=production', status: 200 },
   'post /keys': { url: () => '/keys', body: () => ({ name: 'conform-made', scopes: ['read'], owner: 'ada@example.com' }), status: 201 },
   'get /keys': { url: () => '/keys', status: 200 },
@@ -145,6 +149,8 @@ for (const dialect of DIALECTS) {
       for (const [version, environment] of [[1, 'production'], [1, 'dev']] as const) {
         assert.equal((await a.post('/prompts/p/deployments', { version, environment })).status, 201);
       }
+      // A rollout in production, so resolve answers carry one and promote has one to promote.
+      assert.equal((await a.raw('PUT', '/prompts/p/rollouts/production', JSON.stringify({ candidate: 2, weight: 10 }))).status, 201);
       ids.victimKey = (await a.post('/keys', { name: 'victim', scopes: ['read'] })).body.id;
       const logged = await a.post('/executions', [{ prompt: 'p', version: 1, input_variables: { n: 'x' }, response: 'ok' }]);
       ids.execution = logged.body.ids[0];
