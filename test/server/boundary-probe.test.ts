@@ -160,6 +160,7 @@ for (const dialect of DIALECTS) {
     /** A value for a path parameter that names something that exists. */
     const goodParam = (path: string, name: string) => {
       if (name === 'version') return '1';
+      if (name === 'environment') return 'production';
       if (name === 'name') return path.startsWith('/environments') ? 'production' : 'p';
       if (path.startsWith('/keys')) return good.key!;
       if (path.startsWith('/executions')) return good.execution!;

@@ -40,6 +40,9 @@ const BODY: Record<string, (n: number) => unknown> = {
   'put /retention': () => ({ policies: [] }),
   'post /webhooks': () => ({ url: 'http://127.0.0.1:1/made', events: ['*'], enabled: false }),
   'patch /webhooks/{id}': () => ({ description: 'probed' }),
+  'put /prompts/{name}/rollouts/{environment}': () => ({ candidate: 1, weight: 10 }),
+  'post /prompts/{name}/rollouts/{environment}/promote': () => ({}),
+  'post /prompts/{name}/rollouts/{environment}/abort': () => ({ reason: 'probed' }),
 };
 const QUERY: Record<string, string> = { 'post /retention/run': '?dry_run=true' };
 
@@ -149,6 +152,7 @@ for (const dialect of DIALECTS) {
 
     const goodParam = (op: Operation, name: string) => {
       if (name === 'version') return '1';
+      if (name === 'environment') return 'dev';
       if (name === 'name') return op.path.startsWith('/environments') ? 'dev' : 'p';
       if (op.path.startsWith('/keys')) return good.key!;
       if (op.path.startsWith('/executions')) return good.execution!;
