@@ -2,6 +2,7 @@ import { RegistryError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
 import { Http, type BearerTokens, type HttpAnswer } from './http.js';
 import { readAuthConfig, type OidcConfig } from './oauth.js';
+import type { JsonSchema, PartialReference, PromptConfig, PromptMessage, PromptType } from './types.js';
 
 /** The registry's answers, as the API documents them (docs/api.md). */
 export interface PromptSummary {
@@ -27,6 +28,12 @@ export interface VersionInfo {
   max_tokens: number;
   variables: string[];
   metadata: Record<string, unknown>;
+  /** Chat prompts (issue 12); absent from registries older than them. */
+  type?: PromptType;
+  messages?: PromptMessage[] | null;
+  config?: PromptConfig;
+  input_schema?: JsonSchema | null;
+  includes?: PartialReference[];
   message: string | null;
   created_at: string;
   created_by: string;
@@ -145,7 +152,12 @@ export interface Page<T> {
 }
 
 export interface NewVersion {
-  content: string;
+  /** The template of a text prompt; leave it out for a chat prompt (`type: "chat"` with `messages`). */
+  content?: string;
+  type?: PromptType;
+  messages?: PromptMessage[];
+  config?: PromptConfig;
+  input_schema?: JsonSchema;
   model?: string;
   temperature?: number;
   max_tokens?: number;
