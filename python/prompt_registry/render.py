@@ -699,7 +699,10 @@ def _scan(program: Optional[syn.Program], compiler: _Compiler, stack: Optional[L
                     expr(v)
 
     for statement in program.body:
-        if isinstance(statement, syn.MustacheStatement):
+        if isinstance(statement, syn.PartialStatement):
+            # A partial sees the @-data where it is included (@index, @key, @root): keep it.
+            compiler.use_data = True
+        elif isinstance(statement, syn.MustacheStatement):
             expr(syn.SubExpression(statement.path, statement.params, statement.hash, 0, 0))
         elif isinstance(statement, syn.BlockStatement):
             expr(statement.path)
