@@ -68,6 +68,15 @@ export function readBundle(path: string): { environment: string; prompts: Map<st
   };
 }
 
+/** A template's variables; none for one the engine refuses (rendering it says why). */
+function variablesOf(template: string): string[] {
+  try {
+    return extractVariables(template);
+  } catch {
+    return [];
+  }
+}
+
 export function fromFallback(name: string, fallback: FallbackPrompt): Prompt {
   const f = typeof fallback === 'string' ? { content: fallback } : fallback;
   const chat = 'messages' in f;
@@ -91,7 +100,7 @@ export function fromFallback(name: string, fallback: FallbackPrompt): Prompt {
     inputSchema: f.inputSchema ?? null,
     includes: [],
     partials: {},
-    variables: [...new Set(templates.flatMap((t) => extractVariables(t)))],
+    variables: [...new Set(templates.flatMap(variablesOf))],
     metadata: f.metadata ?? {},
     deployedAt: null,
     source: 'fallback',

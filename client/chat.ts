@@ -26,6 +26,8 @@ export function compilePrompt(prompt: Prompt, limits: TemplateLimits = templateL
   return { templates: sources.map((s) => (s === null ? null : compiled[next++]!)), partialsUsed: used };
 }
 
+const NONE: Placeholders = Object.freeze({}) as Placeholders;
+
 /** Placeholder messages as the registry takes them: a list of {role, content} with content plain text. */
 function checkPlaceholders(placeholders: unknown): Placeholders {
   if (placeholders === undefined) return {};
@@ -63,17 +65,17 @@ export function renderCompiled(
   placeholders: Placeholders | undefined,
   limits: TemplateLimits,
 ): RenderResult {
-  const filled = checkPlaceholders(placeholders);
+  const filled = placeholders === undefined ? NONE : checkPlaceholders(placeholders);
   const data = prompt.inputSchema ? applyInputSchema(prompt.inputSchema, variables) : variables;
-  const names = new Set((prompt.messages ?? []).flatMap((m) => ('type' in m && m.type === 'placeholder' ? [m.name] : [])));
-  for (const name of Object.keys(filled)) {
-    if (!names.has(name)) {
+  for (const name in filled) {
+    if (!prompt.messages?.some((m) => 'type' in m && m.type === 'placeholder' && m.name === name)) {
       const field = `placeholders.${name}`;
       throw new InvalidInputError('unknown_placeholder', field, `${field}: "${prompt.name}" version ${prompt.version} has no placeholder "${name}"`);
     }
   }
-  const base = { type: prompt.type, config: prompt.config, partialsUsed: compiled.partialsUsed };
-  if (prompt.type !== 'chat') return { ...base, text: compiled.templates[0]!.render(data), messages: null };
+  if (prompt.type !== 'chat') {
+    return { type: prompt.type, text: compiled.templates[0]!.render(data), messages: null, config: prompt.config, partialsUsed: compiled.partialsUsed };
+  }
   const messages: ChatMessage[] = [];
   const outputs: string[] = [];
   let total = 0;
@@ -89,5 +91,5 @@ export function renderCompiled(
   });
   // The messages' templates share one output budget, as in the registry (placeholders are the caller's text).
   if (total > limits.maxOutputChars && longerThan(outputs.join(''), limits.maxOutputChars)) throw outputExceeded(limits.maxOutputChars);
-  return { ...base, text: null, messages };
+  return { type: prompt.type, text: null, messages, config: prompt.config, partialsUsed: compiled.partialsUsed };
 }
