@@ -11,7 +11,7 @@ and ``prompt_registry.render`` for the template language.
 from __future__ import annotations
 
 from .bundle import BUNDLE_FORMAT, BundleError, read_bundle
-from .chat import CHAT_ROLES, RenderResult
+from .chat import CHAT_ROLES, ChatMessage, PartialUsed, PromptMessage, RenderResult
 from .client import PromptClient
 from .errors import InvalidInputError, PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
 from .executions import LoggerStats
@@ -30,13 +30,16 @@ __all__ = [
     "BUNDLE_FORMAT",
     "BundleError",
     "CHAT_ROLES",
+    "ChatMessage",
     "CompiledTemplate",
     "DEFAULT_LIMITS",
     "FallbackPrompt",
     "InvalidInputError",
     "LoggerStats",
     "MAX_PARTIAL_DEPTH",
+    "PartialUsed",
     "Prompt",
+    "PromptMessage",
     "PromptClient",
     "PromptNotFoundError",
     "PromptRegistryError",

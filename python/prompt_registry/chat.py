@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypedDict, Union
 
 from .errors import InvalidInputError, TemplateError
 from .input_schema import apply_input_schema
@@ -24,9 +24,63 @@ from .render import MAX_PARTIAL_DEPTH, CompiledTemplate, compile_template
 if TYPE_CHECKING:  # pragma: no cover
     from .prompt import Prompt
 
-__all__ = ["CHAT_ROLES", "RenderResult", "CompiledPrompt", "compile_prompt", "render_prompt"]
+__all__ = [
+    "CHAT_ROLES",
+    "ChatMessage",
+    "CompiledPrompt",
+    "MessageTemplate",
+    "PartialUsed",
+    "PlaceholderMessage",
+    "PromptMessage",
+    "RenderResult",
+    "ResolvedPartial",
+    "compile_prompt",
+    "render_prompt",
+]
 
 CHAT_ROLES = ("system", "user", "assistant", "tool")
+
+
+class ChatMessage(TypedDict):
+    """A rendered message (and what a placeholder is filled with): plain text."""
+
+    role: str  # system, user, assistant or tool
+    content: str
+
+
+class MessageTemplate(TypedDict):
+    """A message of a chat prompt: ``content`` is a template."""
+
+    role: str
+    content: str
+
+
+class PlaceholderMessage(TypedDict):
+    """``{"type": "placeholder", "name": "history"}``: filled at render time."""
+
+    type: str  # "placeholder"
+    name: str
+
+
+#: An item of ``Prompt.messages``.
+PromptMessage = Union[MessageTemplate, PlaceholderMessage]
+
+
+class ResolvedPartial(TypedDict):
+    """A partial as a resolve answer carries it, under its reference as written."""
+
+    prompt: str
+    version: int
+    version_id: str
+    content: str
+
+
+class PartialUsed(TypedDict):
+    """A partial version that went into a render."""
+
+    prompt: str
+    version: int
+    version_id: str
 
 
 @dataclass(frozen=True)
@@ -38,9 +92,9 @@ class RenderResult:
 
     type: str
     text: Optional[str]
-    messages: Optional[List[Dict[str, str]]]
+    messages: Optional[List[ChatMessage]]
     config: Dict[str, Any]
-    partials_used: List[Dict[str, Any]] = field(default_factory=list)
+    partials_used: List[PartialUsed] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -50,7 +104,7 @@ class CompiledPrompt:
 
     templates: List[Optional[CompiledTemplate]]
     partials: Dict[str, CompiledTemplate]
-    partials_used: List[Dict[str, Any]]
+    partials_used: List[PartialUsed]
 
 
 def compile_prompt(prompt: "Prompt", limits: Optional[Limits] = None) -> CompiledPrompt:
@@ -64,7 +118,7 @@ def compile_prompt(prompt: "Prompt", limits: Optional[Limits] = None) -> Compile
         sources = [prompt.content or ""]
     given: Mapping[str, Mapping[str, Any]] = prompt.partials or {}
     compiled_partials: Dict[str, CompiledTemplate] = {}
-    used: List[Dict[str, Any]] = []
+    used: List[PartialUsed] = []
     seen_versions = set()
     checked: Dict[str, int] = {}
 
@@ -104,17 +158,17 @@ def compile_prompt(prompt: "Prompt", limits: Optional[Limits] = None) -> Compile
     return CompiledPrompt(templates, compiled_partials, used)
 
 
-def _check_placeholders(placeholders: Any) -> Dict[str, List[Dict[str, str]]]:
+def _check_placeholders(placeholders: Any) -> Dict[str, List[ChatMessage]]:
     if placeholders is None:
         return {}
     if not isinstance(placeholders, Mapping):
         raise InvalidInputError("invalid_placeholders", "placeholders", "placeholders: must be an object of names to lists of messages")
-    out: Dict[str, List[Dict[str, str]]] = {}
+    out: Dict[str, List[ChatMessage]] = {}
     for name, messages in placeholders.items():
         at = f"placeholders.{name}"
         if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
             raise InvalidInputError("invalid_placeholders", at, f"{at}: must be a list of messages")
-        checked = []
+        checked: List[ChatMessage] = []
         for i, m in enumerate(messages):
             where = f"{at}[{i}]"
             if not isinstance(m, Mapping):
@@ -151,11 +205,11 @@ def render_prompt(
     if prompt.type != "chat":
         text = compiled.templates[0].render(data, resolved, partials)  # type: ignore[union-attr]
         return RenderResult("text", text, None, dict(prompt.config), used)
-    messages: List[Dict[str, str]] = []
+    messages: List[ChatMessage] = []
     total = 0
     for m, template in zip(prompt.messages or [], compiled.templates):
         if template is None:
-            messages.extend(dict(p) for p in filled.get(m["name"], []))
+            messages.extend({"role": p["role"], "content": p["content"]} for p in filled.get(m["name"], []))
             continue
         content = template.render(data, resolved, partials)
         total += len(content)
