@@ -5,8 +5,13 @@
  * The registry's template engine (server/templates) refuses partial tags, so the client expands them in
  * the source before compiling, the way Handlebars runs a partial: in the current context, and a partial
  * alone on its line (a "standalone" tag) takes the line's place, each of its lines indented as the tag was.
- * One difference remains: Handlebars indents the partial's output, so a variable whose value has line
- * breaks, inside an indented standalone partial, has its later lines indented there and not here.
+ * Two rare differences remain (the Python client, with its own engine, has neither): Handlebars indents
+ * the partial's output, so a variable whose value has line breaks, inside an indented standalone partial,
+ * has its later lines indented there and not here; and a partial included in the middle of a line whose
+ * text starts or ends with a block tag on a line of its own keeps that line break here.
+ * The registry's engine gains native partials with chat prompts: once merged, rendering through it
+ * (`renderTemplates` with the partials compiled) removes both, and the vectors in test/vectors/chat.json
+ * (checked against plain Handlebars) stay the reference.
  */
 import Handlebars from 'handlebars';
 import { compileTemplate, TemplateError, type CompiledTemplate, type TemplateLimits } from '../server/templates/index.js';
