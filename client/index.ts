@@ -23,6 +23,7 @@ export {
   type PromptStats,
   type PromptSummary,
   type RequestDecision,
+  type RenderAnswer,
   type RequestFilter,
   type Score,
   type ScoreSource,
@@ -30,6 +31,7 @@ export {
   type StatsInterval,
   type StatsWindow,
   type VersionInfo,
+  type UsedBy,
   type VersionStats,
 } from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
