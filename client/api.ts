@@ -2,6 +2,7 @@ import { RegistryError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
 import { Http, type BearerTokens, type HttpAnswer } from './http.js';
 import { readAuthConfig, type OidcConfig } from './oauth.js';
+import type { ChatMessage, JsonSchema, PartialReference, Placeholders, PromptConfig, PromptMessage, PromptType } from './types.js';
 
 /** The registry's answers, as the API documents them (docs/api.md). */
 export interface PromptSummary {
@@ -27,6 +28,12 @@ export interface VersionInfo {
   max_tokens: number;
   variables: string[];
   metadata: Record<string, unknown>;
+  /** Chat prompts (issue 12); absent from registries older than them. */
+  type?: PromptType;
+  messages?: PromptMessage[] | null;
+  config?: PromptConfig;
+  input_schema?: JsonSchema | null;
+  includes?: PartialReference[];
   message: string | null;
   created_at: string;
   created_by: string;
@@ -174,7 +181,12 @@ export interface Page<T> {
 }
 
 export interface NewVersion {
-  content: string;
+  /** The template of a text prompt; leave it out for a chat prompt (`type: "chat"` with `messages`). */
+  content?: string;
+  type?: PromptType;
+  messages?: PromptMessage[];
+  config?: PromptConfig;
+  input_schema?: JsonSchema;
   model?: string;
   temperature?: number;
   max_tokens?: number;
@@ -182,6 +194,34 @@ export interface NewVersion {
   description?: string | null;
   tags?: string[];
   message?: string;
+}
+
+/** What `POST /prompts/{name}/render` answers; the chat fields come from registries with chat prompts. */
+export interface RenderAnswer {
+  /** The rendered text of a text prompt; null for a chat prompt. */
+  rendered: string | null;
+  prompt: string;
+  version: number;
+  version_id: string;
+  environment: string | null;
+  model: string;
+  temperature: number;
+  max_tokens: number;
+  type?: PromptType;
+  /** A chat prompt's messages in order, placeholders filled, partials expanded. */
+  messages?: ChatMessage[] | null;
+  config?: PromptConfig;
+  partials_used?: Array<{ prompt: string; version: number; version_id: string }>;
+}
+
+/** A version that includes a prompt as a partial (`GET /prompts/{name}/used-by`). */
+export interface UsedBy {
+  prompt: string;
+  version: number;
+  /** The reference as written: `safety`, `safety@3`, `safety@production`. */
+  ref: string;
+  /** The environments where that version is live. */
+  live_in: string[];
 }
 
 /** One logged execution, as `GET /executions` lists it (without variables, rendered prompt and response). */
@@ -483,6 +523,21 @@ export class RegistryApi {
 
   history(name: string, f: { environment?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<Deployment>> {
     return this.body('GET', `${p(name)}/deployments${query({ environment: f.environment, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /** Renders on the registry: the version live in `environment` (or `version`), with variables and, for a chat prompt, placeholders. */
+  render(name: string, r: { variables?: Record<string, unknown>; placeholders?: Placeholders; environment?: string; version?: number } = {}): Promise<RenderAnswer> {
+    const body: Record<string, unknown> = { variables: r.variables ?? {} };
+    // Only what is given: registries older than chat prompts refuse unknown fields.
+    if (r.placeholders !== undefined) body.placeholders = r.placeholders;
+    if (r.environment !== undefined) body.environment = r.environment;
+    if (r.version !== undefined) body.version = r.version;
+    return this.body('POST', `${p(name)}/render`, body);
+  }
+
+  /** The versions that include the prompt `name` as a partial; with `environment`, only prompts live there that follow or pin it. */
+  async usedBy(name: string, environment?: string): Promise<UsedBy[]> {
+    return (await this.body<{ data: UsedBy[] }>('GET', `${p(name)}/used-by${query({ environment })}`)).data;
   }
 
   /** Logs executions as they are (one request, up to 1,000). Applications log through PromptRegistryClient instead, in the background. */

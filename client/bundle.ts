@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { extractVariables } from '../server/templates/index.js';
-import type { FallbackPrompt, Prompt, RolloutInfo } from './types.js';
+import type { FallbackPrompt, JsonSchema, PartialReference, Prompt, PromptConfig, PromptMessage, ResolvedPartial, RolloutInfo } from './types.js';
 
 export const BUNDLE_FORMAT = 'prompt-registry-bundle/v1';
 
-interface BundleEntry {
-  content: string;
+/** A resolve answer (and a bundle entry); the chat fields are absent from registries older than chat prompts. */
+export interface BundleEntry {
+  type?: 'text' | 'chat';
+  content: string | null;
+  messages?: PromptMessage[] | null;
+  config?: PromptConfig;
+  input_schema?: JsonSchema | null;
+  includes?: PartialReference[];
+  partials?: Record<string, ResolvedPartial>;
   model: string;
   temperature: number;
   max_tokens: number;
@@ -26,11 +33,18 @@ export function fromResolved(name: string, environment: string | null, r: Bundle
     environment,
     version: r.version_number,
     versionId: r.version_id,
-    content: r.content,
+    type: r.type ?? 'text',
+    content: r.content ?? null,
+    messages: r.messages ?? null,
     contentHash: r.content_hash,
     model: r.model,
     temperature: r.temperature,
     maxTokens: r.max_tokens,
+    // Older registries have no config: the top-level settings are all of it.
+    config: r.config ?? { model: r.model, temperature: r.temperature, max_tokens: r.max_tokens },
+    inputSchema: r.input_schema ?? null,
+    includes: r.includes ?? [],
+    partials: r.partials ?? {},
     variables: r.variables,
     metadata: r.metadata ?? {},
     deployedAt: r.deployed_at ?? null,
@@ -57,19 +71,39 @@ export function readBundle(path: string): { environment: string; prompts: Map<st
   };
 }
 
+/** A template's variables; none for one the engine refuses (rendering it says why). */
+function variablesOf(template: string): string[] {
+  try {
+    return extractVariables(template);
+  } catch {
+    return [];
+  }
+}
+
 export function fromFallback(name: string, fallback: FallbackPrompt): Prompt {
   const f = typeof fallback === 'string' ? { content: fallback } : fallback;
+  const chat = 'messages' in f;
+  const model = f.config?.model ?? f.model ?? 'gpt-4o';
+  const temperature = f.config?.temperature ?? f.temperature ?? 0;
+  const maxTokens = f.config?.max_tokens ?? f.maxTokens ?? 1000;
+  const templates = chat ? f.messages.flatMap((m) => ('role' in m ? [m.content] : [])) : [f.content];
   return {
     name,
     environment: null,
     version: 0,
     versionId: null,
-    content: f.content,
+    type: chat ? 'chat' : 'text',
+    content: chat ? null : f.content,
+    messages: chat ? f.messages : null,
     contentHash: null,
-    model: f.model ?? 'gpt-4o',
-    temperature: f.temperature ?? 0,
-    maxTokens: f.maxTokens ?? 1000,
-    variables: extractVariables(f.content),
+    model,
+    temperature,
+    maxTokens,
+    config: { ...f.config, model, temperature, max_tokens: maxTokens },
+    inputSchema: f.inputSchema ?? null,
+    includes: [],
+    partials: {},
+    variables: [...new Set(templates.flatMap(variablesOf))],
     metadata: f.metadata ?? {},
     deployedAt: null,
     source: 'fallback',

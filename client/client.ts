@@ -1,11 +1,12 @@
-import { compileTemplate, templateLimits, type CompiledTemplate, type TemplateLimits } from '../server/templates/index.js';
-import { fromFallback, fromResolved, readBundle } from './bundle.js';
+import { templateLimits, type TemplateLimits } from '../server/templates/index.js';
+import { fromFallback, fromResolved, readBundle, type BundleEntry } from './bundle.js';
+import { compilePrompt, renderCompiled, type CompiledPrompt } from './chat.js';
 import { PromptNotFoundError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type RegistryEvent } from './events.js';
 import { ExecutionLogger, type LoggerStats } from './executions.js';
 import { Http } from './http.js';
 import { assignVariant } from '../server/rollouts/assign.js';
-import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Prompt } from './types.js';
+import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Placeholders, Prompt, RenderOptions, RenderResult } from './types.js';
 
 interface Entry {
   prompt: Prompt;
@@ -26,8 +27,8 @@ const FALLBACK_RETRY_MS = 5_000;
 /** How soon a failed background refresh is tried again. */
 const REFRESH_RETRY_MS = 1_000;
 
-export interface RenderedPrompt {
-  text: string;
+/** What `execute` hands the LLM call: the rendered prompt (text or messages, and config) and the prompt it came from. */
+export interface RenderedPrompt extends RenderResult {
   prompt: Prompt;
 }
 
@@ -55,7 +56,7 @@ export class PromptRegistryClient {
   private readonly inflight = new Map<string, Promise<Prompt>>();
   /** Keys whose refresh must run again: a change arrived while one was in flight. */
   private readonly again = new Set<string>();
-  private readonly templates = new WeakMap<Prompt, CompiledTemplate>();
+  private readonly templates = new WeakMap<Prompt, CompiledPrompt>();
   private readonly fallbacks: Map<string, FallbackPrompt>;
   private bundle: { environment: string; prompts: Map<string, Prompt> } | undefined;
   private events: EventSubscription | undefined;
@@ -115,9 +116,20 @@ export class PromptRegistryClient {
     return found;
   }
 
-  /** Renders a prompt strictly; throws TemplateError naming a missing variable, or past the template budgets. */
+  /**
+   * Renders a text prompt strictly; throws TemplateError naming a missing variable, or past the template
+   * budgets, and InvalidInputError for variables its input schema refuses. A chat prompt: `renderFull`.
+   */
   async render(name: string, variables: Record<string, unknown>, options: GetOptions = {}): Promise<string> {
     return this.renderPrompt(await this.get(name, options), variables);
+  }
+
+  /**
+   * Renders a text or chat prompt: `text` or `messages` (placeholders filled from `options.placeholders`,
+   * partials expanded), with its `config` and the partial versions that went in.
+   */
+  async renderFull(name: string, variables: Record<string, unknown>, options: RenderOptions = {}): Promise<RenderResult> {
+    return this.renderPromptFull(await this.get(name, options), variables, options.placeholders);
   }
 
   /** The seed client's name for `render`. */
@@ -125,14 +137,20 @@ export class PromptRegistryClient {
     return this.render(name, variables, options);
   }
 
-  /** Renders an already fetched prompt (its compiled template is kept with it). */
+  /** Renders an already fetched text prompt (its compiled template is kept with it). */
   renderPrompt(prompt: Prompt, variables: Record<string, unknown>): string {
-    let template = this.templates.get(prompt);
-    if (!template) {
-      template = compileTemplate(prompt.content, this.limits);
-      this.templates.set(prompt, template);
+    if (prompt.type === 'chat') throw new TypeError(`"${prompt.name}" is a chat prompt: renderFull() renders its messages`);
+    return this.renderPromptFull(prompt, variables).text!;
+  }
+
+  /** Renders an already fetched prompt, text or chat (its compiled templates are kept with it). */
+  renderPromptFull(prompt: Prompt, variables: Record<string, unknown>, placeholders?: Placeholders): RenderResult {
+    let compiled = this.templates.get(prompt);
+    if (!compiled) {
+      compiled = compilePrompt(prompt, this.limits);
+      this.templates.set(prompt, compiled);
     }
-    return template.render(variables);
+    return renderCompiled(prompt, compiled, variables, placeholders, this.limits);
   }
 
   /** Queues an execution for the registry's log; answers its id at once, never throws. */
@@ -150,21 +168,23 @@ export class PromptRegistryClient {
     name: string,
     variables: Record<string, unknown>,
     call: (rendered: RenderedPrompt) => Promise<T>,
-    options: GetOptions & { extract?: (result: T) => ExecutionResult; metadata?: Record<string, unknown> } = {},
+    options: RenderOptions & { extract?: (result: T) => ExecutionResult; metadata?: Record<string, unknown> } = {},
   ): Promise<T> {
     const prompt = await this.get(name, options);
-    const text = this.renderPrompt(prompt, variables);
+    const rendered = this.renderPromptFull(prompt, variables, options.placeholders);
     const base: ExecutionInput = {
       ...(prompt.versionId ? { promptVersionId: prompt.versionId } : { prompt: name }),
       ...(prompt.environment ? { environment: prompt.environment } : {}),
       inputVariables: variables,
-      renderedPrompt: text,
+      ...(rendered.text !== null ? { renderedPrompt: rendered.text } : {}),
+      ...(rendered.messages ? { messages: rendered.messages } : {}),
+      ...(rendered.partialsUsed.length ? { partialsUsed: rendered.partialsUsed } : {}),
       executedAt: new Date(),
       ...(options.metadata || prompt.rollout ? { metadata: { ...options.metadata, ...rolloutMetadata(prompt) } } : {}),
     };
     const started = performance.now();
     try {
-      const result = await call({ text, prompt });
+      const result = await call({ ...rendered, prompt });
       const latencyMs = performance.now() - started;
       let facts: ExecutionResult = {};
       try {
@@ -271,7 +291,8 @@ export class PromptRegistryClient {
     let found = this.versions.get(key);
     if (!found) {
       found = this.http.request('GET', `/prompts/${encodeURIComponent(name)}/versions/${version}`).then((answer) => {
-        const v = answer.body as { version: number; version_id: string; content: string; content_hash: string; model: string; temperature: number; max_tokens: number; variables: string[]; metadata: Record<string, unknown> };
+        // A version answer: partials are there only if the registry sends them (a resolve answer always does).
+        const v = answer.body as Omit<BundleEntry, 'version_number' | 'deployed_at'> & { version: number };
         return fromResolved(name, null, { ...v, version_number: v.version, deployed_at: null as unknown as string }, 'registry');
       });
       found.catch(() => this.versions.delete(key));

@@ -31,3 +31,19 @@ export class RegistryUnreachableError extends Error {
     this.name = 'RegistryUnreachableError';
   }
 }
+
+/**
+ * Render input the prompt refuses, found before rendering: `invalid_variables` (against its input
+ * schema), `invalid_placeholders` (a message that is not {role, content}) or `unknown_placeholder`.
+ * `field` names it, as the registry does: `variables.age`, `placeholders.history[1].role`.
+ */
+export class InvalidInputError extends Error {
+  constructor(
+    readonly code: 'invalid_variables' | 'invalid_placeholders' | 'unknown_placeholder',
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InvalidInputError';
+  }
+}

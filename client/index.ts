@@ -23,6 +23,7 @@ export {
   type PromptStats,
   type PromptSummary,
   type RequestDecision,
+  type RenderAnswer,
   type RequestFilter,
   type Rollout,
   type RolloutGuard,
@@ -32,14 +33,44 @@ export {
   type StatsInterval,
   type StatsWindow,
   type VersionInfo,
+  type UsedBy,
   type VersionStats,
 } from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
-export { PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
+export { InvalidInputError, PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';
+export { compilePrompt, renderCompiled, CHAT_ROLES, type CompiledPrompt } from './chat.js';
+export { MAX_PARTIAL_DEPTH } from './partials.js';
+export { ProviderFormatError, toAnthropicMessages, toOpenAIChat, toOpenAIResponses } from './providers.js';
 export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '../server/templates/index.js';
 export type { LoggerStats } from './executions.js';
 export { EventSubscription, type EventHandlers, type RegistryEvent } from './events.js';
-export type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, LoggingOptions, Prompt, PromptSource, Pricing, RolloutInfo } from './types.js';
+export type {
+  ChatMessage,
+  ChatRole,
+  ClientOptions,
+  ExecutionInput,
+  ExecutionResult,
+  FallbackPrompt,
+  GetOptions,
+  JsonSchema,
+  LoggingOptions,
+  PartialReference,
+  PartialUsed,
+  Placeholders,
+  Prompt,
+  PromptConfig,
+  PromptMessage,
+  PromptSource,
+  PromptType,
+  Pricing,
+  RenderOptions,
+  RenderResult,
+  ResolvedPartial,
+  ResponseFormat,
+  RolloutInfo,
+  ToolChoice,
+  ToolDefinition,
+} from './types.js';
 export type { BearerTokens } from './http.js';
 export {
   DEFAULT_SCOPES,

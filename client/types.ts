@@ -10,11 +10,24 @@ export interface Prompt {
   /** The version number; 0 for a fallback given in code. */
   version: number;
   versionId: string | null;
-  content: string;
+  /** "text" (one template in `content`) or "chat" (`messages`). */
+  type: PromptType;
+  /** The template of a text prompt; null for a chat prompt. */
+  content: string | null;
+  /** The message templates and placeholders of a chat prompt; null for a text prompt. */
+  messages: PromptMessage[] | null;
   contentHash: string | null;
   model: string;
   temperature: number;
   maxTokens: number;
+  /** The full model configuration (model and sampling parameters, tools, tool_choice, response_format). */
+  config: PromptConfig;
+  /** JSON Schema for the variables; null when the version has none (then every variable used must be given). */
+  inputSchema: JsonSchema | null;
+  /** The partial references its templates make, as the registry read them. */
+  includes: PartialReference[];
+  /** The partials it includes (nested ones too), by reference as written: what rendering registers. */
+  partials: Record<string, ResolvedPartial>;
   variables: string[];
   metadata: Record<string, unknown>;
   deployedAt: string | null;
@@ -33,8 +46,96 @@ export interface RolloutInfo {
   weight: number;
 }
 
+export type PromptType = 'text' | 'chat';
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+/** A message of a chat prompt: a template for one role, or a placeholder filled at render time. */
+export type PromptMessage = { role: ChatRole; content: string } | { type: 'placeholder'; name: string };
+
+/** A rendered message (and what a placeholder is filled with): plain text, not a template. */
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** A JSON Schema object. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: JsonSchema; strict?: boolean };
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema: JsonSchema; strict?: boolean } };
+
+/** A version's model configuration, as the registry stores it; other keys are provider-specific and kept as given. */
+export interface PromptConfig {
+  model?: string;
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  stop?: string | string[];
+  seed?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  tools?: ToolDefinition[];
+  tool_choice?: ToolChoice;
+  response_format?: ResponseFormat;
+  [key: string]: unknown;
+}
+
+/** A partial reference found in a template: `{{> safety}}` follows, `{{> "safety@3"}}` and `{{> "safety@production"}}` pin. */
+export interface PartialReference {
+  ref: string;
+  prompt: string;
+  version: number | null;
+  environment: string | null;
+}
+
+/** A partial as a resolve answer carries it: the text registered under its reference. */
+export interface ResolvedPartial {
+  prompt: string;
+  version: number;
+  version_id: string;
+  content: string;
+}
+
+/** A partial version that went into a render. */
+export interface PartialUsed {
+  prompt: string;
+  version: number;
+  versionId: string;
+}
+
+/** Messages for each placeholder of a chat prompt, by name; one not given renders as nothing. */
+export type Placeholders = Record<string, ChatMessage[]>;
+
+export interface RenderOptions extends GetOptions {
+  placeholders?: Placeholders;
+}
+
+/** A rendered prompt: `text` for a text prompt, `messages` for a chat prompt, with the configuration to call the model with. */
+export interface RenderResult {
+  type: PromptType;
+  /** The rendered text of a text prompt; null for a chat prompt. */
+  text: string | null;
+  /** The rendered messages of a chat prompt, placeholders filled and partials expanded; null for a text prompt. */
+  messages: ChatMessage[] | null;
+  config: PromptConfig;
+  /** The partial versions that went in, once each, in order of first inclusion. */
+  partialsUsed: PartialUsed[];
+}
+
 /** A prompt to use when the registry is unreachable at a cold start. */
-export type FallbackPrompt = string | { content: string; model?: string; temperature?: number; maxTokens?: number; metadata?: Record<string, unknown> };
+export type FallbackPrompt =
+  | string
+  | { content: string; model?: string; temperature?: number; maxTokens?: number; metadata?: Record<string, unknown>; config?: PromptConfig; inputSchema?: JsonSchema }
+  | { type: 'chat'; messages: PromptMessage[]; model?: string; temperature?: number; maxTokens?: number; metadata?: Record<string, unknown>; config?: PromptConfig; inputSchema?: JsonSchema };
 
 export interface GetOptions {
   /** Default: the client's environment (production unless set). */
@@ -99,7 +200,15 @@ export interface ExecutionInput {
   environment?: string;
   inputVariables?: Record<string, unknown>;
   renderedPrompt?: string;
+  /** A chat prompt's rendered input messages. */
+  messages?: ChatMessage[];
+  /** The partial versions that went into the rendered prompt. */
+  partialsUsed?: PartialUsed[];
   response?: string;
+  /** The response message(s) of a chat call, with their tool calls. */
+  responseMessages?: Array<{ role: ChatRole; content: string | null; tool_calls?: unknown[] }>;
+  /** Tool calls the model made. */
+  toolCalls?: unknown[];
   inputTokens?: number;
   outputTokens?: number;
   latencyMs?: number;

@@ -11,13 +11,15 @@ and ``prompt_registry.render`` for the template language.
 from __future__ import annotations
 
 from .bundle import BUNDLE_FORMAT, BundleError, read_bundle
+from .chat import CHAT_ROLES, ChatMessage, PartialUsed, PromptMessage, RenderResult
 from .client import PromptClient
-from .errors import PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
+from .errors import InvalidInputError, PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
 from .executions import LoggerStats
 from .limits import DEFAULT_LIMITS, TemplateLimits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt
 from .rollouts import assign_variant, rollout_bucket
-from .render import SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
+from .providers import ProviderFormatError, to_anthropic_messages, to_openai_chat, to_openai_responses
+from .render import MAX_PARTIAL_DEPTH, SUPPORTED_HELPERS, CompiledTemplate, compile_template, extract_variables, render
 
 from ._version import __version__
 
@@ -28,16 +30,24 @@ _logging.getLogger("prompt_registry").addHandler(_logging.NullHandler())
 __all__ = [
     "BUNDLE_FORMAT",
     "BundleError",
+    "CHAT_ROLES",
+    "ChatMessage",
     "CompiledTemplate",
     "DEFAULT_LIMITS",
     "FallbackPrompt",
+    "InvalidInputError",
     "LoggerStats",
+    "MAX_PARTIAL_DEPTH",
+    "PartialUsed",
     "Prompt",
+    "PromptMessage",
     "PromptClient",
     "PromptNotFoundError",
     "PromptRegistryError",
+    "ProviderFormatError",
     "RegistryError",
     "RegistryUnreachableError",
+    "RenderResult",
     "RenderedPrompt",
     "SUPPORTED_HELPERS",
     "TemplateError",
@@ -48,4 +58,7 @@ __all__ = [
     "read_bundle",
     "render",
     "rollout_bucket",
+    "to_anthropic_messages",
+    "to_openai_chat",
+    "to_openai_responses",
 ]

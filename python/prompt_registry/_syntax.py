@@ -394,12 +394,17 @@ class MustacheStatement(Node):
 
 
 class PartialStatement(Node):
-    __slots__ = ("strip",)
+    __slots__ = ("strip", "name", "params", "hash", "indent")
     type = "PartialStatement"
 
-    def __init__(self, strip: Strip, line: int, column: int) -> None:
+    def __init__(self, strip: Strip, line: int, column: int, name: Any = None, params: Optional[List[Any]] = None, hash: Optional[Hash] = None) -> None:
         super().__init__(line, column)
         self.strip = strip
+        self.name = name
+        self.params: List[Any] = params or []
+        self.hash = hash
+        # The whitespace before a standalone partial's tag, given to each line it renders (Handlebars' indent).
+        self.indent = ""
 
 
 class BlockStatement(Node):
@@ -536,10 +541,10 @@ class _Parser:
 
     def partial(self) -> PartialStatement:
         open_token = self.take()
-        self.partial_name()
-        self.params_and_hash()
+        name = self.partial_name()
+        params, hash_ = self.params_and_hash()
         close = self.expect(CLOSE)
-        return PartialStatement(strip_flags(open_token.text, close.text), open_token.line, open_token.column)
+        return PartialStatement(strip_flags(open_token.text, close.text), open_token.line, open_token.column, name, params, hash_)
 
     def partial_name(self) -> Any:
         if self.peek().kind == OPEN_SEXPR:
@@ -796,6 +801,7 @@ _LEADING_WS = re.compile(r"^" + _S + r"+")
 _LEADING_LINE = re.compile(r"^[ \t]*\r?\n?")
 _TRAILING_WS = re.compile(r"(^|" + _NS + r")" + _S + r"+\Z")
 _TRAILING_BLANKS = re.compile(r"(^|[^ \t])[ \t]+\Z")
+_INDENT = re.compile(r"[ \t]+\Z")
 
 
 def _prev_is_whitespace(body: List[Node], i: Optional[int] = None, is_root: bool = False) -> bool:
@@ -879,7 +885,11 @@ class _WhitespaceControl:
                 _omit_left(body, i, True)
             if inline_standalone:
                 _omit_right(body, i)
-                _omit_left(body, i)
+                if _omit_left(body, i) and isinstance(current, PartialStatement):
+                    prev = body[i - 1]
+                    assert isinstance(prev, ContentStatement)
+                    found = _INDENT.search(prev.original)
+                    current.indent = found.group(0) if found else ""
             if open_standalone:
                 block = current
                 assert isinstance(block, BlockStatement)

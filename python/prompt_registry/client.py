@@ -8,10 +8,11 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from ._http import Http, quote_segment
 from .bundle import read_bundle
+from .chat import RenderResult
 from .cache import CacheKey, PromptCache
 from .errors import RegistryUnreachableError
 from .events import EventSubscription, RegistryEvent
@@ -161,6 +162,26 @@ class PromptClient:
         """
         return self.get(name, environment=environment, version=version, key=key).render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
 
+    def render_full(
+        self,
+        name: str,
+        variables: Mapping[str, Any],
+        placeholders: Optional[Mapping[str, Any]] = None,
+        environment: Optional[str] = None,
+        version: Optional[int] = None,
+        limits: Optional[Limits] = None,
+        key: Optional[str] = None,
+    ) -> RenderResult:
+        """Fetches (or takes from the cache) and renders a text or chat prompt: ``text`` or
+        ``messages`` (placeholders filled from ``placeholders``, partials expanded), with
+        ``config`` and ``partials_used``.
+
+        Raises InvalidInputError (``invalid_variables`` against the prompt's input schema,
+        ``invalid_placeholders``, ``unknown_placeholder``, naming the field) or TemplateError.
+        """
+        prompt = self.get(name, environment=environment, version=version, key=key)
+        return prompt.render_full(variables, placeholders, self._limits if limits is None else resolve_limits(limits, self._limits))
+
     def get_and_render(self, name: str, variables: dict, environment: str = "production") -> str:
         """The seed client's call, with its signature: ``render`` in ``environment`` (default production)."""
         return self.render(name, variables, environment=environment)
@@ -176,6 +197,10 @@ class PromptClient:
         environment: Optional[str] = None,
         input_variables: Optional[Mapping[str, Any]] = None,
         rendered_prompt: Optional[str] = None,
+        messages: Optional[List[Mapping[str, Any]]] = None,
+        partials_used: Optional[List[Mapping[str, Any]]] = None,
+        response_messages: Optional[List[Mapping[str, Any]]] = None,
+        tool_calls: Optional[List[Any]] = None,
         response: Optional[str] = None,
         input_tokens: Optional[int] = None,
         output_tokens: Optional[int] = None,
@@ -201,6 +226,10 @@ class PromptClient:
             "environment": environment,
             "input_variables": input_variables,
             "rendered_prompt": rendered_prompt,
+            "messages": messages,
+            "partials_used": partials_used,
+            "response_messages": response_messages,
+            "tool_calls": tool_calls,
             "response": response,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
@@ -225,10 +254,12 @@ class PromptClient:
         metadata: Optional[Mapping[str, Any]] = None,
         limits: Optional[Limits] = None,
         key: Optional[str] = None,
+        placeholders: Optional[Mapping[str, Any]] = None,
     ) -> T:
         """Renders a prompt, runs ``call`` with it (an LLM call) and logs the execution.
 
-        ``call`` gets a RenderedPrompt (``.text`` and ``.prompt``). The latency
+        ``call`` gets a RenderedPrompt (``.text`` or ``.messages``, ``.config``
+        and ``.prompt``; ``placeholders`` fill a chat prompt's). The latency
         is measured; ``extract(result)`` may return ``response``,
         ``input_tokens``, ``output_tokens``, ``cost_usd``, ``quality_score``
         and ``metadata``; without ``cost_usd`` the cost is computed from the
@@ -240,18 +271,20 @@ class PromptClient:
         if prompt.rollout is not None:
             # The variant that served, for per-variant statistics.
             metadata = {**(metadata or {}), "variant": prompt.variant or "live", "rollout_id": prompt.rollout["id"]}
-        text = prompt.render(variables, self._limits if limits is None else resolve_limits(limits, self._limits))
+        r = prompt.render_full(variables, placeholders, self._limits if limits is None else resolve_limits(limits, self._limits))
         base: Dict[str, Any] = {
             "prompt_version_id": prompt.version_id,
             "prompt": None if prompt.version_id else name,
             "environment": prompt.environment,
             "input_variables": variables,
-            "rendered_prompt": text,
+            "rendered_prompt": r.text,
+            "messages": r.messages,
+            "partials_used": r.partials_used or None,
             "executed_at": _dt.datetime.now(_dt.timezone.utc),
         }
         started = time.perf_counter()
         try:
-            result = call(RenderedPrompt(text, prompt))
+            result = call(RenderedPrompt(r.text, prompt, r.type, r.messages, r.config, r.partials_used))
         except Exception as err:
             if prompt.version_id:
                 self.log_execution(

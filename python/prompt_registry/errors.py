@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 __all__ = [
+    "InvalidInputError",
     "PromptRegistryError",
     "RegistryError",
     "PromptNotFoundError",
@@ -84,3 +85,22 @@ class TemplateError(PromptRegistryError):
 
     def __repr__(self) -> str:
         return f"TemplateError(code={self.code!r}, message={self.message!r}, details={self.details!r})"
+
+
+class InvalidInputError(PromptRegistryError):
+    """Render input the prompt refuses, found before rendering.
+
+    ``code`` is ``invalid_variables`` (against its input schema),
+    ``invalid_placeholders`` (a message that is not ``{role, content}``) or
+    ``unknown_placeholder``; ``field`` names it as the registry does
+    (``variables.age``, ``placeholders.history[1].role``) and the message starts with it.
+    """
+
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"InvalidInputError(code={self.code!r}, field={self.field!r}, message={self.message!r})"

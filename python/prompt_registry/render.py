@@ -12,7 +12,11 @@ vectors in ``test/vectors/render.json`` hold both to the same results:
 - an output of something missing or null raises ``missing_variable``, of a
   dict or list ``invalid_variable``; ``#each``/``#with`` need their subject;
   ``#if``/``#unless`` accept an absent value as false;
-- anything else (other helpers, partials, decorators) raises
+- ``{{> name}}`` and ``{{> "name@3"}}`` render the partial given under that
+  reference (``render(..., partials=...)``) in the current context, a
+  standalone one indented as its line; one not given raises
+  ``missing_partial``, nesting deeper than 8 ``reference_too_deep``;
+- anything else (other helpers, partial blocks, decorators) raises
   ``template_unsupported``; a template that does not parse,
   ``template_syntax_error``; both with ``line`` and ``column``;
 - compiling and rendering have a budget (``limits``: ``template_too_large``,
@@ -24,14 +28,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, FrozenSet, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from . import _syntax as syn
 from ._js import MISSING, NULL_CONTEXT, describe, get_property, is_empty, loose_equal, number_to_string, own_keys, to_string, truthy
 from .errors import TemplateError
 from .limits import DEFAULT_LIMITS, Budget, Limits, TemplateLimits, check_source, resolve_limits
 
-__all__ = ["SUPPORTED_HELPERS", "CompiledTemplate", "compile_template", "extract_variables", "render"]
+__all__ = ["MAX_PARTIAL_DEPTH", "SUPPORTED_HELPERS", "CompiledTemplate", "compile_template", "extract_variables", "render"]
+
+#: How deep partials may nest (a partial including a partial ...), as the registry allows.
+MAX_PARTIAL_DEPTH = 8
 
 SUPPORTED_HELPERS: Tuple[str, ...] = ("if", "unless", "each", "with", "lookup")
 _CONTEXT_HELPERS = frozenset(["each", "with"])
@@ -85,6 +92,8 @@ class _Analyzer:
     def __init__(self) -> None:
         self.variables: List[str] = []
         self._seen: Set[str] = set()
+        #: Partial references as written (``safety``, ``safety@3``), in order of first use.
+        self.partials: List[str] = []
 
     def _add(self, name: str) -> None:
         if name not in self._seen:
@@ -174,15 +183,48 @@ class _Analyzer:
             self.program(node.inverse, depth, locals_)
             return
         line, column = _position(node)
-        if isinstance(node, syn.PartialStatement) or node.type == "PartialBlockStatement":
-            raise _unsupported("a partial", line, column)
+        if isinstance(node, syn.PartialStatement):
+            ref = partial_ref(node)
+            if ref not in self.partials:
+                self.partials.append(ref)
+            return
+        if node.type == "PartialBlockStatement":
+            raise _unsupported("a partial block ({{#> …}})", line, column)
         if node.type in ("Decorator", "DecoratorBlock"):
             raise _unsupported("a decorator", line, column)
         raise _unsupported(f'"{node.type}"', line, column)  # pragma: no cover
 
 
+def partial_ref(node: syn.PartialStatement) -> str:
+    """The reference a partial tag names: ``{{> safety}}`` or ``{{> "safety@3"}}``; anything else is refused as the registry does."""
+    line, column = _position(node)
+    name = node.name
+    ref: Optional[str] = None
+    if isinstance(name, syn.PathExpression) and not name.data and not name.depth:
+        ref = name.original
+    elif isinstance(name, syn.Literal) and name.type == "StringLiteral":
+        ref = name.value
+    if not ref:
+        raise _unsupported('a partial name other than {{> name}} or {{> "name@version"}}', line, column)
+    if node.params or (node.hash and node.hash.pairs):
+        raise _unsupported(f'arguments to the partial "{ref}"', line, column)
+    return ref
+
+
 # ---------------------------------------------------------------------------
 # Running: the compiled template is a tree of closures over a scope
+
+
+class _Partials:
+    """The partials of one render, by reference, and how deep they are nested now."""
+
+    __slots__ = ("templates", "root", "depth", "chain")
+
+    def __init__(self, templates: "Mapping[str, CompiledTemplate]", root: Any) -> None:
+        self.templates = templates
+        self.root = root
+        self.depth = 0
+        self.chain: List[str] = []
 
 
 class _Scope:
@@ -190,14 +232,15 @@ class _Scope:
     the @-data frame and the block parameters, innermost first, and the
     render's budget."""
 
-    __slots__ = ("ctx", "depths", "data", "bparams", "budget")
+    __slots__ = ("ctx", "depths", "data", "bparams", "budget", "partials")
 
-    def __init__(self, ctx: Any, depths: Optional[tuple], data: Optional[dict], bparams: Optional[tuple], budget: Budget) -> None:
+    def __init__(self, ctx: Any, depths: Optional[tuple], data: Optional[dict], bparams: Optional[tuple], budget: Budget, partials: Optional[_Partials] = None) -> None:
         self.ctx = ctx
         self.depths = depths
         self.data = data
         self.bparams = bparams
         self.budget = budget
+        self.partials = partials
 
 
 Value = Callable[[_Scope], Any]
@@ -272,7 +315,7 @@ class _Compiler:
         if depths is not None and not loose_equal(ctx, depths[0]) and not (ctx is NULL_CONTEXT and depths[0] is None):
             depths = (ctx,) + depths
         bparams = (supplied,) + scope.bparams if scope.bparams is not None else None
-        return _Scope(ctx, depths, data, bparams, scope.budget)
+        return _Scope(ctx, depths, data, bparams, scope.budget, scope.partials)
 
     # -- programs and statements
 
@@ -318,6 +361,8 @@ class _Compiler:
             return None
         if isinstance(node, syn.MustacheStatement):
             return self.mustache(node, stack)
+        if isinstance(node, syn.PartialStatement):
+            return self.partial(node)
         assert isinstance(node, syn.BlockStatement)
         return self.block(node, stack)
 
@@ -357,6 +402,34 @@ class _Compiler:
             return _output(v, name)
 
         return out
+
+    def partial(self, node: syn.PartialStatement) -> Render:
+        """``{{> ref}}``: the partial's template run in the current context, with this render's data and budget."""
+        ref = partial_ref(node)
+        indent = node.indent
+
+        def run(scope: _Scope) -> str:
+            given = scope.partials
+            template = given.templates.get(ref) if given is not None else None
+            if template is None or given is None:
+                raise TemplateError("missing_partial", f'the partial "{ref}" was not given', {"partial": ref})
+            if given.depth >= MAX_PARTIAL_DEPTH:
+                chain = " -> ".join(given.chain + [ref])
+                raise TemplateError("reference_too_deep", f"partials nest more than {MAX_PARTIAL_DEPTH} deep: {chain}", {"max": MAX_PARTIAL_DEPTH})
+            given.depth += 1
+            given.chain.append(ref)
+            try:
+                text = template._invoke(scope, given)
+            finally:
+                given.depth -= 1
+                given.chain.pop()
+            if indent:
+                # As Handlebars: each line of the output, but a last empty one, gets the tag's indentation.
+                lines = text.split("\n")
+                text = "\n".join(indent + line if line or i + 1 < len(lines) else line for i, line in enumerate(lines))
+            return text
+
+        return run
 
     def _simple_name(self, node: Any, stack: List[Optional[List[str]]]) -> Optional[str]:
         """The key of a one-segment path on the current context (the common ``{{name}}``)."""
@@ -626,7 +699,10 @@ def _scan(program: Optional[syn.Program], compiler: _Compiler, stack: Optional[L
                     expr(v)
 
     for statement in program.body:
-        if isinstance(statement, syn.MustacheStatement):
+        if isinstance(statement, syn.PartialStatement):
+            # A partial sees the @-data where it is included (@index, @key, @root): keep it.
+            compiler.use_data = True
+        elif isinstance(statement, syn.MustacheStatement):
             expr(syn.SubExpression(statement.path, statement.params, statement.hash, 0, 0))
         elif isinstance(statement, syn.BlockStatement):
             expr(statement.path)
@@ -656,7 +732,7 @@ def _is_str(value: object) -> bool:
 class CompiledTemplate:
     """A parsed and checked template; ``render`` is cheap and can be called many times."""
 
-    __slots__ = ("source", "variables", "compile_limits", "_run", "_depths", "_data", "_bparams", "_loops")
+    __slots__ = ("source", "variables", "partials", "compile_limits", "_run", "_depths", "_data", "_bparams", "_loops")
 
     def __init__(self, source: str, limits: Optional[Limits] = None) -> None:
         resolved = resolve_limits(limits)
@@ -679,6 +755,8 @@ class CompiledTemplate:
         self.compile_limits = resolved._compile_key
         #: The root variables the template reads, in order of first use.
         self.variables: Tuple[str, ...] = tuple(analyzer.variables)
+        #: The partial references it makes, as written, in order of first use.
+        self.partials: Tuple[str, ...] = tuple(analyzer.partials)
         self._depths = compiler.use_depths
         self._data = compiler.use_data
         self._bparams = compiler.use_bparams
@@ -691,24 +769,35 @@ class CompiledTemplate:
         except TemplateError:
             pass
 
-    def render(self, variables: Mapping[str, Any], limits: Optional[Limits] = None) -> str:
+    def render(self, variables: Mapping[str, Any], limits: Optional[Limits] = None, partials: "Optional[Mapping[str, CompiledTemplate]]" = None) -> str:
         """Renders strictly; raises TemplateError naming a missing or unusable variable,
-        or ``render_too_large`` when the render limits (default: DEFAULT_LIMITS) run out."""
+        or ``render_too_large`` when the render limits (default: DEFAULT_LIMITS) run out.
+        ``partials`` holds a compiled template for each reference the template (and
+        its partials) make; they render within the same budget."""
         if not _is_mapping(variables):
             raise TemplateError("invalid_variable", "variables must be an object of names to values")
         resolved = DEFAULT_LIMITS if limits is None else limits if type(limits) is TemplateLimits else resolve_limits(limits)
-        budget = Budget(resolved) if self._loops else resolved._shared_budget
+        loops = self._loops or (partials is not None and any(t._loops for t in partials.values()))
+        budget = Budget(resolved) if loops else resolved._shared_budget
         scope = _Scope(
             variables,
             (variables,) if self._depths else None,
             {"root": variables} if self._data else None,
             () if self._bparams else None,
             budget,
+            _Partials(partials or {}, variables) if self.partials else None,
         )
         text: str = self._run(scope)  # type: ignore[misc]
         if len(text) > budget.max_output:
             budget.output(len(text))
         return text
+
+    def _invoke(self, caller: _Scope, given: _Partials) -> str:
+        """Runs as a partial: in the caller's context, with its @-data (or a new one) and budget."""
+        ctx = caller.ctx
+        data = caller.data if caller.data is not None else ({"root": given.root} if self._data else None)
+        scope = _Scope(ctx, (ctx,) if self._depths else None, data, () if self._bparams else None, caller.budget, given)
+        return self._run(scope)  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"CompiledTemplate(variables={list(self.variables)!r})"

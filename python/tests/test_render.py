@@ -111,7 +111,7 @@ class Errors(unittest.TestCase):
         self.assertEqual(caught.exception.code, "template_unsupported")
         self.assertEqual(caught.exception.details, {"line": 2, "column": 3, "helper": "upper"})
         self.assertIn("supported helpers are if, unless, each, with, lookup", caught.exception.message)
-        for source in ("{{> footer}}", "{{#> layout}}x{{/layout}}", "{{*decorator}}", "{{#items}}x{{/items}}", "{{{{raw}}}}x{{{{/raw}}}}"):
+        for source in ("{{> (name)}}", "{{> footer x=1}}", "{{#> layout}}x{{/layout}}", "{{*decorator}}", "{{#items}}x{{/items}}", "{{{{raw}}}}x{{{{/raw}}}}"):
             with self.subTest(source=source), self.assertRaises(TemplateError) as caught:
                 compile_template(source)
             self.assertEqual(caught.exception.code, "template_unsupported")

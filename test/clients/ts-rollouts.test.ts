@@ -64,7 +64,7 @@ for (const dialect of DIALECTS) {
       const c = client();
       const key = KEYS[0]!;
       const served = await c.get('ab', { key });
-      await c.execute('ab', { x: '1' }, async ({ text }) => text, { key, extract: (text) => ({ response: text }) });
+      await c.execute('ab', { x: '1' }, async ({ text }) => text, { key, extract: (text) => ({ response: text ?? '' }) });
       await c.flush();
       await eventually(async () => (await s.admin.get('/executions?prompt=ab')).body.items.length > 0, 'the execution is stored');
       const [logged] = (await s.admin.get('/executions?prompt=ab')).body.items;
