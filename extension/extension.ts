@@ -13,6 +13,7 @@ import { command } from './commands/ui.js';
 import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
 import { parseFilter } from './core/tree-model.js';
+import { PromptIndex } from './editor/partials.js';
 import { PromptEditorSupport } from './editor/prompt-editor.js';
 import { ExecutionPanel } from './executions/execution-panel.js';
 import { ExecutionsView } from './executions/executions-view.js';
@@ -58,8 +59,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   };
   const approvals = new Approvals(connection);
   const approvalsView = new ApprovalsTree(approvals);
-  const editors = new PromptEditorSupport(settings);
-  const preview = new PreviewPanel(context.extensionUri, editors);
+  const index = new PromptIndex(connection);
+  const editors = new PromptEditorSupport(settings, index);
+  const preview = new PreviewPanel(context.extensionUri, editors, index);
   const executions = new ExecutionsView(context.extensionUri, connection, settings);
   const execution = new ExecutionPanel(context.extensionUri, connection);
   const statistics = new StatsPanel(context.extensionUri, connection);
@@ -75,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     connection,
     prompts,
     live,
+    index,
     editors,
     preview,
     executions,

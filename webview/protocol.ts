@@ -5,11 +5,21 @@
  */
 import type { Comparison, ExecutionDetail, ExecutionSummary, Metric, Page, PromptStats, Score } from '../client/api.js';
 
+/** One message of a chat prompt's preview; `placeholder` names the placeholder it filled in for. */
+export interface PreviewMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  placeholder?: string;
+}
+
 /** Host → preview: the rendered prompt, or why it could not be rendered. */
 export interface PreviewUpdate {
   type: 'update';
   fileName: string;
+  /** A text prompt's rendering; for a chat, the conversation as text (what Copy copies). */
   rendered: string | null;
+  /** A chat prompt's conversation; null for a text prompt. */
+  messages: PreviewMessage[] | null;
   error: { message: string; variable?: string } | null;
   chars: number;
   /** An estimate: about four characters a token. */

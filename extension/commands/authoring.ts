@@ -1,14 +1,14 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { RegistryError } from '../../client/index.js';
+import { RegistryError, type NewVersion } from '../../client/index.js';
 import type { Connection } from '../connection.js';
 import { formatPromptFile, versionRequest } from '../core/prompt-file.js';
 import { PROMPT_LANGUAGE, type PromptEditorSupport } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 import type { PreviewPanel } from '../preview/preview-panel.js';
 import { PromptNode, VersionNode } from '../tree/nodes.js';
-import { versionUri } from '../version-documents.js';
+import { pulledFile, versionUri } from '../version-documents.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
 
@@ -78,11 +78,13 @@ export class AuthoringCommands extends Disposable {
     const { file, analysis } = this.editors.analyze(document);
     const error = analysis.diagnostics.find((d) => d.severity === 'error');
     if (error) throw new UserError(`Not published: line ${error.span.line}: ${error.message}`);
-    const name = file.frontMatter.name ?? basename(document.fileName).replace(/\.prompt$/, '');
+    const name = file.meta.name ?? basename(document.fileName).replace(/\.prompt$/, '');
     if (!NAME.test(name)) throw new UserError(`"${name}" is not a valid prompt name: set name: in the front matter.`);
     const api = this.connection.api;
+    // A chat file sends the chat contract's shape (type, messages, config, input_schema), which NewVersion does not describe yet.
+    const request = versionRequest(file, message) as NewVersion;
     try {
-      const v = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Publishing ${name}…` }, () => api.createVersion(name, versionRequest(file, message)));
+      const v = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Publishing ${name}…` }, () => api.createVersion(name, request));
       this.refresh();
       void vscode.window.showInformationMessage(`Published ${name} version ${v.version}.`);
       return { prompt: name, version: v.version, created: true };
@@ -110,20 +112,8 @@ export class AuthoringCommands extends Disposable {
       picked(overwrite);
     }
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(
-      path,
-      formatPromptFile({
-        name,
-        description: prompt.description,
-        tags: prompt.tags,
-        model: v.model,
-        temperature: v.temperature,
-        max_tokens: v.max_tokens,
-        metadata: v.metadata,
-        samples: Object.fromEntries(v.variables.map((x) => [x, ''])),
-        content: v.content,
-      }),
-    );
+    const text = pulledFile(v, prompt);
+    writeFileSync(path, text);
     const uri = vscode.Uri.file(path);
     await vscode.window.showTextDocument(uri);
     return uri;
@@ -151,7 +141,7 @@ export class AuthoringCommands extends Disposable {
   async compareWithLive(uri?: vscode.Uri, environment?: string): Promise<void> {
     const document = await this.promptDocument(uri);
     const { file } = this.editors.analyze(document);
-    const name = file.frontMatter.name ?? basename(document.fileName).replace(/\.prompt$/, '');
+    const name = file.meta.name ?? basename(document.fileName).replace(/\.prompt$/, '');
     const api = this.connection.api;
     const prompt = await api.getPrompt(name);
     const env = environment ?? (await pickEnvironment(api, prompt, `Compare ${basename(document.fileName)} with what is live in…`, [], (e) => Boolean(prompt.environments[e])));
