@@ -5,6 +5,8 @@ import { AccountStatusBar } from './auth/account-status.js';
 import { Accounts } from './auth/accounts.js';
 import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
+import { PromptFileCommands } from './commands/prompt-files.js';
+import { ComparePanel } from './compare/compare-panel.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
 import { ExecutionCommands } from './commands/executions.js';
@@ -32,6 +34,10 @@ export interface ExtensionApi {
   live: RegistryTree;
   editors: PromptEditorSupport;
   preview: PreviewPanel;
+  /** Two versions (or files) message by message and config by config. */
+  compare: ComparePanel;
+  /** The workspace's .prompt files by registry name; what partial references resolve to. */
+  index: PromptIndex;
   /** Pending deployment requests and who the user is; the Approvals view. */
   approvals: Approvals;
   approvalsView: ApprovalsTree;
@@ -62,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const index = new PromptIndex(connection);
   const editors = new PromptEditorSupport(settings, index);
   const preview = new PreviewPanel(context.extensionUri, editors, index);
+  const compare = new ComparePanel(context.extensionUri);
   const executions = new ExecutionsView(context.extensionUri, connection, settings);
   const execution = new ExecutionPanel(context.extensionUri, connection);
   const statistics = new StatsPanel(context.extensionUri, connection);
@@ -80,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     index,
     editors,
     preview,
+    compare,
     executions,
     execution,
     statistics,
@@ -87,7 +95,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     new AccountStatusBar(accounts),
     new ConnectionCommands(connection, settings, output, accounts),
     new SignInCommands(accounts, settings),
-    new AuthoringCommands(connection, editors, preview, refresh),
+    new AuthoringCommands(connection, editors, preview, compare, refresh),
+    new PromptFileCommands(compare),
     approvals,
     approvalsView,
     approvals.onDidApply(refresh),
@@ -114,7 +123,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

@@ -3,7 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { RegistryError, type NewVersion } from '../../client/index.js';
 import type { Connection } from '../connection.js';
-import { formatPromptFile, versionRequest } from '../core/prompt-file.js';
+import type { CompareUpdate } from '../../webview/protocol.js';
+import type { ComparePanel } from '../compare/compare-panel.js';
+import { versionSide } from '../core/compare.js';
+import { formatPromptFile, versionRequest, type VersionShape } from '../core/prompt-file.js';
 import { PROMPT_LANGUAGE, type PromptEditorSupport } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 import type { PreviewPanel } from '../preview/preview-panel.js';
@@ -26,6 +29,7 @@ export class AuthoringCommands extends Disposable {
     private readonly connection: Connection,
     private readonly editors: PromptEditorSupport,
     private readonly preview: PreviewPanel,
+    private readonly comparePanel: ComparePanel,
     private readonly refresh: () => void,
   ) {
     super();
@@ -128,14 +132,16 @@ export class AuthoringCommands extends Disposable {
     return document;
   }
 
-  async compare(arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }): Promise<void> {
+  /** Opens the compare panel: message by message, config by config. */
+  async compare(arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }): Promise<CompareUpdate> {
     const api = this.connection.api;
     const given = arg && 'versions' in arg ? arg : undefined;
     const name = arg instanceof VersionNode ? arg.version.prompt : arg instanceof PromptNode ? arg.prompt.name : (given?.prompt ?? (await pickPrompt(api, 'Compare Versions of…')).name);
     const left = arg instanceof VersionNode ? arg.version.version : (given?.versions[0] ?? (await pickVersion(api, name, `Compare ${name}: first version`)));
     const right = given?.versions[1] ?? (await pickVersion(api, name, `Compare ${name} v${left} with…`, left));
     const [a, b] = left < right ? [left, right] : [right, left];
-    await vscode.commands.executeCommand('vscode.diff', versionUri(name, a), versionUri(name, b), `${name}: v${a} ↔ v${b}`);
+    const [va, vb] = await Promise.all([api.getVersion(name, a), api.getVersion(name, b)]);
+    return this.comparePanel.show(`${name}: v${a} ↔ v${b}`, versionSide(`v${a}`, va as VersionShape), versionSide(`v${b}`, vb as VersionShape));
   }
 
   async compareWithLive(uri?: vscode.Uri, environment?: string): Promise<void> {

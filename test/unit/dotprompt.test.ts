@@ -333,3 +333,95 @@ describe('editor analysis across messages', () => {
     assert.deepEqual(at('question'), [[23, 3, 11, true]]);
   });
 });
+
+describe('comparing two versions message by message', async () => {
+  const { compareVersions, fileSide, versionSide, diffLines } = await import('../../extension/core/compare.js');
+  it('aligns messages, pairs a changed one with a line diff, and lists config values', () => {
+    const v1 = versionSide('v1', { type: 'chat', messages: [{ role: 'system', content: 'Be kind.\nAnswer in {{language}}.' }, { type: 'placeholder', name: 'history' }, { role: 'user', content: '{{question}}' }], config: { model: 'gpt-4o', temperature: 0.2 } });
+    const v2 = versionSide('v2', {
+      type: 'chat',
+      messages: [{ role: 'system', content: 'Be kind.\nAnswer in {{language}}, briefly.' }, { type: 'placeholder', name: 'history' }, { role: 'user', content: '{{question}}' }, { role: 'assistant', content: 'Sure:' }],
+      config: { model: 'gpt-4o', temperature: 0.5, top_p: 0.9 },
+    });
+    const c = compareVersions(v1, v2);
+    assert.deepEqual(c.messages.map((r) => [r.status, r.left?.role ?? null, r.right?.role ?? null]), [
+      ['changed', 'system', 'system'],
+      ['same', 'placeholder', 'placeholder'],
+      ['same', 'user', 'user'],
+      ['added', null, 'assistant'],
+    ]);
+    assert.deepEqual(c.messages[0]!.lines, [
+      { kind: 'same', text: 'Be kind.' },
+      { kind: 'removed', text: 'Answer in {{language}}.' },
+      { kind: 'added', text: 'Answer in {{language}}, briefly.' },
+    ]);
+    assert.deepEqual(c.config.map((r) => [r.key, r.status, r.left, r.right]), [
+      ['type', 'same', 'chat', 'chat'],
+      ['model', 'same', 'gpt-4o', 'gpt-4o'],
+      ['temperature', 'changed', '0.2', '0.5'],
+      ['top_p', 'added', null, '0.9'],
+    ]);
+    assert.deepEqual(c.changes, { messages: 2, config: 2 });
+    assert.deepEqual(diffLines('a\nb', 'a\nb'), [{ kind: 'same', text: 'a' }, { kind: 'same', text: 'b' }]);
+  });
+  it('compares a text prompt with a chat file as a removed template and added messages', () => {
+    const c = compareVersions(versionSide('v1', { content: 'Hi {{name}}', model: 'm', temperature: 0, max_tokens: 5 }), fileSide('support.prompt', parsePromptFile(SUPPORT)));
+    assert.deepEqual(c.messages.map((r) => r.status), ['removed', 'added', 'added', 'added']);
+    assert.equal(c.config.find((r) => r.key === 'type')!.status, 'changed');
+  });
+});
+
+describe('importing Prompty', async () => {
+  const { importPrompty } = await import('../../extension/core/prompty.js');
+  const PROMPTY = `---
+name: Support Chat
+description: Answers customers
+tags: [support]
+model:
+  api: chat
+  configuration:
+    type: azure_openai
+    azure_deployment: gpt-4o-mini
+  parameters:
+    max_tokens: 200
+    temperature: 0.3
+inputs:
+  customer:
+    type: string
+    description: who asks
+    sample: Ann
+  items:
+    type: array
+sample:
+  question: Where is my parcel?
+---
+system:
+You help {{ customer }}.
+{% for item in items %}- {{item}}
+{% endfor %}
+{# internal note #}
+user:
+{{question}} {{ question | upper }}
+`;
+  it('turns role lines into messages, Jinja into Handlebars, and the front matter into config, schema and samples', () => {
+    const result = importPrompty(PROMPTY, 'support.prompty');
+    assert.equal(result.name, 'support-chat');
+    assert.deepEqual(result.warnings, ['line 29: the Jinja filter in "{{ question | upper }}" has no Handlebars form; the variable is kept, the filter left in a comment']);
+    const file = parsePromptFile(result.text);
+    assert.deepEqual(file.problems, []);
+    assert.deepEqual(versionRequest(file), {
+      type: 'chat',
+      messages: [
+        { role: 'system', content: 'You help {{customer}}.\n{{#each items as |item|}}- {{item}}\n{{/each}}\n{{!-- internal note --}}' },
+        { role: 'user', content: '{{question}} {{question}}{{!-- | upper --}}' },
+      ],
+      model: 'gpt-4o-mini',
+      temperature: 0.3,
+      max_tokens: 200,
+      input_schema: { type: 'object', properties: { customer: { type: 'string', description: 'who asks' }, items: { type: 'array' } } },
+      description: 'Answers customers',
+      tags: ['support'],
+    });
+    assert.deepEqual(file.meta.samples, { question: 'Where is my parcel?', customer: 'Ann' });
+  });
+});
