@@ -90,8 +90,10 @@ export function analyzePromptFile(file: PromptFile): Analysis {
       diagnostics.push({ severity: 'warning', message: `"${o.name}" has no sample value: add it under ${where} in the front matter`, span: o.span, code: 'variable_without_sample' });
     }
   }
+  // A placeholder's sample (a list of messages under its name) is used by the preview.
+  const placeholders = new Set(file.structure.parts.flatMap((p) => (p.kind === 'placeholder' ? [p.name] : [])));
   for (const [name, span] of file.sampleKeys) {
-    if (!variables.includes(name)) {
+    if (!variables.includes(name) && !placeholders.has(name)) {
       diagnostics.push({ severity: 'hint', message: `the sample "${name}" is not used by the template`, span, code: 'unused_sample' });
     }
   }
