@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { compileTemplate, TemplateError } from '../../server/templates/index.js';
+import { TemplateError } from '../../server/templates/index.js';
 import { estimateTokens, isPreviewToHost, type PreviewMessage, type PreviewUpdate } from '../../webview/protocol.js';
-import { messagesOf, renderMessages, renderText, type Role } from '../core/chat-template.js';
+import { messagesOf, renderMessages, type Role } from '../core/chat-template.js';
+import { renderWithEngine } from '../core/render-preview.js';
 import { sampleValues } from '../core/prompt-file.js';
 import type { PromptIndex } from '../editor/partials.js';
 import type { PromptEditorSupport } from '../editor/prompt-editor.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 
-const DOTPROMPT_HELPERS = ['json', 'ifEquals', 'unlessEquals', 'section'];
 
 /** A chat's conversation as plain text, for Copy and the counts. */
 export function conversationText(messages: readonly PreviewMessage[]): string {
@@ -29,13 +29,6 @@ function placeholderSample(value: unknown): Array<{ role: Role; content: string 
  * "Preview Rendered Prompt": a webview beside the editor that renders the
  * template with its samples, with the registry's own engine, as you type.
  */
-/** The body with each `{{> ref}}` replaced by its text (the partial statements' ranges, from the last). */
-function inlinePartials(body: string, refs: ReadonlyArray<{ ref: string; start: number; end: number }>, texts: Record<string, string>): string {
-  let out = body;
-  for (const r of [...refs].sort((a, b) => b.start - a.start)) out = out.slice(0, r.start) + (texts[r.ref] ?? '') + out.slice(r.end);
-  return out;
-}
-
 export class PreviewPanel extends Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private document: vscode.TextDocument | undefined;
@@ -129,7 +122,10 @@ export class PreviewPanel extends Disposable {
         // Each message rendered alone, as the registry renders a chat; placeholders from the samples (history: [{role, content}]).
         const items = messagesOf(file.structure);
         const placeholders = Object.fromEntries(items.flatMap((m) => ('type' in m ? [[m.name, placeholderSample(samples[m.name])]] : [])));
-        const messages = renderMessages(items, samples, { partials: await this.partials(file.structure.partials), placeholders });
+        const partials = await this.partials(file.structure.partials);
+        const messages = items.flatMap((m): PreviewMessage[] =>
+          'type' in m ? renderMessages([m], samples, { placeholders }) : [{ role: m.role, content: renderWithEngine(m.content, samples, partials) }],
+        );
         const rendered = conversationText(messages);
         return { ...base, messages, rendered, error: null, chars: rendered.length, tokens: estimateTokens(rendered) };
       } catch (err) {
@@ -137,17 +133,7 @@ export class PreviewPanel extends Disposable {
       }
     }
     try {
-      const partials = await this.partials(file.structure.partials);
-      // The registry's engine takes no partials (yet): they are expanded first.
-      const body = file.structure.partials.length ? inlinePartials(file.body, file.structure.partials, partials) : file.body;
-      let rendered: string;
-      try {
-        rendered = compileTemplate(body).render(samples);
-      } catch (err) {
-        // Dotprompt's helpers are not the registry engine's (yet): render those with Handlebars and the helpers.
-        if (!(err instanceof TemplateError && DOTPROMPT_HELPERS.includes(String(err.details.helper)))) throw err;
-        rendered = renderText(file.body, samples, partials);
-      }
+      const rendered = renderWithEngine(file.body, samples, await this.partials(file.structure.partials));
       return { ...base, rendered, error: null, chars: rendered.length, tokens: estimateTokens(rendered) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

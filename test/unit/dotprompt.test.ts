@@ -425,3 +425,19 @@ user:
     assert.deepEqual(file.meta.samples, { question: 'Where is my parcel?', customer: 'Ann' });
   });
 });
+
+describe('the preview\'s rendering', async () => {
+  const { inlinePartials, renderWithEngine } = await import('../../extension/core/render-preview.js');
+  it('expands partials as Handlebars does, standalone lines and indents included', () => {
+    const partials = { safety: 'Never share.\nReally.\n' };
+    for (const t of ['A\n{{> safety}}\nB', 'A\n  {{> safety}}\nB', 'Hi {{> safety}} x', '{{> safety}}']) {
+      assert.equal(inlinePartials(t, parseBody(t).partials, partials), renderText(t, {}, partials), JSON.stringify(t));
+    }
+  });
+  it('renders with the registry\'s engine and its budget, and with Dotprompt\'s helpers where the engine has none', () => {
+    assert.equal(renderWithEngine('A\n{{> safety}}\nHi {{name}}', { name: 'Ann' }, { safety: 'Be safe.\n' }), 'A\nBe safe.\nHi Ann');
+    assert.throws(() => renderWithEngine('Hi {{name}}', {}, {}), /missing variable "name"/);
+    assert.throws(() => renderWithEngine('{{#each a}}{{#each @root.a}}{{#each @root.a}}x{{/each}}{{/each}}{{/each}}', { a: new Array(600).fill(0) }, {}), /more than 100000 loop iterations/);
+    assert.equal(renderWithEngine('{{json o}} {{#ifEquals t "x"}}yes{{/ifEquals}}', { o: { a: 1 }, t: 'x' }, {}), '{"a":1} yes');
+  });
+});
