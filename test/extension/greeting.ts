@@ -27,12 +27,12 @@ input:
   schema:
     company: string, the brand answering
     question: string, what the customer asked
-    tier?(enum): [gold, silver]
+    vip?: boolean, a gold-tier customer
 promptRegistry.tags: [support]
 promptRegistry.samples:
   company: Acme
   question: Where is my parcel?
-  tier: gold
+  vip: true
   history:
     - role: user
       content: Hi, I ordered boots last week.
@@ -42,7 +42,7 @@ promptRegistry.samples:
 {{role "system"}}
 You answer customers of {{company}}.
 {{> safety}}
-{{#ifEquals tier "gold"}}Be extra polite.{{/ifEquals}}
+{{#if vip}}Be extra polite.{{/if}}
 {{history}}
 {{role "user"}}
 {{question}}

@@ -188,10 +188,10 @@ describe('Chat .prompt files (Dotprompt)', () => {
     await vscode.window.showTextDocument(doc);
     const { file, analysis } = api.editors.analyze(doc);
     assert.equal(file.structure.kind, 'chat');
-    assert.deepEqual(analysis.variables, ['company', 'tier', 'question']);
+    assert.deepEqual(analysis.variables, ['company', 'vip', 'question']);
     assert.deepEqual(
       analysis.occurrences.map((o) => [o.name, o.span.line, o.sample.found ? o.sample.value : undefined]),
-      [['company', 25, 'Acme'], ['tier', 27, 'gold'], ['question', 30, 'Where is my parcel?']],
+      [['company', 25, 'Acme'], ['vip', 27, true], ['question', 30, 'Where is my parcel?']],
     );
     await until('diagnostics settle', () => vscode.languages.getDiagnostics(chat).length === 0 || undefined, 5_000).catch(() => undefined);
     assert.deepEqual(vscode.languages.getDiagnostics(chat).map((d) => d.message), []);
