@@ -5,6 +5,8 @@ import { AccountStatusBar } from './auth/account-status.js';
 import { Accounts } from './auth/accounts.js';
 import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
+import { PromptFileCommands } from './commands/prompt-files.js';
+import { ComparePanel } from './compare/compare-panel.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
 import { ExecutionCommands } from './commands/executions.js';
@@ -14,6 +16,7 @@ import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
 import { parseFilter } from './core/tree-model.js';
 import { LiveUpdates } from './live-updates.js';
+import { PromptIndex } from './editor/partials.js';
 import { PromptEditorSupport } from './editor/prompt-editor.js';
 import { ExecutionPanel } from './executions/execution-panel.js';
 import { ExecutionsView } from './executions/executions-view.js';
@@ -34,6 +37,10 @@ export interface ExtensionApi {
   liveUpdates: LiveUpdates;
   editors: PromptEditorSupport;
   preview: PreviewPanel;
+  /** Two versions (or files) message by message and config by config. */
+  compare: ComparePanel;
+  /** The workspace's .prompt files by registry name; what partial references resolve to. */
+  index: PromptIndex;
   /** Pending deployment requests and who the user is; the Approvals view. */
   approvals: Approvals;
   approvalsView: ApprovalsTree;
@@ -63,8 +70,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const liveUpdates = new LiveUpdates(connection, refresh);
   const approvals = new Approvals(connection);
   const approvalsView = new ApprovalsTree(approvals);
-  const editors = new PromptEditorSupport(settings);
-  const preview = new PreviewPanel(context.extensionUri, editors);
+  const index = new PromptIndex(connection);
+  const editors = new PromptEditorSupport(settings, index);
+  const preview = new PreviewPanel(context.extensionUri, editors, index);
+  const compare = new ComparePanel(context.extensionUri);
   const executions = new ExecutionsView(context.extensionUri, connection, settings);
   const execution = new ExecutionPanel(context.extensionUri, connection);
   const statistics = new StatsPanel(context.extensionUri, connection);
@@ -81,8 +90,10 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     prompts,
     live,
     liveUpdates,
+    index,
     editors,
     preview,
+    compare,
     executions,
     execution,
     statistics,
@@ -90,7 +101,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     new AccountStatusBar(accounts),
     new ConnectionCommands(connection, settings, output, accounts),
     new SignInCommands(accounts, settings),
-    new AuthoringCommands(connection, editors, preview, refresh),
+    new AuthoringCommands(connection, editors, preview, compare, refresh),
+    new PromptFileCommands(compare),
     approvals,
     approvalsView,
     approvals.onDidApply(refresh),
@@ -117,7 +129,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, liveUpdates, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, liveUpdates, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

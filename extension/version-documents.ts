@@ -1,8 +1,19 @@
 import * as vscode from 'vscode';
 import type { Connection } from './connection.js';
-import { formatPromptFile } from './core/prompt-file.js';
+import { formatPromptFile, MappingError, type VersionShape } from './core/prompt-file.js';
+import { UserError } from './commands/ui.js';
 
 export const SCHEME = 'prompt-registry';
+
+/** A version as a `.prompt` file in the Dotprompt form, with an empty sample for each variable; says plainly what the format cannot hold. */
+export function pulledFile(v: VersionShape & { variables?: string[] }, prompt: { name: string; description: string | null; tags: string[] }, samples?: Record<string, unknown>): string {
+  try {
+    return formatPromptFile({ ...v, name: prompt.name, description: prompt.description, tags: prompt.tags, samples: samples ?? Object.fromEntries((v.variables ?? []).map((x) => [x, ''])) });
+  } catch (err) {
+    if (err instanceof MappingError) throw new UserError(`${prompt.name}: ${err.message}`);
+    throw err;
+  }
+}
 
 /** `prompt-registry:/support-reply/v3.prompt`: a version as a read-only `.prompt` document. */
 export function versionUri(name: string, version: number): vscode.Uri {
@@ -17,16 +28,6 @@ export class VersionDocuments implements vscode.TextDocumentContentProvider {
     if (!m) throw new Error(`not a prompt version: ${uri.toString()}`);
     const api = this.connection.api;
     const [prompt, v] = await Promise.all([api.getPrompt(m[1]!), api.getVersion(m[1]!, Number(m[2]))]);
-    return formatPromptFile({
-      name: prompt.name,
-      description: prompt.description,
-      tags: prompt.tags,
-      model: v.model,
-      temperature: v.temperature,
-      max_tokens: v.max_tokens,
-      metadata: v.metadata,
-      samples: {},
-      content: v.content,
-    });
+    return pulledFile(v as VersionShape, prompt, {});
   }
 }

@@ -34,7 +34,7 @@ await build({
 
 // The webviews: one script (browser, with what it imports bundled: uPlot for the
 // statistics) and one stylesheet (its @imports inlined) each.
-const webviews = { preview: 'preview', executions: 'executions', execution: 'execution', stats: 'stats' };
+const webviews = { preview: 'preview', compare: 'compare', executions: 'executions', execution: 'execution', stats: 'stats' };
 for (const [name, dir] of Object.entries(webviews)) {
   await build({
     entryPoints: [join(root, `webview/${dir}/main.ts`)],
@@ -49,6 +49,7 @@ for (const [name, dir] of Object.entries(webviews)) {
   });
 }
 cpSync(join(root, 'webview/preview/preview.css'), out('webview/preview.css'));
+cpSync(join(root, 'webview/compare/compare.css'), out('webview/compare.css'));
 for (const name of ['executions', 'execution', 'stats']) {
   await build({
     entryPoints: [join(root, `webview/${name}/${name}.css`)],

@@ -5,11 +5,21 @@
  */
 import type { Comparison, ExecutionDetail, ExecutionSummary, Metric, Page, PromptStats, Score } from '../client/api.js';
 
+/** One message of a chat prompt's preview; `placeholder` names the placeholder it filled in for. */
+export interface PreviewMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  placeholder?: string;
+}
+
 /** Host → preview: the rendered prompt, or why it could not be rendered. */
 export interface PreviewUpdate {
   type: 'update';
   fileName: string;
+  /** A text prompt's rendering; for a chat, the conversation as text (what Copy copies). */
   rendered: string | null;
+  /** A chat prompt's conversation; null for a text prompt. */
+  messages: PreviewMessage[] | null;
   error: { message: string; variable?: string } | null;
   chars: number;
   /** An estimate: about four characters a token. */
@@ -38,6 +48,58 @@ export function isPreviewToHost(value: unknown): value is PreviewToHost {
 export function isHostToPreview(value: unknown): value is HostToPreview {
   return (value as { type?: unknown } | null)?.type === 'update';
 }
+
+// The compare panel: two versions of a prompt (or two .prompt files), built by extension/core/compare.ts.
+export type Status = 'same' | 'changed' | 'added' | 'removed';
+
+export interface LineChange {
+  kind: 'same' | 'added' | 'removed';
+  text: string;
+}
+
+/** `role` is the message's role, `placeholder` for `{{history}}`, or `text` for a text prompt's template. */
+export interface ComparedMessage {
+  role: string;
+  content: string;
+}
+
+export interface MessageRow {
+  status: Status;
+  left: ComparedMessage | null;
+  right: ComparedMessage | null;
+  /** For a changed message: its lines, each kept, removed (left) or added (right). */
+  lines: LineChange[] | null;
+}
+
+export interface ConfigRow {
+  key: string;
+  status: Status;
+  left: string | null;
+  right: string | null;
+}
+
+export interface VersionComparison {
+  left: string;
+  right: string;
+  messages: MessageRow[];
+  config: ConfigRow[];
+  /** Counts for the summary line. */
+  changes: { messages: number; config: number };
+}
+
+/** Host → compare panel: two versions, message by message and config by config. */
+export interface CompareUpdate {
+  type: 'compare';
+  title: string;
+  comparison: VersionComparison;
+}
+
+export function isHostToCompare(value: unknown): value is CompareUpdate {
+  return (value as { type?: unknown } | null)?.type === 'compare';
+}
+
+/** Compare panel → host: `ready` once it listens. */
+export type CompareToHost = PreviewReady;
 
 /** The token estimate the preview shows: no tokenizer ships with the extension, so ~4 characters a token. */
 export function estimateTokens(text: string): number {

@@ -1,14 +1,17 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import { RegistryError } from '../../client/index.js';
+import { RegistryError, type NewVersion } from '../../client/index.js';
 import type { Connection } from '../connection.js';
-import { formatPromptFile, versionRequest } from '../core/prompt-file.js';
+import type { CompareUpdate } from '../../webview/protocol.js';
+import type { ComparePanel } from '../compare/compare-panel.js';
+import { versionSide } from '../core/compare.js';
+import { formatPromptFile, versionRequest, type VersionShape } from '../core/prompt-file.js';
 import { PROMPT_LANGUAGE, type PromptEditorSupport } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 import type { PreviewPanel } from '../preview/preview-panel.js';
 import { PromptNode, VersionNode } from '../tree/nodes.js';
-import { versionUri } from '../version-documents.js';
+import { pulledFile, versionUri } from '../version-documents.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
 
@@ -26,6 +29,7 @@ export class AuthoringCommands extends Disposable {
     private readonly connection: Connection,
     private readonly editors: PromptEditorSupport,
     private readonly preview: PreviewPanel,
+    private readonly comparePanel: ComparePanel,
     private readonly refresh: () => void,
   ) {
     super();
@@ -78,11 +82,13 @@ export class AuthoringCommands extends Disposable {
     const { file, analysis } = this.editors.analyze(document);
     const error = analysis.diagnostics.find((d) => d.severity === 'error');
     if (error) throw new UserError(`Not published: line ${error.span.line}: ${error.message}`);
-    const name = file.frontMatter.name ?? basename(document.fileName).replace(/\.prompt$/, '');
+    const name = file.meta.name ?? basename(document.fileName).replace(/\.prompt$/, '');
     if (!NAME.test(name)) throw new UserError(`"${name}" is not a valid prompt name: set name: in the front matter.`);
     const api = this.connection.api;
+    // A chat file sends the chat contract's shape (type, messages, config, input_schema), which NewVersion does not describe yet.
+    const request = versionRequest(file, message) as NewVersion;
     try {
-      const v = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Publishing ${name}…` }, () => api.createVersion(name, versionRequest(file, message)));
+      const v = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `Publishing ${name}…` }, () => api.createVersion(name, request));
       this.refresh();
       void vscode.window.showInformationMessage(`Published ${name} version ${v.version}.`);
       return { prompt: name, version: v.version, created: true };
@@ -110,20 +116,8 @@ export class AuthoringCommands extends Disposable {
       picked(overwrite);
     }
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(
-      path,
-      formatPromptFile({
-        name,
-        description: prompt.description,
-        tags: prompt.tags,
-        model: v.model,
-        temperature: v.temperature,
-        max_tokens: v.max_tokens,
-        metadata: v.metadata,
-        samples: Object.fromEntries(v.variables.map((x) => [x, ''])),
-        content: v.content,
-      }),
-    );
+    const text = pulledFile(v, prompt);
+    writeFileSync(path, text);
     const uri = vscode.Uri.file(path);
     await vscode.window.showTextDocument(uri);
     return uri;
@@ -138,20 +132,22 @@ export class AuthoringCommands extends Disposable {
     return document;
   }
 
-  async compare(arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }): Promise<void> {
+  /** Opens the compare panel: message by message, config by config. */
+  async compare(arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }): Promise<CompareUpdate> {
     const api = this.connection.api;
     const given = arg && 'versions' in arg ? arg : undefined;
     const name = arg instanceof VersionNode ? arg.version.prompt : arg instanceof PromptNode ? arg.prompt.name : (given?.prompt ?? (await pickPrompt(api, 'Compare Versions of…')).name);
     const left = arg instanceof VersionNode ? arg.version.version : (given?.versions[0] ?? (await pickVersion(api, name, `Compare ${name}: first version`)));
     const right = given?.versions[1] ?? (await pickVersion(api, name, `Compare ${name} v${left} with…`, left));
     const [a, b] = left < right ? [left, right] : [right, left];
-    await vscode.commands.executeCommand('vscode.diff', versionUri(name, a), versionUri(name, b), `${name}: v${a} ↔ v${b}`);
+    const [va, vb] = await Promise.all([api.getVersion(name, a), api.getVersion(name, b)]);
+    return this.comparePanel.show(`${name}: v${a} ↔ v${b}`, versionSide(`v${a}`, va as VersionShape), versionSide(`v${b}`, vb as VersionShape));
   }
 
   async compareWithLive(uri?: vscode.Uri, environment?: string): Promise<void> {
     const document = await this.promptDocument(uri);
     const { file } = this.editors.analyze(document);
-    const name = file.frontMatter.name ?? basename(document.fileName).replace(/\.prompt$/, '');
+    const name = file.meta.name ?? basename(document.fileName).replace(/\.prompt$/, '');
     const api = this.connection.api;
     const prompt = await api.getPrompt(name);
     const env = environment ?? (await pickEnvironment(api, prompt, `Compare ${basename(document.fileName)} with what is live in…`, [], (e) => Boolean(prompt.environments[e])));

@@ -4,7 +4,8 @@
  * template analysis is the registry's own engine.
  */
 import { analyzeTemplate, TemplateError, type VariableOccurrence } from '../../server/templates/index.js';
-import type { PromptFile, Span } from './prompt-file.js';
+import { lineStarts, offsetAt, positionOf } from './chat-template.js';
+import { sampleValues, type PromptFile, type Span } from './prompt-file.js';
 
 export type Severity = 'error' | 'warning' | 'hint';
 
@@ -47,22 +48,28 @@ export function describeSample(value: unknown, max = 40): string {
 
 export function analyzePromptFile(file: PromptFile): Analysis {
   const diagnostics: Diagnostic[] = file.problems.map((p) => ({ severity: 'error', message: p.message, span: p.span, code: 'front_matter' }));
-  const toDocument = (line: number, column: number, endLine: number, endColumn: number): Span => ({
-    line: line + file.bodyLine,
-    column,
-    endLine: endLine + file.bodyLine,
-    endColumn,
-  });
+  // The engine reads the body with Dotprompt's markers blanked and its helpers rewritten
+  // (chat-template.ts); its positions are mapped back to the body, then the document.
+  const { analysable } = file.structure;
+  const analysedStarts = lineStarts(analysable.text);
+  const bodyStarts = lineStarts(file.body);
+  const toBody = (line: number, column: number) => positionOf(bodyStarts, analysable.toBody(offsetAt(analysedStarts, line, column - 1)));
+  const toDocument = (line: number, column: number, endLine: number, endColumn: number): Span => {
+    const s = toBody(line, column);
+    const e = toBody(endLine, endColumn);
+    return { line: s.line + file.bodyLine, column: s.column, endLine: e.line + file.bodyLine, endColumn: e.column };
+  };
 
+  const samples = sampleValues(file);
   let variables: string[] = [];
   let occurrences: Occurrence[] = [];
   try {
-    const analysis = analyzeTemplate(file.body);
+    const analysis = analyzeTemplate(analysable.text);
     variables = analysis.variables;
     occurrences = analysis.occurrences.map((o) => ({
       ...o,
       span: toDocument(o.line, o.column, o.endLine, o.endColumn),
-      sample: sampleAt(file.frontMatter.samples, o.path),
+      sample: sampleAt(samples, o.path),
     }));
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
@@ -77,14 +84,16 @@ export function analyzePromptFile(file: PromptFile): Analysis {
     return { diagnostics, variables, occurrences };
   }
 
-  const samples = file.frontMatter.samples ?? {};
+  const where = file.format === 'legacy' ? 'samples:' : 'promptRegistry.samples:';
   for (const o of occurrences) {
     if (!(o.name in samples)) {
-      diagnostics.push({ severity: 'warning', message: `"${o.name}" has no sample value: add it under samples: in the front matter`, span: o.span, code: 'variable_without_sample' });
+      diagnostics.push({ severity: 'warning', message: `"${o.name}" has no sample value: add it under ${where} in the front matter`, span: o.span, code: 'variable_without_sample' });
     }
   }
+  // A placeholder's sample (a list of messages under its name) is used by the preview.
+  const placeholders = new Set(file.structure.parts.flatMap((p) => (p.kind === 'placeholder' ? [p.name] : [])));
   for (const [name, span] of file.sampleKeys) {
-    if (!variables.includes(name)) {
+    if (!variables.includes(name) && !placeholders.has(name)) {
       diagnostics.push({ severity: 'hint', message: `the sample "${name}" is not used by the template`, span, code: 'unused_sample' });
     }
   }

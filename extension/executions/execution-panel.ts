@@ -12,8 +12,8 @@ const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="whe
   <section><h2>Summary</h2><dl id="facts" class="facts"></dl></section>
   <section id="error-section" hidden><h2>Error</h2><pre id="error" class="text error"></pre></section>
   <section><h2>Variables</h2><pre id="variables" class="text"></pre></section>
-  <section><h2>Rendered prompt</h2><pre id="rendered" class="text"></pre></section>
-  <section><h2>Response</h2><pre id="response" class="text"></pre></section>
+  <section><h2>Rendered prompt</h2><pre id="rendered" class="text"></pre><ol id="rendered-messages" class="conversation" aria-label="Rendered messages" hidden></ol></section>
+  <section><h2>Response</h2><pre id="response" class="text"></pre><ol id="response-messages" class="conversation" aria-label="Response messages" hidden></ol></section>
   <section><h2>Metadata</h2><pre id="metadata" class="text"></pre></section>
   <section><h2>Scores</h2>
     <table id="scores"><thead><tr><th>Metric</th><th>Value</th><th>Source</th><th>Comment</th><th>By</th><th>When</th></tr></thead><tbody id="score-rows"></tbody></table>

@@ -1,11 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { compileTemplate, TemplateError } from '../../server/templates/index.js';
-import { estimateTokens, isPreviewToHost, type PreviewUpdate } from '../../webview/protocol.js';
+import { TemplateError } from '../../server/templates/index.js';
+import { estimateTokens, isPreviewToHost, type PreviewMessage, type PreviewUpdate } from '../../webview/protocol.js';
+import { messagesOf, renderMessages, type Role } from '../core/chat-template.js';
+import { renderWithEngine } from '../core/render-preview.js';
+import { sampleValues } from '../core/prompt-file.js';
+import type { PromptIndex } from '../editor/partials.js';
 import type { PromptEditorSupport } from '../editor/prompt-editor.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
+
+
+/** A chat's conversation as plain text, for Copy and the counts. */
+export function conversationText(messages: readonly PreviewMessage[]): string {
+  return messages.map((m) => `${m.role}:\n${m.content}`).join('\n\n');
+}
+
+/** A placeholder's sample: a list of {role, content} under the placeholder's name in the samples. */
+function placeholderSample(value: unknown): Array<{ role: Role; content: string }> {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((m): m is { role: Role; content: unknown } => typeof m === 'object' && m !== null && ['system', 'user', 'assistant', 'tool'].includes((m as { role?: string }).role ?? ''))
+    .map((m) => ({ role: m.role, content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content) }));
+}
 
 /**
  * "Preview Rendered Prompt": a webview beside the editor that renders the
@@ -20,6 +38,7 @@ export class PreviewPanel extends Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly editors: PromptEditorSupport,
+    private readonly index: PromptIndex,
   ) {
     super();
     this._register(vscode.workspace.onDidChangeTextDocument((e) => e.document === this.document && this.post()));
@@ -60,6 +79,7 @@ export class PreviewPanel extends Disposable {
 <header><span id="file"></span><span id="counts"></span><button id="copy" title="Copy the rendered prompt">Copy</button></header>
 <div id="error" role="alert" hidden></div><div id="missing" hidden></div>
 <pre id="output" aria-label="Rendered prompt"></pre>
+<ol id="conversation" aria-label="Conversation" hidden></ol>
 <script nonce="${nonce}" src="${script}"></script>
 </body></html>`;
     this._register(
@@ -79,14 +99,41 @@ export class PreviewPanel extends Disposable {
     });
   }
 
+  /** The text of each partial the file includes, by its ref as written; a missing one shows as a marker. */
+  private async partials(refs: ReadonlyArray<{ ref: string; prompt: string; version: number | null; environment: string | null }>): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const ref of refs) {
+      if (ref.ref in out) continue;
+      const target = await this.index.resolve(ref).catch(() => undefined);
+      const text = target && target.kind !== 'missing' ? await this.index.text(target).catch(() => undefined) : undefined;
+      out[ref.ref] = text ?? `[partial ${ref.ref}: ${target?.kind === 'missing' ? target.reason : 'not found'}]`;
+    }
+    return out;
+  }
+
   /** What the preview shows for the document now; public so tests can read it. */
-  render(document: vscode.TextDocument): PreviewUpdate {
+  async render(document: vscode.TextDocument): Promise<PreviewUpdate> {
     const { file, analysis } = this.editors.analyze(document);
-    const samples = file.frontMatter.samples ?? {};
+    const samples = sampleValues(file);
     const missing = analysis.variables.filter((v) => !(v in samples));
-    const base = { type: 'update' as const, fileName: basename(document.fileName), variables: analysis.variables, missing };
+    const base = { type: 'update' as const, fileName: basename(document.fileName), variables: analysis.variables, missing, messages: null };
+    if (file.structure.kind === 'chat') {
+      try {
+        // Each message rendered alone, as the registry renders a chat; placeholders from the samples (history: [{role, content}]).
+        const items = messagesOf(file.structure);
+        const placeholders = Object.fromEntries(items.flatMap((m) => ('type' in m ? [[m.name, placeholderSample(samples[m.name])]] : [])));
+        const partials = await this.partials(file.structure.partials);
+        const messages = items.flatMap((m): PreviewMessage[] =>
+          'type' in m ? renderMessages([m], samples, { placeholders }) : [{ role: m.role, content: renderWithEngine(m.content, samples, partials) }],
+        );
+        const rendered = conversationText(messages);
+        return { ...base, messages, rendered, error: null, chars: rendered.length, tokens: estimateTokens(rendered) };
+      } catch (err) {
+        return { ...base, messages: this.last?.messages ?? null, rendered: this.last?.rendered ?? null, error: { message: err instanceof Error ? err.message : String(err) }, chars: this.last?.chars ?? 0, tokens: this.last?.tokens ?? 0 };
+      }
+    }
     try {
-      const rendered = compileTemplate(file.body).render(samples);
+      const rendered = renderWithEngine(file.body, samples, await this.partials(file.structure.partials));
       return { ...base, rendered, error: null, chars: rendered.length, tokens: estimateTokens(rendered) };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -96,11 +143,17 @@ export class PreviewPanel extends Disposable {
     }
   }
 
+  private posting = Promise.resolve();
+
+  /** Renders and posts, one at a time, in the order of the edits. */
   private post(): void {
-    if (!this.panel || !this.ready || !this.document) return;
-    this.last = this.render(this.document);
-    this.panel.title = `Preview: ${this.last.fileName}`;
-    void this.panel.webview.postMessage(this.last);
+    this.posting = this.posting.then(async () => {
+      if (!this.panel || !this.ready || !this.document) return;
+      this.last = await this.render(this.document);
+      if (!this.panel) return;
+      this.panel.title = `Preview: ${this.last.fileName}`;
+      void this.panel.webview.postMessage(this.last);
+    });
   }
 
   get current(): PreviewUpdate | undefined {

@@ -18,11 +18,12 @@ import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCod
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
-import { GREETING } from './greeting.js';
+import { GREETING, SAFETY, SUPPORT_CHAT, SUPPORT_CHAT_V2 } from './greeting.js';
 import { ensureToolchain } from './setup.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MINUTE = 60_000;
+/** Whether the registry in this checkout takes chat versions (issue 12's server side); the chat publish step needs it. */
 
 /** A version's row in the tree: its label is exactly `v1` (the prompt's row also mentions v1). */
 function versionRow(wb: Workbench, label: string) {
@@ -257,9 +258,21 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   describe('UI scenario', { concurrency: false }, () => {
     let wb: Workbench;
     uiScenario(
-      async () => workspace({ 'greeting.prompt': GREETING }),
+      async () => workspace({ 'greeting.prompt': GREETING, 'support.prompt': SUPPORT_CHAT, 'support-v2.prompt': SUPPORT_CHAT_V2, 'safety.prompt': SAFETY }),
       (opened) => (wb = opened),
     );
+    /** The ::after content of the editor's decorations: the inline values as a user's eyes read them. */
+    const inlineValues = async () =>
+      wb.page.evaluate<string[]>(`[...document.querySelectorAll('.monaco-editor .view-lines span')]
+        .map((el) => getComputedStyle(el, '::after').content)
+        .filter((c) => c && c !== 'none' && c !== 'normal')`);
+    async function openFile(name: string, text: string): Promise<void> {
+      await wb.page.keyboard.press('Control+P');
+      await wb.page.locator('.quick-input-widget input').fill(name);
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: text }).first().waitFor({ timeout: 30_000 });
+    }
 
     it('opens the Prompt Registry view, connected to the bundled registry', { timeout: 2 * MINUTE }, async () => {
       await wb.openViewContainer('Prompt Registry');
@@ -321,6 +334,65 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.waitForNotification('greeting v1 is live in production', 30_000);
       await wb.page.locator('.monaco-list-row', { hasText: '● production' }).first().waitFor({ timeout: 30_000 });
       await wb.screenshot('07-deployed');
+    });
+
+    it('shows sample values inline in two messages of a chat .prompt file', { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('View: Close All Editors');
+      await wb.runCommand('Notifications: Clear All Notifications');
+      await openFile('support.prompt', 'You answer customers of');
+      const shown = await eventually('inline values in the system and the user message', inlineValues, (c) => c.some((x) => x.includes('= Acme')) && c.some((x) => x.includes('= Where is my parcel?')));
+      assert.ok(shown.some((c) => c.includes('= true')), shown.join(' | '));
+      assert.equal(await wb.page.locator('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error').count(), 0, 'no problems in the chat file');
+      await wb.screenshot('30-chat-inline-values');
+    });
+
+    it('previews the chat as a conversation, the partial expanded and the history from the samples', { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('Prompt Registry: Preview Rendered Prompt');
+      const preview = await webviewFrame(wb.page, '#conversation li.bubble');
+      const bubbles = await eventually('four bubbles', () => preview.locator('#conversation li.bubble').allInnerTexts(), (b) => b.length === 4);
+      assert.match(bubbles[0]!, /^SYSTEM\s+You answer customers of Acme\.\nNever share payment details\.\nBe extra polite\.$/);
+      assert.match(bubbles[1]!, /^USER · FROM \{\{HISTORY\}\}\s+Hi, I ordered boots last week\.$/);
+      assert.match(bubbles[3]!, /^USER\s+Where is my parcel\?$/);
+      await wb.screenshot('31-chat-preview');
+    });
+
+    it('compares two chat files message by message and config by config', { timeout: 2 * MINUTE }, async () => {
+      await openFile('support.prompt', 'You answer customers of');
+      await wb.runCommand('Prompt Registry: Compare with Another .prompt File…');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'support-v2.prompt' }).first().click({ timeout: 30_000 });
+      const diff = await webviewFrame(wb.page, '#messages li.row');
+      const rows = await eventually('four message rows', () => diff.locator('#messages li.row').evaluateAll((r) => r.map((x) => x.className)), (r) => r.length === 4);
+      assert.deepEqual(rows, ['row changed', 'row same', 'row same', 'row added']);
+      assert.deepEqual(await diff.locator('#messages li.row.changed .line.added').allInnerTexts(), ['You answer customers of {{company}} in two sentences.']);
+      assert.deepEqual(await diff.locator('#config tr.changed th, #config tr.added th').allInnerTexts(), ['temperature', 'response_format']);
+      await wb.screenshot('32-chat-diff');
+      await diff.locator('#config').scrollIntoViewIfNeeded();
+      await wb.screenshot('32b-chat-diff-config');
+    });
+
+    it('reads well in a dark theme: the conversation preview and the diff', { timeout: 2 * MINUTE }, async () => {
+      await wb.page.keyboard.press('F1');
+      await wb.page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+      await wb.page.locator('.quick-input-widget input').fill('Dark 2026');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
+      const diff = await webviewFrame(wb.page, '#messages li.row');
+      await eventually('the dark theme reaches the webview', () => diff.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
+      // The preview is still open beside the diff: both in one window.
+      const preview = await webviewFrame(wb.page, '#conversation li.bubble');
+      await eventually('the dark preview', () => preview.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
+      await wb.screenshot('33-chat-diff-and-preview-dark');
+    });
+
+    it('publishes the chat file as a chat version with its messages and config', { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('View: Close All Editors');
+      await openFile('safety.prompt', 'Never share payment details');
+      await wb.runCommand('Prompt Registry: Publish Version');
+      await wb.waitForNotification('Published safety version 1', 30_000);
+      await openFile('support.prompt', 'You answer customers of');
+      await wb.runCommand('Prompt Registry: Publish Version');
+      await wb.waitForNotification('Published support-reply version 1', 30_000);
+      await wb.screenshot('35-chat-published');
     });
   });
   describe('execution log UI scenario, against a shared registry on Postgres', { concurrency: false }, () => {

@@ -26,10 +26,11 @@ describe('.prompt files', () => {
   it('parses front matter and body, and places the body in the document', () => {
     const f = parsePromptFile(FILE);
     assert.deepEqual(f.problems, []);
-    assert.equal(f.frontMatter.name, 'support-reply');
-    assert.deepEqual(f.frontMatter.tags, ['support']);
-    assert.equal(f.frontMatter.temperature, 0.2);
-    assert.deepEqual(f.frontMatter.samples, { company: 'Acme', customer: { name: 'Ann' }, unused: 'nobody' });
+    assert.equal(f.format, 'legacy');
+    assert.equal(f.meta.name, 'support-reply');
+    assert.deepEqual(f.meta.tags, ['support']);
+    assert.equal(f.meta.config.temperature, 0.2);
+    assert.deepEqual(f.meta.samples, { company: 'Acme', customer: { name: 'Ann' }, unused: 'nobody' });
     assert.equal(f.body, 'Hello {{customer.name}} from {{company}}.\nQuestion: {{question}}\n');
     assert.equal(f.bodyLine, 15);
     assert.deepEqual(f.sampleKeys.get('unused'), { line: 14, column: 3, endLine: 14, endColumn: 9 });
@@ -62,17 +63,28 @@ describe('.prompt files', () => {
     const messages = field.problems.map((p) => p.message).join('\n');
     assert.match(messages, /temperature: temperature is 0 to 2/);
     assert.match(messages, /unknown field "colour"/);
+    const config = parsePromptFile('---\nconfig:\n  topP: 3\n  maxOutputTokens: 1.5\n---\nbody');
+    assert.deepEqual(
+      config.problems.map((p) => [p.message, p.span.line]),
+      [['front matter: config.topP is 0 to 1', 3], ['front matter: config.maxOutputTokens is a whole number', 4]],
+    );
     assert.equal(field.problems.find((p) => /colour/.test(p.message))!.span.line, 3);
     const open = parsePromptFile('---\nname: x\nbody');
     assert.match(open.problems[0]!.message, /no closing "---"/);
   });
 
-  it('round-trips what Pull into Workspace writes', () => {
+  it('round-trips what Pull into Workspace writes, in the Dotprompt form', () => {
     const text = formatPromptFile({ name: 'p', description: 'd', tags: ['a'], model: 'm', temperature: 0.5, max_tokens: 10, metadata: { k: 1 }, samples: { x: '' }, content: 'Hi {{x}}\n' });
+    assert.equal(
+      text,
+      '---\nname: p\ndescription: d\nmodel: m\nconfig:\n  temperature: 0.5\n  maxOutputTokens: 10\nmetadata:\n  k: 1\npromptRegistry.tags:\n  - a\npromptRegistry.samples:\n  x: ""\n---\nHi {{x}}\n',
+    );
     const f = parsePromptFile(text);
     assert.deepEqual(f.problems, []);
-    assert.equal(f.frontMatter.name, 'p');
-    assert.deepEqual(f.frontMatter.samples, { x: '' });
+    assert.equal(f.format, 'dotprompt');
+    assert.equal(f.meta.name, 'p');
+    assert.deepEqual(f.meta.samples, { x: '' });
+    assert.deepEqual(f.meta.config, { model: 'm', temperature: 0.5, max_tokens: 10 });
     assert.equal(f.body, 'Hi {{x}}\n');
   });
 });

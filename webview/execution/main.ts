@@ -6,6 +6,23 @@ import { EXECUTION_NOTICES, type ExecutionMethods, type ExecutionNotice, type Ex
 import { connect } from '../rpc.js';
 import { describeMetric, parseScoreValue } from '../executions/model.js';
 
+/** What a chat execution logs beside the text fields (the chat contract); older registries leave them out. */
+interface ChatLog {
+  messages?: Array<{ role: string; content: string | null }> | null;
+  response_messages?: Array<{ role: string; content: string | null; tool_calls?: unknown }> | null;
+  tool_calls?: unknown;
+}
+
+/** A list of messages as role-labelled bubbles; tool calls shown as JSON under their message. */
+function conversation(list: HTMLElement, messages: NonNullable<ChatLog['response_messages']>): void {
+  list.replaceChildren(
+    ...messages.map((m) => {
+      const calls = m.tool_calls === undefined || m.tool_calls === null ? [] : [h('pre', { class: 'tool-calls' }, JSON.stringify(m.tool_calls, null, 2))];
+      return h('li', { class: `bubble ${m.role}` }, h('div', { class: 'role' }, m.role), h('div', { class: 'content' }, m.content ?? ''), ...calls);
+    }),
+  );
+}
+
 interface State {
   id: string | null;
 }
@@ -33,6 +50,8 @@ const el = {
   variables: $('variables'),
   rendered: $('rendered'),
   response: $('response'),
+  renderedMessages: $('rendered-messages'),
+  responseMessages: $('response-messages'),
   metadata: $('metadata'),
   scoreRows: $('score-rows'),
   scores: $<HTMLTableElement>('scores'),
@@ -86,6 +105,16 @@ function render(): void {
   el.variables.textContent = json(d.input_variables, hidden);
   el.rendered.textContent = text(d.rendered_prompt, hidden);
   el.response.textContent = text(d.response, hidden);
+  // A chat execution: the conversation in, and the message(s) out, instead of the text.
+  const chat = d as ExecutionDetail & ChatLog;
+  const input = Array.isArray(chat.messages) ? chat.messages : null;
+  const output = Array.isArray(chat.response_messages) ? chat.response_messages : null;
+  el.rendered.hidden = input !== null;
+  el.renderedMessages.hidden = input === null;
+  if (input) conversation(el.renderedMessages, input);
+  el.response.hidden = output !== null;
+  el.responseMessages.hidden = output === null;
+  if (output) conversation(el.responseMessages, output);
   el.metadata.textContent = json(d.metadata, false);
   el.scores.hidden = d.scores.length === 0;
   el.noScores.hidden = d.scores.length > 0;

@@ -7,7 +7,9 @@ import type { DeployResult } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import type { PublishResult } from '../../../extension/commands/authoring.js';
 import type { RegistryNode } from '../../../extension/tree/nodes.js';
-import { GREETING_FRONT_MATTER } from '../greeting.js';
+import type { CompareUpdate } from '../../../webview/protocol.js';
+import type { ConvertResult } from '../../../extension/commands/prompt-files.js';
+import { GREETING_FRONT_MATTER, SAFETY, SUPPORT_CHAT, SUPPORT_CHAT_V2 } from '../greeting.js';
 import { until } from './support.js';
 
 declare const describe: (name: string, fn: () => void) => void;
@@ -142,14 +144,15 @@ describe('Prompt Registry in VS Code', () => {
     assert.match(text, /---\nHello \{\{name\}\}, welcome to \{\{company\}\}!\n$/);
   });
 
-  it('compares two versions, and the file with what is live, in a diff editor', async () => {
-    await vscode.commands.executeCommand('promptRegistry.compareVersions', { prompt: 'greeting', versions: [2, 1] });
-    let input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-    assert.ok(input instanceof vscode.TabInputTextDiff, 'a diff editor is open');
-    assert.equal(input.original.path, '/greeting/v1.prompt');
-    assert.equal(input.modified.path, '/greeting/v2.prompt');
+  it('compares two versions message by message in the compare panel, and the file with what is live in a diff editor', async () => {
+    const update = await vscode.commands.executeCommand<CompareUpdate>('promptRegistry.compareVersions', { prompt: 'greeting', versions: [2, 1] });
+    assert.equal(update.title, 'greeting: v1 ↔ v2');
+    assert.deepEqual([update.comparison.left, update.comparison.right], ['v1', 'v2']);
+    assert.deepEqual(update.comparison.messages.map((r) => [r.status, r.left?.role]), [['changed', 'text']]);
+    assert.ok(update.comparison.messages[0]!.lines!.some((l) => l.kind === 'added'), 'the edited line is marked');
+    assert.deepEqual(api.compare.current, update, 'the panel shows it');
     await vscode.commands.executeCommand('promptRegistry.compareWithLive', file, 'staging');
-    input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+    const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(input instanceof vscode.TabInputTextDiff);
     assert.equal(input.original.path, '/greeting/v1.prompt', 'staging runs v1 after the rollback');
     assert.equal(input.modified.fsPath, file.fsPath);
@@ -162,5 +165,83 @@ describe('Prompt Registry in VS Code', () => {
     assert.equal(result, undefined);
     api.prompts.refresh();
     assert.deepEqual(await labels(api), ['greeting [staging v1]'], 'nothing was published');
+  });
+});
+
+describe('Chat .prompt files (Dotprompt)', () => {
+  let api: ExtensionApi;
+  let root: string;
+  let chat: vscode.Uri;
+
+  before(async () => {
+    api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    root = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
+    writeFileSync(join(root, 'safety.prompt'), SAFETY);
+    writeFileSync(join(root, 'support-v2.prompt'), SUPPORT_CHAT_V2);
+    chat = vscode.Uri.file(join(root, 'support.prompt'));
+    writeFileSync(chat.fsPath, SUPPORT_CHAT);
+    await until('the workspace index has the partial', async () => (await api.index.names()).includes('safety'));
+  });
+
+  it('finds the variables of every message, with their samples, and no problems', async () => {
+    const doc = await vscode.workspace.openTextDocument(chat);
+    await vscode.window.showTextDocument(doc);
+    const { file, analysis } = api.editors.analyze(doc);
+    assert.equal(file.structure.kind, 'chat');
+    assert.deepEqual(analysis.variables, ['company', 'vip', 'question']);
+    assert.deepEqual(
+      analysis.occurrences.map((o) => [o.name, o.span.line, o.sample.found ? o.sample.value : undefined]),
+      [['company', 25, 'Acme'], ['vip', 27, true], ['question', 30, 'Where is my parcel?']],
+    );
+    await until('diagnostics settle', () => vscode.languages.getDiagnostics(chat).length === 0 || undefined, 5_000).catch(() => undefined);
+    assert.deepEqual(vscode.languages.getDiagnostics(chat).map((d) => d.message), []);
+  });
+
+  it('goes to the partial\'s workspace file from {{> safety}}, and hovers a variable with its schema', async () => {
+    const links = await vscode.commands.executeCommand<Array<vscode.Location | vscode.LocationLink>>('vscode.executeDefinitionProvider', chat, new vscode.Position(25, 5));
+    const target = links.map((l) => ('targetUri' in l ? l.targetUri : l.uri).fsPath);
+    assert.deepEqual(target, [join(root, 'safety.prompt')]);
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', chat, new vscode.Position(24, 28));
+    const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(text, /\*\*company\*\* \(string\): the brand answering/);
+    assert.match(text, /Acme/);
+  });
+
+  it('previews the conversation: the partial expanded, the history filled from the samples', async () => {
+    await vscode.commands.executeCommand('promptRegistry.preview', chat);
+    const update = await until('the chat preview', () => (api.preview.current?.fileName === 'support.prompt' && api.preview.current.messages ? api.preview.current : undefined));
+    assert.equal(update.error, null);
+    assert.deepEqual(update.messages, [
+      { role: 'system', content: 'You answer customers of Acme.\nNever share payment details.\nBe extra polite.' },
+      { role: 'user', content: 'Hi, I ordered boots last week.', placeholder: 'history' },
+      { role: 'assistant', content: 'Thanks! What is the order number?', placeholder: 'history' },
+      { role: 'user', content: 'Where is my parcel?' },
+    ]);
+  });
+
+  it('compares two chat files message by message and config by config', async () => {
+    const update = await vscode.commands.executeCommand<CompareUpdate>('promptRegistry.compareFiles', chat, vscode.Uri.file(join(root, 'support-v2.prompt')));
+    const c = update.comparison;
+    assert.deepEqual(c.messages.map((r) => [r.status, r.left?.role ?? r.right?.role]), [['changed', 'system'], ['same', 'placeholder'], ['same', 'user'], ['added', 'assistant']]);
+    assert.deepEqual(c.config.filter((r) => r.status !== 'same').map((r) => [r.key, r.left, r.right]), [['temperature', '0.2', '0.1'], ['response_format', null, '{\n  "type": "json_object"\n}']]);
+  });
+
+  it('converts an old-format file to the Dotprompt form, keeping what it publishes', async () => {
+    const old = vscode.Uri.file(join(root, 'old.prompt'));
+    writeFileSync(old.fsPath, '---\nname: old\ntags: [a]\ntemperature: 0.5\nsamples:\n  who: Bo\n---\nHi {{who}}\n');
+    const result = await vscode.commands.executeCommand<ConvertResult>('promptRegistry.convertFiles', old);
+    assert.deepEqual(result, { converted: ['old.prompt'], unchanged: 0, failed: [] });
+    const text = (await vscode.workspace.openTextDocument(old)).getText();
+    assert.equal(text, '---\nname: old\nconfig:\n  temperature: 0.5\npromptRegistry.tags:\n  - a\npromptRegistry.samples:\n  who: Bo\n---\nHi {{who}}\n');
+  });
+
+  it('imports a Prompty file as a chat prompt in prompts/', async () => {
+    const prompty = vscode.Uri.file(join(root, 'faq.prompty'));
+    writeFileSync(prompty.fsPath, '---\nname: FAQ Bot\nmodel:\n  configuration:\n    name: gpt-4o-mini\n  parameters:\n    temperature: 0\nsample:\n  topic: returns\n---\nsystem:\nYou answer FAQs.\n\nuser:\nTell me about {{ topic }}.\n');
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('promptRegistry.importPrompty', prompty);
+    assert.match(uri.fsPath, /prompts[\\/]faq-bot\.prompt$/);
+    const { file } = api.editors.analyze(await vscode.workspace.openTextDocument(uri));
+    assert.deepEqual(file.problems, []);
+    assert.deepEqual(file.structure.parts.map((p) => (p.kind === 'message' ? [p.role, p.content] : [p.kind])), [['system', 'You answer FAQs.'], ['user', 'Tell me about {{topic}}.']]);
   });
 });
