@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { PromptListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { argumentValues, promptArguments, promptMessages, ROLE_META_KEY } from '../../server/mcp/server.js';
+import { DIALECTS } from '../support/db.js';
+import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { eventually } from '../support/wait.js';
+
+/** An SDK client over the server's /mcp endpoint, sending `key` as X-API-Key (none for null). */
+function httpTransport(s: TestServer, key: string | null, query = ''): StreamableHTTPClientTransport {
+  return new StreamableHTTPClientTransport(new URL(`${s.url}/mcp${query}`), { requestInit: { headers: key ? { 'X-API-Key': key } : {} } });
+}
+
+async function connected(transport: Transport): Promise<{ client: Client; changes: () => number }> {
+  const client = new Client({ name: 'mcp-test', version: '1.0.0' });
+  let changes = 0;
+  client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+    changes += 1;
+  });
+  await client.connect(transport);
+  return { client, changes: () => changes };
+}
+
+const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
+
+describe('MCP mapping (no registry)', () => {
+  it('sends a chat version as MCP messages: system and tool as user messages keeping their role in _meta', () => {
+    const messages = promptMessages({
+      type: 'chat',
+      rendered: null,
+      prompt: 'support',
+      version: 2,
+      environment: 'production',
+      messages: [
+        { role: 'system', content: 'You are terse.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+        { role: 'tool', content: '{"ok":true}' },
+      ],
+    });
+    assert.deepEqual(
+      messages.map((m) => [m.role, (m.content as { text: string }).text, (m.content as { _meta?: Record<string, unknown> })._meta?.[ROLE_META_KEY]]),
+      [
+        ['user', 'You are terse.', 'system'],
+        ['user', 'Hi', undefined],
+        ['assistant', 'Hello.', undefined],
+        ['user', '{"ok":true}', 'tool'],
+      ],
+    );
+  });
+
+  it('takes arguments from input_schema (descriptions, required unless defaulted) and reads typed ones from their strings', () => {
+    const version = {
+      prompt: 'p',
+      version: 1,
+      version_id: 'x',
+      content: null,
+      variables: ['age', 'name', 'tone', 'tags'],
+      input_schema: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: 'who to greet' },
+          age: { type: 'integer' },
+          tone: { type: 'string', default: 'warm' },
+          tags: { type: 'array', description: 'labels' },
+        },
+        required: ['name', 'age', 'tone'],
+      },
+    };
+    assert.deepEqual(promptArguments(version), [
+      { name: 'name', description: 'who to greet', required: true },
+      { name: 'age', description: 'integer', required: true },
+      { name: 'tone', required: false },
+      { name: 'tags', description: 'labels (array, as JSON)', required: false },
+    ]);
+    assert.deepEqual(argumentValues(version, { name: 'Ada', age: '36', tags: '["a"]' }), { name: 'Ada', age: 36, tags: ['a'] });
+    // What does not read as the type goes as given, for the registry's validation to name.
+    assert.deepEqual(argumentValues(version, { age: 'old' }), { age: 'old' });
+    assert.deepEqual(promptArguments({ ...version, input_schema: null }), ['age', 'name', 'tone', 'tags'].map((name) => ({ name, required: true })));
+  });
+});
+
+for (const dialect of DIALECTS) {
+  describe(`MCP server (${dialect})`, () => {
+    let s: TestServer;
+    let readKey: string;
+    before(async () => {
+      s = await startTestServer(dialect);
+      readKey = (await s.admin.post('/keys', { name: 'agent', scopes: ['read'] })).body.key;
+      await s.admin.post('/prompts/greet/versions', { content: 'Hello {{name}}, welcome to {{place}}.', description: 'A greeting', tags: ['onboarding'] });
+      await s.admin.post('/prompts/greet/deployments', { version: 1, environment: 'production' });
+      await s.admin.post('/prompts/farewell/versions', { content: 'Goodbye {{name}}.' });
+      await s.admin.post('/prompts/farewell/deployments', { version: 1, environment: 'staging' });
+    });
+    after(() => s.close());
+
+    /** Waits until one more long-lived stream (an MCP notification stream, or the stdio process's event stream) is open on the server. */
+    const streamOpened = (before: number) => eventually(() => s.running.registry.services.feed.streamCount() > before, 'the notification stream is open');
+
+    describe('over Streamable HTTP (/mcp)', () => {
+      it('lists the live prompts with their arguments and renders one', async () => {
+        const { client } = await connected(httpTransport(s, readKey));
+        try {
+          const { prompts } = await client.listPrompts();
+          assert.deepEqual(
+            prompts.map((p) => ({ name: p.name, description: p.description, arguments: p.arguments })),
+            [{ name: 'greet', description: 'A greeting', arguments: [{ name: 'name', required: true }, { name: 'place', required: true }] }],
+          );
+          const got = await client.getPrompt({ name: 'greet', arguments: { name: 'Ada', place: 'Paris' } });
+          assert.deepEqual(got.messages, [{ role: 'user', content: { type: 'text', text: 'Hello Ada, welcome to Paris.' } }]);
+
+          // Another environment's live prompts, by query parameter.
+          const staging = await connected(httpTransport(s, readKey, '?environment=staging'));
+          assert.deepEqual((await staging.client.listPrompts()).prompts.map((p) => p.name), ['farewell']);
+          await staging.client.close();
+        } finally {
+          await client.close();
+        }
+      });
+
+      it('answers a clear error for a prompt that is not live and for a missing argument', async () => {
+        const { client } = await connected(httpTransport(s, readKey));
+        try {
+          await assert.rejects(client.getPrompt({ name: 'farewell', arguments: { name: 'Ada' } }), /prompt "farewell" is not live in production: it exists, but no version of it is deployed there/);
+          await assert.rejects(client.getPrompt({ name: 'nope' }), /prompt "nope" is not live in production: there is no prompt by that name/);
+          await assert.rejects(client.getPrompt({ name: 'greet', arguments: { name: 'Ada' } }), /prompt "greet" \(version 1, live in production\) needs the argument "place"/);
+        } finally {
+          await client.close();
+        }
+      });
+
+      it('has tools to search prompts and read versions', async () => {
+        const { client } = await connected(httpTransport(s, readKey));
+        try {
+          const { tools } = await client.listTools();
+          assert.deepEqual(tools.map((t) => t.name).sort(), ['get_prompt_version', 'list_versions', 'search_prompts']);
+
+          const found = await client.callTool({ name: 'search_prompts', arguments: { query: 'greet' } });
+          assert.deepEqual((found.structuredContent as { prompts: Array<{ name: string; live: Record<string, number> }> }).prompts, [
+            { name: 'greet', description: 'A greeting', tags: ['onboarding'], latest_version: 1, live: { production: 1 } },
+          ]);
+          const byTag = await client.callTool({ name: 'search_prompts', arguments: { tags: ['onboarding'], live_in: 'staging' } });
+          assert.deepEqual((byTag.structuredContent as { prompts: unknown[] }).prompts, []);
+
+          const live = await client.callTool({ name: 'get_prompt_version', arguments: { name: 'farewell', environment: 'staging' } });
+          assert.equal((live.structuredContent as { content: string }).content, 'Goodbye {{name}}.');
+          assert.equal(JSON.parse(text(live as CallToolResult)).version, 1);
+
+          const versions = await client.callTool({ name: 'list_versions', arguments: { name: 'greet' } });
+          assert.deepEqual((versions.structuredContent as { versions: Array<{ version: number; environments: string[] }> }).versions.map((v) => [v.version, v.environments]), [[1, ['production']]]);
+
+          const missing = (await client.callTool({ name: 'get_prompt_version', arguments: { name: 'greet', version: 9 } })) as CallToolResult;
+          assert.equal(missing.isError, true);
+          assert.match(text(missing), /"greet" has no version 9/);
+        } finally {
+          await client.close();
+        }
+      });
+
+      it('refuses a request without a credential: 401 in our error shape', async () => {
+        await assert.rejects(connected(httpTransport(s, null)), /"code":"unauthorized","message":"this route needs an API key in the X-API-Key header"/);
+        const res = await fetch(`${s.url}/mcp`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }),
+        });
+        assert.equal(res.status, 401);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unauthorized');
+        const unknown = await s.admin.post('/mcp?environment=qa', { jsonrpc: '2.0', id: 1, method: 'ping' }, { Accept: 'application/json, text/event-stream' });
+        assert.equal(unknown.status, 400);
+        assert.equal(unknown.body.error.code, 'unknown_environment');
+        const notRpc = await s.admin.post('/mcp', { hello: 1 }, { Accept: 'application/json, text/event-stream' });
+        assert.equal(notRpc.status, 400);
+        assert.match(notRpc.body.error.message, /jsonrpc/);
+      });
+
+      it('notifies prompts/list_changed when a deploy changes the live prompts', async () => {
+        const open = s.running.registry.services.feed.streamCount();
+        const { client, changes } = await connected(httpTransport(s, ADMIN_KEY));
+        try {
+          await streamOpened(open);
+          await s.admin.post('/prompts/late/versions', { content: 'Late.' });
+          await s.admin.post('/prompts/late/deployments', { version: 1, environment: 'staging' });
+          assert.equal(changes(), 0, 'a deploy to another environment changes nothing here');
+          assert.equal((await s.admin.post('/prompts/late/deployments', { version: 1, environment: 'production' })).status, 201);
+          await eventually(() => changes() >= 1, 'notifications/prompts/list_changed');
+          assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['greet', 'late']);
+        } finally {
+          await client.close();
+        }
+      });
+    });
+  });
+}
