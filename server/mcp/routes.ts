@@ -117,7 +117,7 @@ export function mcpRoutes(deps: McpDeps): Route[] {
           if (ended) return;
           server.server.sendPromptListChanged().catch((e: unknown) => logger.warn({ err: e }, 'MCP list_changed notification not sent'));
         }
-        ctx.req.on('close', end);
+        ctx.res.on('close', end);
         await server.connect(transport);
         await transport.handleRequest(ctx.req, ctx.res);
       },

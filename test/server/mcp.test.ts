@@ -1,17 +1,36 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PromptListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Http } from '../../client/http.js';
+import { RegistryApi, RegistryError, RegistryUnreachableError } from '../../client/index.js';
+import type { ClientModule } from '../../server/mcp/remote.js';
 import { argumentValues, promptArguments, promptMessages, ROLE_META_KEY } from '../../server/mcp/server.js';
 import { DIALECTS } from '../support/db.js';
+import { ROOT } from '../support/process.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 /** An SDK client over the server's /mcp endpoint, sending `key` as X-API-Key (none for null). */
 function httpTransport(s: TestServer, key: string | null, query = ''): StreamableHTTPClientTransport {
   return new StreamableHTTPClientTransport(new URL(`${s.url}/mcp${query}`), { requestInit: { headers: key ? { 'X-API-Key': key } : {} } });
+}
+
+/** `prompt-registry mcp` as a child process, as an MCP host starts it; its stderr is kept for assertions. */
+function stdioTransport(s: TestServer, env: Record<string, string>, args: string[] = []): { transport: StdioClientTransport; stderr: () => string } {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ['--import', 'tsx', 'server/cli.ts', 'mcp', ...args],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', PROMPT_REGISTRY_URL: s.url, ...env },
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { transport, stderr: () => stderr };
 }
 
 async function connected(transport: Transport): Promise<{ client: Client; changes: () => number }> {
@@ -23,6 +42,9 @@ async function connected(transport: Transport): Promise<{ client: Client; change
   await client.connect(transport);
   return { client, changes: () => changes };
 }
+
+// `prompt-registry mcp` loads the client at run time (server/ cannot import client/ types): its classes must fit the shapes it expects.
+export const clientFits: ClientModule = { RegistryApi, Http, RegistryError, RegistryUnreachableError };
 
 const text = (result: CallToolResult) => (result.content[0] as { text: string }).text;
 
@@ -99,6 +121,8 @@ for (const dialect of DIALECTS) {
 
     /** Waits until one more long-lived stream (an MCP notification stream, or the stdio process's event stream) is open on the server. */
     const streamOpened = (before: number) => eventually(() => s.running.registry.services.feed.streamCount() > before, 'the notification stream is open');
+    /** Waits until the streams a closed client had open are gone, so the next test counts from where this one began. */
+    const streamsBackTo = (count: number) => eventually(() => s.running.registry.services.feed.streamCount() === count, 'the closed client\'s streams ended');
 
     describe('over Streamable HTTP (/mcp)', () => {
       it('lists the live prompts with their arguments and renders one', async () => {
@@ -191,6 +215,47 @@ for (const dialect of DIALECTS) {
         } finally {
           await client.close();
         }
+        await streamsBackTo(open);
+      });
+    });
+
+    describe('over stdio (prompt-registry mcp)', () => {
+      it('lists and gets the live prompts of --environment, and notifies list_changed after a deploy', async () => {
+        const open = s.running.registry.services.feed.streamCount();
+        const { transport, stderr } = stdioTransport(s, { PROMPT_REGISTRY_API_KEY: readKey }, ['--environment', 'staging']);
+        const { client, changes } = await connected(transport);
+        try {
+          const { prompts } = await client.listPrompts();
+          assert.deepEqual(
+            prompts.map((p) => [p.name, p.arguments]),
+            [['farewell', [{ name: 'name', required: true }]], ['late', []]],
+          );
+          const got = await client.getPrompt({ name: 'farewell', arguments: { name: 'Ada' } });
+          assert.deepEqual(got.messages, [{ role: 'user', content: { type: 'text', text: 'Goodbye Ada.' } }]);
+          await assert.rejects(client.getPrompt({ name: 'greet', arguments: { name: 'Ada', place: 'Paris' } }), /prompt "greet" is not live in staging/);
+          await assert.rejects(client.getPrompt({ name: 'farewell' }), /needs the argument "name"/);
+          const versions = (await client.callTool({ name: 'list_versions', arguments: { name: 'farewell' } })) as CallToolResult;
+          assert.deepEqual(JSON.parse(text(versions)).versions.map((v: { version: number }) => v.version), [1]);
+
+          // The process's subscription to the registry's event stream is open: a deploy to staging reaches it.
+          await streamOpened(open);
+          assert.equal((await s.admin.post('/prompts/greet/deployments', { version: 1, environment: 'staging' })).status, 201);
+          await eventually(() => changes() >= 1, 'notifications/prompts/list_changed over stdio');
+          assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['farewell', 'greet', 'late']);
+          assert.match(stderr(), /serving live prompts over MCP/, 'logs go to stderr');
+        } finally {
+          await client.close();
+        }
+        await streamsBackTo(open);
+      });
+
+      it('is refused without a valid credential, saying why on stderr', async () => {
+        const wrong = stdioTransport(s, { PROMPT_REGISTRY_API_KEY: 'not-a-key' });
+        await assert.rejects(connected(wrong.transport));
+        await eventually(() => /cannot serve .* over MCP: .*API key/.test(wrong.stderr()), 'the refusal on stderr');
+        const none = stdioTransport(s, {});
+        await assert.rejects(connected(none.transport));
+        await eventually(() => none.stderr().includes('mcp needs an API key: --api-key or PROMPT_REGISTRY_API_KEY'), 'the missing key on stderr');
       });
     });
   });
