@@ -11,7 +11,8 @@ import type { ClientModule } from '../../server/mcp/remote.js';
 import { argumentValues, promptArguments, promptMessages, ROLE_META_KEY } from '../../server/mcp/server.js';
 import { DIALECTS } from '../support/db.js';
 import { ROOT } from '../support/process.js';
-import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { startIdp } from '../support/idp.js';
+import { ADMIN_KEY, startTestServer, twoReplicas, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 /** An SDK client over the server's /mcp endpoint, sending `key` as X-API-Key (none for null). */
@@ -260,3 +261,49 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('MCP over HTTP with several replicas (postgres)', () => {
+  const replicas = twoReplicas();
+
+  it('a client on one replica hears of a deploy made on another, and any replica answers its requests', async () => {
+    const { a, b } = replicas;
+    await a.admin.post('/prompts/shared/versions', { content: 'Shared {{x}}.' });
+    const open = b.running.registry.services.feed.streamCount();
+    const { client, changes } = await connected(httpTransport(b, ADMIN_KEY));
+    try {
+      await eventually(() => b.running.registry.services.feed.streamCount() > open, 'the notification stream is open on B');
+      assert.equal((await a.admin.post('/prompts/shared/deployments', { version: 1, environment: 'production' })).status, 201);
+      await eventually(() => changes() >= 1, 'list_changed on B after a deploy on A');
+      assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['shared']);
+      // Stateless: a client connected through B goes on through A, with no session to lose.
+      const other = await connected(httpTransport(a, ADMIN_KEY));
+      const got = await other.client.getPrompt({ name: 'shared', arguments: { x: 'text' } });
+      assert.deepEqual(got.messages, [{ role: 'user', content: { type: 'text', text: 'Shared text.' } }]);
+      await other.client.close();
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('MCP over HTTP with an OpenID Connect bearer token', () => {
+  it('accepts the token as the other routes do', async () => {
+    const idp = await startIdp();
+    const s = await startTestServer('sqlite', { oidc: idp.config() });
+    try {
+      await s.admin.post('/prompts/hello/versions', { content: 'Hello.' });
+      await s.admin.post('/prompts/hello/deployments', { version: 1, environment: 'production' });
+      const token = await idp.token('bob');
+      const transport = new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+      const { client } = await connected(transport);
+      assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name), ['hello']);
+      await client.close();
+      const refused = await fetch(`${s.url}/mcp`, { method: 'POST', headers: { Authorization: 'Bearer not.a.token', 'Content-Type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+      assert.equal(refused.status, 401);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthorized');
+    } finally {
+      await s.close();
+      await idp.close();
+    }
+  });
+});
