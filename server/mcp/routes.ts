@@ -8,7 +8,7 @@ import { defineRoute, type Context, type Route } from '../http/route.js';
 import { environmentName, errorSchema } from '../http/schemas.js';
 import type { PromptService } from '../prompts/service.js';
 import { localRegistry } from './local.js';
-import { changesLivePrompts, createMcpServer } from './server.js';
+import { announceLiveChange, changesLivePrompts, createMcpServer } from './server.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
 
@@ -115,7 +115,7 @@ export function mcpRoutes(deps: McpDeps): Route[] {
         const stopWatching = watchCredential(ctx.principal, feed, keys, end);
         function announce(): void {
           if (ended) return;
-          server.server.sendPromptListChanged().catch((e: unknown) => logger.warn({ err: e }, 'MCP list_changed notification not sent'));
+          announceLiveChange(server).catch((e: unknown) => logger.warn({ err: e }, 'MCP list_changed notification not sent'));
         }
         ctx.res.on('close', end);
         await server.connect(transport);

@@ -1,4 +1,4 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import {
   ErrorCode,
   GetPromptRequestSchema,
@@ -255,7 +255,58 @@ export function createMcpServer({ registry, environment, logger }: McpServerOpti
       }),
   );
 
+  // Versions as resources: any version by URI; the listed ones are those live in the environment.
+  mcp.registerResource(
+    'prompt-version',
+    new ResourceTemplate(`${VERSION_URI}{name}/versions/{version}`, {
+      list: async () => {
+        try {
+          const live = await registry.live(environment);
+          return {
+            resources: live.map(({ listing, version }) => ({
+              uri: versionUri(version.prompt, version.version),
+              name: `${version.prompt}@${version.version}`,
+              ...(listing?.description ? { description: listing.description } : {}),
+              mimeType: 'application/json',
+            })),
+          };
+        } catch (err) {
+          throw failure(err, 'listing resources');
+        }
+      },
+    }),
+    {
+      title: 'Prompt version',
+      description: 'A version of a prompt (content or messages, model settings, config), as JSON. Listed: the versions live in the environment.',
+      mimeType: 'application/json',
+    },
+    async (uri, { name, version }) => {
+      const number = Number(version);
+      if (typeof name !== 'string' || !Number.isInteger(number) || number < 1) {
+        throw new McpError(ErrorCode.InvalidParams, `not a prompt version: ${uri.href} (${VERSION_URI}NAME/versions/N)`);
+      }
+      try {
+        const found = await registry.getVersion(decodeURIComponent(name), number);
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(found, null, 2) }] };
+      } catch (err) {
+        throw failure(err, `reading ${uri.href}`);
+      }
+    },
+  );
+
   return mcp;
+}
+
+const VERSION_URI = 'prompt-registry://prompts/';
+
+/** The resource URI of a version: `prompt-registry://prompts/NAME/versions/N`. */
+export function versionUri(name: string, version: number): string {
+  return `${VERSION_URI}${encodeURIComponent(name)}/versions/${version}`;
+}
+
+/** Tells the client its prompts (and the live versions listed as resources) may have changed. */
+export async function announceLiveChange(mcp: McpServer): Promise<void> {
+  await Promise.all([mcp.server.sendPromptListChanged(), mcp.server.sendResourceListChanged()]);
 }
 
 /** Whether a change (a registry event) may change the prompts live in `environment`, or their descriptions. */

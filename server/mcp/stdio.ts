@@ -1,7 +1,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { pino } from 'pino';
 import { loadClient, remoteRegistry } from './remote.js';
-import { changesLivePrompts, createMcpServer } from './server.js';
+import { announceLiveChange, changesLivePrompts, createMcpServer } from './server.js';
 
 export interface StdioOptions {
   url: string;
@@ -37,7 +37,7 @@ export async function runStdio(options: StdioOptions): Promise<void> {
   let initialized = false;
   const announce = () => {
     if (!initialized) return;
-    server.server.sendPromptListChanged().catch((err: unknown) => logger.warn({ err }, 'MCP list_changed notification not sent'));
+    announceLiveChange(server).catch((err: unknown) => logger.warn({ err }, 'MCP list_changed notification not sent'));
   };
   server.server.oninitialized = () => {
     initialized = true;

@@ -185,6 +185,19 @@ for (const dialect of DIALECTS) {
         }
       });
 
+      it('serves versions as resources, listing the live ones', async () => {
+        const { client } = await connected(httpTransport(s, readKey));
+        try {
+          const { resources } = await client.listResources();
+          assert.deepEqual(resources.map((r) => [r.uri, r.name, r.mimeType]), [['prompt-registry://prompts/greet/versions/1', 'greet@1', 'application/json']]);
+          const read = await client.readResource({ uri: 'prompt-registry://prompts/farewell/versions/1' });
+          assert.equal(JSON.parse((read.contents[0] as { text: string }).text).content, 'Goodbye {{name}}.');
+          await assert.rejects(client.readResource({ uri: 'prompt-registry://prompts/greet/versions/7' }), /"greet" has no version 7/);
+        } finally {
+          await client.close();
+        }
+      });
+
       it('refuses a request without a credential: 401 in our error shape', async () => {
         await assert.rejects(connected(httpTransport(s, null)), /"code":"unauthorized","message":"this route needs an API key in the X-API-Key header"/);
         const res = await fetch(`${s.url}/mcp`, {
