@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { requireScope, type Principal } from '../auth/principal.js';
 import type { DeploymentService } from '../deployments/service.js';
-import { resolvedBody } from '../deployments/service.js';
 import { AppError } from '../errors.js';
 import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import type { Context, Route } from '../http/route.js';
@@ -46,7 +45,9 @@ export function localRegistry(deps: {
     },
 
     async liveVersion(name, environment) {
-      return resolvedBody(await deployments.resolve(name, environment), environment) as unknown as LiveVersion;
+      // The row itself: what prompts/get needs (type, variables, input_schema) without resolving partials.
+      const row = await deployments.resolve(name, environment);
+      return { ...row, version: row.version_number } as unknown as LiveVersion;
     },
 
     async render(name, environment, variables) {

@@ -1,9 +1,11 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Request } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { watchCredential, type KeyLiveness } from '../changes/credentials.js';
 import type { DeploymentService } from '../deployments/service.js';
 import type { ChangeFeed } from '../events.js';
+import { invalid } from '../errors.js';
 import { defineRoute, type Context, type Route } from '../http/route.js';
 import { environmentName, errorSchema } from '../http/schemas.js';
 import type { PromptService } from '../prompts/service.js';
@@ -22,6 +24,29 @@ const jsonRpcMessage = z.looseObject({ jsonrpc: z.literal('2.0', { error: 'must 
 const mcpBody = z.union([jsonRpcMessage, z.array(jsonRpcMessage).min(1).max(100)], {
   error: 'must be a JSON-RPC 2.0 message ({"jsonrpc": "2.0", "method": ...}) or a batch of them',
 });
+
+/** A JSON-RPC answer: a result or an error for the request's id. */
+const jsonRpcAnswer = z.looseObject({ jsonrpc: z.literal('2.0'), id: z.union([z.string(), z.number(), z.null()]) });
+
+/**
+ * The SDK wants the Accept header to name what it may answer. POSTs are answered with JSON whatever
+ * the client accepts; a GET is a stream, so its Accept must allow one (absent or a wildcard does):
+ * otherwise a 400 in our error shape, not the SDK's JSON-RPC 406.
+ */
+function negotiate(req: Request): void {
+  let value = 'application/json, text/event-stream';
+  if (req.method === 'GET') {
+    const accept = req.headers.accept;
+    if (accept && !/text\/event-stream|text\/\*|\*\/\*/.test(accept)) {
+      throw invalid('not_acceptable', `GET /mcp is the MCP notification stream (Server-Sent Events): send Accept: text/event-stream, not "${accept.slice(0, 100)}"`);
+    }
+    value = 'text/event-stream';
+  }
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() !== 'accept') kept.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  req.rawHeaders = [...kept, 'Accept', value];
+  req.headers.accept = value;
+}
 
 export interface McpDeps {
   feed: ChangeFeed;
@@ -54,6 +79,7 @@ export function mcpRoutes(deps: McpDeps): Route[] {
   function open(environment: string | undefined, ctx: Context) {
     const env = environment ?? 'production';
     deployments.assertEnvironment(env);
+    negotiate(ctx.req);
     const registry = localRegistry({ prompts, deployments, renderRoute, principal: ctx.principal, ctx });
     const server = createMcpServer({ registry, environment: env, logger });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true, keepAliveMs: deps.heartbeatMs });
@@ -70,7 +96,8 @@ export function mcpRoutes(deps: McpDeps): Route[] {
       query: mcpQuery,
       body: mcpBody,
       responses: {
-        200: { description: 'The JSON-RPC answer (application/json); 202 for notifications. Protocol errors are JSON-RPC errors (docs/mcp.md)' },
+        200: { description: 'The JSON-RPC answer (application/json). Protocol errors are JSON-RPC errors (docs/mcp.md)', schema: jsonRpcAnswer },
+        202: { description: 'Accepted: the body held only notifications or answers' },
         400: err('Unknown environment, or a body that is not JSON-RPC 2.0'),
         401: err('No credential, or not a valid one'),
       },
@@ -93,7 +120,7 @@ export function mcpRoutes(deps: McpDeps): Route[] {
       query: mcpQuery,
       responses: {
         200: { description: 'text/event-stream of JSON-RPC notifications; ends when the credential stops working or the server shuts down' },
-        400: err('Unknown environment'),
+        400: err('Unknown environment, or an Accept header without text/event-stream'),
         401: err('No credential, or not a valid one'),
       },
       async handler({ query }, ctx) {

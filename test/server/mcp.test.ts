@@ -218,6 +218,12 @@ for (const dialect of DIALECTS) {
         const unknown = await s.admin.post('/mcp?environment=qa', { jsonrpc: '2.0', id: 1, method: 'ping' }, { Accept: 'application/json, text/event-stream' });
         assert.equal(unknown.status, 400);
         assert.equal(unknown.body.error.code, 'unknown_environment');
+        const notStream = await s.admin.get('/mcp', { Accept: 'application/json' });
+        assert.equal(notStream.status, 400);
+        assert.equal(notStream.body.error.code, 'not_acceptable');
+        // A POST without the Accept header the SDK wants is answered all the same (with JSON).
+        const plain = await s.as(readKey).post('/mcp', { jsonrpc: '2.0', id: 7, method: 'ping' });
+        assert.deepEqual([plain.status, plain.body], [200, { jsonrpc: '2.0', id: 7, result: {} }]);
         const notRpc = await s.admin.post('/mcp', { hello: 1 }, { Accept: 'application/json, text/event-stream' });
         assert.equal(notRpc.status, 400);
         assert.match(notRpc.body.error.message, /jsonrpc/);
