@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createParser } from 'eventsource-parser';
 
 export interface RegistryEvent {
   type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided';
@@ -79,35 +80,30 @@ export class EventSubscription {
     this.connectedOnce = true;
     this.retryMs = 500;
     res.setEncoding('utf8');
-    let buffer = '';
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      // Events end with a blank line; normalise CRLF first.
-      buffer = buffer.replace(/\r\n/g, '\n');
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const lines = block.split('\n');
-        const field = (name: string) => lines.filter((line) => line.startsWith(`${name}:`)).map((line) => line.slice(name.length + 1).trimStart());
-        const retry = Number(field('retry').at(-1));
-        if (retry > 0) this.retryMs = Math.min(retry, 30_000);
-        const data = field('data').join('\n');
-        if (!data) continue;
-        const name = field('event').at(-1);
-        if (name && CREDENTIAL_ENDS.has(name)) {
+    const parser = createParser({
+      onRetry: (ms) => (this.retryMs = Math.min(Math.max(ms, 1), 30_000)),
+      onEvent: (message) => {
+        if (!message.data) return;
+        if (message.event && CREDENTIAL_ENDS.has(message.event)) {
           // The registry ends the stream after this: reconnect with a refreshed credential, as after a 401.
           this.unauthorized = true;
-          this.handlers.onError(new Error(`the registry ended its event stream: ${messageOf(data) ?? name}`));
-          continue;
+          this.handlers.onError(new Error(`the registry ended its event stream: ${messageOf(message.data) ?? message.event}`));
+          return;
         }
         try {
-          this.handlers.onEvent(JSON.parse(data) as RegistryEvent);
+          this.handlers.onEvent(JSON.parse(message.data) as RegistryEvent);
         } catch (err) {
           this.handlers.onError(err as Error);
         }
-      }
+      },
+      // Unknown fields and bad retry values are ignored, as browsers do; an event that never ends drops the connection, which retries.
+      onError: (err) => {
+        if (err.type === 'max-buffer-size-exceeded') res.destroy(err);
+      },
+      // Our events are small; a megabyte without an event's end is not a stream of ours.
+      maxBufferSize: 1 << 20,
     });
+    res.on('data', (chunk: string) => parser.feed(chunk));
     res.on('end', () => this.retry(new Error('the registry closed its event stream')));
     res.on('error', (err) => this.retry(err));
   }

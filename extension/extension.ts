@@ -13,6 +13,7 @@ import { command } from './commands/ui.js';
 import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
 import { parseFilter } from './core/tree-model.js';
+import { LiveUpdates } from './live-updates.js';
 import { PromptEditorSupport } from './editor/prompt-editor.js';
 import { ExecutionPanel } from './executions/execution-panel.js';
 import { ExecutionsView } from './executions/executions-view.js';
@@ -29,6 +30,8 @@ export interface ExtensionApi {
   accounts: Accounts;
   prompts: RegistryTree;
   live: RegistryTree;
+  /** Follows the registry's event stream and refreshes the trees. */
+  liveUpdates: LiveUpdates;
   editors: PromptEditorSupport;
   preview: PreviewPanel;
   /** Pending deployment requests and who the user is; the Approvals view. */
@@ -56,6 +59,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     prompts.refresh();
     live.refresh();
   };
+  // A colleague's publish, deploy or rollback shows without a refresh.
+  const liveUpdates = new LiveUpdates(connection, refresh);
   const approvals = new Approvals(connection);
   const approvalsView = new ApprovalsTree(approvals);
   const editors = new PromptEditorSupport(settings);
@@ -75,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     connection,
     prompts,
     live,
+    liveUpdates,
     editors,
     preview,
     executions,
@@ -111,7 +117,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, liveUpdates, editors, preview, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import { approvalRoutes } from './approvals/routes.js';
@@ -39,6 +40,9 @@ import { RetentionService } from './retention/service.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool, type TemplatePoolOptions } from './templates/pool.js';
 import type { ServerSecret } from './secret.js';
 import { VERSION } from './version.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { WebhookService } from './webhooks/service.js';
+import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
 
 export interface AppOptions {
   environments: readonly string[];
@@ -67,6 +71,8 @@ export interface AppOptions {
   templates: TemplatePoolOptions;
   /** Keep the Prometheus operator metrics (served by main.ts on the management port). */
   operatorMetrics: boolean;
+  /** Webhook delivery: the address allow-list, timeout and retry timing (docs/webhooks.md). */
+  webhooks: WebhookOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -83,6 +89,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   trustProxy: false,
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
   operatorMetrics: false,
+  webhooks: DEFAULT_WEBHOOK_OPTIONS,
 };
 
 export interface Services {
@@ -98,11 +105,18 @@ export interface Services {
   retention: RetentionService;
   environments: EnvironmentService;
   approvals: ApprovalService;
+  /** Webhooks and their delivery worker (started by main.ts, stopped on shutdown). */
+  webhooks: WebhookService;
   oidc: OidcVerifier | undefined;
 }
 
 export interface Registry {
   app: Express;
+  /**
+   * The HTTP server's request handler: cached resolve answers first, in
+   * node:http's own handler, then Express for everything else.
+   */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
   services: Services;
   routes: Route[];
   /** Set `draining` to fail readiness while shutting down. */
@@ -158,13 +172,14 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   await feed.start();
   const keys = new KeyService(db, feed, secret);
   const templates = new TemplatePool(opts.templates);
-  const prompts = new PromptService(db, feed, templates);
+  const prompts = new PromptService(db, feed, templates, opts.environments);
   const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);
   const metrics = new MetricService(db);
   const executions = new ExecutionService(db, deployments, metrics);
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
+  const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -183,6 +198,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
     ...mcpRoutes({ feed, keys, prompts, deployments, routes: () => routes, logger, heartbeatMs: opts.eventHeartbeatMs }),
+    ...webhookRoutes(webhooks),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -204,20 +220,27 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const logEachHit = opts.logRequests && opts.logResolveHits;
   const fastPath = opts.resolveCacheSize > 0 ? resolveFastPath(deployments, auth) : undefined;
   const hits = opts.logRequests && !logEachHit ? new HitCounter(logger) : undefined;
-  app.use((req, res, next) => {
+  // Every answer: a request id and the security headers. Then a cached resolve answer for a
+  // recently verified credential is sent here, before Express (whose own request set-up would
+  // cost more than the answer); anything else goes on to Express.
+  const front = (req: IncomingMessage, res: ServerResponse): boolean => {
     const given = req.headers['x-request-id'];
-    res.setHeader('X-Request-Id', typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID());
-    setSecurityHeaders(res);
-    if (logEachHit) logRequest!(req, res);
-    operatorMetrics?.observe(req, res);
-    if (fastPath?.(req, res)) {
-      if (operatorMetrics) res.locals.fastPath = true;
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    if (logEachHit) logRequest!(req, res, requestId);
+    if (fastPath?.(req, res, requestId)) {
+      operatorMetrics?.observe(req, res, true);
       hits?.count();
-      return;
+      return true;
     }
-    if (!logEachHit) logRequest?.(req, res);
-    next();
-  });
+    res.setHeader('X-Request-Id', requestId);
+    setSecurityHeaders(res);
+    operatorMetrics?.observe(req, res);
+    if (!logEachHit) logRequest?.(req, res, requestId);
+    return false;
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!front(req, res)) app(req, res);
+  };
   // JSON bodies are parsed per route, with the route's limit (POST /executions takes batches).
   const parsers = new Map<string, RequestHandler>();
   const jsonParser = (limit: string) => {
@@ -229,6 +252,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, oidc };
-  return { app, services, routes, lifecycle, operatorMetrics };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, oidc };
+  return { app, handler, services, routes, lifecycle, operatorMetrics };
 }

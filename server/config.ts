@@ -6,6 +6,8 @@ import { SCOPE_LIST, SCOPE_PATTERN } from './auth/principal.js';
 import { POSTGRES_DEFAULTS } from './db/postgres.js';
 import { sqliteDriverChoice, type SqliteDriverChoice } from './db/sqlite-driver.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from './templates/pool.js';
+import { parseAllowList } from './webhooks/addresses.js';
+import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
 
 export const OPERATIONS_DEFAULTS = {
   metricsHost: '127.0.0.1',
@@ -202,6 +204,17 @@ export function templatePoolConfig(flags: ServeFlags, env = process.env): Templa
   };
 }
 
+/** Webhook delivery: PROMPT_REGISTRY_WEBHOOK_ALLOWED_HOSTS, _TIMEOUT_MS and _RETRY_BASE_MS (docs/webhooks.md). */
+export function webhookConfig(env = process.env): WebhookOptions {
+  const d = DEFAULT_WEBHOOK_OPTIONS;
+  return {
+    ...d,
+    allowedHosts: parseAllowList(env.PROMPT_REGISTRY_WEBHOOK_ALLOWED_HOSTS),
+    timeoutMs: wholeNumber(env.PROMPT_REGISTRY_WEBHOOK_TIMEOUT_MS ?? String(d.timeoutMs), 'PROMPT_REGISTRY_WEBHOOK_TIMEOUT_MS', 100),
+    retryBaseMs: wholeNumber(env.PROMPT_REGISTRY_WEBHOOK_RETRY_BASE_MS ?? String(d.retryBaseMs), 'PROMPT_REGISTRY_WEBHOOK_RETRY_BASE_MS', 1),
+  };
+}
+
 function parseMs(name: string, value: string, max: number): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > max) throw new Error(`invalid ${name} "${value}": whole milliseconds from 0 to ${max}`);
@@ -238,6 +251,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     trustProxy: parseTrustProxy(flags.trustProxy ?? env.PROMPT_REGISTRY_TRUST_PROXY),
     authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
     templates: templatePoolConfig(flags, env),
+    webhooks: webhookConfig(env),
     ...operationsConfig(flags, env),
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };

@@ -33,6 +33,7 @@ const CHANNEL = 'prompt_registry_changes';
 export class ChangeFeed {
   private readonly emitter = new EventEmitter();
   private readonly origin = randomUUID();
+  private readonly inTransaction: Array<(tx: Transaction, event: ChangeEvent) => Promise<void>> = [];
 
   constructor(private readonly db: Database) {
     this.emitter.setMaxListeners(0);
@@ -58,8 +59,17 @@ export class ChangeFeed {
     this.emitter.on('resumed', listener);
   }
 
+  /**
+   * Work that must commit or roll back with the change itself (the webhook outbox): runs inside the
+   * change's transaction when it is published, before anything is told after commit.
+   */
+  withinTransaction(fn: (tx: Transaction, event: ChangeEvent) => Promise<void>): void {
+    this.inTransaction.push(fn);
+  }
+
   async publish(tx: Transaction, event: Omit<ChangeEvent, 'at'>): Promise<void> {
     const full: ChangeEvent = { ...event, at: new Date().toISOString() };
+    for (const fn of this.inTransaction) await fn(tx, full);
     if (tx.dialect === 'postgres') {
       await tx.get('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin: this.origin, event: full })]);
     }

@@ -1,43 +1,40 @@
-/** A bounded map that forgets the least recently used entry first. */
-export class LruCache<K, V> {
-  private readonly map = new Map<K, V>();
+import { LRUCache } from 'lru-cache';
 
-  /** `onEvict` hears of each entry dropped to make room, so an index kept beside the cache stays in step. */
-  constructor(
-    private readonly capacity: number,
-    private readonly onEvict?: (key: K) => void,
-  ) {}
+/**
+ * A bounded map that forgets the least recently used entry first: lru-cache,
+ * with the two things our callers need on top: a capacity of 0 turns caching
+ * off (lru-cache requires at least 1), and `onEvict` hears only of entries
+ * dropped to make room, not of those deleted or replaced, so an index kept
+ * beside the cache stays in step.
+ */
+export class LruCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
+  private readonly cache: LRUCache<K, V> | undefined;
+
+  constructor(capacity: number, onEvict?: (key: K) => void) {
+    if (capacity <= 0) return;
+    this.cache = new LRUCache<K, V>({
+      max: capacity,
+      ...(onEvict ? { dispose: (_value: V, key: K, reason: LRUCache.DisposeReason) => reason === 'evict' && onEvict(key) } : {}),
+    });
+  }
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      // Re-insert to mark as most recently used (Map keeps insertion order).
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
+    return this.cache?.get(key);
   }
 
   set(key: K, value: V): void {
-    if (this.capacity <= 0) return;
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) {
-      const oldest = this.map.keys().next().value as K;
-      this.map.delete(oldest);
-      this.onEvict?.(oldest);
-    }
+    this.cache?.set(key, value);
   }
 
   delete(key: K): void {
-    this.map.delete(key);
+    this.cache?.delete(key);
   }
 
   clear(): void {
-    this.map.clear();
+    this.cache?.clear();
   }
 
   get size(): number {
-    return this.map.size;
+    return this.cache?.size ?? 0;
   }
 }

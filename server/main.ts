@@ -92,13 +92,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     const bootstrapKey = await registry.services.keys.bootstrap(config.adminKey, config.adminKeyName);
     if (registry.operatorMetrics && config.metricsPort !== undefined) management = await metricsServer(registry.operatorMetrics, config.metricsPort, ops.metricsHost);
     const metricsUrl = management && `${urlOf(management, ops.metricsHost)}/metrics`;
-    const server = registry.app.listen(config.port, config.host);
+    const server = createServer(registry.handler).listen(config.port, config.host);
     await listening(server);
     server.keepAliveTimeout = 65_000; // outlive common load balancers' idle timeouts
     const url = urlOf(server, config.host);
     logger.info({ url, metrics: metricsUrl, database: describeDatabaseUrl(config.databaseUrl), driver: db.driver, environments: config.environments }, 'prompt registry listening');
     logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
     registry.services.retention.start(config.retentionIntervalMinutes, logger);
+    registry.services.webhooks.worker.start();
     // Read the identity provider's discovery document now, so a misconfiguration shows in the log at start-up
     // rather than on the first sign-in; the server runs either way (bearer requests retry it).
     registry.services.oidc?.discover().then(
@@ -122,6 +123,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         await closed;
         clearTimeout(timer);
         await registry.services.retention.stop(); // a purge in progress stops after its current batch
+        await registry.services.webhooks.worker.stop(); // attempts in flight are recorded (each within its timeout)
         await registry.services.templates.close();
         if (management) {
           const stopped = new Promise<void>((resolve) => management!.close(() => resolve()));

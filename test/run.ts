@@ -13,6 +13,9 @@
  *      SQLite suite runs on both drivers. TEST_NODE24=0 skips it.
  *   5. run the Python client's unittest suite (python/tests) against a fresh
  *      SQLite and a fresh Postgres database (full runs only, not with file arguments).
+ *   6. fail if a test left one of our temp folders behind: every test process
+ *      gets its own TMPDIR, checked for our prefixes (pr-, prompt-registry-,
+ *      Python's tmp) when the run ends, then removed.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -111,8 +114,29 @@ async function pythonTests(): Promise<number> {
   }
 }
 
+/** Temp entries a test made and did not remove: our own prefixes, and Python's default `tmp…`. */
+const LEFTOVER = /^(pr-|prompt-registry-|tmp)/;
+
+function leftovers(dir: string): string[] {
+  return readdirSync(dir).filter((name) => LEFTOVER.test(name));
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
+  // One temp folder for every test process (TMPDIR is inherited), so what a test leaves behind is found below.
+  const tests = mkdtempSync(join(tmpdir(), 'prompt-registry-tests-'));
+  process.env.TMPDIR = tests;
+  try {
+    const code = await run(only);
+    const left = leftovers(tests);
+    if (left.length) process.stderr.write(`\ntests left these behind in the temp folder (each test must remove what it makes): ${left.join(', ')}\n`);
+    return code !== 0 ? code : left.length ? 1 : 0;
+  } finally {
+    rmSync(tests, { recursive: true, force: true });
+  }
+}
+
+async function run(only: string[]): Promise<number> {
 
   step('type-check (tsc -b)');
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: root, stdio: 'inherit' });

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -185,7 +186,8 @@ class ClientTests(SharedRegistry):
         status, bundle = self.server.call("GET", "/export?environment=staging")
         self.assertEqual(status, 200)
         self.assertEqual(bundle["prompts"][name]["version_number"], 2)
-        folder = tempfile.mkdtemp()
+        folder = tempfile.mkdtemp(prefix="prompt-registry-pytest-")
+        self.addCleanup(shutil.rmtree, folder, True)
         path = os.path.join(folder, "bundle.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(bundle, f)
@@ -225,7 +227,9 @@ class ClientTests(SharedRegistry):
         self.assertIn('no cached, bundled or fallback prompt "greet" for production', message)
 
     def test_refuses_a_file_that_is_not_a_bundle(self) -> None:
-        path = os.path.join(tempfile.mkdtemp(), "not-a-bundle.json")
+        folder = tempfile.mkdtemp(prefix="prompt-registry-pytest-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "not-a-bundle.json")
         with open(path, "w", encoding="utf-8") as f:
             f.write('{"hello": 1}')
         with self.assertRaises(BundleError) as caught:

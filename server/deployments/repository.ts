@@ -1,5 +1,6 @@
 import type { Queryable, Transaction } from '../db/index.js';
 import { bool, json, stringArray, timestamp } from '../db/values.js';
+import type { Include, MessageTemplate } from '../prompts/schemas.js';
 
 export interface DeploymentRow {
   id: string;
@@ -114,7 +115,12 @@ export interface ResolvedRow {
   prompt: string;
   version_id: string;
   version_number: number;
+  type: 'text' | 'chat';
   content: string;
+  messages: MessageTemplate[] | null;
+  config: Record<string, unknown>;
+  input_schema: Record<string, unknown> | null;
+  includes: Include[];
   content_hash: string;
   model: string;
   temperature: number;
@@ -128,7 +134,7 @@ export interface ResolvedRow {
 /** The live version per prompt in the environment given by placeholder `env`. */
 const selectResolved = (env: string) => `
   SELECT p.name, v.id AS version_id, v.version_number, v.content, v.content_hash, v.model, v.temperature, v.max_tokens,
-         v.variables, v.metadata, d.id AS deployment_id, d.deployed_at
+         v.variables, v.metadata, d.id AS deployment_id, d.deployed_at, v.type, v.messages, v.config, v.input_schema, v.includes
     FROM prompts p
     JOIN prompt_deployments d ON d.prompt_id = p.id AND d.environment = ${env} AND d.is_active
     JOIN prompt_versions v ON v.id = d.prompt_version_id`;
@@ -152,7 +158,12 @@ function toResolved(r: Record<string, unknown>): ResolvedRow {
     prompt: String(r.name),
     version_id: String(r.version_id),
     version_number: Number(r.version_number),
+    type: r.type === 'chat' ? 'chat' : 'text',
     content: String(r.content),
+    messages: (json(r.messages) as MessageTemplate[] | null) ?? null,
+    config: (json(r.config) as Record<string, unknown> | null) ?? {},
+    input_schema: (json(r.input_schema) as Record<string, unknown> | null) ?? null,
+    includes: (json(r.includes) as Include[] | null) ?? [],
     content_hash: String(r.content_hash),
     model: String(r.model),
     temperature: Number(r.temperature),

@@ -41,7 +41,16 @@ export const deploymentSchema = z.object({
 export const resolvedSchema = z.object({
   prompt: z.string(),
   environment: z.string(),
-  content: z.string(),
+  type: z.enum(['text', 'chat']),
+  /** Text prompts: the template; chat prompts: null. */
+  content: z.string().nullable(),
+  /** Chat prompts: the message templates and placeholders; text prompts: null. */
+  messages: z.array(z.union([z.object({ role: z.string(), content: z.string() }), z.object({ type: z.literal('placeholder'), name: z.string() })])).nullable(),
+  /** The model configuration, with model, temperature and max_tokens mirrored in. */
+  config: z.record(z.string(), z.unknown()),
+  input_schema: z.record(z.string(), z.unknown()).nullable(),
+  /** Every partial the templates include (nested ones too), by reference as written, resolved in this environment. */
+  partials: z.record(z.string(), z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string(), content: z.string() })),
   model: z.string(),
   temperature: z.number(),
   max_tokens: z.number().int(),

@@ -5,6 +5,9 @@ import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { errorBody } from '../http/error-handler.js';
 import * as prompts from '../prompts/repository.js';
+import { resolvePartials, type ResolvedPartials } from '../prompts/partials.js';
+import { fullConfig, type RenderSource } from '../prompts/service.js';
+import { AppError } from '../errors.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
@@ -29,11 +32,23 @@ function view(prompt: string, d: DeploymentRow): DeploymentView {
   };
 }
 
-export function resolvedBody(r: ResolvedRow, environment: string) {
+/** What is live, ready to render: the version and its partials resolved in the environment. */
+export interface LiveSource {
+  source: RenderSource;
+  config: Record<string, unknown>;
+  partials: ResolvedPartials;
+}
+
+export function resolvedBody(r: ResolvedRow, environment: string, partials: ResolvedPartials) {
   return {
     prompt: r.prompt,
     environment,
-    content: r.content,
+    type: r.type,
+    content: r.type === 'chat' ? null : r.content,
+    messages: r.messages,
+    config: fullConfig(r),
+    input_schema: r.input_schema,
+    partials: partials.partials,
     model: r.model,
     temperature: r.temperature,
     max_tokens: r.max_tokens,
@@ -44,6 +59,19 @@ export function resolvedBody(r: ResolvedRow, environment: string) {
     content_hash: r.content_hash,
     metadata: r.metadata,
     deployed_at: r.deployed_at,
+  };
+}
+
+function renderSource(r: ResolvedRow): RenderSource {
+  return {
+    prompt: r.prompt,
+    version_id: r.version_id,
+    version: r.version_number,
+    type: r.type,
+    content: r.content,
+    messages: r.messages,
+    input_schema: r.input_schema,
+    includes: r.includes,
   };
 }
 
@@ -215,31 +243,70 @@ export class DeploymentService {
       return hit;
     }
     this.cache.stats.misses++;
+    return (await this.lookUp(name, environment)).answer;
+  }
+
+  /**
+   * Reads what is live from the database and caches the answer (with what rendering needs, and
+   * the partials it followed, whose changes invalidate it too).
+   */
+  private async lookUp(name: string, environment: string): Promise<{ answer: CachedAnswer; live?: LiveSource }> {
     this.assertEnvironment(environment);
     const ticket = this.cache.ticket();
     const row = await repo.resolve(this.db, name, environment);
     let result: CachedAnswer;
+    let live: LiveSource | undefined;
+    let dependsOn: Iterable<string> = [];
     if (row) {
-      result = answer(200, resolvedBody(row, environment));
+      let partials: ResolvedPartials | undefined;
+      try {
+        partials = await resolvePartials(this.db, row.includes, { environment });
+      } catch (err) {
+        if (!(err instanceof AppError) || err.kind !== 'unprocessable') throw err;
+        // Not cached: which partials it would have followed is not known.
+        return { answer: answer(422, errorBody(err.code, err.message, err.details)) };
+      }
+      live = { source: renderSource(row), config: fullConfig(row), partials };
+      result = { ...answer(200, resolvedBody(row, environment, partials)), source: live };
+      dependsOn = partials.dependsOn;
     } else if (await prompts.findPrompt(this.db, name)) {
       result = answer(404, errorBody('not_deployed', `No deployed prompt '${name}' in ${environment}`, { prompt: name, environment }));
     } else {
       result = answer(404, errorBody('prompt_not_found', `no prompt named "${name}"`, { prompt: name }));
     }
-    this.cache.set(name, environment, result, ticket);
-    return result;
+    this.cache.set(name, environment, result, ticket, dependsOn);
+    return { answer: result, ...(live ? { live } : {}) };
+  }
+
+  /**
+   * The live version with its partials resolved, for rendering: from the resolve cache when it
+   * holds the answer, else from the database (caching it). 404 when nothing is live, 422 when a
+   * partial cannot be resolved.
+   */
+  async live(name: string, environment: string): Promise<LiveSource> {
+    const hit = this.cache.get(name, environment);
+    if (hit?.source) return hit.source as LiveSource;
+    const { answer: found, live } = await this.lookUp(name, environment);
+    if (live) return live;
+    const { error } = JSON.parse(found.body.toString('utf8')) as { error: { code: string; message: string } & Record<string, unknown> };
+    const { code, message, ...details } = error;
+    throw new AppError(found.status === 422 ? 'unprocessable' : 'not_found', code, message, details);
   }
 
   /** Everything live in an environment, as the bundle clients fall back on when the registry is unreachable. */
   async exportBundle(environment: string): Promise<z.infer<typeof bundleSchema>> {
     this.assertEnvironment(environment);
     const rows = await repo.liveIn(this.db, environment);
-    return {
-      format: BUNDLE_FORMAT,
-      environment,
-      exported_at: new Date().toISOString(),
-      prompts: Object.fromEntries(rows.map((r) => [r.prompt, resolvedBody(r, environment)])),
-    };
+    const prompts: Array<[string, ReturnType<typeof resolvedBody>]> = [];
+    for (const r of rows) {
+      try {
+        prompts.push([r.prompt, resolvedBody(r, environment, await resolvePartials(this.db, r.includes, { environment }))]);
+      } catch (err) {
+        // A prompt whose partials cannot be resolved here is left out of the bundle: clients could not render it.
+        if (!(err instanceof AppError) || err.kind !== 'unprocessable') throw err;
+      }
+    }
+    return { format: BUNDLE_FORMAT, environment, exported_at: new Date().toISOString(), prompts: Object.fromEntries(prompts) };
   }
 
   /** The live version as a row, for rendering. */

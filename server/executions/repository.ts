@@ -22,10 +22,15 @@ export interface ExecutionRecord {
   quality_score: number | null;
   /** JSON text. */
   metadata: string;
+  /** JSON text, or null (chat executions; absent: null). */
+  messages?: string | null;
+  response_messages?: string | null;
+  tool_calls?: string | null;
+  partials_used?: string | null;
 }
 
 const INSERT_COLUMNS =
-  'id, prompt_version_id, prompt_id, executed_at, environment, status, error, input_variables, rendered_prompt, response, input_tokens, output_tokens, latency_ms, cost_usd, quality_score, metadata';
+  'id, prompt_version_id, prompt_id, executed_at, environment, status, error, input_variables, rendered_prompt, response, input_tokens, output_tokens, latency_ms, cost_usd, quality_score, metadata, messages, response_messages, tool_calls, partials_used';
 
 // One SQL text for any batch size on Postgres, so the pg adapter's named
 // statements stay few: it unnests one array per column. SQLite binds a
@@ -35,11 +40,12 @@ const INSERT_COLUMNS =
 const INSERT_POSTGRES = `
   INSERT INTO prompt_executions (${INSERT_COLUMNS})
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
-                       $9::text[], $10::text[], $11::int[], $12::int[], $13::int[], $14::float8[], $15::float8[], $16::jsonb[])
+                       $9::text[], $10::text[], $11::int[], $12::int[], $13::int[], $14::float8[], $15::float8[], $16::jsonb[],
+                       $17::jsonb[], $18::jsonb[], $19::jsonb[], $20::jsonb[])
   ON CONFLICT (id) DO NOTHING`;
 
 const SQLITE_CHUNKS = [250, 50, 10, 1];
-const COLUMN_COUNT = 16;
+const COLUMN_COUNT = 20;
 
 const insertSqlite = (rows: number) => {
   const tuples = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: COLUMN_COUNT }, (_, c) => `$${r * COLUMN_COUNT + c + 1}`).join(', ')})`);
@@ -65,6 +71,10 @@ function asTuple(r: ExecutionRecord): unknown[] {
     r.cost_usd,
     r.quality_score,
     r.metadata,
+    r.messages ?? null,
+    r.response_messages ?? null,
+    r.tool_calls ?? null,
+    r.partials_used ?? null,
   ];
 }
 
@@ -108,7 +118,7 @@ const COPY_CHUNK = 64 * 1024;
 function* copyChunks(rows: readonly ExecutionRecord[]): Generator<string> {
   let chunk = '';
   for (const r of rows) {
-    chunk += `${r.id}\t${r.prompt_version_id}\t${r.prompt_id}\t${r.executed_at}\t${copyText(r.environment)}\t${r.status}\t${copyText(r.error)}\t${copyText(r.input_variables)}\t${copyText(r.rendered_prompt)}\t${copyText(r.response)}\t${copyNumber(r.input_tokens)}\t${copyNumber(r.output_tokens)}\t${copyNumber(r.latency_ms)}\t${copyNumber(r.cost_usd)}\t${copyNumber(r.quality_score)}\t${copyText(r.metadata)}\n`;
+    chunk += `${r.id}\t${r.prompt_version_id}\t${r.prompt_id}\t${r.executed_at}\t${copyText(r.environment)}\t${r.status}\t${copyText(r.error)}\t${copyText(r.input_variables)}\t${copyText(r.rendered_prompt)}\t${copyText(r.response)}\t${copyNumber(r.input_tokens)}\t${copyNumber(r.output_tokens)}\t${copyNumber(r.latency_ms)}\t${copyNumber(r.cost_usd)}\t${copyNumber(r.quality_score)}\t${copyText(r.metadata)}\t${copyText(r.messages ?? null)}\t${copyText(r.response_messages ?? null)}\t${copyText(r.tool_calls ?? null)}\t${copyText(r.partials_used ?? null)}\n`;
     if (chunk.length >= COPY_CHUNK) {
       yield chunk;
       chunk = '';
@@ -259,6 +269,10 @@ export interface ExecutionDetailRow extends ExecutionRow {
   input_variables: Record<string, unknown> | null;
   rendered_prompt: string | null;
   response: string | null;
+  messages: Array<Record<string, unknown>> | null;
+  response_messages: Array<Record<string, unknown>> | null;
+  tool_calls: Array<Record<string, unknown>> | null;
+  partials_used: Array<{ prompt: string; version: number; version_id?: string }> | null;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -344,7 +358,8 @@ export async function listExecutions(db: Queryable, f: ExecutionFilter): Promise
 
 export async function getExecution(db: Queryable, id: string): Promise<ExecutionDetailRow | undefined> {
   const r = await db.get<Record<string, unknown>>(
-    `SELECT ${SUMMARY_COLUMNS}, e.input_variables, e.rendered_prompt, e.response ${FROM_EXECUTIONS} WHERE e.id = $1`,
+    `SELECT ${SUMMARY_COLUMNS}, e.input_variables, e.rendered_prompt, e.response, e.messages, e.response_messages, e.tool_calls, e.partials_used
+       ${FROM_EXECUTIONS} WHERE e.id = $1`,
     [id],
   );
   if (!r) return undefined;
@@ -353,6 +368,10 @@ export async function getExecution(db: Queryable, id: string): Promise<Execution
     input_variables: (json(r.input_variables) as Record<string, unknown> | null) ?? null,
     rendered_prompt: (r.rendered_prompt as string | null) ?? null,
     response: (r.response as string | null) ?? null,
+    messages: (json(r.messages) as Array<Record<string, unknown>> | null) ?? null,
+    response_messages: (json(r.response_messages) as Array<Record<string, unknown>> | null) ?? null,
+    tool_calls: (json(r.tool_calls) as Array<Record<string, unknown>> | null) ?? null,
+    partials_used: (json(r.partials_used) as ExecutionDetailRow['partials_used']) ?? null,
   };
 }
 

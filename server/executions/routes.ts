@@ -96,7 +96,16 @@ export function executionRoutes(executions: ExecutionService, options: { ingestB
         const execution = await executions.get(params.id);
         // Logged payloads may hold personal data: read shows statistics and metadata, executions:read the payloads too.
         if (grants(ctx.principal.scopes, 'executions:read')) return { ...execution, payload_withheld: false };
-        return { ...execution, input_variables: null, rendered_prompt: null, response: null, payload_withheld: true };
+        return {
+          ...execution,
+          input_variables: null,
+          rendered_prompt: null,
+          response: null,
+          messages: null,
+          response_messages: null,
+          tool_calls: null,
+          payload_withheld: true,
+        };
       },
     }),
     defineRoute({

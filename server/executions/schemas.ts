@@ -24,6 +24,39 @@ const jsonObjectText = z.record(z.string(), z.unknown()).transform((value, ctx) 
   return json;
 });
 
+/**
+ * A JSON list of up to `items` entries, answered as its JSON text (what is stored), at most
+ * `maxChars` characters of it, like the other payload fields.
+ */
+const jsonListText = <T extends z.ZodType>(item: T, items: number, maxChars: number) =>
+  z
+    .array(item)
+    .max(items, `at most ${items} entries`)
+    .transform((value, ctx) => {
+      const json = JSON.stringify(value);
+      if (json.includes('\\u0000')) {
+        ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+        return z.NEVER;
+      }
+      if (json.length > maxChars) {
+        ctx.addIssue({ code: 'custom', message: `is ${json.length} characters as JSON; the limit is ${maxChars}` });
+        return z.NEVER;
+      }
+      return json;
+    });
+
+/** A chat message as logged: a role, its content (text, parts, or null beside tool calls), other keys kept. */
+const loggedMessage = z.looseObject({
+  role: z.string({ error: 'role is a string' }).min(1).max(50),
+  content: z.union([z.string(), z.array(z.unknown()), z.null()], { error: 'content is a string, a list of parts, or null' }).optional(),
+  tool_calls: z.array(z.record(z.string(), z.unknown())).max(1000).optional(),
+});
+const loggedPartial = z.object({
+  prompt: promptName,
+  version: z.number().int().min(1).max(INT_MAX),
+  version_id: uuid.optional(),
+});
+
 /** One execution as an application logs it. Unknown fields are refused, as on versions. */
 export const executionInput = z
   .object({
@@ -36,6 +69,14 @@ export const executionInput = z
     input_variables: jsonObjectText.nullable().optional(),
     rendered_prompt: text(1_000_000).nullable().optional(),
     response: text(1_000_000).nullable().optional(),
+    /** Chat: the rendered input messages. */
+    messages: jsonListText(loggedMessage, 10_000, 1_000_000).nullable().optional(),
+    /** Chat: the response message(s), with their tool calls. */
+    response_messages: jsonListText(loggedMessage, 1_000, 1_000_000).nullable().optional(),
+    /** The tool calls the model made. */
+    tool_calls: jsonListText(z.record(z.string(), z.unknown()), 1_000, 1_000_000).nullable().optional(),
+    /** The partial versions the render included (the render answer's partials_used). */
+    partials_used: jsonListText(loggedPartial, 100, 100_000).nullable().optional(),
     input_tokens: count('input_tokens').nullable().optional(),
     output_tokens: count('output_tokens').nullable().optional(),
     latency_ms: count('latency_ms').nullable().optional(),
@@ -249,7 +290,12 @@ export const executionSchema = executionSummarySchema.extend({
   input_variables: z.record(z.string(), z.unknown()).nullable(),
   rendered_prompt: z.string().nullable(),
   response: z.string().nullable(),
-  /** True when the caller lacks executions:read: the three fields above are null whatever was logged. */
+  messages: z.array(z.record(z.string(), z.unknown())).nullable(),
+  response_messages: z.array(z.record(z.string(), z.unknown())).nullable(),
+  tool_calls: z.array(z.record(z.string(), z.unknown())).nullable(),
+  /** Which partial versions the render included (not a payload: shown with read). */
+  partials_used: z.array(z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string().optional() })).nullable(),
+  /** True when the caller lacks executions:read: the payload fields above (variables, rendered prompt, response, messages, response messages, tool calls) are null whatever was logged. */
   payload_withheld: z.boolean(),
   scores: z.array(scoreSchema),
 });

@@ -164,6 +164,10 @@ export class ExecutionService {
         cost_usd: e.cost_usd ?? null,
         quality_score: e.quality_score ?? null,
         metadata: e.metadata ?? '{}',
+        messages: e.messages ?? null,
+        response_messages: e.response_messages ?? null,
+        tool_calls: e.tool_calls ?? null,
+        partials_used: e.partials_used ?? null,
       };
     });
     const inserted = await this.store(records);

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { FailedAuthLimiter } from '../auth/failures.js';
 import type { OidcVerifier } from '../auth/oidc.js';
@@ -10,7 +11,7 @@ export interface Authenticator {
   /** Who sent the request: X-API-Key, else `Authorization: Bearer <JWT>`; a 401 (or 429 after many failures) without a valid one. */
   authenticate(req: Request, res: Response): Promise<Principal>;
   /** A credential verified lately, without any I/O (the resolve fast path). */
-  cached(req: Request): Principal | undefined;
+  cached(req: IncomingMessage): Principal | undefined;
 }
 
 function header(req: Request, name: string): string | undefined {

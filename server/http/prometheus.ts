@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/index.js';
 import type { ResolveCache } from '../deployments/resolve-cache.js';
@@ -97,11 +97,12 @@ export class OperatorMetrics {
    * Counts a request when it ends (answered, or the client gone). A request no route matched is either
    * a resolve answered by the fast path ahead of the router (app.ts sets `res.locals.fastPath`), or an unknown path.
    */
-  observe(req: Request, res: Response): void {
+  /** `fastPath`: answered before Express, from the resolve cache. */
+  observe(req: IncomingMessage, res: ServerResponse, fastPath = false): void {
     const started = process.hrtime.bigint();
     res.once('close', () => {
-      const matched = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof matched === 'string' ? matched : res.locals.fastPath === true ? RESOLVE_ROUTE : 'unmatched';
+      const matched = (req as { route?: { path?: unknown } }).route?.path;
+      const route = fastPath ? RESOLVE_ROUTE : typeof matched === 'string' ? matched : 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requests.inc({ method: req.method, route, status: res.statusCode });
       this.duration.observe({ method: req.method, route }, seconds);

@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
 /**
@@ -6,15 +6,16 @@ import type { Logger } from 'pino';
  * with pino-http: pino-http builds a child logger per request, which cost
  * about a third of the resolve route's CPU in bench/resolve.
  */
-export function requestLog(logger: Logger): (req: Request, res: Response) => void {
-  return (req, res) => {
+export function requestLog(logger: Logger): (req: IncomingMessage, res: ServerResponse, requestId: string) => void {
+  return (req, res, requestId) => {
     const started = performance.now();
     // 'close' follows 'finish' on every response, and also comes alone when the client goes away.
     res.once('close', () => {
       const line = {
-        request_id: res.getHeader('x-request-id'),
+        request_id: requestId,
         method: req.method,
-        url: req.originalUrl,
+        // Express sets originalUrl (before its routing rewrites url); answers sent before Express have only url.
+        url: (req as { originalUrl?: string }).originalUrl ?? req.url,
         status: res.writableFinished ? res.statusCode : 499, // 499: the client went away first
         ms: Math.round((performance.now() - started) * 100) / 100,
       };

@@ -1,5 +1,6 @@
 import type { Queryable, Transaction } from '../db/index.js';
 import { json, listParam, stringArray, timestamp } from '../db/values.js';
+import type { Include, MessageTemplate } from './schemas.js';
 
 export interface PromptRow {
   id: string;
@@ -15,7 +16,15 @@ export interface VersionRow {
   id: string;
   prompt_id: string;
   version_number: number;
+  type: 'text' | 'chat';
+  /** With the full version: the template ('' for chat). */
   content?: string;
+  /** With the full version: a chat prompt's message templates (null for text). */
+  messages?: MessageTemplate[] | null;
+  /** The model configuration beyond model, temperature and max_tokens (which have their own columns). */
+  config: Record<string, unknown>;
+  input_schema: Record<string, unknown> | null;
+  includes: Include[];
   content_hash: string;
   model: string;
   temperature: number;
@@ -38,7 +47,9 @@ export interface ActiveDeployment {
 
 const PROMPT_COLUMNS = 'id, name, description, tags, created_at, created_by, updated_at';
 const VERSION_SUMMARY_COLUMNS =
-  'id, prompt_id, version_number, content_hash, model, temperature, max_tokens, variables, metadata, message, created_at, created_by';
+  'id, prompt_id, version_number, type, config, input_schema, includes, content_hash, model, temperature, max_tokens, variables, metadata, message, created_at, created_by';
+/** The summary and the templates. */
+const VERSION_COLUMNS = `${VERSION_SUMMARY_COLUMNS}, content, messages`;
 
 function toPrompt(r: Record<string, unknown>): PromptRow {
   return {
@@ -57,7 +68,12 @@ export function toVersion(r: Record<string, unknown>): VersionRow {
     id: String(r.id),
     prompt_id: String(r.prompt_id),
     version_number: Number(r.version_number),
+    type: r.type === 'chat' ? 'chat' : 'text',
     ...(r.content !== undefined ? { content: String(r.content) } : {}),
+    ...(r.messages !== undefined ? { messages: (json(r.messages) as MessageTemplate[] | null) ?? null } : {}),
+    config: (json(r.config) as Record<string, unknown> | null) ?? {},
+    input_schema: (json(r.input_schema) as Record<string, unknown> | null) ?? null,
+    includes: (json(r.includes) as Include[] | null) ?? [],
     content_hash: String(r.content_hash),
     model: String(r.model),
     temperature: Number(r.temperature),
@@ -177,12 +193,13 @@ export async function nextVersionNumber(tx: Transaction, promptId: string): Prom
 
 export async function insertVersion(
   tx: Transaction,
-  v: Omit<VersionRow, 'id' | 'created_at' | 'content'> & { content: string },
+  v: Omit<VersionRow, 'id' | 'created_at' | 'content' | 'messages'> & { content: string; messages: MessageTemplate[] | null },
 ): Promise<VersionRow> {
   const row = await tx.get<Record<string, unknown>>(
-    `INSERT INTO prompt_versions (prompt_id, version_number, content, content_hash, model, temperature, max_tokens, variables, metadata, message, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     RETURNING ${VERSION_SUMMARY_COLUMNS}, content`,
+    `INSERT INTO prompt_versions (prompt_id, version_number, content, content_hash, model, temperature, max_tokens, variables, metadata, message, created_by,
+                                  type, messages, config, input_schema, includes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     RETURNING ${VERSION_COLUMNS}`,
     [
       v.prompt_id,
       v.version_number,
@@ -195,8 +212,19 @@ export async function insertVersion(
       JSON.stringify(v.metadata),
       v.message,
       v.created_by,
+      v.type,
+      v.messages === null ? null : JSON.stringify(v.messages),
+      JSON.stringify(v.config),
+      v.input_schema === null ? null : JSON.stringify(v.input_schema),
+      JSON.stringify(v.includes),
     ],
   );
+  for (const inc of v.includes) {
+    await tx.run(
+      `INSERT INTO prompt_version_includes (prompt_version_id, ref, included_prompt, pinned_version, pinned_environment) VALUES ($1, $2, $3, $4, $5)`,
+      [row!.id, inc.ref, inc.prompt, inc.version, inc.environment],
+    );
+  }
   return toVersion(row!);
 }
 
@@ -212,8 +240,77 @@ export async function listVersions(db: Queryable, promptId: string, f: { before?
 
 export async function getVersion(db: Queryable, promptId: string, number: number): Promise<VersionRow | undefined> {
   const row = await db.get<Record<string, unknown>>(
-    `SELECT ${VERSION_SUMMARY_COLUMNS}, content FROM prompt_versions WHERE prompt_id = $1 AND version_number = $2`,
+    `SELECT ${VERSION_COLUMNS} FROM prompt_versions WHERE prompt_id = $1 AND version_number = $2`,
     [promptId, number],
   );
   return row && toVersion(row);
+}
+
+/** A version of a partial, by the included prompt's name, with its template. */
+export interface PartialVersion {
+  prompt: string;
+  version_id: string;
+  version: number;
+  type: 'text' | 'chat';
+  content: string;
+  includes: Include[];
+}
+
+const PARTIAL_SELECT = `SELECT p.name, v.id, v.version_number, v.type, v.content, v.includes FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id`;
+
+function toPartial(r: Record<string, unknown>): PartialVersion {
+  return {
+    prompt: String(r.name),
+    version_id: String(r.id),
+    version: Number(r.version_number),
+    type: r.type === 'chat' ? 'chat' : 'text',
+    content: String(r.content),
+    includes: (json(r.includes) as Include[] | null) ?? [],
+  };
+}
+
+/** Version `number` of the prompt named `name`. */
+export async function partialByNumber(db: Queryable, name: string, number: number): Promise<PartialVersion | undefined> {
+  const r = await db.get<Record<string, unknown>>(`${PARTIAL_SELECT} WHERE p.name = $1 AND v.version_number = $2`, [name, number]);
+  return r && toPartial(r);
+}
+
+/** The latest version of the prompt named `name`. */
+export async function partialLatest(db: Queryable, name: string): Promise<PartialVersion | undefined> {
+  const r = await db.get<Record<string, unknown>>(`${PARTIAL_SELECT} WHERE p.name = $1 ORDER BY v.version_number DESC LIMIT 1`, [name]);
+  return r && toPartial(r);
+}
+
+/** The versions of the prompt named `name` live in `environment` (null: in any environment). */
+export async function partialLive(db: Queryable, name: string, environment: string | null): Promise<PartialVersion[]> {
+  const rows = await db.all<Record<string, unknown>>(
+    `${PARTIAL_SELECT} JOIN prompt_deployments d ON d.prompt_version_id = v.id AND d.is_active
+      WHERE p.name = $1 AND ($2::text IS NULL OR d.environment = $2::text) ORDER BY v.version_number`,
+    [name, environment],
+  );
+  const seen = new Set<string>();
+  return rows.map(toPartial).filter((v) => !seen.has(v.version_id) && seen.add(v.version_id));
+}
+
+/** The versions that include the prompt named `name`, with the environments each is live in. */
+export async function usedBy(db: Queryable, name: string): Promise<Array<{ prompt: string; version: number; ref: string; live_in: string[] }>> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT p.name, v.version_number, i.ref, d.environment
+       FROM prompt_version_includes i
+       JOIN prompt_versions v ON v.id = i.prompt_version_id
+       JOIN prompts p ON p.id = v.prompt_id
+       LEFT JOIN prompt_deployments d ON d.prompt_version_id = v.id AND d.is_active
+      WHERE i.included_prompt = $1
+      ORDER BY p.name, v.version_number, i.ref, d.environment`,
+    [name],
+  );
+  const out: Array<{ prompt: string; version: number; ref: string; live_in: string[] }> = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    const [prompt, version, ref] = [String(r.name), Number(r.version_number), String(r.ref)];
+    const entry = last && last.prompt === prompt && last.version === version && last.ref === ref ? last : undefined;
+    const target = entry ?? out[out.push({ prompt, version, ref, live_in: [] }) - 1]!;
+    if (r.environment !== null && r.environment !== undefined) target.live_in.push(String(r.environment));
+  }
+  return out;
 }

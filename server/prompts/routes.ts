@@ -2,7 +2,7 @@ import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
 import type { DeploymentService } from '../deployments/service.js';
-import type { PromptService } from './service.js';
+import type { PromptService, RenderOutput, RenderSource } from './service.js';
 import {
   createdVersionSchema,
   createVersionBody,
@@ -14,12 +14,31 @@ import {
   renderBody,
   renderResultSchema,
   updatePromptBody,
+  usedByQuery,
+  usedBySchema,
   versionParams,
   versionSchema,
   versionSummarySchema,
 } from './schemas.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
+
+function renderAnswer(source: RenderSource, config: Record<string, unknown>, environment: string | null, out: RenderOutput) {
+  return {
+    type: source.type,
+    rendered: out.rendered,
+    messages: out.messages,
+    prompt: source.prompt,
+    version: source.version,
+    version_id: source.version_id,
+    environment,
+    model: config.model as string,
+    temperature: config.temperature as number,
+    max_tokens: config.max_tokens as number,
+    config,
+    partials_used: out.partials_used,
+  };
+}
 
 export function promptRoutes(prompts: PromptService, deployments: DeploymentService): Route[] {
   return [
@@ -72,7 +91,9 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       responses: {
         201: { description: 'The new version', schema: createdVersionSchema },
         200: { description: 'With ?idempotent=true: the existing identical version', schema: createdVersionSchema },
-        400: err('Invalid input'),
+        400: err(
+          'Invalid input, naming the field: an invalid JSON Schema (invalid_schema, with its path), a partial reference to a missing prompt or version (invalid_reference), a cycle of partials (reference_cycle) or partials nested too deep (reference_too_deep)',
+        ),
         409: err('Identical to an existing version (the message names it)'),
         422: err('The template has a syntax error (with line and column), or is beyond a limit (template_too_large)'),
       },
@@ -117,30 +138,36 @@ export function promptRoutes(prompts: PromptService, deployments: DeploymentServ
       body: renderBody,
       responses: {
         200: { description: 'The rendered text', schema: renderResultSchema },
+        400: err('Invalid input: variables not matching the input schema (invalid_variables, naming the field), a bad placeholder message'),
         404: err('No such prompt or version, or nothing deployed'),
-        422: err('A variable is missing or unusable (the message names it), or the render ran out of its budget (render_too_large)'),
+        422: err(
+          'A variable is missing or unusable (the message names it), the render ran out of its budget (render_too_large), or a partial cannot be resolved (partial_unavailable)',
+        ),
       },
       async handler({ params, body }) {
-        let source: { id: string; number: number; content: string; model: string; temperature: number; max_tokens: number };
-        let environment: string | null = null;
         if (body.version !== undefined) {
-          const v = await prompts.getVersion(params.name, body.version);
-          source = { id: v.version_id, number: v.version, content: v.content!, model: v.model, temperature: v.temperature, max_tokens: v.max_tokens };
-        } else {
-          environment = body.environment ?? 'production';
-          const r = await deployments.resolve(params.name, environment);
-          source = { id: r.version_id, number: r.version_number, content: r.content, model: r.model, temperature: r.temperature, max_tokens: r.max_tokens };
+          const { source, config } = await prompts.renderSource(params.name, body.version);
+          const out = await prompts.renderVersion(source, body, { mode: { latest: true } });
+          return renderAnswer(source, config, null, out);
         }
-        return {
-          rendered: await prompts.render(source.id, source.content, body.variables),
-          prompt: params.name,
-          version: source.number,
-          version_id: source.id,
-          environment,
-          model: source.model,
-          temperature: source.temperature,
-          max_tokens: source.max_tokens,
-        };
+        const environment = body.environment ?? 'production';
+        const live = await deployments.live(params.name, environment);
+        const out = await prompts.renderVersion(live.source, body, live.partials);
+        return renderAnswer(live.source, live.config, environment, out);
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/prompts/:name/used-by',
+      summary: 'The versions that include this prompt as a partial, and where each is live (with environment: only those live there)',
+      tag: 'versions',
+      scope: 'read',
+      params: nameParams,
+      query: usedByQuery,
+      responses: { 200: { description: 'The including versions', schema: usedBySchema }, 404: err('No such prompt') },
+      async handler({ params, query }) {
+        if (query.environment) deployments.assertEnvironment(query.environment);
+        return { data: await prompts.usedBy(params.name, query.environment) };
       },
     }),
   ];

@@ -4,20 +4,137 @@ import { cursorParam, environmentName, flag, jsonObject, limit, positiveInt, pro
 export const nameParams = z.object({ name: promptName });
 export const versionParams = z.object({ name: promptName, version: positiveInt });
 
+export const ROLES = ['system', 'user', 'assistant', 'tool'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A chat message template `{role, content}`, or a placeholder `{type: "placeholder", name}` filled at render time. */
+export const messageTemplate = z
+  .object({
+    role: z.enum(ROLES, { error: `role is one of ${ROLES.join(', ')}` }).optional(),
+    content: text(1_000_000).optional(),
+    type: z.literal('placeholder', { error: 'type is "placeholder" (or leave it out for a {role, content} message)' }).optional(),
+    name: z
+      .string()
+      .max(100, 'a placeholder name is at most 100 characters')
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a placeholder name is letters, digits and _, not starting with a digit')
+      .optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.type === 'placeholder') {
+      if (m.name === undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'a placeholder needs a name' });
+      if (m.role !== undefined) ctx.addIssue({ code: 'custom', path: ['role'], message: 'a placeholder has no role' });
+      if (m.content !== undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'a placeholder has no content' });
+      return;
+    }
+    if (m.role === undefined) ctx.addIssue({ code: 'custom', path: ['role'], message: `role is required: one of ${ROLES.join(', ')}` });
+    if (m.content === undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required (a template)' });
+    if (m.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'name is for placeholders ({"type": "placeholder", "name": …})' });
+  });
+export type MessageTemplate = { role: Role; content: string } | { type: 'placeholder'; name: string };
+
+const jsonSchemaObject = z.record(z.string(), z.unknown());
+const functionName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'a function name is letters, digits, _ and -');
+
+/** The model configuration: known keys are checked, other keys are kept as given (provider-specific). */
+export const configSchema = z
+  .looseObject({
+    model: text(100).min(1).optional(),
+    temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').optional(),
+    top_p: z.number().min(0, 'top_p is 0 to 1').max(1, 'top_p is 0 to 1').optional(),
+    max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).optional(),
+    stop: z.union([text(1000), z.array(text(1000)).max(16, 'at most 16 stop sequences')], { error: 'stop is a string or a list of strings' }).optional(),
+    seed: z.number().int('seed is a whole number').optional(),
+    presence_penalty: z.number().min(-2, 'presence_penalty is -2 to 2').max(2, 'presence_penalty is -2 to 2').optional(),
+    frequency_penalty: z.number().min(-2, 'frequency_penalty is -2 to 2').max(2, 'frequency_penalty is -2 to 2').optional(),
+    tools: z
+      .array(
+        z.looseObject({
+          type: z.literal('function', { error: 'a tool\'s type is "function"' }),
+          function: z.looseObject({ name: functionName, description: text(10_000).optional(), parameters: jsonSchemaObject.optional() }),
+        }),
+      )
+      .max(128, 'at most 128 tools')
+      .optional(),
+    tool_choice: z
+      .union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: functionName }) })], {
+        error: 'tool_choice is "auto", "none", "required" or {"type": "function", "function": {"name": …}}',
+      })
+      .optional(),
+    response_format: z
+      .discriminatedUnion(
+        'type',
+        [
+          z.object({ type: z.literal('text') }).strict(),
+          z.object({ type: z.literal('json_object') }).strict(),
+          z
+            .object({
+              type: z.literal('json_schema'),
+              json_schema: z
+                .object({ name: functionName, description: text(10_000).optional(), schema: jsonSchemaObject, strict: z.boolean().optional() })
+                .strict(),
+            })
+            .strict(),
+        ],
+        { error: 'response_format.type is "text", "json_object" or "json_schema"' },
+      )
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    const choice = c.tool_choice;
+    if (choice && typeof choice === 'object' && !(c.tools ?? []).some((t) => t.function.name === choice.function.name)) {
+      ctx.addIssue({ code: 'custom', path: ['tool_choice', 'function', 'name'], message: `names "${choice.function.name}", which is not in tools` });
+    }
+    if (JSON.stringify(c).includes('\\u0000')) ctx.addIssue({ code: 'custom', message: 'must not contain NUL characters' });
+  });
+export type PromptConfig = z.output<typeof configSchema>;
+
 export const createVersionBody = z
   .object({
     /** The seed's request carries the name too; when given it must match the path. */
     name: promptName.optional(),
-    content: text(1_000_000).min(1, 'content is required'),
-    model: text(100).min(1).default('gpt-4o'),
-    temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').default(0),
-    max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).default(1000),
+    type: z.enum(['text', 'chat'], { error: 'type is "text" or "chat"' }).default('text'),
+    /** The template of a text prompt (absent for chat). */
+    content: text(1_000_000).min(1, 'content is required').optional(),
+    /** The message templates of a chat prompt. */
+    messages: z.array(messageTemplate).min(1, 'a chat prompt has at least one message').max(200, 'at most 200 messages').optional(),
+    /** Default gpt-4o (or config.model). */
+    model: text(100).min(1).optional(),
+    /** Default 0 (or config.temperature). */
+    temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').optional(),
+    /** Default 1000 (or config.max_tokens). */
+    max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).optional(),
+    config: configSchema.optional(),
+    input_schema: jsonSchemaObject.nullable().optional(),
     metadata: jsonObject.default({}),
     description: text(10_000).nullable().optional(),
     tags: z.array(tag).max(50, 'at most 50 tags').optional(),
     message: text(10_000).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.type === 'chat') {
+      if (b.content !== undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'a chat prompt has messages, not content' });
+      if (b.messages === undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'a chat prompt needs messages' });
+      const seen = new Set<string>();
+      (b.messages ?? []).forEach((m, i) => {
+        if (m.type !== 'placeholder' || m.name === undefined) return;
+        if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['messages', i, 'name'], message: `the placeholder "${m.name}" is given twice` });
+        seen.add(m.name);
+      });
+    } else {
+      if (b.content === undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required' });
+      if (b.messages !== undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'messages are for chat prompts: give "type": "chat"' });
+    }
+    if (b.input_schema && b.input_schema.type !== 'object') {
+      ctx.addIssue({ code: 'custom', path: ['input_schema', 'type'], message: 'the input schema describes the variables: "type": "object"' });
+    }
+    for (const key of ['model', 'temperature', 'max_tokens'] as const) {
+      if (b[key] !== undefined && b.config?.[key] !== undefined && b[key] !== b.config[key]) {
+        ctx.addIssue({ code: 'custom', path: ['config', key], message: `differs from ${key} (${String(b[key])}); give it once, or the same in both` });
+      }
+    }
+  });
 export type CreateVersionInput = z.output<typeof createVersionBody>;
 
 export const createVersionQuery = z.object({ idempotent: flag });
@@ -41,23 +158,50 @@ export const updatePromptBody = z
 
 export const listVersionsQuery = z.object({ limit, cursor: cursorParam });
 
+/** A message given at render time to fill a placeholder: plain text, not a template. */
+export const placeholderMessage = z
+  .looseObject({
+    role: z.enum(ROLES, { error: `role is one of ${ROLES.join(', ')}` }),
+    content: z.string({ error: 'content is a string' }),
+  });
+
 export const renderBody = z
   .object({
     variables: z.record(z.string(), z.unknown()).default({}),
+    /** Messages for each placeholder of a chat prompt, by name; a placeholder not given renders as nothing. */
+    placeholders: z.record(z.string(), z.array(placeholderMessage).max(1000, 'at most 1000 messages')).default({}),
     environment: z.string().optional(),
     version: z.number().int().min(1).max(2_147_483_647).optional(),
   })
   .strict()
   .refine((b) => !(b.environment !== undefined && b.version !== undefined), 'give environment or version, not both');
 
+export const includeSchema = z.object({
+  ref: z.string(),
+  prompt: z.string(),
+  version: z.number().int().nullable(),
+  environment: z.string().nullable(),
+});
+export type Include = z.infer<typeof includeSchema>;
+
+const storedMessageSchema = z.union([
+  z.object({ role: z.enum(ROLES), content: z.string() }),
+  z.object({ type: z.literal('placeholder'), name: z.string() }),
+]);
+export const responseConfigSchema = z.record(z.string(), z.unknown());
+
 const versionFields = {
   version_id: z.string(),
   version: z.number().int(),
   prompt: z.string(),
+  type: z.enum(['text', 'chat']),
   content_hash: z.string(),
   model: z.string(),
   temperature: z.number(),
   max_tokens: z.number().int(),
+  config: responseConfigSchema,
+  input_schema: z.record(z.string(), z.unknown()).nullable(),
+  includes: z.array(includeSchema),
   variables: z.array(z.string()),
   metadata: z.record(z.string(), z.unknown()),
   message: z.string().nullable(),
@@ -66,7 +210,7 @@ const versionFields = {
   environments: z.array(z.string()),
 };
 export const versionSummarySchema = z.object(versionFields);
-export const versionSchema = z.object({ ...versionFields, content: z.string() });
+export const versionSchema = z.object({ ...versionFields, content: z.string().nullable(), messages: z.array(storedMessageSchema).nullable() });
 export const createdVersionSchema = versionSchema.extend({ created: z.boolean() });
 
 export const promptSchema = z.object({
@@ -81,8 +225,17 @@ export const promptSchema = z.object({
   environments: z.record(z.string(), z.object({ version: z.number().int(), deployed_at: z.string(), deployed_by: z.string() })),
 });
 
+export const partialUsedSchema = z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string() });
+export type PartialUsed = z.infer<typeof partialUsedSchema>;
+
 export const renderResultSchema = z.object({
-  rendered: z.string(),
+  type: z.enum(['text', 'chat']),
+  /** Text prompts: the rendered text; chat prompts: null. */
+  rendered: z.string().nullable(),
+  /** Chat prompts: the messages in order, placeholders filled, partials expanded; text prompts: null. */
+  messages: z.array(z.looseObject({ role: z.string(), content: z.string() })).nullable(),
+  config: responseConfigSchema,
+  partials_used: z.array(partialUsedSchema),
   prompt: z.string(),
   version: z.number().int(),
   version_id: z.string(),
@@ -90,4 +243,10 @@ export const renderResultSchema = z.object({
   model: z.string(),
   temperature: z.number(),
   max_tokens: z.number().int(),
+});
+
+export const usedByQuery = z.object({ environment: environmentName.optional() });
+
+export const usedBySchema = z.object({
+  data: z.array(z.object({ prompt: z.string(), version: z.number().int(), ref: z.string(), live_in: z.array(z.string()) })),
 });

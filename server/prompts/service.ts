@@ -4,15 +4,63 @@ import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
 import { invalid, notFound, conflict } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
+import { TemplateError } from '../templates/errors.js';
 import type { TemplatePool } from '../templates/pool.js';
+import { checkJsonSchema, validateVariables } from './json-schemas.js';
+import { checkIncludes, parseRef, resolvePartials, type ResolvedPartials, type ResolveMode } from './partials.js';
+import type { KeyedSource } from '../templates/render-worker.js';
 import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
 import type { z } from 'zod';
-import type { CreateVersionInput, promptSchema, versionSummarySchema } from './schemas.js';
+import type { CreateVersionInput, Include, MessageTemplate, PartialUsed, PromptConfig, promptSchema, versionSummarySchema } from './schemas.js';
 
 /** The API's shapes, from the schemas the OpenAPI document is built from. */
 export type PromptView = z.infer<typeof promptSchema>;
-export type VersionView = z.infer<typeof versionSummarySchema> & { content?: string };
+export type VersionView = z.infer<typeof versionSummarySchema> & { content?: string | null; messages?: MessageTemplate[] | null };
+
+/** The settings that have their own columns (the seed's); the rest of config is stored as given. */
+const MIRRORED = ['model', 'temperature', 'max_tokens'] as const;
+const DEFAULTS = { model: 'gpt-4o', temperature: 0, max_tokens: 1000 } as const;
+
+/** config as answered: the stored keys with model, temperature and max_tokens mirrored in. */
+export function fullConfig(v: { config: Record<string, unknown>; model: string; temperature: number; max_tokens: number }): Record<string, unknown> {
+  return { ...v.config, model: v.model, temperature: v.temperature, max_tokens: v.max_tokens };
+}
+
+/**
+ * The content hash: a text version with no config beyond the seed's settings and no input schema
+ * hashes its content alone (as the seed's versions always have); anything else hashes the whole
+ * version (type, content or messages, config, input schema) as canonical JSON.
+ */
+export function contentHash(v: {
+  type: 'text' | 'chat';
+  content: string;
+  messages: MessageTemplate[] | null;
+  config: Record<string, unknown>;
+  input_schema: Record<string, unknown> | null;
+}): string {
+  if (v.type === 'text' && Object.keys(v.config).length === 0 && v.input_schema === null) return sha256(v.content);
+  const body = v.type === 'text' ? { content: v.content } : { messages: v.messages };
+  return sha256(canonicalJson({ type: v.type, ...body, config: v.config, input_schema: v.input_schema }));
+}
+
+/** What a render needs of a version, wherever it came from (a version number, or what is live). */
+export interface RenderSource {
+  prompt: string;
+  version_id: string;
+  version: number;
+  type: 'text' | 'chat';
+  content: string;
+  messages: MessageTemplate[] | null;
+  input_schema: Record<string, unknown> | null;
+  includes: Include[];
+}
+
+export interface RenderOutput {
+  rendered: string | null;
+  messages: Array<Record<string, unknown> & { role: string; content: string }> | null;
+  partials_used: PartialUsed[];
+}
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -35,11 +83,16 @@ export function versionView(promptName: string, v: VersionRow, environments: str
     version_id: v.id,
     version: v.version_number,
     prompt: promptName,
-    ...(v.content !== undefined ? { content: v.content } : {}),
+    type: v.type,
+    ...(v.content !== undefined ? { content: v.type === 'chat' ? null : v.content } : {}),
+    ...(v.messages !== undefined ? { messages: v.messages } : {}),
     content_hash: v.content_hash,
     model: v.model,
     temperature: v.temperature,
     max_tokens: v.max_tokens,
+    config: fullConfig(v),
+    input_schema: v.input_schema,
+    includes: v.includes,
     variables: v.variables,
     metadata: v.metadata,
     message: v.message,
@@ -49,7 +102,7 @@ export function versionView(promptName: string, v: VersionRow, environments: str
   };
 }
 
-function sameSettings(v: VersionRow, input: CreateVersionInput): boolean {
+function sameSettings(v: VersionRow, input: { model: string; temperature: number; max_tokens: number; metadata: Record<string, unknown> }): boolean {
   return (
     v.model === input.model &&
     v.temperature === input.temperature &&
@@ -58,8 +111,55 @@ function sameSettings(v: VersionRow, input: CreateVersionInput): boolean {
   );
 }
 
+/** Every JSON Schema a version carries, compiled once to refuse a broken one (400 invalid_schema naming its path). */
+function checkSchemas(config: PromptConfig | undefined, inputSchema: Record<string, unknown> | null | undefined): void {
+  (config?.tools ?? []).forEach((tool, i) => {
+    if (tool.function.parameters !== undefined) checkJsonSchema(tool.function.parameters, `config.tools[${i}].function.parameters`);
+  });
+  const format = config?.response_format;
+  if (format?.type === 'json_schema') checkJsonSchema(format.json_schema.schema, 'config.response_format.json_schema.schema');
+  if (inputSchema) checkJsonSchema(inputSchema, 'input_schema');
+}
+
+const isPlaceholder = (m: MessageTemplate): m is { type: 'placeholder'; name: string } => 'type' in m && m.type === 'placeholder';
+
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+interface RenderPlan {
+  /** The templates to render, each keyed for the workers' caches. */
+  templates: KeyedSource[];
+  placeholders: Set<string>;
+}
+
+// Sources from the resolve cache are the same objects render after render: what is derived from them is kept with them.
+const plans = new WeakMap<RenderSource, RenderPlan>();
+const partialPlans = new WeakMap<ResolvedPartials, Record<string, KeyedSource>>();
+
+function renderPlan(source: RenderSource): RenderPlan {
+  let plan = plans.get(source);
+  if (!plan) {
+    const list = source.messages ?? [];
+    plan = {
+      templates:
+        source.type === 'text'
+          ? [{ key: source.version_id, source: source.content }]
+          : list.flatMap((m, i) => (isPlaceholder(m) ? [] : [{ key: `${source.version_id}#${i}`, source: m.content }])),
+      placeholders: new Set(list.filter(isPlaceholder).map((m) => m.name)),
+    };
+    plans.set(source, plan);
+  }
+  return plan;
+}
+
+function partialPlan(resolved: ResolvedPartials): Record<string, KeyedSource> {
+  let plan = partialPlans.get(resolved);
+  if (!plan) {
+    plan = Object.fromEntries(Object.entries(resolved.partials).map(([ref, p]) => [ref, { key: p.version_id, source: p.content }]));
+    partialPlans.set(resolved, plan);
+  }
+  return plan;
 }
 
 /** Prompts and their immutable versions. */
@@ -68,7 +168,31 @@ export class PromptService {
     private readonly db: Database,
     private readonly feed: ChangeFeed,
     private readonly templates: TemplatePool,
+    private readonly environments: readonly string[] = ['dev', 'staging', 'production'],
   ) {}
+
+  /**
+   * Compiles every template of a version in a worker (limits, syntax, helpers): the root variables
+   * of all of them, in order of first use, and the partial references. A fault in a chat message
+   * names it (`messages[2].content: …`).
+   */
+  private async compileVersion(type: 'text' | 'chat', content: string, messages: MessageTemplate[] | null): Promise<{ variables: string[]; includes: Include[] }> {
+    const indexed = type === 'chat' ? (messages ?? []).flatMap((m, i) => (isPlaceholder(m) ? [] : [{ i, source: m.content }])) : [{ i: -1, source: content }];
+    let infos;
+    try {
+      infos = await this.templates.compileMany(indexed.map((t) => t.source));
+    } catch (err) {
+      if (err instanceof TemplateError && type === 'chat' && typeof err.details.index === 'number') {
+        const field = `messages[${indexed[err.details.index]!.i}].content`;
+        const { index: _index, ...details } = err.details;
+        throw new TemplateError(err.code, `${field}: ${err.message}`, { ...details, field });
+      }
+      throw err;
+    }
+    const variables = [...new Set(infos.flatMap((t) => t.variables))];
+    const refs = [...new Set(infos.flatMap((t) => t.partials))];
+    return { variables, includes: refs.map(parseRef) };
+  }
 
   async requirePrompt(name: string): Promise<PromptRow> {
     const prompt = await repo.findPrompt(this.db, name);
@@ -90,9 +214,21 @@ export class PromptService {
     if (input.name !== undefined && input.name !== name) {
       throw invalid('name_mismatch', `the body names "${input.name}" but the path names "${name}"`);
     }
+    const config: Record<string, unknown> = { ...(input.config ?? {}) };
+    const settings = {
+      model: input.model ?? input.config?.model ?? DEFAULTS.model,
+      temperature: input.temperature ?? input.config?.temperature ?? DEFAULTS.temperature,
+      max_tokens: input.max_tokens ?? input.config?.max_tokens ?? DEFAULTS.max_tokens,
+      metadata: input.metadata,
+    };
+    for (const key of MIRRORED) delete config[key];
+    checkSchemas(input.config, input.input_schema);
+    const content = input.type === 'chat' ? '' : input.content!;
+    const messages = input.type === 'chat' ? (input.messages as MessageTemplate[]) : null;
+    const inputSchema = input.input_schema ?? null;
     // Refuse a broken or oversized template before touching the database (compiled in a worker).
-    const variables = await this.templates.compile(input.content);
-    const contentHash = sha256(input.content);
+    const { variables, includes } = await this.compileVersion(input.type, content, messages);
+    const hash = contentHash({ type: input.type, content, messages, config, input_schema: inputSchema });
     const tags = input.tags ? [...new Set(input.tags)] : undefined;
 
     return this.db.transaction(async (tx) => {
@@ -104,7 +240,10 @@ export class PromptService {
         if (!prompt) throw new Error(`prompt ${name} vanished while being created`);
       }
 
-      const identical = (await repo.versionsWithHash(tx, prompt.id, contentHash)).find((v) => sameSettings(v, input));
+      // Read inside the transaction: the partials' state the check sees is the one the version is created against.
+      await checkIncludes(tx, name, includes, this.environments);
+
+      const identical = (await repo.versionsWithHash(tx, prompt.id, hash)).find((v) => sameSettings(v, settings));
       if (identical) {
         if (opts.idempotent) {
           const full = await repo.getVersion(tx, prompt.id, identical.version_number);
@@ -128,11 +267,16 @@ export class PromptService {
       const version = await repo.insertVersion(tx, {
         prompt_id: prompt.id,
         version_number: number,
-        content: input.content,
-        content_hash: contentHash,
-        model: input.model,
-        temperature: input.temperature,
-        max_tokens: input.max_tokens,
+        type: input.type,
+        content,
+        messages,
+        config,
+        input_schema: inputSchema,
+        includes,
+        content_hash: hash,
+        model: settings.model,
+        temperature: settings.temperature,
+        max_tokens: settings.max_tokens,
         variables,
         metadata: input.metadata,
         message: input.message ?? null,
@@ -142,7 +286,7 @@ export class PromptService {
         action: 'version.created',
         prompt: name,
         targetId: version.id,
-        details: { version: number, content_hash: contentHash, model: input.model },
+        details: { version: number, content_hash: hash, model: settings.model, type: input.type },
       });
       await this.feed.publish(tx, { type: 'version.created', prompt: name, version: number });
       return { version: versionView(name, version, []), created: true };
@@ -209,5 +353,56 @@ export class PromptService {
   /** Renders in the template pool, where compiled templates are cached by version id: a version's content never changes. */
   render(versionId: string, content: string, variables: Record<string, unknown>): Promise<string> {
     return this.templates.render(versionId, content, variables);
+  }
+
+  /** The version `number` of `name` as a render source. */
+  async renderSource(name: string, number: number): Promise<{ source: RenderSource; config: Record<string, unknown> }> {
+    const prompt = await this.requirePrompt(name);
+    const v = await repo.getVersion(this.db, prompt.id, number);
+    if (!v) throw notFound('version_not_found', `"${name}" has no version ${number}`, { prompt: name, version: number });
+    return {
+      source: { prompt: name, version_id: v.id, version: v.version_number, type: v.type, content: v.content!, messages: v.messages ?? null, input_schema: v.input_schema, includes: v.includes },
+      config: fullConfig(v),
+    };
+  }
+
+  /**
+   * Renders a version strictly: variables checked against its input schema (defaults applied), partials
+   * resolved for `mode` (unless given, already resolved), placeholders filled. Text answers `rendered`,
+   * chat answers `messages`; both say which partial versions went in.
+   */
+  async renderVersion(
+    source: RenderSource,
+    given: { variables: Record<string, unknown>; placeholders: Record<string, Array<{ role: string; content: string }>> },
+    partials: { mode: ResolveMode } | ResolvedPartials,
+  ): Promise<RenderOutput> {
+    const variables = source.input_schema ? structuredClone(given.variables) : given.variables;
+    if (source.input_schema) validateVariables(source.version_id, source.input_schema, variables);
+    const plan = renderPlan(source);
+    for (const name of Object.keys(given.placeholders)) {
+      if (!plan.placeholders.has(name)) {
+        throw invalid('unknown_placeholder', `placeholders.${name}: "${source.prompt}" version ${source.version} has no placeholder "${name}"`, { field: `placeholders.${name}` });
+      }
+    }
+    const resolved = 'mode' in partials ? await resolvePartials(this.db, source.includes, partials.mode) : partials;
+    const partialSources = partialPlan(resolved);
+    if (source.type === 'text') {
+      const rendered =
+        source.includes.length === 0
+          ? await this.templates.render(source.version_id, source.content, variables)
+          : (await this.templates.renderMany(plan.templates, partialSources, variables))[0]!;
+      return { rendered, messages: null, partials_used: resolved.used };
+    }
+    const outputs = await this.templates.renderMany(plan.templates, partialSources, variables);
+    let next = 0;
+    const messages = (source.messages ?? []).flatMap((m) => (isPlaceholder(m) ? (given.placeholders[m.name] ?? []) : [{ role: m.role, content: outputs[next++]! }]));
+    return { rendered: null, messages, partials_used: resolved.used };
+  }
+
+  /** Which versions include the prompt `name` (with environment: only those live there). */
+  async usedBy(name: string, environment?: string): Promise<Array<{ prompt: string; version: number; ref: string; live_in: string[] }>> {
+    await this.requirePrompt(name);
+    const rows = await repo.usedBy(this.db, name);
+    return environment === undefined ? rows : rows.filter((r) => r.live_in.includes(environment));
   }
 }

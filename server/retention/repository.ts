@@ -94,7 +94,8 @@ export async function applyBatch(tx: Transaction, p: PolicyRow, cutoff: string, 
     p.action === 'delete'
       ? await tx.all<{ executed_at: unknown }>(`DELETE FROM prompt_executions WHERE id IN (${batch}) RETURNING executed_at`, values)
       : await tx.all<{ executed_at: unknown }>(
-          `UPDATE prompt_executions SET input_variables = NULL, rendered_prompt = NULL, response = NULL, redacted_at = $9::timestamptz
+          `UPDATE prompt_executions SET input_variables = NULL, rendered_prompt = NULL, response = NULL,
+                  messages = NULL, response_messages = NULL, tool_calls = NULL, redacted_at = $9::timestamptz
             WHERE id IN (${batch}) RETURNING executed_at`,
           [...values, new Date().toISOString()],
         );

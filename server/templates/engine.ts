@@ -175,6 +175,8 @@ interface Scope {
 class Analyzer {
   readonly variables: string[] = [];
   readonly occurrences: VariableOccurrence[] = [];
+  /** Partial references (`{{> name}}`, `{{> "name@3"}}`) as written, in order of first use. */
+  readonly partials: string[] = [];
   private readonly seen = new Set<string>();
 
   private addVariable(name: string, path: PathExpression): void {
@@ -298,10 +300,20 @@ class Analyzer {
         this.program(b.inverse, scope);
         return;
       }
-      case 'PartialStatement':
+      case 'PartialStatement': {
+        // {{> name}} or {{> "name@3"}}: another prompt's text, in the current context. No arguments, no dynamic names.
+        const p = node as hbs.AST.PartialStatement;
+        const [line, column] = position(node);
+        const name = p.name as Expression;
+        const ref = isPath(name) && !name.data && name.depth === 0 ? name.original : name.type === 'StringLiteral' ? (name as hbs.AST.StringLiteral).value : undefined;
+        if (ref === undefined || ref === '') throw unsupported('a partial name other than {{> name}} or {{> "name@version"}}', line, column);
+        if (p.params.length > 0 || (p.hash?.pairs.length ?? 0) > 0) throw unsupported(`arguments to the partial "${ref}"`, line, column);
+        if (!this.partials.includes(ref)) this.partials.push(ref);
+        return;
+      }
       case 'PartialBlockStatement': {
         const [line, column] = position(node);
-        throw unsupported('a partial', line, column);
+        throw unsupported('a partial block ({{#> …}})', line, column);
       }
       case 'DecoratorBlock':
       case 'Decorator': {
@@ -333,18 +345,69 @@ export interface VariableOccurrence {
 export interface CompiledTemplate {
   /** Root variables in order of first use. */
   readonly variables: readonly string[];
-  /** Renders strictly: throws TemplateError naming a missing or unusable variable, or render_too_large past a budget. */
-  render(variables: Record<string, unknown>): string;
+  /** Partial references as written (`safety`, `safety@3`), in order of first use. */
+  readonly partials: readonly string[];
+  /**
+   * Renders strictly: throws TemplateError naming a missing or unusable variable, or render_too_large past a budget.
+   * `partials` holds a compiled template for every reference the template (and the partials it includes) makes.
+   */
+  render(variables: Record<string, unknown>, partials?: Readonly<Record<string, CompiledTemplate>>): string;
 }
 
-function analyze(source: string, limits: TemplateLimits): { program: Program; variables: string[]; occurrences: VariableOccurrence[] } {
+type HandlebarsTemplate = (context: unknown, options?: Handlebars.RuntimeOptions) => string;
+/** The compiled Handlebars function behind each CompiledTemplate, for registering it as a partial. */
+const functions = new WeakMap<CompiledTemplate, HandlebarsTemplate>();
+
+function runtimePartials(partials: Readonly<Record<string, CompiledTemplate>>): Record<string, HandlebarsTemplate> {
+  const out: Record<string, HandlebarsTemplate> = {};
+  for (const [ref, template] of Object.entries(partials)) out[ref] = functions.get(template)!;
+  return out;
+}
+
+function missingPartial(ref: string): HandlebarsTemplate {
+  return () => {
+    throw new TemplateError('missing_partial', `the partial "${ref}" was not given`, { partial: ref });
+  };
+}
+
+/**
+ * Renders several templates (a chat prompt's messages) against the same variables and partials,
+ * under one render budget: the limits hold for the whole prompt, not for each message.
+ */
+export function renderTemplates(
+  templates: readonly CompiledTemplate[],
+  data: Record<string, unknown>,
+  partials: Readonly<Record<string, CompiledTemplate>>,
+  given: Partial<TemplateLimits> = {},
+): string[] {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
+  }
+  const limits = templateLimits(given);
+  const outer = budget;
+  budget = new RenderBudget(limits);
+  try {
+    const runtime = runtimePartials(partials);
+    // A reference left out is an error that names it (Handlebars' own message would not).
+    for (const t of templates) for (const ref of t.partials) runtime[ref] ??= missingPartial(ref);
+    const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: runtime };
+    const outputs = templates.map((t) => functions.get(t)!(data, options));
+    // One text's check covers the total: the budget is the prompt's.
+    budget.finish(outputs.join(''));
+    return outputs;
+  } finally {
+    budget = outer;
+  }
+}
+
+function analyze(source: string, limits: TemplateLimits): { program: Program; variables: string[]; occurrences: VariableOccurrence[]; partials: string[] } {
   // Before the parser: it is slow on many tags and quadratic on deep nesting.
   checkTemplateSize(source, limits);
   return withinStack(limits, () => {
     const program = parse(source);
     const analyzer = new Analyzer();
     analyzer.program(program, { depth: 0, locals: new Set() });
-    return { program, variables: analyzer.variables, occurrences: analyzer.occurrences };
+    return { program, variables: analyzer.variables, occurrences: analyzer.occurrences, partials: analyzer.partials };
   });
 }
 
@@ -382,12 +445,13 @@ export function analyzeTemplate(source: string, limits: Partial<TemplateLimits> 
  */
 export function compileTemplate(source: string, given: Partial<TemplateLimits> = {}): CompiledTemplate {
   const limits = templateLimits(given);
-  const { program, variables } = analyze(source, limits);
+  const { program, variables, partials } = analyze(source, limits);
   const render = env.compile(program as unknown as string, COMPILE_OPTIONS);
   try {
     // Handlebars compiles lazily; compile now so errors surface here, not at first render
     // (a TemplateError from rendering nothing, such as a missing variable, is expected).
-    withinStack(limits, () => (render as unknown as (ctx: unknown, opts: unknown) => string)({}, { helpers: {} }));
+    const stubs = Object.fromEntries(partials.map((ref) => [ref, () => '']));
+    withinStack(limits, () => (render as unknown as (ctx: unknown, opts: unknown) => string)({}, { helpers: {}, partials: stubs }));
   } catch (err) {
     if (!(err instanceof TemplateError)) {
       const e = err as Error & { lineNumber?: number; column?: number };
@@ -395,21 +459,25 @@ export function compileTemplate(source: string, given: Partial<TemplateLimits> =
       throw err;
     }
   }
-  return {
+  const compiled: CompiledTemplate = {
     variables,
-    render(data) {
+    partials,
+    render(data, given = {}) {
       if (typeof data !== 'object' || data === null || Array.isArray(data)) {
         throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
       }
       const outer = budget;
       budget = new RenderBudget(limits);
       try {
-        return budget.finish(render(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false }));
+        const runtime = { ...Object.fromEntries(partials.map((ref) => [ref, missingPartial(ref)])), ...runtimePartials(given) };
+        return budget.finish(render(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: runtime }));
       } finally {
         budget = outer;
       }
     },
   };
+  functions.set(compiled, render as unknown as HandlebarsTemplate);
+  return compiled;
 }
 
 /** The root variables a template uses, in order of first use. */

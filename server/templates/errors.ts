@@ -7,6 +7,8 @@ export type TemplateErrorCode =
   | 'template_unsupported'
   | 'missing_variable'
   | 'invalid_variable'
+  /** A partial the template includes was not given to the render. */
+  | 'missing_partial'
   /** Beyond a compile limit: details {limit: "size" | "tags" | "depth", max}. */
   | 'template_too_large'
   /** A render ran out of its budget: details {limit: "iterations" | "output" | "time", max}. */

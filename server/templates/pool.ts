@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import { unavailable } from '../errors.js';
 import { TemplateError } from './errors.js';
 import { DEFAULT_TEMPLATE_LIMITS, timeExceeded, type TemplateLimits } from './limits.js';
-import type { WorkerConfig, WorkerResult, WorkerTask } from './render-worker.js';
+import type { CompiledInfo, KeyedSource, WorkerConfig, WorkerResult, WorkerTask } from './render-worker.js';
 
 export interface TemplatePoolOptions {
   limits: TemplateLimits;
@@ -85,6 +85,29 @@ export class TemplatePool {
       unavailable('compile_timeout', `compiling the template took longer than ${ms} ms; the server may be busy: retry, or publish a smaller template`),
     );
     return result.variables ?? [];
+  }
+
+  /**
+   * Checks several templates (a chat prompt's messages) in one task: their root variables and partial references.
+   * A TemplateError carries `index`, the template at fault, in its details.
+   */
+  async compileMany(sources: string[]): Promise<CompiledInfo[]> {
+    const ms = this.options.compileTimeoutMs;
+    const result = await this.run({ op: 'compileMany', sources }, ms, () =>
+      unavailable('compile_timeout', `compiling the templates took longer than ${ms} ms; the server may be busy: retry, or publish smaller templates`),
+    );
+    return result.compiledInfo ?? [];
+  }
+
+  /**
+   * Renders templates with the partials they include (by reference as written), under one render budget;
+   * compiled templates are cached under their keys.
+   */
+  async renderMany(templates: KeyedSource[], partials: Record<string, KeyedSource>, variables: Record<string, unknown>): Promise<string[]> {
+    const { timeoutMs } = this.options.limits;
+    const result = await this.run({ op: 'renderMany', templates, partials, variables }, timeoutMs + this.options.hardTimeoutGraceMs, () => timeExceeded(timeoutMs));
+    this.counts.renders += 1;
+    return result.outputs ?? [];
   }
 
   /** Renders with the compiled template cached under `key` (a version id: its content never changes). */

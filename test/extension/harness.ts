@@ -19,7 +19,7 @@ import { format } from 'node:util';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 import { freePort, killGroup, ROOT, start, waitForHealthy, type Spawned } from '../support/process.js';
 import { acquireDirLock } from './lock.js';
-import { ensureToolchain } from './setup.js';
+import { cacheDir, ensureToolchain } from './setup.js';
 
 /** Screenshots and logs that a person can look at afterwards (gitignored). */
 export const ARTIFACTS = join(ROOT, 'test-artifacts/extension');
@@ -35,7 +35,8 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-const LOCK = join(tmpdir(), 'prompt-registry-vscode-e2e.lock');
+/** Beside the toolchain, not in the temp folder: `npm test` gives each run its own TMPDIR, and the lock is for the whole machine. */
+const LOCK = `${cacheDir()}.vscode-e2e.lock`;
 /** How long a server waits for another test file's VS Code to finish. */
 const LOCK_WAIT_MS = 10 * 60_000;
 

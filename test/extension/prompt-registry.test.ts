@@ -228,13 +228,14 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     process.stdout.write(`# extension activation: ${timing[1]} ms before the server; connected to the bundled server after ${timing[2]} ms\n`);
   });
 
-  it('shows the first level of a 10,000-prompt tree from a remote registry', { timeout: 6 * MINUTE }, async () => {
+  it('shows the first level of a 10,000-prompt tree from a remote registry, and follows another client\'s deploy live', { timeout: 6 * MINUTE }, async () => {
     const registry = await startTestServer('sqlite');
     try {
       await seed(registry.database.url, 10_000);
       const log = await runHostSuite('tree test', { PR_TREE_URL: registry.url, PR_TREE_KEY: ADMIN_KEY });
       const timing = /TIMING tree_first_level_ms=([\d.]+)/.exec(log);
       assert.ok(timing, 'the tree test reports its timing');
+      assert.match(log, /2 passing/, "the first level, and another client's deploy followed live");
       process.stdout.write(`# first tree level of 10,000 prompts: ${timing[1]} ms\n`);
     } finally {
       await registry.close();

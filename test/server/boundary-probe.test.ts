@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../support/db.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
 
 /**
  * Issue 18's probe, kept as a test: every route of /openapi.json, each of
@@ -119,13 +120,18 @@ for (const dialect of DIALECTS) {
     };
 
     before(async () => {
-      s = await startTestServer(dialect);
+      // Webhooks to a closed port on loopback (allowed): their deliveries fail fast and wait to be retried.
+      s = await startTestServer(dialect, { webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] } });
       const a = s.admin;
+      const hooks = [];
+      for (const path of ['/a', '/b']) hooks.push(await a.post('/webhooks', { url: `http://127.0.0.1:1${path}`, events: ['version.created'] }));
+      good.webhook = hooks[0]!.body.id;
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hi {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hello {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/deployments', { version: 1, environment: 'production' })).status, 201);
       assert.equal((await a.post('/prompts/p/deployments', { version: 2, environment: 'dev' })).status, 201);
       assert.equal((await a.post('/prompts/q/versions', { content: 'Bye' })).status, 201);
+      good.delivery = (await a.get(`/webhooks/${good.webhook}/deliveries`)).body.items[0].id;
       const key = await a.post('/keys', { name: 'reader', scopes: ['read'] });
       good.key = key.body.id;
       const logged = await a.post('/executions', [{ prompt: 'p', version: 1, input_variables: { n: 'x' } }, { prompt: 'p', version: 2 }]);
@@ -158,6 +164,7 @@ for (const dialect of DIALECTS) {
       if (path.startsWith('/keys')) return good.key!;
       if (path.startsWith('/executions')) return good.execution!;
       if (path.startsWith('/deployment-requests')) return good.request!;
+      if (path.startsWith('/webhooks')) return name === 'delivery' ? good.delivery! : good.webhook!;
       throw new Error(`no value for {${name}} in ${path}`);
     };
     const fill = (op: Operation, replace?: [string, string]) =>

@@ -334,3 +334,53 @@ describe('MCP over HTTP with an OpenID Connect bearer token', () => {
     }
   });
 });
+
+describe('MCP with chat prompts and input schemas', () => {
+  it('renders a chat prompt as MCP messages, with arguments from its input_schema', async () => {
+    const s = await startTestServer('sqlite');
+    try {
+      await s.admin.post('/prompts/safety/versions', { content: 'Never share passwords.' });
+      const created = await s.admin.post('/prompts/support/versions', {
+        type: 'chat',
+        description: 'Support replies',
+        messages: [
+          { role: 'system', content: 'You help customers of {{company}}. {{> safety}}' },
+          { type: 'placeholder', name: 'history' },
+          { role: 'user', content: 'I am {{age}} and need help with {{topic}}.' },
+          { role: 'assistant', content: 'Sure.' },
+        ],
+        input_schema: {
+          type: 'object',
+          properties: { company: { type: 'string', description: 'the company name' }, age: { type: 'integer' }, topic: { type: 'string', default: 'billing' } },
+          required: ['company', 'age'],
+        },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await s.admin.post('/prompts/safety/deployments', { version: 1, environment: 'production' });
+      await s.admin.post('/prompts/support/deployments', { version: 1, environment: 'production' });
+      const { client } = await connected(httpTransport(s, ADMIN_KEY));
+      try {
+        const support = (await client.listPrompts()).prompts.find((p) => p.name === 'support');
+        assert.deepEqual(support?.arguments, [
+          { name: 'company', description: 'the company name', required: true },
+          { name: 'age', description: 'integer', required: true },
+          { name: 'topic', required: false },
+        ]);
+        const got = await client.getPrompt({ name: 'support', arguments: { company: 'Acme', age: '36' } });
+        assert.deepEqual(got.messages, [
+          { role: 'user', content: { type: 'text', text: 'You help customers of Acme. Never share passwords.', _meta: { [ROLE_META_KEY]: 'system' } } },
+          { role: 'user', content: { type: 'text', text: 'I am 36 and need help with billing.' } },
+          { role: 'assistant', content: { type: 'text', text: 'Sure.' } },
+        ]);
+        await assert.rejects(client.getPrompt({ name: 'support', arguments: { company: 'Acme', age: 'old' } }), /age/);
+        await assert.rejects(client.getPrompt({ name: 'support', arguments: { age: '3' } }), /needs the argument "company"/);
+        const version = await client.callTool({ name: 'get_prompt_version', arguments: { name: 'support' } });
+        assert.equal((version.structuredContent as { type: string }).type, 'chat');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -28,8 +28,14 @@ describe('OpenAPI document', () => {
     const { body } = await s.admin.get('/openapi.json');
     const create = body.paths['/prompts/{name}/versions'].post;
     const schema = create.requestBody.content['application/json'].schema;
-    for (const field of ['content', 'model', 'temperature', 'max_tokens', 'metadata', 'description', 'tags', 'message']) assert.ok(schema.properties[field], field);
-    assert.deepEqual(schema.required, ['content']);
+    for (const field of ['content', 'model', 'temperature', 'max_tokens', 'metadata', 'description', 'tags', 'message', 'type', 'messages', 'config', 'input_schema']) {
+      assert.ok(schema.properties[field], field);
+    }
+    // content for text prompts, messages for chat (issue 12): neither is required on its own.
+    assert.equal(schema.required, undefined);
+    assert.ok(body.paths['/prompts/{name}/used-by'].get);
+    const rendered = body.paths['/prompts/{name}/render'].post.responses['200'].content['application/json'].schema;
+    for (const field of ['type', 'rendered', 'messages', 'config', 'partials_used']) assert.ok(rendered.properties[field], field);
     assert.ok(create.responses['201'] && create.responses['409']);
     const latest = body.paths['/prompts/{name}/latest'].get;
     assert.ok(latest.parameters.some((p: { name: string; in: string }) => p.name === 'environment' && p.in === 'query'));

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { grants } from '../../server/auth/principal.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type Answer, type TestServer } from '../support/server.js';
+import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
 import { listen } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -37,6 +38,8 @@ const BODY: Record<string, (n: number) => unknown> = {
   'post /metrics': (n) => ({ name: `m${n}`, type: 'numeric' }),
   'post /executions/{id}/scores': () => ({ metric: 'accuracy', value: 1, source: 'human' }),
   'put /retention': () => ({ policies: [] }),
+  'post /webhooks': () => ({ url: 'http://127.0.0.1:1/made', events: ['*'], enabled: false }),
+  'patch /webhooks/{id}': () => ({ description: 'probed' }),
 };
 const QUERY: Record<string, string> = { 'post /retention/run': '?dry_run=true' };
 
@@ -97,10 +100,13 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       // No limit on failed authentications: the probe's keyless calls must each answer 401, not the limiter's 429.
-      s = await startTestServer(dialect, { authFailureLimit: 0 });
+      // Webhooks to a closed port on loopback (allowed): their deliveries fail fast and wait to be retried.
+      s = await startTestServer(dialect, { authFailureLimit: 0, webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] } });
       const a = s.admin;
+      good.webhook = (await a.post('/webhooks', { url: 'http://127.0.0.1:1/probe', events: ['version.created'] })).body.id;
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hi {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hello {{n}}' })).status, 201);
+      good.delivery = (await a.get(`/webhooks/${good.webhook}/deliveries`)).body.items[0].id;
       assert.equal((await a.post('/prompts/p/deployments', { version: 1, environment: 'production' })).status, 201);
       assert.equal((await a.post('/prompts/p/deployments', { version: 1, environment: 'dev' })).status, 201);
       assert.equal((await a.post('/prompts/p/deployments', { version: 2, environment: 'dev' })).status, 201);
@@ -149,6 +155,7 @@ for (const dialect of DIALECTS) {
       if (op.path.endsWith('/approve')) return good.approve!;
       if (op.path.endsWith('/reject')) return good.reject!;
       if (op.path.startsWith('/deployment-requests')) return good.approve!;
+      if (op.path.startsWith('/webhooks')) return name === 'delivery' ? good.delivery! : good.webhook!;
       throw new Error(`no value for {${name}} in ${op.path}`);
     };
     const fill = (op: Operation, replace?: [string, string]) =>

@@ -107,9 +107,14 @@ for (const dialect of DIALECTS) {
       assert.equal(helper.status, 422);
       assert.equal(helper.body.error.code, 'template_unsupported');
       assert.match(helper.body.error.message, /unknown helper "shout"/);
+      // Partials name other prompts (issue 12): one that names no prompt is a 400; partial blocks stay unsupported.
       const partial = await s.admin.post('/prompts/helpers/versions', { content: 'Hi {{> footer}}' });
-      assert.equal(partial.status, 422);
-      assert.match(partial.body.error.message, /partial/);
+      assert.equal(partial.status, 400);
+      assert.equal(partial.body.error.code, 'invalid_reference');
+      assert.match(partial.body.error.message, /no prompt named "footer"/);
+      const block = await s.admin.post('/prompts/helpers/versions', { content: 'Hi {{#> footer}}x{{/footer}}' });
+      assert.equal(block.status, 422);
+      assert.match(block.body.error.message, /partial block/);
     });
 
     it('gets one version with its content and lists versions newest first with cursor pagination', async () => {

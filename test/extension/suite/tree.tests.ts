@@ -36,4 +36,30 @@ describe('a registry of 10,000 prompts', () => {
     assert.equal(next[199]!.label, 'support-agent-00200');
     console.log(`TIMING tree_first_level_ms=${firstLevelMs.toFixed(1)} prompts=10000`);
   });
+
+  it("shows another client's deploy in the Live tree without a refresh", async () => {
+    const api = await vscode.extensions.getExtension<ExtensionApi>('prompt-registry.prompt-registry')!.activate();
+    const liveIn = async (environment: string) => {
+      const envs = await api.live.getChildren();
+      const env = envs.find((e) => e.label === environment);
+      assert.ok(env, `the Live tree lists ${environment}`);
+      return (await api.live.getChildren(env)).map((n) => n.label);
+    };
+    assert.ok(!(await liveIn('staging')).includes('support-agent-00042'), 'not live before the deploy');
+    let heard: string | undefined;
+    const listening = api.liveUpdates.onDidChange((e) => (heard = e?.prompt));
+    try {
+      // Another client: a plain HTTP call with its own key, not the extension.
+      const res = await fetch(`${process.env.PR_TREE_URL}/prompts/support-agent-00042/deployments`, {
+        method: 'POST',
+        headers: { 'X-API-Key': process.env.PR_TREE_KEY!, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ version: 1, environment: 'staging' }),
+      });
+      assert.equal(res.status, 201, await res.text());
+      await until('the extension hears the deploy and refreshes', () => heard === 'support-agent-00042');
+      assert.ok((await liveIn('staging')).includes('support-agent-00042'), 'live in staging after the event, with no refresh command');
+    } finally {
+      listening.dispose();
+    }
+  });
 });
