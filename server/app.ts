@@ -30,6 +30,7 @@ import { executionRoutes } from './executions/routes.js';
 import { ExecutionService } from './executions/service.js';
 import { keyRoutes } from './keys/routes.js';
 import { KeyService } from './keys/service.js';
+import { mcpRoutes } from './mcp/routes.js';
 import { metricRoutes } from './metrics/routes.js';
 import { MetricService } from './metrics/service.js';
 import { promptRoutes } from './prompts/routes.js';
@@ -201,6 +202,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...executionRoutes(executions, { ingestBodyLimit: opts.ingestBodyLimit }),
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
+    ...mcpRoutes({ feed, keys, prompts, deployments, routes: () => routes, logger, heartbeatMs: opts.eventHeartbeatMs }),
     ...webhookRoutes(webhooks),
     ...rolloutRoutes(rollouts),
   ];

@@ -171,6 +171,20 @@ export function buildCli(): Command {
       }
     });
 
+  program
+    .command('mcp')
+    .description('Serve the prompts live in an environment to an MCP host (Claude Desktop, VS Code, Cursor) over stdio; logs go to stderr (docs/mcp.md)')
+    .addOption(new Option('--url <url>', 'the registry, e.g. https://prompts.example.com').env('PROMPT_REGISTRY_URL'))
+    .addOption(new Option('--api-key <key>', 'an API key (read scope is enough); prefer the environment variable').env('PROMPT_REGISTRY_API_KEY'))
+    .option('--environment <env>', 'whose live prompts are served', 'production')
+    .option('--log-level <level>', 'pino log level of the stderr log (default info)', 'info')
+    .action(async (flags: { url?: string; apiKey?: string; environment: string; logLevel: string }) => {
+      if (!flags.url) throw new Error('mcp needs the registry: --url or PROMPT_REGISTRY_URL');
+      if (!flags.apiKey) throw new Error('mcp needs an API key: --api-key or PROMPT_REGISTRY_API_KEY');
+      const { runStdio } = await import('./mcp/stdio.js');
+      await runStdio({ url: flags.url, apiKey: flags.apiKey, environment: flags.environment, logLevel: flags.logLevel });
+    });
+
   const keys = program.command('keys').description('Manage API keys');
   keys
     .command('create')

@@ -47,6 +47,12 @@ const CALLS: Record<string, Call> = {
   'get /auth/config': { url: () => '/auth/config', status: 200 },
   'get /me': { url: () => '/me', status: 200 },
   'get /events': { url: () => '/events', status: 200 },
+  'post /mcp': {
+    url: () => '/mcp',
+    body: () => ({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'conformance', version: '1' } } }),
+    status: 200,
+  },
+  'get /mcp': { url: () => '/mcp', status: 200 },
   'post /prompts/{name}/versions': { url: () => '/prompts/conform/versions', body: () => ({ content: 'Hello {{who}}', tags: ['t'], message: 'first' }), status: 201, missing: undefined },
   'get /prompts': { url: () => '/prompts?limit=5', status: 200 },
   'get /prompts/{name}': { url: () => '/prompts/p', status: 200, missing: '/prompts/nope' },
@@ -194,7 +200,7 @@ for (const dialect of DIALECTS) {
           continue;
         }
         if (!paths[key.split(' ')[1]!]![method]!.responses[String(r.status)]) failures.push(`${key}: ${r.status} is not a declared response`);
-        if (key === 'get /events') {
+        if (key === 'get /events' || key === 'get /mcp') {
           if (!r.type.startsWith('text/event-stream')) failures.push(`${key}: content-type ${r.type}`);
           continue;
         }
