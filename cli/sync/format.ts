@@ -1,0 +1,80 @@
+/**
+ * The one place that knows the `.prompt` file format (extension/core/prompt-file.ts):
+ * a file's text to the body of a create-version request, and a version back to
+ * file text. When the format changes, this adapter is what changes.
+ */
+import { formatPromptFile, parsePromptFile, versionRequest } from '../../extension/core/prompt-file.js';
+import { createVersionBody } from '../../server/prompts/schemas.js';
+import { TemplateError, compileTemplate } from '../../server/templates/index.js';
+
+/** What a create of this file would store: the request with the registry's defaults applied. */
+export interface VersionFields {
+  content: string;
+  model: string;
+  temperature: number;
+  max_tokens: number;
+  metadata: Record<string, unknown>;
+  /** Prompt-level; absent when the file leaves it as it is in the registry. */
+  description?: string | null;
+  tags?: string[];
+}
+
+export interface FileProblem {
+  /** 1-based line in the file. */
+  line: number;
+  message: string;
+}
+
+export type ReadFile =
+  | { ok: true; name: string | undefined; fields: VersionFields; samples: Record<string, unknown> }
+  | { ok: false; problems: FileProblem[] };
+
+/** Parses a `.prompt` file and checks it as the registry would (settings, template); never throws. */
+export function readPromptText(text: string): ReadFile {
+  const file = parsePromptFile(text);
+  if (file.problems.length) return { ok: false, problems: file.problems.map((p) => ({ line: p.span.line, message: p.message })) };
+  const bodyLine = file.bodyLine + 1;
+  const parsed = createVersionBody.safeParse(versionRequest(file));
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((i) => ({ line: i.path[0] === 'content' ? bodyLine : 1, message: `${i.path.join('.') || 'file'}: ${i.message}` })),
+    };
+  }
+  try {
+    compileTemplate(parsed.data.content);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    const line = typeof err.details.line === 'number' ? bodyLine + err.details.line - 1 : bodyLine;
+    return { ok: false, problems: [{ line, message: err.message }] };
+  }
+  const d = parsed.data;
+  const fields: VersionFields = { content: d.content, model: d.model, temperature: d.temperature, max_tokens: d.max_tokens, metadata: d.metadata };
+  if (d.description !== undefined) fields.description = d.description;
+  if (d.tags !== undefined) fields.tags = [...new Set(d.tags)];
+  return { ok: true, name: file.frontMatter.name, fields, samples: file.frontMatter.samples ?? {} };
+}
+
+/** The create-version body for a file's fields. */
+export function createBody(fields: VersionFields, message?: string) {
+  return { ...fields, ...(message ? { message } : {}) };
+}
+
+/** A registry version as `.prompt` text; samples are the file's own (the registry keeps none): empty ones per variable unless given. */
+export function formatVersion(
+  prompt: { name: string; description: string | null; tags: string[] },
+  version: { content: string; model: string; temperature: number; max_tokens: number; metadata: Record<string, unknown>; variables: string[] },
+  samples?: Record<string, unknown>,
+): string {
+  return formatPromptFile({
+    name: prompt.name,
+    description: prompt.description,
+    tags: prompt.tags,
+    model: version.model,
+    temperature: version.temperature,
+    max_tokens: version.max_tokens,
+    metadata: version.metadata,
+    samples: samples ?? Object.fromEntries(version.variables.map((v) => [v, ''])),
+    content: version.content,
+  });
+}
