@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 import { RegistryApi } from '../../client/index.js';
-import { LAYOUTS, type Layout } from './folder.js';
+import { findPromptFiles, LAYOUTS, type Layout } from './folder.js';
 import { describePlan } from './plan.js';
 import { diff, pull, push, type PushedPrompt } from './sync.js';
 
@@ -31,6 +31,11 @@ const withConnection = (command: Command) =>
     .option('--api-key <key>', 'an API key (default PROMPT_REGISTRY_API_KEY); diff and pull need read, push write (and deploy to deploy)')
     .option('--json', 'print JSON');
 
+/** A folder without a single .prompt file is likely a wrong path: say so (on stderr; the command goes on). */
+function warnIfEmpty(dir: string): void {
+  if (findPromptFiles(dir).length === 0) process.stderr.write(`prompt-registry: no .prompt files under ${dir}\n`);
+}
+
 const out = (text: string): void => {
   process.stdout.write(text);
 };
@@ -54,7 +59,9 @@ export function syncCommands(): Command[] {
       .description('Compare a folder of .prompt files with the registry: new prompts, new versions, unchanged, only in the registry. Exits 2 when a push would change something, 0 when not, 1 on error')
       .argument('<dir>', 'the folder of .prompt files'),
   ).action(async (dir: string, flags: Connection & { json?: boolean }) => {
-    const plan = await diff(connect(flags), dir);
+    const api = connect(flags);
+    warnIfEmpty(dir);
+    const plan = await diff(api, dir);
     out(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : describePlan(plan));
     if (plan.changed) process.exitCode = 2;
   });
@@ -66,7 +73,9 @@ export function syncCommands(): Command[] {
       .option('--deploy <env>', "also make each file's version live in this environment")
       .option('--message <msg>', 'the message of the versions created (and the comment of the deploys)'),
   ).action(async (dir: string, flags: Connection & { json?: boolean; deploy?: string; message?: string }) => {
-    const result = await push(connect(flags), dir, { deploy: flags.deploy, message: flags.message });
+    const api = connect(flags);
+    warnIfEmpty(dir);
+    const result = await push(api, dir, { deploy: flags.deploy, message: flags.message });
     if (flags.json) return out(`${JSON.stringify(result, null, 2)}\n`);
     for (const p of result.prompts) out(describePush(p));
     out(result.changed ? `pushed ${result.prompts.filter((p) => p.action !== 'none').length} of ${result.prompts.length} prompts\n` : `nothing to push: the registry has all ${result.prompts.length} prompts\n`);

@@ -32,6 +32,17 @@ function deployOutcome(environment: string, result: DeployResult): NonNullable<P
   return { environment, status: result.created ? 'deployed' : 'already_live' };
 }
 
+/** Refuses, before anything is created, a push the credential may not finish: no write scope, or no deploy to the environment. */
+async function checkAllowed(api: RegistryApi, plan: Plan, deploy: string | undefined): Promise<void> {
+  if (!plan.changed && !deploy) return;
+  const me = await api.me();
+  if (plan.changed && !me.can.write) throw new Error(`"${me.name}" may not publish (its credential lacks the write scope): nothing was pushed`);
+  if (!deploy) return;
+  const may = me.can.deploy[deploy];
+  if (!may) throw new Error(`the registry has no environment "${deploy}" (it has ${Object.keys(me.can.deploy).join(', ')}): nothing was pushed`);
+  if (!may.allowed) throw new Error(`"${me.name}" may not deploy to ${deploy} (its credential needs deploy or deploy:${deploy}): nothing was pushed`);
+}
+
 /**
  * Pushes the folder: every file is checked first (one bad file, nothing is
  * sent), then versions are created idempotently, so pushing twice changes
@@ -40,6 +51,7 @@ function deployOutcome(environment: string, result: DeployResult): NonNullable<P
 export async function push(api: RegistryApi, dir: string, opts: { deploy?: string; message?: string } = {}): Promise<PushResult> {
   const local = readFolder(dir);
   const plan = planSync(local, await readRemote(api, local));
+  await checkAllowed(api, plan, opts.deploy);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
   const prompts = await mapLimit(local, async (file): Promise<PushedPrompt> => {
     const entry = entries.get(file.name)!;
@@ -91,7 +103,9 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
   const writes = chosen.map((c, i) => {
     const existing = byName.get(c.prompt.name);
     const path = existing?.path ?? pathForName(c.prompt.name, opts.layout ?? 'flat');
-    return { name: c.prompt.name, path, version: c.version, text: formatVersion(c.prompt, versions[i]!, existing?.samples) };
+    // A file's own sample values are kept; a file without any gets an empty one per variable.
+    const samples = existing && Object.keys(existing.samples).length ? existing.samples : undefined;
+    return { name: c.prompt.name, path, version: c.version, text: formatVersion(c.prompt, versions[i]!, samples) };
   });
   // Two prompts must not land on one file (a flat `a.b` and a nested `a/b`): refuse before writing any.
   const paths = new Map<string, string>();

@@ -207,6 +207,14 @@ for (const dialect of DIALECTS) {
       assert.equal((await s.admin.get('/prompts')).body.items.some((p: any) => p.name === 'fine-one'), false, 'the valid file was not pushed either');
 
       const good = tmp({ 'ok.prompt': 'Hi {{x}}\n' });
+      // A push the credential could not finish is refused before anything is created.
+      const writer = (await s.admin.post('/keys', { name: 'ci-writer', scopes: ['read', 'write', 'deploy:staging'] })).body.key;
+      const asWriter = new RegistryApi({ url: s.url, apiKey: writer });
+      await assert.rejects(push(asWriter, good, { deploy: 'production' }), /"ci-writer" may not deploy to production .*nothing was pushed/);
+      await assert.rejects(push(asWriter, good, { deploy: 'qa' }), /no environment "qa" \(it has dev, staging, production\): nothing was pushed/);
+      const reader = (await s.admin.post('/keys', { name: 'ci-reader', scopes: ['read'] })).body.key;
+      await assert.rejects(push(new RegistryApi({ url: s.url, apiKey: reader }), good), /"ci-reader" may not publish/);
+      assert.equal((await diff(new RegistryApi({ url: s.url, apiKey: reader }), good)).changed, true, 'a read key may diff');
       const wrongKey = await push(new RegistryApi({ url: s.url, apiKey: 'not-a-key' }), good).catch((err: unknown) => err);
       assert.ok(wrongKey instanceof RegistryError && wrongKey.status === 401, String(wrongKey));
       const unreachable = await diff(new RegistryApi({ url: `http://127.0.0.1:${await freePort()}`, apiKey: ADMIN_KEY }), good).catch((err: unknown) => err);
