@@ -78,7 +78,13 @@ export function syncCommands(): Command[] {
     const result = await push(api, dir, { deploy: flags.deploy, message: flags.message });
     if (flags.json) return out(`${JSON.stringify(result, null, 2)}\n`);
     for (const p of result.prompts) out(describePush(p));
-    out(result.changed ? `pushed ${result.prompts.filter((p) => p.action !== 'none').length} of ${result.prompts.length} prompts\n` : `nothing to push: the registry has all ${result.prompts.length} prompts\n`);
+    const count = (f: (p: PushedPrompt) => boolean) => result.prompts.filter(f).length;
+    const deployed = flags.deploy ? `, ${count((p) => p.deploy?.status === 'deployed')} deployed to ${flags.deploy}, ${count((p) => p.deploy?.status === 'pending_approval')} awaiting approval` : '';
+    out(
+      result.changed
+        ? `${count((p) => p.action.startsWith('created'))} created, ${count((p) => p.action === 'updated_prompt')} updated, ${count((p) => p.action === 'none')} unchanged${deployed}\n`
+        : `nothing to push: the registry has all ${result.prompts.length} prompts${flags.deploy ? ` and they are live in ${flags.deploy}` : ''}\n`,
+    );
   });
 
   const pullCommand = withConnection(

@@ -246,7 +246,7 @@ describe('the push, diff and pull commands (sqlite)', () => {
     const pushed = await cli(['push', src], registry);
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stdout, /support\.reply\s+created with v1 \(support\/reply\.prompt\)/);
-    assert.match(pushed.stdout, /pushed 2 of 2 prompts/);
+    assert.match(pushed.stdout, /2 created, 0 updated, 0 unchanged\n/);
     const clean = await cli(['diff', src], registry);
     assert.equal(clean.code, 0, clean.stdout + clean.stderr);
     assert.match(clean.stdout, /0 new prompts, 0 new versions, 0 prompt updates, 2 unchanged/);
