@@ -19,6 +19,26 @@ export interface VersionFields {
   tags?: string[];
 }
 
+/** The registry's defaults for what a create leaves out (server/prompts): a file without them compares equal to a version with them. */
+const DEFAULTS = { model: 'gpt-4o', temperature: 0, max_tokens: 1000 } as const;
+
+/** The model settings a version carries in its own fields; a version's `config` repeats them. */
+const MIRRORED = new Set(['model', 'temperature', 'max_tokens']);
+
+/**
+ * What of a registry version this file format cannot hold: a chat prompt's
+ * messages, model configuration beyond model, temperature and max_tokens, an
+ * input schema. Empty when the version can be written as a file and read back
+ * the same. (Registries before chat prompts answer none of these fields.)
+ */
+export function unrepresentable(version: { model: string; type?: string; config?: Record<string, unknown> | null; input_schema?: unknown }): Array<'type' | 'config' | 'input_schema'> {
+  const lost: Array<'type' | 'config' | 'input_schema'> = [];
+  if (version.type !== undefined && version.type !== 'text') lost.push('type');
+  if (Object.keys(version.config ?? {}).some((k) => !MIRRORED.has(k))) lost.push('config');
+  if (version.input_schema !== undefined && version.input_schema !== null) lost.push('input_schema');
+  return lost;
+}
+
 export interface FileProblem {
   /** 1-based line in the file. */
   line: number;
@@ -49,7 +69,13 @@ export function readPromptText(text: string): ReadFile {
     return { ok: false, problems: [{ line, message: err.message }] };
   }
   const d = parsed.data;
-  const fields: VersionFields = { content: d.content, model: d.model, temperature: d.temperature, max_tokens: d.max_tokens, metadata: d.metadata };
+  const fields: VersionFields = {
+    content: d.content ?? '',
+    model: d.model ?? DEFAULTS.model,
+    temperature: d.temperature ?? DEFAULTS.temperature,
+    max_tokens: d.max_tokens ?? DEFAULTS.max_tokens,
+    metadata: d.metadata ?? {},
+  };
   if (d.description !== undefined) fields.description = d.description;
   if (d.tags !== undefined) fields.tags = [...new Set(d.tags)];
   return { ok: true, name: file.frontMatter.name, fields, samples: file.frontMatter.samples ?? {} };

@@ -1,5 +1,5 @@
 /** Prompts as files in git: a folder of `.prompt` files compared with, pushed to and pulled from a registry. */
-export { createBody, formatVersion, readPromptText, type FileProblem, type ReadFile, type VersionFields } from './format.js';
+export { createBody, formatVersion, readPromptText, unrepresentable, type FileProblem, type ReadFile, type VersionFields } from './format.js';
 export { FolderError, findPromptFiles, nameFromPath, pathForName, readFolder, type Layout } from './folder.js';
 export { describePlan, driftOf, isIdentical, planSync, sha256, promptChanges, versionChanges, type Action, type Change, type LocalPrompt, type Plan, type PlanEntry, type RemotePrompt, type RemoteVersion, type VersionSettings } from './plan.js';
 export { readRemote } from './remote.js';

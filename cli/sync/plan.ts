@@ -3,7 +3,7 @@
  * registry's state (no I/O here; folder.ts and remote.ts gather both).
  */
 import { createHash } from 'node:crypto';
-import type { VersionFields } from './format.js';
+import { unrepresentable, type VersionFields } from './format.js';
 
 /** A `.prompt` file of the folder, read and checked. */
 export interface LocalPrompt {
@@ -15,14 +15,9 @@ export interface LocalPrompt {
 }
 
 /** A version as the registry answers it (content and the settings a create compares). */
-export interface RemoteVersion {
+export interface RemoteVersion extends VersionSettings {
   version: number;
   content: string;
-  content_hash?: string;
-  model: string;
-  temperature: number;
-  max_tokens: number;
-  metadata: Record<string, unknown>;
   variables: string[];
 }
 
@@ -38,7 +33,8 @@ export interface RemotePrompt {
   identical?: number | null;
 }
 
-export type Change = 'content' | 'model' | 'temperature' | 'max_tokens' | 'metadata' | 'description' | 'tags';
+/** A field that differs; `type`, `config` and `input_schema`: the version has what a file cannot hold (format.ts). */
+export type Change = 'content' | 'model' | 'temperature' | 'max_tokens' | 'metadata' | 'type' | 'config' | 'input_schema' | 'description' | 'tags';
 
 export type Action =
   /** The registry has no prompt of this name: push creates it with version 1. */
@@ -95,6 +91,10 @@ export interface VersionSettings {
   temperature: number;
   max_tokens: number;
   metadata: Record<string, unknown>;
+  /** From registries with chat prompts. */
+  type?: string;
+  config?: Record<string, unknown> | null;
+  input_schema?: unknown;
 }
 
 /** The version fields that differ. */
@@ -106,6 +106,7 @@ export function versionChanges(file: VersionFields, version: VersionSettings): C
   if (file.temperature !== version.temperature) changes.push('temperature');
   if (file.max_tokens !== version.max_tokens) changes.push('max_tokens');
   if (canonical(file.metadata) !== canonical(version.metadata)) changes.push('metadata');
+  changes.push(...unrepresentable(version));
   return changes;
 }
 

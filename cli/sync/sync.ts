@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { DeployResult, RegistryApi } from '../../client/index.js';
 import { findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
-import { createBody, formatVersion } from './format.js';
+import { createBody, formatVersion, unrepresentable } from './format.js';
 import { planSync, type Plan } from './plan.js';
 import { listAllPrompts, mapLimit, readRemote } from './remote.js';
 
@@ -85,6 +85,8 @@ export interface PullResult {
   prompts: PulledPrompt[];
   /** Files of the folder whose prompt the registry does not have (or has nothing live of, with an environment): left as they are. */
   folder_only: Array<{ name: string; path: string }>;
+  /** Versions with what a `.prompt` file cannot hold yet (chat messages, model config, an input schema): not written. */
+  skipped: Array<{ name: string; version: number; lost: string[] }>;
 }
 
 /**
@@ -99,13 +101,15 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
   const chosen = prompts
     .map((p) => ({ prompt: p, version: opts.environment ? (p.environments[opts.environment]?.version ?? null) : p.latest_version }))
     .filter((c): c is { prompt: (typeof prompts)[number]; version: number } => c.version !== null);
-  const versions = await mapLimit(chosen, (c) => api.getVersion(c.prompt.name, c.version));
-  const writes = chosen.map((c, i) => {
+  const fetched = await mapLimit(chosen, async (c) => ({ ...c, version: await api.getVersion(c.prompt.name, c.version) }));
+  // A version the file format cannot hold is not written half: it is listed instead.
+  const skipped = fetched.filter((c) => unrepresentable(c.version).length).map((c) => ({ name: c.prompt.name, version: c.version.version, lost: unrepresentable(c.version) }));
+  const writes = fetched.filter((c) => !unrepresentable(c.version).length).map((c) => {
     const existing = byName.get(c.prompt.name);
     const path = existing?.path ?? pathForName(c.prompt.name, opts.layout ?? 'flat');
     // A file's own sample values are kept; a file without any gets an empty one per variable.
     const samples = existing && Object.keys(existing.samples).length ? existing.samples : undefined;
-    return { name: c.prompt.name, path, version: c.version, text: formatVersion(c.prompt, versions[i]!, samples) };
+    return { name: c.prompt.name, path, version: c.version.version, text: formatVersion(c.prompt, c.version, samples) };
   });
   // Two prompts must not land on one file (a flat `a.b` and a nested `a/b`): refuse before writing any.
   const paths = new Map<string, string>();
@@ -116,5 +120,10 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
   }
   const pulled = writes.map(({ text, ...w }): PulledPrompt => ({ ...w, written: writePromptFile(dir, w.path, text) }));
   const pulledNames = new Set(pulled.map((p) => p.name));
-  return { prompts: pulled, folder_only: local.filter((f) => !pulledNames.has(f.name)).map((f) => ({ name: f.name, path: f.path })) };
+  const skippedNames = new Set(skipped.map((p) => p.name));
+  return {
+    prompts: pulled,
+    folder_only: local.filter((f) => !pulledNames.has(f.name) && !skippedNames.has(f.name)).map((f) => ({ name: f.name, path: f.path })),
+    skipped,
+  };
 }

@@ -148,7 +148,7 @@ for (const dialect of DIALECTS) {
       const flat = tmp();
       await pull(api, flat, { environment: 'staging' });
       assert.equal(read(flat, 'support.reply.prompt'), read(src, 'support/reply.prompt'), 'flat: the name is the file name');
-      assert.deepEqual(await pull(api, tmp(), { environment: 'production' }), { prompts: [], folder_only: [] }, 'nothing live in production');
+      assert.deepEqual(await pull(api, tmp(), { environment: 'production' }), { prompts: [], folder_only: [], skipped: [] }, 'nothing live in production');
     });
 
     it('names prompts by path, keeps a file where it is and its samples on pull, and deploys a file that matches an older version', async () => {

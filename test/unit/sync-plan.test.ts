@@ -53,6 +53,12 @@ describe('git sync planning', () => {
     assert.deepEqual(driftOf(fields({ model: 'm' }), { ...fields(), content: undefined, content_hash: sha256('other') }), { drifted: true, changes: ['content', 'model'] });
     assert.deepEqual(driftOf(fields({ description: 'new' }), fields(), { description: 'old', tags: [] }), { drifted: true, changes: ['description'] });
     assert.deepEqual(driftOf(fields(), null), { drifted: true, changes: ['content'] });
+    // A registry with chat prompts answers type, config (the model settings repeated) and input_schema.
+    assert.deepEqual(driftOf(fields(), { ...fields(), type: 'text', config: { model: 'gpt-4o', temperature: 0, max_tokens: 1000 }, input_schema: null }), { drifted: false, changes: [] });
+    assert.deepEqual(driftOf(fields(), { ...fields(), type: 'chat', config: { model: 'gpt-4o', top_p: 0.9 }, input_schema: { type: 'object' } }), {
+      drifted: true,
+      changes: ['type', 'config', 'input_schema'],
+    });
   });
 
   it('maps names to paths and back', () => {
