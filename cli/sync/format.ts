@@ -61,14 +61,14 @@ export function readPromptText(text: string): ReadFile {
       problems: parsed.error.issues.map((i) => ({ line: i.path[0] === 'content' ? bodyLine : 1, message: `${i.path.join('.') || 'file'}: ${i.message}` })),
     };
   }
+  const d = parsed.data;
   try {
-    compileTemplate(parsed.data.content);
+    compileTemplate(d.content ?? '');
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
     const line = typeof err.details.line === 'number' ? bodyLine + err.details.line - 1 : bodyLine;
     return { ok: false, problems: [{ line, message: err.message }] };
   }
-  const d = parsed.data;
   const fields: VersionFields = {
     content: d.content ?? '',
     model: d.model ?? DEFAULTS.model,
