@@ -473,6 +473,11 @@ export class RegistryApi {
     return this.body('GET', p(name));
   }
 
+  /** Changes a prompt's description or tags (no new version). */
+  updatePrompt(name: string, patch: { description?: string | null; tags?: string[] }): Promise<PromptSummary> {
+    return this.body('PATCH', p(name), patch);
+  }
+
   listVersions(name: string, f: { limit?: number; cursor?: string | null } = {}): Promise<Page<VersionInfo>> {
     return this.body('GET', `${p(name)}/versions${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
   }

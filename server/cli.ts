@@ -63,6 +63,10 @@ const cliActor = (): Principal => {
 const dbOption = () => new Option('--db <url>', 'database: postgres://... or sqlite:PATH (default: DATABASE_URL, else a SQLite file in the data directory)');
 const dataDirOption = () => new Option('--data-dir <dir>', 'the data directory, where the server secret lives unless PROMPT_REGISTRY_SECRET(_FILE) gives it (default ~/.local/share/prompt-registry)');
 
+// push, pull and diff (cli/sync) are client commands, type-checked in their own project (built after this one): the
+// specifier is hidden from tsc by `as string`, and stays a literal for esbuild, which bundles it into the bundled server.
+const { syncCommands } = (await import('../cli/sync/commands.js' as string)) as { syncCommands: () => Command[] };
+
 export function buildCli(): Command {
   const program = new Command('prompt-registry').description('Self-hosted registry for LLM prompts').version(VERSION);
 
@@ -234,6 +238,8 @@ export function buildCli(): Command {
       const revoked = await withKeys(flags, (k) => k.revoke(cliActor(), key));
       process.stdout.write(`revoked "${revoked.name}" (${revoked.id})\n`);
     });
+
+  for (const command of syncCommands()) program.addCommand(command);
 
   return program;
 }

@@ -1,0 +1,200 @@
+/**
+ * Pure planning: what a push would change, from the folder's files and the
+ * registry's state (no I/O here; folder.ts and remote.ts gather both).
+ */
+import { createHash } from 'node:crypto';
+import { unrepresentable, type VersionFields } from './format.js';
+
+/** A `.prompt` file of the folder, read and checked. */
+export interface LocalPrompt {
+  name: string;
+  /** Relative to the folder, with `/` separators. */
+  path: string;
+  fields: VersionFields;
+  samples: Record<string, unknown>;
+}
+
+/** A version as the registry answers it (content and the settings a create compares). */
+export interface RemoteVersion extends VersionSettings {
+  version: number;
+  content: string;
+  variables: string[];
+}
+
+/** What the registry holds of a prompt, as far as planning needs it. */
+export interface RemotePrompt {
+  name: string;
+  description: string | null;
+  tags: string[];
+  latest_version: number | null;
+  /** The latest version, read only for prompts the folder has a file for. */
+  latest: RemoteVersion | null;
+  /** An older version identical to the file (content and settings), when the file differs from the latest. */
+  identical?: number | null;
+}
+
+/** A field that differs; `type`, `config` and `input_schema`: the version has what a file cannot hold (format.ts). */
+export type Change = 'content' | 'model' | 'temperature' | 'max_tokens' | 'metadata' | 'type' | 'config' | 'input_schema' | 'description' | 'tags';
+
+export type Action =
+  /** The registry has no prompt of this name: push creates it with version 1. */
+  | 'create_prompt'
+  /** The file differs from every version: push creates the next one. */
+  | 'create_version'
+  /** Only the description or tags differ: push changes the prompt, no version. */
+  | 'update_prompt'
+  /** Nothing for push to do. */
+  | 'none'
+  /** In the registry, not in the folder: reported, never deleted. */
+  | 'registry_only';
+
+export interface PlanEntry {
+  name: string;
+  /** The file; absent for registry_only. */
+  path?: string;
+  action: Action;
+  /** What differs from the registry's latest version (and the prompt's description and tags). */
+  changes: Change[];
+  /** The registry's latest version number (null: none). */
+  latest: number | null;
+  /** The version that is the file's content once pushed, when known before the push (unchanged, or identical to an older one). */
+  version: number | null;
+}
+
+export interface Plan {
+  entries: PlanEntry[];
+  /** True when a push would create or change something. */
+  changed: boolean;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** JSON with sorted keys: two equal objects compare equal whatever their key order (as the registry compares metadata). */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What makes a version identical for the registry: its content (or the content's hash) and settings. */
+export interface VersionSettings {
+  content?: string;
+  content_hash?: string;
+  model: string;
+  temperature: number;
+  max_tokens: number;
+  metadata: Record<string, unknown>;
+  /** From registries with chat prompts. */
+  type?: string;
+  config?: Record<string, unknown> | null;
+  input_schema?: unknown;
+}
+
+/** The version fields that differ. */
+export function versionChanges(file: VersionFields, version: VersionSettings): Change[] {
+  const changes: Change[] = [];
+  const sameContent = version.content !== undefined ? file.content === version.content : sha256(file.content) === version.content_hash;
+  if (!sameContent) changes.push('content');
+  if (file.model !== version.model) changes.push('model');
+  if (file.temperature !== version.temperature) changes.push('temperature');
+  if (file.max_tokens !== version.max_tokens) changes.push('max_tokens');
+  if (canonical(file.metadata) !== canonical(version.metadata)) changes.push('metadata');
+  changes.push(...unrepresentable(version));
+  return changes;
+}
+
+/** The prompt-level fields the file sets and the registry has otherwise. */
+export function promptChanges(file: VersionFields, prompt: { description: string | null; tags: string[] }): Change[] {
+  const changes: Change[] = [];
+  if (file.description !== undefined && (file.description ?? null) !== prompt.description) changes.push('description');
+  if (file.tags !== undefined && canonical(file.tags) !== canonical(prompt.tags)) changes.push('tags');
+  return changes;
+}
+
+/** A version (a summary without content will do) identical to the file: what an idempotent create answers. */
+export function isIdentical(file: VersionFields, version: VersionSettings): boolean {
+  return versionChanges(file, version).length === 0;
+}
+
+/**
+ * Drift, for editors: how a workspace file differs from the registry's latest
+ * version of its prompt (and the prompt's description and tags when given).
+ * Empty when the file is what the registry has.
+ */
+export function driftOf(
+  file: VersionFields,
+  latest: VersionSettings | null,
+  prompt?: { description: string | null; tags: string[] },
+): { drifted: boolean; changes: Change[] } {
+  if (!latest) return { drifted: true, changes: ['content'] };
+  const changes = [...versionChanges(file, latest), ...(prompt ? promptChanges(file, prompt) : [])];
+  return { drifted: changes.length > 0, changes };
+}
+
+/** Compares every file with the registry's prompt of its name; prompts in no file are listed as registry_only. */
+export function planSync(local: LocalPrompt[], remote: RemotePrompt[]): Plan {
+  const byName = new Map(remote.map((r) => [r.name, r]));
+  const entries: PlanEntry[] = [];
+  for (const file of local) {
+    const r = byName.get(file.name);
+    if (!r?.latest) {
+      entries.push({ name: file.name, path: file.path, action: r ? 'create_version' : 'create_prompt', changes: [], latest: null, version: null });
+      continue;
+    }
+    const versionDiff = versionChanges(file.fields, r.latest);
+    const promptDiff = promptChanges(file.fields, r);
+    const changes = [...versionDiff, ...promptDiff];
+    const base = { name: file.name, path: file.path, changes, latest: r.latest.version };
+    if (versionDiff.length === 0) entries.push({ ...base, action: promptDiff.length ? 'update_prompt' : 'none', version: r.latest.version });
+    else if (r.identical) entries.push({ ...base, action: promptDiff.length ? 'update_prompt' : 'none', version: r.identical });
+    else entries.push({ ...base, action: 'create_version', version: null });
+  }
+  const inFolder = new Set(local.map((f) => f.name));
+  for (const r of remote) {
+    if (!inFolder.has(r.name)) entries.push({ name: r.name, action: 'registry_only', changes: [], latest: r.latest_version, version: null });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { entries, changed: entries.some((e) => e.action === 'create_prompt' || e.action === 'create_version' || e.action === 'update_prompt') };
+}
+
+/** The plan as lines for a person (diff's output). */
+export function describePlan(plan: Plan): string {
+  const lines: string[] = [];
+  for (const e of plan.entries) {
+    const file = e.path ? ` (${e.path})` : '';
+    const what = e.changes.length ? `: ${e.changes.join(', ')}` : '';
+    switch (e.action) {
+      case 'create_prompt':
+        lines.push(`+ new prompt      ${e.name}${file}`);
+        break;
+      case 'create_version':
+        lines.push(`~ new version     ${e.name}${file}${what}${e.latest ? ` (latest is v${e.latest})` : ''}`);
+        break;
+      case 'update_prompt':
+        lines.push(`~ prompt update   ${e.name}${file}${what}${e.version !== e.latest ? ` (content as v${e.version}; latest is v${e.latest})` : ''}`);
+        break;
+      case 'none':
+        lines.push(
+          e.version === e.latest
+            ? `= unchanged       ${e.name}${file} v${e.latest}`
+            : `= as older        ${e.name}${file} is v${e.version} (latest is v${e.latest}; push creates nothing, --deploy makes v${e.version} live)`,
+        );
+        break;
+      case 'registry_only':
+        lines.push(`? registry only   ${e.name}${e.latest ? ` v${e.latest}` : ''} (no file; push leaves it, pull writes it)`);
+        break;
+    }
+  }
+  const count = (...actions: Action[]) => plan.entries.filter((e) => actions.includes(e.action)).length;
+  lines.push(
+    `${count('create_prompt')} new prompts, ${count('create_version')} new versions, ${count('update_prompt')} prompt updates, ${count('none')} unchanged, ${count('registry_only')} only in the registry`,
+  );
+  return `${lines.join('\n')}\n`;
+}
