@@ -18,6 +18,20 @@ export default tseslint.config(
     files: ['webview/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
   },
+  // The import directions of docs/architecture.md: the contract (shared/) depends on nothing of ours;
+  // the clients, the extension and the webviews reach the server only over HTTP, never by import.
+  {
+    files: ['shared/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/client/**', '**/extension/**', '**/webview/**', '**/cli/**'], message: 'shared/ is the contract: it imports nothing of ours (docs/architecture.md).' }] }] },
+  },
+  {
+    files: ['client/**/*.ts', 'webview/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/extension/**', '**/cli/**'], message: 'clients and webviews import only shared/ (and client/): the server is reached over HTTP (docs/architecture.md).' }] }] },
+  },
+  {
+    files: ['extension/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/cli/**'], message: 'the extension imports shared/, client/ and webview/ only: the server is reached over HTTP (docs/architecture.md).' }] }] },
+  },
   {
     // Commands take loosely typed arguments from menus, keybindings and tests.
     files: ['extension/commands/ui.ts'],

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { extractVariables } from '../server/templates/index.js';
+import { extractVariables } from '../shared/templates/index.js';
 import type { FallbackPrompt, JsonSchema, PartialReference, Prompt, PromptConfig, PromptMessage, ResolvedPartial, RolloutInfo } from './types.js';
 
 export const BUNDLE_FORMAT = 'prompt-registry-bundle/v1';

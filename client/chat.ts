@@ -1,5 +1,5 @@
-import { templateLimits, type CompiledTemplate, type TemplateLimits } from '../server/templates/index.js';
-import { outputExceeded, longerThan } from '../server/templates/limits.js';
+import { templateLimits, type CompiledTemplate, type TemplateLimits } from '../shared/templates/index.js';
+import { outputExceeded, longerThan } from '../shared/templates/limits.js';
 import { InvalidInputError } from './errors.js';
 import { applyInputSchema } from './input-schema.js';
 import { compileWithPartials } from './partials.js';

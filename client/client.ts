@@ -1,11 +1,11 @@
-import { templateLimits, type TemplateLimits } from '../server/templates/index.js';
+import { templateLimits, type TemplateLimits } from '../shared/templates/index.js';
 import { fromFallback, fromResolved, readBundle, type BundleEntry } from './bundle.js';
 import { compilePrompt, renderCompiled, type CompiledPrompt } from './chat.js';
 import { PromptNotFoundError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type RegistryEvent } from './events.js';
 import { ExecutionLogger, type LoggerStats } from './executions.js';
 import { Http } from './http.js';
-import { assignVariant } from '../server/rollouts/assign.js';
+import { assignVariant } from '../shared/rollouts/assign.js';
 import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Placeholders, Prompt, RenderOptions, RenderResult } from './types.js';
 
 interface Entry {

@@ -1,4 +1,4 @@
-export { TemplateError } from '../server/templates/index.js';
+export { TemplateError } from '../shared/templates/index.js';
 
 /** An answer from the registry that is an error: carries the server's code and message. */
 export class RegistryError extends Error {

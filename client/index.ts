@@ -41,7 +41,7 @@ export { InvalidInputError, PromptNotFoundError, RegistryError, RegistryUnreacha
 export { compilePrompt, renderCompiled, CHAT_ROLES, type CompiledPrompt } from './chat.js';
 export { MAX_PARTIAL_DEPTH } from './partials.js';
 export { ProviderFormatError, toAnthropicMessages, toOpenAIChat, toOpenAIResponses } from './providers.js';
-export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '../server/templates/index.js';
+export { DEFAULT_TEMPLATE_LIMITS, type TemplateLimits } from '../shared/templates/index.js';
 export type { LoggerStats } from './executions.js';
 export { EventSubscription, type EventHandlers, type RegistryEvent } from './events.js';
 export type {

@@ -14,8 +14,8 @@
  * (checked against plain Handlebars) stay the reference.
  */
 import Handlebars from 'handlebars';
-import { compileTemplate, TemplateError, type CompiledTemplate, type TemplateLimits } from '../server/templates/index.js';
-import type { TemplateErrorCode } from '../server/templates/errors.js';
+import { compileTemplate, TemplateError, type CompiledTemplate, type TemplateLimits } from '../shared/templates/index.js';
+import type { TemplateErrorCode } from '../shared/templates/errors.js';
 import type { PartialUsed, ResolvedPartial } from './types.js';
 
 /** How deep partials may nest (a partial including a partial ...), as the registry allows. */

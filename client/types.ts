@@ -1,4 +1,4 @@
-import type { TemplateLimits } from '../server/templates/index.js';
+import type { TemplateLimits } from '../shared/templates/index.js';
 
 /** Where a prompt came from: the registry (fresh or cached), a bundle file, or a fallback given in code. */
 export type PromptSource = 'registry' | 'bundle' | 'fallback';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Connection } from './connection.js';
-import { formatPromptFile, MappingError, type VersionShape } from './core/prompt-file.js';
+import { formatPromptFile, MappingError, type VersionShape } from '../shared/prompt-files/prompt-file.js';
 import { UserError } from './commands/ui.js';
 
 export const SCHEME = 'prompt-registry';

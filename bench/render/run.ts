@@ -4,7 +4,7 @@
  * through TemplatePool (structured clone to a worker thread and back), one at a time and
  * 16 at a time, per render in µs, and the ratios.
  */
-import { compileTemplate } from '../../server/templates/index.js';
+import { compileTemplate } from '../../shared/templates/index.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, TemplatePool } from '../../server/templates/pool.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 5_000);

@@ -3,9 +3,9 @@
  * a file's text to the body of a create-version request, and a version back to
  * file text. When the format changes, this adapter is what changes.
  */
-import { formatPromptFile, parsePromptFile, versionRequest } from '../../extension/core/prompt-file.js';
+import { formatPromptFile, parsePromptFile, versionRequest } from '../../shared/prompt-files/prompt-file.js';
 import { createVersionBody } from '../../server/prompts/schemas.js';
-import { TemplateError, compileTemplate } from '../../server/templates/index.js';
+import { TemplateError, compileTemplate } from '../../shared/templates/index.js';
 
 /** What a create of this file would store: the request with the registry's defaults applied. */
 export interface VersionFields {

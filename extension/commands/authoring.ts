@@ -6,7 +6,7 @@ import type { Connection } from '../connection.js';
 import type { CompareUpdate } from '../../webview/protocol.js';
 import type { ComparePanel } from '../compare/compare-panel.js';
 import { versionSide } from '../core/compare.js';
-import { formatPromptFile, versionRequest, type VersionShape } from '../core/prompt-file.js';
+import { formatPromptFile, versionRequest, type VersionShape } from '../../shared/prompt-files/prompt-file.js';
 import { PROMPT_LANGUAGE, type PromptEditorSupport } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 import type { PreviewPanel } from '../preview/preview-panel.js';

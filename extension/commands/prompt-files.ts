@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { CompareUpdate } from '../../webview/protocol.js';
 import type { ComparePanel } from '../compare/compare-panel.js';
 import { fileSide } from '../core/compare.js';
-import { convertLegacyFile, MappingError, parsePromptFile } from '../core/prompt-file.js';
+import { convertLegacyFile, MappingError, parsePromptFile } from '../../shared/prompt-files/prompt-file.js';
 import { importPrompty } from '../core/prompty.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';

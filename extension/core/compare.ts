@@ -3,10 +3,10 @@
  * line diff inside each changed message) and config value by config value.
  * Pure: no `vscode` import.
  */
-import { isPlaceholder, type MessageItem } from './chat-template.js';
-import type { JsonSchema } from './picoschema.js';
+import { isPlaceholder, type MessageItem } from '../../shared/prompt-files/chat-template.js';
+import type { JsonSchema } from '../../shared/prompt-files/picoschema.js';
 import type { VersionComparison as Comparison, ComparedMessage, ConfigRow, LineChange, MessageRow, Status } from '../../webview/protocol.js';
-import { configOf, versionOf, type PromptConfig, type PromptFile, type VersionShape } from './prompt-file.js';
+import { configOf, versionOf, type PromptConfig, type PromptFile, type VersionShape } from '../../shared/prompt-files/prompt-file.js';
 
 export type { Comparison };
 

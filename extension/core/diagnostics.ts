@@ -3,9 +3,9 @@
  * place), and each variable's sample value for the inline preview. Pure: the
  * template analysis is the registry's own engine.
  */
-import { analyzeTemplate, TemplateError, type VariableOccurrence } from '../../server/templates/index.js';
-import { lineStarts, offsetAt, positionOf } from './chat-template.js';
-import { sampleValues, type PromptFile, type Span } from './prompt-file.js';
+import { analyzeTemplate, TemplateError, type VariableOccurrence } from '../../shared/templates/index.js';
+import { lineStarts, offsetAt, positionOf } from '../../shared/prompt-files/chat-template.js';
+import { sampleValues, type PromptFile, type Span } from '../../shared/prompt-files/prompt-file.js';
 
 export type Severity = 'error' | 'warning' | 'hint';
 

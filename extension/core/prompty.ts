@@ -8,9 +8,9 @@
  * else is kept in a Handlebars comment and reported. Pure: no `vscode` import.
  */
 import { parse } from 'yaml';
-import type { ChatMessage, Role } from './chat-template.js';
-import type { JsonSchema } from './picoschema.js';
-import { formatPromptFile, type PromptConfig } from './prompt-file.js';
+import type { ChatMessage, Role } from '../../shared/prompt-files/chat-template.js';
+import type { JsonSchema } from '../../shared/prompt-files/picoschema.js';
+import { formatPromptFile, type PromptConfig } from '../../shared/prompt-files/prompt-file.js';
 
 export interface PromptyImport {
   name: string;

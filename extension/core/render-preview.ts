@@ -4,8 +4,8 @@
  * (the engine takes none yet); a template using Dotprompt's helpers, which the
  * engine does not have yet, renders with Handlebars and those helpers. Pure.
  */
-import { compileTemplate, TemplateError } from '../../server/templates/index.js';
-import { parseBody, renderText } from './chat-template.js';
+import { compileTemplate, TemplateError } from '../../shared/templates/index.js';
+import { parseBody, renderText } from '../../shared/prompt-files/chat-template.js';
 
 const DOTPROMPT_HELPERS = ['json', 'ifEquals', 'unlessEquals', 'section'];
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { PartialReference } from '../core/chat-template.js';
+import type { PartialReference } from '../../shared/prompt-files/chat-template.js';
 import { analyzePromptFile, describeSample, type Analysis, type Diagnostic } from '../core/diagnostics.js';
-import { bodySpan, parsePromptFile, sampleValues, type PromptFile, type Span } from '../core/prompt-file.js';
+import { bodySpan, parsePromptFile, sampleValues, type PromptFile, type Span } from '../../shared/prompt-files/prompt-file.js';
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
 import type { PromptIndex } from './partials.js';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { TemplateError } from '../../server/templates/index.js';
+import { TemplateError } from '../../shared/templates/index.js';
 import { estimateTokens, isPreviewToHost, type PreviewMessage, type PreviewUpdate } from '../../webview/protocol.js';
-import { messagesOf, renderMessages, type Role } from '../core/chat-template.js';
+import { messagesOf, renderMessages, type Role } from '../../shared/prompt-files/chat-template.js';
 import { renderWithEngine } from '../core/render-preview.js';
-import { sampleValues } from '../core/prompt-file.js';
+import { sampleValues } from '../../shared/prompt-files/prompt-file.js';
 import type { PromptIndex } from '../editor/partials.js';
 import type { PromptEditorSupport } from '../editor/prompt-editor.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';

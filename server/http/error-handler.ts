@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isDatabaseUnavailable, isForeignKeyViolation, isReadOnlyStorage, isStorageFull, isUniqueViolation, violatedConstraint } from '../db/errors.js';
 import { AppError, type ErrorKind } from '../errors.js';
-import { TemplateError } from '../templates/index.js';
+import { TemplateError } from '../../shared/templates/index.js';
 
 const STATUS: Record<ErrorKind, number> = {
   invalid: 400,

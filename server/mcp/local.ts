@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { decodeCursor, int4Key, pageOf, textKey } from '../http/cursor.js';
 import type { Context, Route } from '../http/route.js';
 import type { PromptService } from '../prompts/service.js';
-import { TemplateError } from '../templates/index.js';
+import { TemplateError } from '../../shared/templates/index.js';
 import type { LiveVersion, McpRegistry, PromptListing, RenderAnswer } from './registry.js';
 
 /** Prompts live in one environment, read a page at a time. */

@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
 import { invalid, notFound, conflict } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
-import { TemplateError } from '../templates/errors.js';
+import { TemplateError } from '../../shared/templates/errors.js';
 import type { TemplatePool } from '../templates/pool.js';
 import { checkJsonSchema, validateVariables } from './json-schemas.js';
 import { checkIncludes, parseRef, resolvePartials, type ResolvedPartials, type ResolveMode } from './partials.js';

@@ -3,8 +3,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { unavailable } from '../errors.js';
-import { TemplateError } from './errors.js';
-import { DEFAULT_TEMPLATE_LIMITS, timeExceeded, type TemplateLimits } from './limits.js';
+import { TemplateError } from '../../shared/templates/errors.js';
+import { DEFAULT_TEMPLATE_LIMITS, timeExceeded, type TemplateLimits } from '../../shared/templates/limits.js';
 import type { CompiledInfo, KeyedSource, WorkerConfig, WorkerResult, WorkerTask } from './render-worker.js';
 
 export interface TemplatePoolOptions {

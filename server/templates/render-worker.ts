@@ -4,9 +4,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import { LruCache } from '../lru.js';
-import { compileTemplate, renderTemplates, type CompiledTemplate } from './engine.js';
-import { TemplateError } from './errors.js';
-import { outputExceeded, type TemplateLimits } from './limits.js';
+import { compileTemplate, renderTemplates, type CompiledTemplate } from '../../shared/templates/engine.js';
+import { TemplateError } from '../../shared/templates/errors.js';
+import { outputExceeded, type TemplateLimits } from '../../shared/templates/limits.js';
 
 export interface WorkerConfig {
   limits: TemplateLimits;

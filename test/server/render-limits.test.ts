@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_TEMPLATE_LIMITS } from '../../server/templates/limits.js';
+import { DEFAULT_TEMPLATE_LIMITS } from '../../shared/templates/limits.js';
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from '../../server/templates/pool.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type Answer, type TestServer } from '../support/server.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { assignVariant, rolloutBucket } from '../../server/rollouts/assign.js';
+import { assignVariant, rolloutBucket } from '../../shared/rollouts/assign.js';
 import { judge } from '../../server/rollouts/service.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, twoReplicas, type Api, type TestServer } from '../support/server.js';

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Dotprompt, picoschema } from 'dotprompt';
 import { analyzePromptFile } from '../../extension/core/diagnostics.js';
-import { messagesOf, parseBody, renderMessages, renderText, type Role } from '../../extension/core/chat-template.js';
-import { toJsonSchema } from '../../extension/core/picoschema.js';
-import { convertLegacyFile, formatPromptFile, MappingError, parsePromptFile, sampleValues, versionOf, versionRequest } from '../../extension/core/prompt-file.js';
+import { messagesOf, parseBody, renderMessages, renderText, type Role } from '../../shared/prompt-files/chat-template.js';
+import { toJsonSchema } from '../../shared/prompt-files/picoschema.js';
+import { convertLegacyFile, formatPromptFile, MappingError, parsePromptFile, sampleValues, versionOf, versionRequest } from '../../shared/prompt-files/prompt-file.js';
 
 /** Genkit's documentation style: Picoschema input with defaults, JSON output, Gemini config. */
 const GENKIT = `---

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyzePromptFile, describeSample, sampleAt } from '../../extension/core/diagnostics.js';
-import { formatPromptFile, parsePromptFile, versionRequest } from '../../extension/core/prompt-file.js';
+import { formatPromptFile, parsePromptFile, versionRequest } from '../../shared/prompt-files/prompt-file.js';
 
 const FILE = `---
 name: support-reply

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { compileTemplate, DEFAULT_TEMPLATE_LIMITS, TemplateError, type TemplateLimits } from '../../server/templates/index.js';
+import { compileTemplate, DEFAULT_TEMPLATE_LIMITS, TemplateError, type TemplateLimits } from '../../shared/templates/index.js';
 
 interface LimitVector {
   name: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { compileTemplate, TemplateError } from '../../server/templates/index.js';
+import { compileTemplate, TemplateError } from '../../shared/templates/index.js';
 
 export interface RenderVector {
   name: string;

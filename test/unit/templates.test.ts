@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileTemplate, extractVariables, TemplateError } from '../../server/templates/index.js';
+import { compileTemplate, extractVariables, TemplateError } from '../../shared/templates/index.js';
 
 function fails(fn: () => unknown, code: string, details: Record<string, unknown> = {}): void {
   assert.throws(fn, (err: unknown) => {
