@@ -41,6 +41,11 @@ import { VERSION } from './version.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { WebhookService } from './webhooks/service.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
+import { DEFAULT_PROVIDER_CALL_OPTIONS, type ProviderCallOptions } from './providers/client.js';
+import { providerRoutes } from './providers/routes.js';
+import { ProviderService } from './providers/service.js';
+import { runRoutes } from './runs/routes.js';
+import { RunService } from './runs/service.js';
 
 export interface AppOptions {
   environments: readonly string[];
@@ -71,6 +76,8 @@ export interface AppOptions {
   operatorMetrics: boolean;
   /** Webhook delivery: the address allow-list, timeout and retry timing (docs/webhooks.md). */
   webhooks: WebhookOptions;
+  /** Calls to model providers: timeout, retries, backoff (docs/evaluate.md). */
+  providerCalls: ProviderCallOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -88,6 +95,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
   operatorMetrics: false,
   webhooks: DEFAULT_WEBHOOK_OPTIONS,
+  providerCalls: DEFAULT_PROVIDER_CALL_OPTIONS,
 };
 
 export interface Services {
@@ -105,6 +113,9 @@ export interface Services {
   approvals: ApprovalService;
   /** Webhooks and their delivery worker (started by main.ts, stopped on shutdown). */
   webhooks: WebhookService;
+  /** Model providers (admin), and running prompts on them. */
+  providers: ProviderService;
+  runs: RunService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -173,6 +184,8 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const environments = new EnvironmentService(db, deployments);
   const approvals = new ApprovalService(db, feed, deployments, environments);
   const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
+  const providers = new ProviderService(db, secret, opts.providerCalls);
+  const runs = new RunService(prompts, deployments, executions, providers);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -191,6 +204,8 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...metricRoutes(metrics),
     ...retentionRoutes(retention),
     ...webhookRoutes(webhooks),
+    ...providerRoutes(providers),
+    ...runRoutes(runs),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -237,6 +252,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, providers, runs, oidc };
   return { app, services, routes, lifecycle, operatorMetrics };
 }
