@@ -44,6 +44,8 @@ import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.
 import { DEFAULT_PROVIDER_CALL_OPTIONS, type ProviderCallOptions } from './providers/client.js';
 import { providerRoutes } from './providers/routes.js';
 import { ProviderService } from './providers/service.js';
+import { datasetRoutes } from './datasets/routes.js';
+import { DatasetService } from './datasets/service.js';
 import { runRoutes } from './runs/routes.js';
 import { RunService } from './runs/service.js';
 
@@ -78,6 +80,8 @@ export interface AppOptions {
   webhooks: WebhookOptions;
   /** Calls to model providers: timeout, retries, backoff (docs/evaluate.md). */
   providerCalls: ProviderCallOptions;
+  /** Largest dataset file (CSV, JSON Lines) POST /datasets/{name}/import reads, in bytes. */
+  importBodyLimitBytes: number;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -96,6 +100,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   operatorMetrics: false,
   webhooks: DEFAULT_WEBHOOK_OPTIONS,
   providerCalls: DEFAULT_PROVIDER_CALL_OPTIONS,
+  importBodyLimitBytes: 20 * 1024 * 1024,
 };
 
 export interface Services {
@@ -116,6 +121,7 @@ export interface Services {
   /** Model providers (admin), and running prompts on them. */
   providers: ProviderService;
   runs: RunService;
+  datasets: DatasetService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -186,6 +192,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
   const providers = new ProviderService(db, secret, opts.providerCalls);
   const runs = new RunService(prompts, deployments, executions, providers);
+  const datasets = new DatasetService(db, executions);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -206,6 +213,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...webhookRoutes(webhooks),
     ...providerRoutes(providers),
     ...runRoutes(runs),
+    ...datasetRoutes(datasets, { importBodyLimitBytes: opts.importBodyLimitBytes }),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -252,6 +260,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, providers, runs, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, providers, runs, datasets, oidc };
   return { app, services, routes, lifecycle, operatorMetrics };
 }

@@ -3,7 +3,7 @@
  * stable code; `http/error-handler.ts` is the one place that maps kinds to
  * statuses.
  */
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable' | 'rate_limited' | 'unavailable' | 'bad_gateway' | 'gateway_timeout';
+export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable' | 'rate_limited' | 'unavailable' | 'bad_gateway' | 'gateway_timeout' | 'unsupported_media_type';
 
 export class AppError extends Error {
   constructor(

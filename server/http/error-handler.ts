@@ -17,6 +17,7 @@ const STATUS: Record<ErrorKind, number> = {
   unavailable: 503,
   bad_gateway: 502,
   gateway_timeout: 504,
+  unsupported_media_type: 415,
 };
 
 export interface ErrorBody {
