@@ -46,6 +46,7 @@ import { providerRoutes } from './providers/routes.js';
 import { ProviderService } from './providers/service.js';
 import { datasetRoutes } from './datasets/routes.js';
 import { DatasetService } from './datasets/service.js';
+import { evaluatorRoutes } from './evaluators/routes.js';
 import { runRoutes } from './runs/routes.js';
 import { RunService } from './runs/service.js';
 
@@ -214,6 +215,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...providerRoutes(providers),
     ...runRoutes(runs),
     ...datasetRoutes(datasets, { importBodyLimitBytes: opts.importBodyLimitBytes }),
+    ...evaluatorRoutes(),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));

@@ -153,5 +153,14 @@ for (const dialect of DIALECTS) {
       assert.equal(missing.status, 404);
       assert.equal((await a.get('/datasets/from-logs')).body.item_count, 2);
     });
+
+    it('checks an evaluator over HTTP: a bad regex is a 400 naming the field, a good one scores', async () => {
+      const bad = await a.post('/evaluators/test', { evaluator: { type: 'regex', pattern: '([a-z' }, output: 'x' });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'invalid_evaluator');
+      assert.equal(bad.body.error.field, 'evaluator.pattern');
+      const good = await a.post('/evaluators/test', { evaluator: { type: 'exact_match', name: 'exact' }, output: 'Paris', expected: 'Paris' });
+      assert.deepEqual(good.body, { evaluator: 'exact', score: 1, passed: true, reason: 'the output equals the expected value' });
+    });
   });
 }
