@@ -47,6 +47,8 @@ import { ProviderService } from './providers/service.js';
 import { datasetRoutes } from './datasets/routes.js';
 import { DatasetService } from './datasets/service.js';
 import { evaluatorRoutes } from './evaluators/routes.js';
+import { experimentRoutes } from './experiments/routes.js';
+import { DEFAULT_EXPERIMENT_OPTIONS, ExperimentService, type ExperimentOptions } from './experiments/service.js';
 import { runRoutes } from './runs/routes.js';
 import { RunService } from './runs/service.js';
 
@@ -83,6 +85,8 @@ export interface AppOptions {
   providerCalls: ProviderCallOptions;
   /** Largest dataset file (CSV, JSON Lines) POST /datasets/{name}/import reads, in bytes. */
   importBodyLimitBytes: number;
+  /** The background experiment runner: lease, polling, experiments at once per server (docs/evaluate.md). */
+  experiments: ExperimentOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -102,6 +106,7 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   webhooks: DEFAULT_WEBHOOK_OPTIONS,
   providerCalls: DEFAULT_PROVIDER_CALL_OPTIONS,
   importBodyLimitBytes: 20 * 1024 * 1024,
+  experiments: DEFAULT_EXPERIMENT_OPTIONS,
 };
 
 export interface Services {
@@ -123,6 +128,8 @@ export interface Services {
   providers: ProviderService;
   runs: RunService;
   datasets: DatasetService;
+  /** Experiments and their background runner (started by main.ts, stopped on shutdown). */
+  experiments: ExperimentService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -194,6 +201,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const providers = new ProviderService(db, secret, opts.providerCalls);
   const runs = new RunService(prompts, deployments, executions, providers);
   const datasets = new DatasetService(db, executions);
+  const experiments = new ExperimentService(db, prompts, providers, runs, logger, opts.experiments);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -216,6 +224,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...runRoutes(runs),
     ...datasetRoutes(datasets, { importBodyLimitBytes: opts.importBodyLimitBytes }),
     ...evaluatorRoutes(),
+    ...experimentRoutes(experiments),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -262,6 +271,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, providers, runs, datasets, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, providers, runs, datasets, experiments, oidc };
   return { app, services, routes, lifecycle, operatorMetrics };
 }

@@ -50,3 +50,52 @@ CREATE TABLE dataset_items (
     created_by VARCHAR(255) NOT NULL,
     CONSTRAINT dataset_items_seq_key UNIQUE (dataset_id, seq)
 );
+
+-- Experiments: every item of a dataset version run against every listed version of a prompt,
+-- in the background, scored by evaluators. Results are stored one by one, so a restarted
+-- server continues where the last one stopped.
+CREATE TABLE experiments (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    prompt_id UUID NOT NULL REFERENCES prompts(id),
+    dataset_id UUID NOT NULL REFERENCES datasets(id),
+    dataset_version INTEGER NOT NULL,
+    -- The version numbers compared, a JSON array.
+    versions JSONB NOT NULL,
+    -- The evaluator specs, a JSON array.
+    evaluators JSONB NOT NULL,
+    provider VARCHAR(100),
+    model VARCHAR(255),
+    concurrency INTEGER NOT NULL,
+    status VARCHAR(16) NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'cancelled', 'failed')),
+    total INTEGER NOT NULL,
+    error TEXT,
+    -- The server running it holds it until lease_until (renewed while it runs); once that
+    -- passes, another server (or this one, restarted) takes it up.
+    lease_owner VARCHAR(64),
+    lease_until TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    created_by VARCHAR(255) NOT NULL,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ
+);
+CREATE INDEX experiments_active_idx ON experiments (lease_until) WHERE status IN ('queued', 'running');
+
+CREATE TABLE experiment_results (
+    experiment_id UUID NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    item_seq INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    status VARCHAR(5) NOT NULL CHECK (status IN ('ok', 'error')),
+    output TEXT,
+    error TEXT,
+    latency_ms INTEGER,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cost_usd FLOAT,
+    execution_id UUID,
+    -- {"<evaluator>": {"score", "passed", "reason"}}
+    scores JSONB NOT NULL DEFAULT '{}',
+    passed BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    -- One result per (item, version): a resumed experiment never stores one twice.
+    PRIMARY KEY (experiment_id, item_seq, version)
+);

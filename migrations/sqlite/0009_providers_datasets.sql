@@ -40,3 +40,43 @@ CREATE TABLE dataset_items (
     created_by TEXT NOT NULL CHECK (length(created_by) <= 255),
     CONSTRAINT dataset_items_seq_key UNIQUE (dataset_id, seq)
 );
+
+CREATE TABLE experiments (
+    id TEXT PRIMARY KEY DEFAULT (lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))),
+    prompt_id TEXT NOT NULL REFERENCES prompts(id),
+    dataset_id TEXT NOT NULL REFERENCES datasets(id),
+    dataset_version INTEGER NOT NULL,
+    versions TEXT NOT NULL CHECK (json_valid(versions)),
+    evaluators TEXT NOT NULL CHECK (json_valid(evaluators)),
+    provider TEXT,
+    model TEXT,
+    concurrency INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'completed', 'cancelled', 'failed')),
+    total INTEGER NOT NULL,
+    error TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    created_by TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX experiments_active_idx ON experiments (lease_until) WHERE status IN ('queued', 'running');
+
+CREATE TABLE experiment_results (
+    experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    item_seq INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    output TEXT,
+    error TEXT,
+    latency_ms INTEGER,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cost_usd REAL,
+    execution_id TEXT,
+    scores TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(scores)),
+    passed INTEGER NOT NULL CHECK (passed IN (0, 1)),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (experiment_id, item_seq, version)
+);

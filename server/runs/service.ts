@@ -25,6 +25,8 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Given: the call streams, and each text delta comes here. */
   onDelta?: (text: string) => void;
+  /** Added to the logged execution's metadata (e.g. the experiment and item it ran for). */
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -103,6 +105,7 @@ export class RunService {
               model,
               stream: body.stream,
               ...(source.draft ? { draft: true, draft_hash: sha256(source.content), base_version: source.versionNumber } : {}),
+              ...hooks.metadata,
               ...(extra ? (JSON.parse(extra) as Record<string, unknown>) : {}),
             }),
           } as ExecutionInput,

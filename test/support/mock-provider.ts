@@ -39,6 +39,8 @@ export const DEFAULT_TEXT = 'Hello from the mock';
 export class MockProvider {
   readonly calls: ReceivedCall[] = [];
   fallback: Behaviour = {};
+  /** When the queue is empty: a behaviour computed from the request (before `fallback`). */
+  respond: ((call: ReceivedCall) => Behaviour) | undefined;
   private queue: Behaviour[] = [];
   private server!: Server;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -54,6 +56,7 @@ export class MockProvider {
     this.calls.length = 0;
     this.queue = [];
     this.fallback = {};
+    this.respond = undefined;
   }
 
   /** The OpenAI-compatible base URL (…/v1), as a provider's base_url. */
@@ -93,8 +96,9 @@ export class MockProvider {
         // recorded as {}: a test asserting on the body will see it
       }
       const path = req.url ?? '';
-      this.calls.push({ path, headers: req.headers, body, at: Date.now() });
-      const b = this.queue.shift() ?? this.fallback;
+      const call = { path, headers: req.headers, body, at: Date.now() };
+      this.calls.push(call);
+      const b = this.queue.shift() ?? this.respond?.(call) ?? this.fallback;
       const answer = () => {
         if (res.destroyed) return;
         if (path.endsWith('/chat/completions')) this.openAi(res, body, b);

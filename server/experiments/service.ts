@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { recordAudit } from '../audit/repository.js';
+import type { Principal } from '../auth/principal.js';
+import * as datasetRepo from '../datasets/repository.js';
+import type { ItemRow } from '../datasets/repository.js';
+import type { Database } from '../db/index.js';
+import { AppError, invalid, notFound } from '../errors.js';
+import { compileEvaluator, type Evaluator } from '../evaluators/builtin.js';
+import type { PromptService } from '../prompts/service.js';
+import type { ProviderService } from '../providers/service.js';
+import type { RunService } from '../runs/service.js';
+import { TemplateError } from '../templates/index.js';
+import * as repo from './repository.js';
+import type { ExperimentRow, ResultRow } from './repository.js';
+import type { aggregateSchema, CreateExperimentInput, experimentSchema } from './schemas.js';
+
+export type ExperimentView = z.infer<typeof experimentSchema>;
+type Aggregate = z.infer<typeof aggregateSchema>;
+
+export interface ExperimentOptions {
+  /** How long a server holds an experiment without renewing; a dead server's experiment is taken up after it. */
+  leaseMs: number;
+  /** How often idle servers look for experiments to run (queued ones start at once on this server). */
+  pollMs: number;
+  /** Experiments one server runs at the same time. */
+  maxActive: number;
+}
+
+export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 5_000, maxActive: 2 };
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(Math.max(1, Math.ceil(p * sorted.length)), sorted.length) - 1]!;
+}
+
+const round = (x: number) => Math.round(x * 1e9) / 1e9;
+
+/**
+ * Per version: results and errors; pass rate (results where every evaluator passed, errors
+ * counting as failures); each evaluator's mean score over the results that ran; latency
+ * p50/p95 (nearest rank) over those; token and cost totals.
+ */
+export function aggregate(versions: number[], evaluatorNames: string[], results: ResultRow[]): Aggregate[] {
+  return versions.map((version) => {
+    const mine = results.filter((r) => r.version === version);
+    const ran = mine.filter((r) => r.status === 'ok');
+    const latencies = ran.map((r) => r.latency_ms).filter((l): l is number => l !== null).sort((a, b) => a - b);
+    const mean_scores: Record<string, number | null> = {};
+    for (const name of evaluatorNames) {
+      const scores = ran.map((r) => r.scores[name]?.score).filter((s): s is number => typeof s === 'number');
+      mean_scores[name] = scores.length ? round(scores.reduce((a, b) => a + b, 0) / scores.length) : null;
+    }
+    return {
+      version,
+      results: mine.length,
+      errors: mine.length - ran.length,
+      pass_rate: mine.length ? round(mine.filter((r) => r.passed).length / mine.length) : null,
+      mean_scores,
+      latency_p50_ms: percentile(latencies, 0.5),
+      latency_p95_ms: percentile(latencies, 0.95),
+      input_tokens: ran.reduce((n, r) => n + (r.input_tokens ?? 0), 0),
+      output_tokens: ran.reduce((n, r) => n + (r.output_tokens ?? 0), 0),
+      cost_usd: round(ran.reduce((n, r) => n + (r.cost_usd ?? 0), 0)),
+    };
+  });
+}
+
+async function allItems(db: Database, datasetId: string, version: number): Promise<ItemRow[]> {
+  const items: ItemRow[] = [];
+  for (let afterSeq: number | undefined; ; ) {
+    const page = await datasetRepo.listItems(db, datasetId, { version, afterSeq, limit: 1_000 });
+    items.push(...page);
+    if (page.length < 1_000) return items;
+    afterSeq = page[page.length - 1]!.seq;
+  }
+}
+
+/**
+ * Experiments: every item of a dataset version against every listed version,
+ * in the background on whichever server holds the experiment's lease, with
+ * bounded concurrency. Each result is stored as it comes (one per item and
+ * version, never two), so a server that stops or dies leaves the rest to the
+ * next one; cancelling stops the runs in flight.
+ */
+export class ExperimentService {
+  private readonly owner = randomUUID();
+  private readonly active = new Map<string, { controller: AbortController; done: Promise<void>; stopping: boolean }>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private ticking = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly prompts: PromptService,
+    private readonly providers: ProviderService,
+    private readonly runs: RunService,
+    private readonly logger: Logger,
+    private readonly options: ExperimentOptions = DEFAULT_EXPERIMENT_OPTIONS,
+  ) {}
+
+  async create(actor: Principal, input: CreateExperimentInput): Promise<ExperimentView> {
+    const evaluators = input.evaluators.map((spec, i) => compileEvaluator(spec, `evaluators[${i}]`));
+    const names = new Set<string>();
+    evaluators.forEach((e, i) => {
+      if (names.has(e.name)) throw invalid('invalid_evaluator', `evaluators[${i}]: a second evaluator named "${e.name}"; give each a distinct name`, { field: `evaluators[${i}].name` });
+      names.add(e.name);
+    });
+    const prompt = await this.prompts.requirePrompt(input.prompt);
+    for (const v of input.versions) await this.prompts.getVersion(input.prompt, v);
+    await this.providers.target(input.provider);
+    const dataset = await datasetRepo.findDataset(this.db, input.dataset);
+    if (!dataset) throw notFound('dataset_not_found', `no dataset named "${input.dataset}"`, { dataset: input.dataset });
+    if (dataset.item_count === 0) throw invalid('empty_dataset', `dataset "${input.dataset}" has no items`, { field: 'dataset' });
+    const id = await this.db.transaction(async (tx) => {
+      const created = await repo.insertExperiment(tx, {
+        promptId: prompt.id,
+        datasetId: dataset.id,
+        datasetVersion: dataset.version,
+        versions: input.versions,
+        evaluators: evaluators.map((e) => e.spec),
+        provider: input.provider ?? null,
+        model: input.model ?? null,
+        concurrency: input.concurrency,
+        total: dataset.item_count * input.versions.length,
+        createdBy: actor.name,
+      });
+      await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions } });
+      return created;
+    });
+    if (!this.stopped) later(() => this.tick());
+    return this.get(id);
+  }
+
+  private async require(id: string): Promise<ExperimentRow> {
+    const row = await repo.findExperiment(this.db, id);
+    if (!row) throw notFound('experiment_not_found', `no experiment ${id}`, { id });
+    return row;
+  }
+
+  async get(id: string): Promise<ExperimentView> {
+    const row = await this.require(id);
+    const results = await repo.allResults(this.db, id);
+    const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
+    const { dataset_id: _d, total, ...rest } = row;
+    return { ...rest, progress: { done: results.length, total }, aggregates: aggregate(row.versions, names, results) };
+  }
+
+  async results(id: string, f: { version?: number | undefined; after?: readonly [number, number] | undefined; limit: number }): Promise<ResultRow[]> {
+    await this.require(id);
+    return repo.listResults(this.db, id, f);
+  }
+
+  async cancel(actor: Principal, id: string): Promise<ExperimentView> {
+    const row = await this.require(id);
+    await this.db.transaction(async (t) => {
+      if (!(await repo.cancel(t, id, new Date().toISOString()))) {
+        throw invalid('experiment_finished', `experiment ${id} is ${row.status}; only a queued or running experiment can be cancelled`, { status: row.status });
+      }
+      await recordAudit(t, actor, { action: 'experiment.cancelled', prompt: row.prompt, targetId: id });
+    });
+    this.active.get(id)?.controller.abort();
+    return this.get(id);
+  }
+
+  /** Starts looking for experiments to run: queued ones, and running ones whose server stopped. */
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.tick(), this.options.pollMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** Stops the runs in flight (their items are run again by whoever resumes) and lets go of the experiments. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const a of this.active.values()) {
+      a.stopping = true;
+      a.controller.abort();
+    }
+    await Promise.all([...this.active.values()].map((a) => a.done));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      while (!this.stopped && this.active.size < this.options.maxActive) {
+        const now = Date.now();
+        const id = await this.db.transaction((t) => repo.claim(t, this.owner, new Date(now).toISOString(), new Date(now + this.options.leaseMs).toISOString()));
+        if (!id) break;
+        const entry = { controller: new AbortController(), done: Promise.resolve(), stopping: false };
+        entry.done = this.execute(id, entry).finally(() => {
+          this.active.delete(id);
+          later(() => this.tick());
+        });
+        this.active.set(id, entry);
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'could not look for experiments to run; trying again later');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async execute(id: string, entry: { controller: AbortController; stopping: boolean }): Promise<void> {
+    const signal = entry.controller.signal;
+    const renew = setInterval(() => {
+      void (async () => {
+        await this.db.transaction((t) => repo.renew(t, id, this.owner, new Date(Date.now() + this.options.leaseMs).toISOString()));
+        if ((await repo.statusOf(this.db, id)) !== 'running') entry.controller.abort();
+      })().catch((err: unknown) => this.logger.warn({ err, experiment: id }, 'could not renew an experiment lease'));
+    }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    try {
+      const x = await this.require(id);
+      const evaluators = x.evaluators.map((spec) => compileEvaluator(spec));
+      const items = await allItems(this.db, x.dataset_id, x.dataset_version);
+      const done = await repo.doneKeys(this.db, id);
+      const queue: Array<{ item: ItemRow; version: number }> = [];
+      for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
+      const worker = async () => {
+        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, signal);
+      };
+      await Promise.all(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
+      if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner));
+      else if (!signal.aborted) await this.db.transaction((t) => repo.finish(t, id, 'completed', null, new Date().toISOString()));
+    } catch (err) {
+      this.logger.error({ err, experiment: id }, 'experiment failed');
+      if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner)).catch(() => undefined);
+      else await this.db.transaction((t) => repo.finish(t, id, 'failed', 'the experiment stopped on an internal error; the server log has the details', new Date().toISOString())).catch(() => undefined);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** Runs one item on one version and stores its result; a failed run is a result too (status error), a cancelled one is not. */
+  private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, signal: AbortSignal): Promise<void> {
+    let result: ResultRow;
+    try {
+      const run = await this.runs.run(
+        x.prompt,
+        { version, variables: item.input, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq } },
+      );
+      const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
+      const scores: ResultRow['scores'] = {};
+      for (const e of evaluators) scores[e.name] = e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd });
+      result = {
+        item_seq: item.seq,
+        version,
+        status: 'ok',
+        output,
+        error: null,
+        latency_ms: run.latency_ms,
+        input_tokens: run.usage.input_tokens,
+        output_tokens: run.usage.output_tokens,
+        cost_usd: run.cost_usd,
+        execution_id: run.execution_id,
+        scores,
+        passed: Object.values(scores).every((s) => s.passed),
+      };
+    } catch (err) {
+      if (signal.aborted) return;
+      if (!(err instanceof AppError) && !(err instanceof TemplateError)) throw err;
+      const executionId = err instanceof AppError && typeof err.details.execution_id === 'string' ? err.details.execution_id : null;
+      result = { item_seq: item.seq, version, status: 'error', output: null, error: `${err.code}: ${err.message}`, latency_ms: null, input_tokens: null, output_tokens: null, cost_usd: null, execution_id: executionId, scores: {}, passed: false };
+    }
+    await this.db.transaction((t) => repo.insertResult(t, x.id, result));
+  }
+}
+
+/** Runs a promise-returning step without waiting for it; its failure is the step's own to log. */
+function later(step: () => Promise<void>): void {
+  void step();
+}
