@@ -123,6 +123,18 @@ export class ProviderService {
     });
   }
 
+  private decryptKey(row: ProviderRow): string {
+    try {
+      return decryptSecret(this.key, row.api_key_encrypted!);
+    } catch {
+      throw conflict(
+        'provider_key_unreadable',
+        `the API key of provider "${row.name}" cannot be decrypted with this server's secret (it was stored under another); an admin gives it again with PATCH /providers/${row.name}`,
+        { provider: row.name },
+      );
+    }
+  }
+
   /**
    * The provider a run calls, with its key decrypted: the named one, else the only
    * (first by name) one configured; a 400 when there is none.
@@ -138,7 +150,7 @@ export class ProviderService {
         name: row.name,
         kind: row.kind,
         baseUrl: row.base_url,
-        apiKey: row.api_key_encrypted === null ? null : decryptSecret(this.key, row.api_key_encrypted),
+        apiKey: row.api_key_encrypted === null ? null : this.decryptKey(row),
         headers: row.headers,
       },
       defaultModel: row.default_model,
