@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cursorParam, limit, promptName, uuid } from '../http/schemas.js';
+import { cursorParam, limit, positiveInt, promptName, uuid } from '../http/schemas.js';
 import { datasetName } from '../datasets/schemas.js';
 import { providerName } from '../providers/schemas.js';
 
@@ -18,7 +18,7 @@ export const createBody = z
 export type CreateExperimentInput = z.output<typeof createBody>;
 
 export const idParams = z.object({ id: uuid });
-export const resultsQuery = z.object({ version: z.coerce.number().int().min(1).optional(), limit, cursor: cursorParam });
+export const resultsQuery = z.object({ version: positiveInt.optional(), limit, cursor: cursorParam });
 
 const evaluationSchema = z.object({ score: z.number(), passed: z.boolean(), reason: z.string() });
 

@@ -41,6 +41,9 @@ export function modelRequest(rendered: { text: string } | { messages: ChatMessag
   return { model, messages: 'text' in rendered ? [{ role: 'user', content: rendered.text }] : rendered.messages, config };
 }
 
+/** The longest response an execution stores (executions' response column limit). */
+const MAX_LOGGED_RESPONSE = 1_000_000;
+
 /** Running a prompt on a provider, logged as an execution. */
 export class RunService {
   constructor(
@@ -123,7 +126,9 @@ export class RunService {
     }
     const latency = Date.now() - started;
     const cost = costOf(prices, model, answer.usage);
-    const response = answer.text ?? (answer.message.tool_calls ? JSON.stringify(answer.message.tool_calls) : '');
+    const full = answer.text ?? (answer.message.tool_calls ? JSON.stringify(answer.message.tool_calls) : '');
+    // The log keeps at most what an execution holds; the caller gets it all.
+    const response = full.length > MAX_LOGGED_RESPONSE ? full.slice(0, MAX_LOGGED_RESPONSE).replace(/[\uD800-\uDBFF]$/, '') : full;
     await log({
       response,
       latency_ms: latency,
@@ -131,7 +136,7 @@ export class RunService {
       output_tokens: answer.usage.output_tokens,
       cost_usd: cost,
       status: 'ok',
-      metadata: JSON.stringify({ finish_reason: answer.finish_reason, ...(answer.message.tool_calls ? { tool_calls: answer.message.tool_calls } : {}) }),
+      metadata: JSON.stringify({ finish_reason: answer.finish_reason, ...(response !== full ? { response_truncated: true } : {}), ...(answer.message.tool_calls ? { tool_calls: answer.message.tool_calls } : {}) }),
     });
     return {
       output: { text: answer.text, message: answer.message },
