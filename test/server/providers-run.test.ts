@@ -4,9 +4,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createParser } from 'eventsource-parser';
 import { pino } from 'pino';
 import { DEFAULT_APP_OPTIONS } from '../../server/app.js';
-import type { ServerConfig } from '../../server/config.js';
+import { serverConfig, type ServerConfig } from '../../server/config.js';
 import { startServer, type RunningServer } from '../../server/main.js';
-import { backoffMs, retryAfterMs } from '../../server/providers/client.js';
+import { backoffMs, DEFAULT_PROVIDER_CALL_OPTIONS, retryAfterMs } from '../../server/providers/client.js';
 import { anthropicBody, openAiBody, parseOpenAiAnswer, MalformedAnswer } from '../../server/providers/wire.js';
 import { DIALECTS, freshDatabase, type TestDatabase } from '../support/db.js';
 import { MockProvider } from '../support/mock-provider.js';
@@ -56,6 +56,13 @@ describe('provider wire formats', () => {
     assert.equal(a.text, null);
     assert.equal(a.message.tool_calls?.[0]?.function.name, 'lookup');
     assert.throws(() => parseOpenAiAnswer({ nope: 1 }), MalformedAnswer);
+  });
+
+  it('reads PROMPT_REGISTRY_PROVIDER_* settings, refusing one it cannot use', () => {
+    assert.deepEqual(serverConfig({}, {}).providerCalls, DEFAULT_PROVIDER_CALL_OPTIONS);
+    const c = serverConfig({}, { PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS: '2500', PROMPT_REGISTRY_PROVIDER_MAX_RETRIES: '0' }).providerCalls;
+    assert.deepEqual([c.timeoutMs, c.maxRetries], [2500, 0]);
+    assert.throws(() => serverConfig({}, { PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS: '5s' }), /PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS/);
   });
 
   it('reads Retry-After as seconds or a date, and backs off within its bounds', () => {
