@@ -8,6 +8,8 @@ import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { compileEvaluator, type Evaluator } from '../evaluators/builtin.js';
+import type { MetricService } from '../metrics/service.js';
+import { BUILTIN_METRICS } from '../metrics/schemas.js';
 import type { PromptService } from '../prompts/service.js';
 import type { ProviderService } from '../providers/service.js';
 import type { RunService } from '../runs/service.js';
@@ -97,6 +99,7 @@ export class ExperimentService {
     private readonly prompts: PromptService,
     private readonly providers: ProviderService,
     private readonly runs: RunService,
+    private readonly metrics: MetricService,
     private readonly logger: Logger,
     private readonly options: ExperimentOptions = DEFAULT_EXPERIMENT_OPTIONS,
   ) {}
@@ -109,6 +112,7 @@ export class ExperimentService {
       names.add(e.name);
     });
     const prompt = await this.prompts.requirePrompt(input.prompt);
+    await this.ensureMetrics(actor, evaluators);
     for (const v of input.versions) await this.prompts.getVersion(input.prompt, v);
     await this.providers.target(input.provider);
     const dataset = await datasetRepo.findDataset(this.db, input.dataset);
@@ -132,6 +136,31 @@ export class ExperimentService {
     });
     if (!this.stopped) later(() => this.tick());
     return this.get(id);
+  }
+
+  /**
+   * Each evaluator's scores are a custom metric of its name (numeric, 0 to 1), created when
+   * missing; a metric of that name that cannot hold them refuses the experiment.
+   */
+  private async ensureMetrics(actor: Principal, evaluators: Evaluator[]): Promise<void> {
+    for (const [i, e] of evaluators.entries()) {
+      const field = `evaluators[${i}].name`;
+      if ((BUILTIN_METRICS as readonly string[]).includes(e.name)) {
+        throw invalid('invalid_evaluator', `${field}: "${e.name}" is a built-in statistic; name the evaluator differently`, { field });
+      }
+      let metric = await this.metrics.requireMetric(e.name).catch(() => undefined);
+      if (!metric) {
+        try {
+          metric = await this.metrics.create(actor, { name: e.name, type: 'numeric', min: 0, max: 1, description: `Scores of the built-in evaluator ${e.spec.type}, written by experiments` });
+        } catch (err) {
+          if (!(err instanceof AppError && err.code === 'metric_exists')) throw err;
+          metric = await this.metrics.requireMetric(e.name);
+        }
+      }
+      if (metric.type !== 'numeric' || (metric.min !== null && metric.min > 0) || (metric.max !== null && metric.max < 1)) {
+        throw invalid('invalid_evaluator', `${field}: the metric "${e.name}" exists as a ${metric.type} metric that cannot hold scores from 0 to 1; name the evaluator differently`, { field });
+      }
+    }
   }
 
   private async require(id: string): Promise<ExperimentRow> {
@@ -269,6 +298,14 @@ export class ExperimentService {
       result = { item_seq: item.seq, version, status: 'error', output: null, error: `${err.code}: ${err.message}`, latency_ms: null, input_tokens: null, output_tokens: null, cost_usd: null, execution_id: executionId, scores: {}, passed: false };
     }
     await this.db.transaction((t) => repo.insertResult(t, x.id, result));
+    // The scores go to the run's execution as custom metrics, where statistics and the panel show them.
+    if (result.status !== 'ok' || !result.execution_id) return;
+    const scorer: Principal = { name: x.created_by, person: x.created_by, scopes: [], credential: `experiment:${x.id}` };
+    for (const [metric, s] of Object.entries(result.scores)) {
+      await this.metrics
+        .score(scorer, result.execution_id, { metric, value: s.score, source: 'code', comment: s.reason.slice(0, 1000) })
+        .catch((err: unknown) => this.logger.warn({ err, experiment: x.id, metric }, 'could not record an evaluator score on its execution'));
+    }
   }
 }
 

@@ -109,6 +109,11 @@ for (const dialect of DIALECTS) {
       const e = await a.get(`/executions/${three.execution_id}`);
       assert.equal(e.body.metadata.experiment, id);
       assert.equal(e.body.version, 1);
+      // Its evaluator scores are custom metrics' scores, where the panel and statistics show metrics.
+      const scores = Object.fromEntries(e.body.scores.map((x: any) => [x.metric, [x.value, x.source]]));
+      assert.deepEqual(scores, { exact: [0, 'code'], 'is-number': [0, 'code'] });
+      const metrics = (await a.get('/metrics')).body.items.map((m: any) => [m.name, m.type, m.min, m.max]);
+      assert.ok(metrics.some((m: any) => JSON.stringify(m) === JSON.stringify(['exact', 'numeric', 0, 1])), JSON.stringify(metrics));
     });
 
     it('survives a server restart halfway: no item stored twice, none missed', async () => {
@@ -158,6 +163,10 @@ for (const dialect of DIALECTS) {
       assert.equal((await a.post('/experiments', { ...base, dataset: 'nope', evaluators: [{ type: 'json_valid' }] })).status, 404);
       assert.equal((await a.post('/experiments', { ...base, versions: [9], evaluators: [{ type: 'json_valid' }] })).status, 404);
       assert.equal((await a.get('/experiments/00000000-0000-4000-8000-000000000000')).status, 404);
+      assert.equal((await a.post('/metrics', { name: 'helpful', type: 'boolean' })).status, 201);
+      const clash = await a.post('/experiments', { ...base, evaluators: [{ type: 'json_valid', name: 'helpful' }] });
+      assert.equal(clash.status, 400);
+      assert.equal(clash.body.error.field, 'evaluators[0].name');
     });
   });
 }
