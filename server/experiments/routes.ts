@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { decodeCursor, int4Key, pageOf } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
 import { errorSchema, page } from '../http/schemas.js';
-import { createBody, experimentSchema, idParams, resultSchema, resultsQuery } from './schemas.js';
+import { compareQuery, comparisonSchema, createBody, experimentSchema, idParams, resultSchema, resultsQuery } from './schemas.js';
 import type { ExperimentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
@@ -48,6 +48,17 @@ export function experimentRoutes(experiments: ExperimentService): Route[] {
         const after = decodeCursor(query.cursor, resultKey);
         return pageOf(await experiments.results(params.id, { version: query.version, after, limit: query.limit + 1 }), query.limit, (r) => [r.item_seq, r.version]);
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/experiments/:id/compare',
+      summary: 'Compare two of its versions item by item: the items version b did worse on (failed where a passed, errored where a ran, an evaluator scored lower), and better',
+      tag: 'experiments',
+      scope: 'read',
+      params: idParams,
+      query: compareQuery,
+      responses: { 200: { description: 'The comparison', schema: comparisonSchema }, 400: err('a or b is not a version the experiment ran'), 404: err('No such experiment') },
+      handler: ({ params, query }) => experiments.compare(params.id, query.a, query.b),
     }),
     defineRoute({
       method: 'post',

@@ -69,3 +69,16 @@ export const resultSchema = z.object({
   scores: z.record(z.string(), evaluationSchema),
   passed: z.boolean(),
 });
+
+export const compareQuery = z.object({ a: positiveInt, b: positiveInt });
+
+const side = z.object({ status: z.enum(['ok', 'error']), passed: z.boolean(), scores: z.record(z.string(), z.number()) });
+const change = z.object({ item_seq: z.number().int(), a: side, b: side, reasons: z.array(z.string()).describe('What got worse (or better): "passed -> failed", "exact: 1 -> 0", "ran -> error"') });
+
+export const comparisonSchema = z.object({
+  a: z.number().int(),
+  b: z.number().int(),
+  compared: z.number().int().describe('Items with a result on both versions'),
+  worse: z.array(change).describe('Items b did worse on: it failed where a passed, errored where a ran, or an evaluator scored it lower'),
+  better: z.array(change),
+});

@@ -32,6 +32,37 @@ export interface ExperimentOptions {
 
 export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 5_000, maxActive: 2 };
 
+type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, number> };
+type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
+
+/** Per item with a result on both: what got worse from a to b, and what got better. */
+export function compareResults(results: ResultRow[], a: number, b: number): { compared: number; worse: Change[]; better: Change[] } {
+  const side = (r: ResultRow): Side => ({ status: r.status, passed: r.passed, scores: Object.fromEntries(Object.entries(r.scores).map(([k, v]) => [k, v.score])) });
+  const ofA = new Map(results.filter((r) => r.version === a).map((r) => [r.item_seq, r]));
+  const worse: Change[] = [];
+  const better: Change[] = [];
+  let compared = 0;
+  for (const rb of results.filter((r) => r.version === b).sort((x, y) => x.item_seq - y.item_seq)) {
+    const ra = ofA.get(rb.item_seq);
+    if (!ra) continue;
+    compared++;
+    const down: string[] = [];
+    const up: string[] = [];
+    if (ra.status === 'ok' && rb.status === 'error') down.push('ran -> error');
+    if (ra.status === 'error' && rb.status === 'ok') up.push('error -> ran');
+    if (ra.passed && !rb.passed) down.push('passed -> failed');
+    if (!ra.passed && rb.passed) up.push('failed -> passed');
+    for (const [name, s] of Object.entries(rb.scores)) {
+      const before = ra.scores[name]?.score;
+      if (before === undefined || before === s.score) continue;
+      (s.score < before ? down : up).push(`${name}: ${before} -> ${s.score}`);
+    }
+    if (down.length) worse.push({ item_seq: rb.item_seq, a: side(ra), b: side(rb), reasons: down });
+    else if (up.length) better.push({ item_seq: rb.item_seq, a: side(ra), b: side(rb), reasons: up });
+  }
+  return { compared, worse, better };
+}
+
 /** Nearest-rank percentile of sorted values. */
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -175,6 +206,15 @@ export class ExperimentService {
     const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
     const { dataset_id: _d, total, ...rest } = row;
     return { ...rest, progress: { done: results.length, total }, aggregates: aggregate(row.versions, names, results) };
+  }
+
+  /** Which items got worse (and better) from version a to version b. */
+  async compare(id: string, a: number, b: number) {
+    const row = await this.require(id);
+    for (const v of [a, b]) {
+      if (!row.versions.includes(v)) throw invalid('version_not_in_experiment', `version ${v} is not one this experiment ran (it ran ${row.versions.join(', ')})`, { field: v === a ? 'a' : 'b' });
+    }
+    return { a, b, ...compareResults(await repo.allResults(this.db, id), a, b) };
   }
 
   async results(id: string, f: { version?: number | undefined; after?: readonly [number, number] | undefined; limit: number }): Promise<ResultRow[]> {

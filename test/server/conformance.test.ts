@@ -110,6 +110,7 @@ const CALLS: Record<string, Call> = {
   'post /experiments': { url: () => '/experiments', body: () => ({ prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', evaluators: [{ type: 'json_valid' }] }), status: 201 },
   'get /experiments/{id}': { url: (ids) => `/experiments/${ids.experiment}`, status: 200, missing: `/experiments/${NO_ID}` },
   'get /experiments/{id}/results': { url: (ids) => `/experiments/${ids.experiment}/results`, status: 200, missing: `/experiments/${NO_ID}/results` },
+  'get /experiments/{id}/compare': { url: (ids) => `/experiments/${ids.experiment}/compare?a=1&b=1`, status: 200, missing: `/experiments/${NO_ID}/compare?a=1&b=1` },
   'post /experiments/{id}/cancel': { url: (ids) => `/experiments/${ids.spareExperiment}/cancel`, status: 200, missing: `/experiments/${NO_ID}/cancel` },
   'delete /providers/{name}': { url: () => '/providers/spare', status: 200, missing: '/providers/nope' },
   'delete /datasets/{name}': { url: () => '/datasets/spare-ds', status: 200, missing: '/datasets/nope' },

@@ -95,6 +95,15 @@ for (const dialect of DIALECTS) {
       assert.ok(Math.abs(v1.cost_usd - N * ((12 * 2 + 5 * 10) / 1e6)) < 1e-12);
       assert.ok(v1.latency_p50_ms !== null && v1.latency_p50_ms <= v1.latency_p95_ms);
 
+      // Version 2 did worse than 1 on every item 1 passed (n not a multiple of 3), on both evaluators.
+      const cmp = await a.get(`/experiments/${id}/compare?a=1&b=2`);
+      assert.equal(cmp.status, 200);
+      assert.equal(cmp.body.compared, N + 1);
+      assert.deepEqual(cmp.body.worse.map((w: any) => w.item_seq), Array.from({ length: N }, (_, i) => i + 1).filter((n) => n % 3 !== 0));
+      assert.deepEqual(cmp.body.worse[0].reasons, ['passed -> failed', 'exact: 1 -> 0', 'is-number: 1 -> 0']);
+      assert.deepEqual(cmp.body.better, []);
+      assert.equal((await a.get(`/experiments/${id}/compare?a=1&b=3`)).status, 400);
+
       const results = await allResults(a, id);
       assert.equal(results.length, 62);
       assert.equal(new Set(results.map((r) => `${r.item_seq}:${r.version}`)).size, 62);
