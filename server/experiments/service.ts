@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { recordAudit } from '../audit/repository.js';
@@ -8,6 +9,8 @@ import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { compileEvaluator, type Evaluator } from '../evaluators/builtin.js';
+import * as metricRepo from '../metrics/repository.js';
+import type { MetricRow } from '../metrics/repository.js';
 import type { MetricService } from '../metrics/service.js';
 import { BUILTIN_METRICS } from '../metrics/schemas.js';
 import type { PromptService } from '../prompts/service.js';
@@ -277,6 +280,8 @@ export class ExperimentService {
 
   private async execute(id: string, entry: { controller: AbortController; stopping: boolean }): Promise<void> {
     const signal = entry.controller.signal;
+    // Every run in flight listens to it.
+    setMaxListeners(Math.max(10, 4 * 32), signal);
     const renew = setInterval(() => {
       void (async () => {
         await this.db.transaction((t) => repo.renew(t, id, this.owner, new Date(Date.now() + this.options.leaseMs).toISOString()));
@@ -286,12 +291,17 @@ export class ExperimentService {
     try {
       const x = await this.require(id);
       const evaluators = x.evaluators.map((spec) => compileEvaluator(spec));
+      const metrics = new Map<string, MetricRow>();
+      for (const e of evaluators) {
+        const m = await metricRepo.findMetric(this.db, e.name);
+        if (m) metrics.set(e.name, m);
+      }
       const items = await allItems(this.db, x.dataset_id, x.dataset_version);
       const done = await repo.doneKeys(this.db, id);
       const queue: Array<{ item: ItemRow; version: number }> = [];
       for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
       const worker = async () => {
-        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, signal);
+        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, metrics, next.item, next.version, signal);
       };
       await Promise.all(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
       if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner));
@@ -306,7 +316,7 @@ export class ExperimentService {
   }
 
   /** Runs one item on one version and stores its result; a failed run is a result too (status error), a cancelled one is not. */
-  private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, signal: AbortSignal): Promise<void> {
+  private async runOne(x: ExperimentRow, evaluators: Evaluator[], metrics: Map<string, MetricRow>, item: ItemRow, version: number, signal: AbortSignal): Promise<void> {
     let result: ResultRow;
     try {
       const run = await this.runs.run(
@@ -337,15 +347,18 @@ export class ExperimentService {
       const executionId = err instanceof AppError && typeof err.details.execution_id === 'string' ? err.details.execution_id : null;
       result = { item_seq: item.seq, version, status: 'error', output: null, error: `${err.code}: ${err.message}`, latency_ms: null, input_tokens: null, output_tokens: null, cost_usd: null, execution_id: executionId, scores: {}, passed: false };
     }
-    await this.db.transaction((t) => repo.insertResult(t, x.id, result));
-    // The scores go to the run's execution as custom metrics, where statistics and the panel show them.
-    if (result.status !== 'ok' || !result.execution_id) return;
-    const scorer: Principal = { name: x.created_by, person: x.created_by, scopes: [], credential: `experiment:${x.id}` };
-    for (const [metric, s] of Object.entries(result.scores)) {
-      await this.metrics
-        .score(scorer, result.execution_id, { metric, value: s.score, source: 'code', comment: s.reason.slice(0, 1000) })
-        .catch((err: unknown) => this.logger.warn({ err, experiment: x.id, metric }, 'could not record an evaluator score on its execution'));
-    }
+    // One commit per result: the result, and its scores on the run's execution as custom metrics
+    // (where statistics and the panel show them). A metric deleted meanwhile is skipped.
+    const scorer = x.created_by;
+    await this.db.transaction(async (t) => {
+      await repo.insertResult(t, x.id, result);
+      if (result.status !== 'ok' || !result.execution_id) return;
+      for (const [name, s] of Object.entries(result.scores)) {
+        const metric = metrics.get(name);
+        if (!metric) continue;
+        await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
+      }
+    });
   }
 }
 
