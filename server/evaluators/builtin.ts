@@ -24,8 +24,21 @@ export const evaluatorSpec = z.discriminatedUnion(
     z.object({ type: z.literal('numeric_closeness'), name, tolerance: z.number().min(0).default(1e-6).describe('Largest absolute difference that passes'), relative: z.number().min(0).optional().describe('Or: largest difference relative to the expected value') }).strict(),
     z.object({ type: z.literal('latency_ceiling'), name, max_ms: z.number().int().min(0) }).strict(),
     z.object({ type: z.literal('cost_ceiling'), name, max_usd: z.number().min(0) }).strict(),
+    z
+      .object({
+        type: z.literal('llm_judge'),
+        name,
+        prompt: z.string().min(1).max(255).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a prompt name').describe('The rubric: a registry prompt rendered with {{input}}, {{output}} and {{expected}}'),
+        version: z.number().int().min(1).max(2_147_483_647).optional(),
+        environment: z.string().min(1).max(50).regex(/^[a-z0-9][a-z0-9_-]*$/).optional(),
+        provider: z.string().min(1).max(100).optional(),
+        model: z.string().min(1).max(255).optional(),
+        pass_threshold: z.number().min(0).max(1).default(0.5),
+      })
+      .strict()
+      .refine((j) => !(j.version !== undefined && j.environment !== undefined), 'give version or environment, not both'),
   ],
-  { error: 'type is one of exact_match, contains, regex, json_valid, json_schema, numeric_closeness, latency_ceiling, cost_ceiling' },
+  { error: 'type is one of exact_match, contains, regex, json_valid, json_schema, numeric_closeness, latency_ceiling, cost_ceiling, llm_judge' },
 );
 export type EvaluatorSpec = z.output<typeof evaluatorSpec>;
 
@@ -172,5 +185,28 @@ export function compileEvaluator(input: unknown, field = 'evaluator'): Evaluator
         if (o.cost_usd === undefined || o.cost_usd === null) return fail('the run has no cost (no price for its model)');
         return o.cost_usd <= spec.max_usd ? pass(`$${o.cost_usd} ≤ $${spec.max_usd}`) : fail(`$${o.cost_usd} > $${spec.max_usd}`);
       });
+    case 'llm_judge':
+      // A judge calls a model: experiments run it (judgeVerdict reads its answer); alone it cannot score.
+      return make(() => fail('an LLM judge scores only within an experiment'));
   }
+}
+
+/**
+ * What an LLM judge answered: JSON `{"score": 0..1, "reason": "..."}` (a fenced code block
+ * around it is allowed), passing at `threshold`; anything else fails, saying what came back.
+ */
+export function judgeVerdict(text: string | null, threshold: number): Evaluation {
+  const body = (text ?? '').trim().replace(/^```(?:json)?\s*|\s*```$/g, '');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return fail(`the judge did not answer JSON {"score", "reason"}: ${short(text ?? '')}`);
+  }
+  const v = parsed as { score?: unknown; reason?: unknown };
+  if (typeof v !== 'object' || v === null || typeof v.score !== 'number' || !Number.isFinite(v.score) || v.score < 0 || v.score > 1) {
+    return fail(`the judge's score is not a number from 0 to 1: ${short(body)}`);
+  }
+  const reason = typeof v.reason === 'string' && v.reason ? v.reason : 'the judge gave no reason';
+  return { score: v.score, passed: v.score >= threshold, reason };
 }

@@ -8,7 +8,7 @@ import * as datasetRepo from '../datasets/repository.js';
 import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
 import { AppError, invalid, notFound } from '../errors.js';
-import { compileEvaluator, type Evaluator } from '../evaluators/builtin.js';
+import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
 import * as metricRepo from '../metrics/repository.js';
 import type { MetricRow } from '../metrics/repository.js';
 import type { MetricService } from '../metrics/service.js';
@@ -39,7 +39,7 @@ type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, nu
 type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
 
 /** Per item with a result on both: what got worse from a to b, and what got better. */
-export function compareResults(results: ResultRow[], a: number, b: number): { compared: number; worse: Change[]; better: Change[] } {
+export function compareResults(results: ResultRow[], a: number, b: number, names: string[]): { compared: number; worse: Change[]; better: Change[] } {
   const side = (r: ResultRow): Side => ({ status: r.status, passed: r.passed, scores: Object.fromEntries(Object.entries(r.scores).map(([k, v]) => [k, v.score])) });
   const ofA = new Map(results.filter((r) => r.version === a).map((r) => [r.item_seq, r]));
   const worse: Change[] = [];
@@ -55,10 +55,11 @@ export function compareResults(results: ResultRow[], a: number, b: number): { co
     if (ra.status === 'error' && rb.status === 'ok') up.push('error -> ran');
     if (ra.passed && !rb.passed) down.push('passed -> failed');
     if (!ra.passed && rb.passed) up.push('failed -> passed');
-    for (const [name, s] of Object.entries(rb.scores)) {
-      const before = ra.scores[name]?.score;
-      if (before === undefined || before === s.score) continue;
-      (s.score < before ? down : up).push(`${name}: ${before} -> ${s.score}`);
+    // In the experiment's order of evaluators (Postgres keeps JSON keys in an order of its own).
+    for (const name of names) {
+      const [before, after] = [ra.scores[name]?.score, rb.scores[name]?.score];
+      if (before === undefined || after === undefined || before === after) continue;
+      (after < before ? down : up).push(`${name}: ${before} -> ${after}`);
     }
     if (down.length) worse.push({ item_seq: rb.item_seq, a: side(ra), b: side(rb), reasons: down });
     else if (up.length) better.push({ item_seq: rb.item_seq, a: side(ra), b: side(rb), reasons: up });
@@ -146,6 +147,7 @@ export class ExperimentService {
       names.add(e.name);
     });
     const prompt = await this.prompts.requirePrompt(input.prompt);
+    await this.checkJudges(evaluators, input.provider);
     await this.ensureMetrics(actor, evaluators);
     for (const v of input.versions) await this.prompts.getVersion(input.prompt, v);
     await this.providers.target(input.provider);
@@ -170,6 +172,44 @@ export class ExperimentService {
     });
     if (!this.stopped) later(() => this.tick());
     return this.get(id);
+  }
+
+  /**
+   * An LLM judge's rubric prompt (and version) must exist, and its provider; a judge naming
+   * neither version nor environment is pinned to the rubric's latest version now, so every
+   * item is judged by the same rubric.
+   */
+  private async checkJudges(evaluators: Evaluator[], provider: string | undefined): Promise<void> {
+    for (const e of evaluators) {
+      if (e.spec.type !== 'llm_judge') continue;
+      const j = e.spec;
+      if (j.version !== undefined) await this.prompts.getVersion(j.prompt, j.version);
+      else if (j.environment === undefined) {
+        const [latest] = await this.prompts.listVersions(j.prompt, { limit: 1 });
+        if (!latest) throw invalid('invalid_evaluator', `the judge prompt "${j.prompt}" has no version yet`, { field: 'evaluators' });
+        j.version = latest.version;
+      } else await this.prompts.requirePrompt(j.prompt);
+      await this.providers.target(j.provider ?? provider);
+    }
+  }
+
+  /** Runs an LLM judge on one output: its verdict, or a failed evaluation saying why it could not judge. */
+  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal): Promise<Evaluation> {
+    if (e.spec.type !== 'llm_judge') throw new Error('not a judge');
+    const j = e.spec;
+    const expected = item.expected === null || item.expected === undefined ? '' : typeof item.expected === 'string' ? item.expected : JSON.stringify(item.expected);
+    try {
+      const verdict = await this.runs.run(
+        j.prompt,
+        { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId } },
+      );
+      return judgeVerdict(verdict.output.text, j.pass_threshold);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (!(err instanceof AppError) && !(err instanceof TemplateError)) throw err;
+      return { score: 0, passed: false, reason: `the judge could not run: ${err.message}` };
+    }
   }
 
   /**
@@ -217,7 +257,8 @@ export class ExperimentService {
     for (const v of [a, b]) {
       if (!row.versions.includes(v)) throw invalid('version_not_in_experiment', `version ${v} is not one this experiment ran (it ran ${row.versions.join(', ')})`, { field: v === a ? 'a' : 'b' });
     }
-    return { a, b, ...compareResults(await repo.allResults(this.db, id), a, b) };
+    const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
+    return { a, b, ...compareResults(await repo.allResults(this.db, id), a, b, names) };
   }
 
   async results(id: string, f: { version?: number | undefined; after?: readonly [number, number] | undefined; limit: number }): Promise<ResultRow[]> {
@@ -326,7 +367,9 @@ export class ExperimentService {
       );
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};
-      for (const e of evaluators) scores[e.name] = e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd });
+      for (const e of evaluators) {
+        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd });
+      }
       result = {
         item_seq: item.seq,
         version,

@@ -13,6 +13,9 @@ const PRICE = { input_per_million: 2, output_per_million: 10 };
 function answerer(mock: MockProvider, delayMs = 0): void {
   mock.respond = (call) => {
     const content = String(call.body.messages?.[0]?.content ?? '');
+    // The LLM judge's rubric: scores 1 when the output is the expected value.
+    const judged = /^Judge: output=(.*) expected=(.*)$/s.exec(content);
+    if (judged) return { text: JSON.stringify({ score: judged[1] === judged[2] ? 1 : 0, reason: judged[1] === judged[2] ? 'same' : 'differs' }) };
     const n = Number(/Q(\d+)/.exec(content)?.[1]);
     const text = content.includes('json') ? JSON.stringify({ answer: n }) : n % 3 === 0 ? 'wrong' : String(n);
     return { text, delayMs };
@@ -49,6 +52,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await a.post('/prompts/quiz/versions', { content: 'Q{{n}} plain', model: 'mock-1' })).status, 201);
       assert.equal((await a.post('/prompts/quiz/versions', { content: 'Q{{n}} json', model: 'mock-1' })).status, 201);
       assert.equal((await a.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.openAiBase, api_key: 'sk-x', prices: { 'mock-1': PRICE } })).status, 201);
+      assert.equal((await a.post('/prompts/judge/versions', { content: 'Judge: output={{output}} expected={{expected}}', model: 'mock-1' })).status, 201);
     });
     after(async () => {
       await s?.close();
@@ -70,7 +74,7 @@ for (const dialect of DIALECTS) {
         dataset: 'quiz-set',
         provider: 'mock',
         concurrency: 8,
-        evaluators: [{ type: 'exact_match', name: 'exact' }, { type: 'json_schema', name: 'is-number', schema: { type: 'number' } }],
+        evaluators: [{ type: 'exact_match', name: 'exact' }, { type: 'json_schema', name: 'is-number', schema: { type: 'number' } }, { type: 'llm_judge', name: 'judge', prompt: 'judge' }],
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const id = created.body.id;
@@ -87,9 +91,11 @@ for (const dialect of DIALECTS) {
       assert.equal(v1.results, N + 1);
       assert.equal(v1.errors, 1);
       assert.equal(v1.pass_rate, Math.round((good / (N + 1)) * 1e9) / 1e9);
-      assert.deepEqual(v1.mean_scores, { exact: Math.round((good / N) * 1e9) / 1e9, 'is-number': Math.round((good / N) * 1e9) / 1e9 });
+      const mean = Math.round((good / N) * 1e9) / 1e9;
+      assert.deepEqual(v1.mean_scores, { exact: mean, 'is-number': mean, judge: mean });
       assert.equal(v2.pass_rate, 0);
-      assert.deepEqual(v2.mean_scores, { exact: 0, 'is-number': 0 });
+      assert.deepEqual(v2.mean_scores, { exact: 0, 'is-number': 0, judge: 0 });
+      assert.equal(created.body.evaluators[2].version, 1, 'the judge is pinned to the rubric version it started with');
       assert.equal(v1.input_tokens, 12 * N);
       assert.equal(v1.output_tokens, 5 * N);
       assert.ok(Math.abs(v1.cost_usd - N * ((12 * 2 + 5 * 10) / 1e6)) < 1e-12);
@@ -100,7 +106,7 @@ for (const dialect of DIALECTS) {
       assert.equal(cmp.status, 200);
       assert.equal(cmp.body.compared, N + 1);
       assert.deepEqual(cmp.body.worse.map((w: any) => w.item_seq), Array.from({ length: N }, (_, i) => i + 1).filter((n) => n % 3 !== 0));
-      assert.deepEqual(cmp.body.worse[0].reasons, ['passed -> failed', 'exact: 1 -> 0', 'is-number: 1 -> 0']);
+      assert.deepEqual(cmp.body.worse[0].reasons, ['passed -> failed', 'exact: 1 -> 0', 'is-number: 1 -> 0', 'judge: 1 -> 0']);
       assert.deepEqual(cmp.body.better, []);
       assert.equal((await a.get(`/experiments/${id}/compare?a=1&b=3`)).status, 400);
 
@@ -110,7 +116,7 @@ for (const dialect of DIALECTS) {
       const bad = results.filter((r) => r.status === 'error');
       assert.deepEqual(bad.map((r) => r.item_seq), [N + 1, N + 1]);
       assert.match(bad[0].error, /\bn\b/);
-      assert.equal(mock.calls.length, 60, 'each good item ran once per version');
+      assert.equal(mock.calls.length, 120, 'each good item ran once per version, and was judged once');
       const three = results.find((r) => r.item_seq === 3 && r.version === 1);
       assert.equal(three.output, 'wrong');
       assert.equal(three.scores.exact.passed, false);
@@ -120,7 +126,8 @@ for (const dialect of DIALECTS) {
       assert.equal(e.body.version, 1);
       // Its evaluator scores are custom metrics' scores, where the panel and statistics show metrics.
       const scores = Object.fromEntries(e.body.scores.map((x: any) => [x.metric, [x.value, x.source]]));
-      assert.deepEqual(scores, { exact: [0, 'code'], 'is-number': [0, 'code'] });
+      assert.deepEqual(scores, { exact: [0, 'code'], 'is-number': [0, 'code'], judge: [0, 'code'] });
+      assert.equal(three.scores.judge.reason, 'differs');
       const metrics = (await a.get('/metrics')).body.items.map((m: any) => [m.name, m.type, m.min, m.max]);
       assert.ok(metrics.some((m: any) => JSON.stringify(m) === JSON.stringify(['exact', 'numeric', 0, 1])), JSON.stringify(metrics));
     });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileEvaluator } from '../../server/evaluators/builtin.js';
+import { compileEvaluator, judgeVerdict } from '../../server/evaluators/builtin.js';
 import { AppError } from '../../server/errors.js';
 
 const run = (spec: unknown, o: Parameters<ReturnType<typeof compileEvaluator>['evaluate']>[0]) => compileEvaluator(spec).evaluate(o);
@@ -78,5 +78,15 @@ describe('built-in evaluators', () => {
     assert.equal(compileEvaluator({ type: 'json_valid', name: 'parses' }).name, 'parses');
     assert.match(refusal({ type: 'bleu' }).message, /type is one of/);
     assert.match(refusal({ type: 'latency_ceiling' }).message, /^evaluator\.max_ms/);
+  });
+
+  it("reads an LLM judge's verdict: JSON score and reason (fenced or not), passing at the threshold", () => {
+    assert.deepEqual(judgeVerdict('{"score": 0.8, "reason": "close"}', 0.5), { score: 0.8, passed: true, reason: 'close' });
+    assert.deepEqual(judgeVerdict('```json\n{"score": 0.4}\n```', 0.5), { score: 0.4, passed: false, reason: 'the judge gave no reason' });
+    assert.match(judgeVerdict('I think it is good', 0.5).reason, /did not answer JSON/);
+    assert.match(judgeVerdict('{"score": 7}', 0.5).reason, /not a number from 0 to 1/);
+    assert.equal(judgeVerdict(null, 0.5).passed, false);
+    assert.match(refusal({ type: 'llm_judge', prompt: 'rubric', version: 1, environment: 'production' }).message, /version or environment/);
+    assert.equal(compileEvaluator({ type: 'llm_judge', prompt: 'rubric' }).evaluate({ output: 'x' }).passed, false);
   });
 });
