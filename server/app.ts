@@ -45,6 +45,16 @@ import { VERSION } from './version.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { WebhookService } from './webhooks/service.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
+import { DEFAULT_PROVIDER_CALL_OPTIONS, type ProviderCallOptions } from './providers/client.js';
+import { providerRoutes } from './providers/routes.js';
+import { ProviderService } from './providers/service.js';
+import { datasetRoutes } from './datasets/routes.js';
+import { DatasetService } from './datasets/service.js';
+import { evaluatorRoutes } from './evaluators/routes.js';
+import { experimentRoutes } from './experiments/routes.js';
+import { DEFAULT_EXPERIMENT_OPTIONS, ExperimentService, type ExperimentOptions } from './experiments/service.js';
+import { runRoutes } from './runs/routes.js';
+import { RunService } from './runs/service.js';
 
 export interface AppOptions {
   environments: readonly string[];
@@ -75,6 +85,12 @@ export interface AppOptions {
   operatorMetrics: boolean;
   /** Webhook delivery: the address allow-list, timeout and retry timing (docs/webhooks.md). */
   webhooks: WebhookOptions;
+  /** Calls to model providers: timeout, retries, backoff (docs/evaluate.md). */
+  providerCalls: ProviderCallOptions;
+  /** Largest dataset file (CSV, JSON Lines) POST /datasets/{name}/import reads, in bytes. */
+  importBodyLimitBytes: number;
+  /** The background experiment runner: lease, polling, experiments at once per server (docs/evaluate.md). */
+  experiments: ExperimentOptions;
 }
 
 export const DEFAULT_APP_OPTIONS: AppOptions = {
@@ -92,6 +108,9 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
   operatorMetrics: false,
   webhooks: DEFAULT_WEBHOOK_OPTIONS,
+  providerCalls: DEFAULT_PROVIDER_CALL_OPTIONS,
+  importBodyLimitBytes: 20 * 1024 * 1024,
+  experiments: DEFAULT_EXPERIMENT_OPTIONS,
 };
 
 export interface Services {
@@ -110,6 +129,12 @@ export interface Services {
   /** Webhooks and their delivery worker (started by main.ts, stopped on shutdown). */
   webhooks: WebhookService;
   rollouts: RolloutService;
+  /** Model providers (admin), and running prompts on them. */
+  providers: ProviderService;
+  runs: RunService;
+  datasets: DatasetService;
+  /** Experiments and their background runner (started by main.ts, stopped on shutdown). */
+  experiments: ExperimentService;
   oidc: OidcVerifier | undefined;
 }
 
@@ -185,6 +210,10 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
   const rollouts = new RolloutService(db, feed, deployments, environments, approvals, (err) => logger.error({ err }, 'rollout guard check failed'));
   executions.onStored.push((records) => rollouts.executionsStored(records));
+  const providers = new ProviderService(db, secret, opts.providerCalls);
+  const runs = new RunService(prompts, deployments, executions, providers);
+  const datasets = new DatasetService(db, executions);
+  const experiments = new ExperimentService(db, prompts, providers, runs, metrics, logger, opts.experiments);
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
 
@@ -205,6 +234,11 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
     ...mcpRoutes({ feed, keys, prompts, deployments, routes: () => routes, logger, heartbeatMs: opts.eventHeartbeatMs }),
     ...webhookRoutes(webhooks),
     ...rolloutRoutes(rollouts),
+    ...providerRoutes(providers),
+    ...runRoutes(runs),
+    ...datasetRoutes(datasets, { importBodyLimitBytes: opts.importBodyLimitBytes }),
+    ...evaluatorRoutes(),
+    ...experimentRoutes(experiments),
   ];
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
@@ -258,6 +292,6 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   app.use(notFoundHandler);
   app.use(errorHandler(logger, operatorMetrics && (() => operatorMetrics.databaseUnavailable())));
 
-  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, rollouts, oidc };
+  const services = { db, feed, keys, prompts, templates, deployments, executions, metrics, retention, environments, approvals, webhooks, rollouts, providers, runs, datasets, experiments, oidc };
   return { app, handler, services, routes, lifecycle, operatorMetrics };
 }

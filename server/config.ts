@@ -8,6 +8,7 @@ import { sqliteDriverChoice, type SqliteDriverChoice } from './db/sqlite-driver.
 import { DEFAULT_TEMPLATE_POOL_OPTIONS, type TemplatePoolOptions } from './templates/pool.js';
 import { parseAllowList } from './webhooks/addresses.js';
 import { DEFAULT_WEBHOOK_OPTIONS, type WebhookOptions } from './webhooks/worker.js';
+import { DEFAULT_PROVIDER_CALL_OPTIONS, type ProviderCallOptions } from './providers/client.js';
 
 export const OPERATIONS_DEFAULTS = {
   metricsHost: '127.0.0.1',
@@ -215,6 +216,16 @@ export function webhookConfig(env = process.env): WebhookOptions {
   };
 }
 
+/** Model provider calls: PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS and _MAX_RETRIES (docs/evaluate.md). */
+export function providerCallConfig(env = process.env): ProviderCallOptions {
+  const d = DEFAULT_PROVIDER_CALL_OPTIONS;
+  return {
+    ...d,
+    timeoutMs: wholeNumber(env.PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS ?? String(d.timeoutMs), 'PROMPT_REGISTRY_PROVIDER_TIMEOUT_MS', 100),
+    maxRetries: wholeNumber(env.PROMPT_REGISTRY_PROVIDER_MAX_RETRIES ?? String(d.maxRetries), 'PROMPT_REGISTRY_PROVIDER_MAX_RETRIES', 0),
+  };
+}
+
 function parseMs(name: string, value: string, max: number): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > max) throw new Error(`invalid ${name} "${value}": whole milliseconds from 0 to ${max}`);
@@ -252,6 +263,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
     templates: templatePoolConfig(flags, env),
     webhooks: webhookConfig(env),
+    providerCalls: providerCallConfig(env),
     ...operationsConfig(flags, env),
     retentionIntervalMinutes: parseMinutes(flags.retentionInterval ?? env.PROMPT_REGISTRY_RETENTION_INTERVAL ?? String(DEFAULT_APP_OPTIONS.retentionIntervalMinutes)),
   };

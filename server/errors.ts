@@ -3,7 +3,7 @@
  * stable code; `http/error-handler.ts` is the one place that maps kinds to
  * statuses.
  */
-export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable' | 'rate_limited' | 'unavailable';
+export type ErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unprocessable' | 'rate_limited' | 'unavailable' | 'bad_gateway' | 'gateway_timeout' | 'unsupported_media_type';
 
 export class AppError extends Error {
   constructor(
@@ -26,3 +26,7 @@ export const forbidden = (message: string, details?: Record<string, unknown>) =>
 export const rateLimited = (code: string, message: string, retryAfterSeconds: number) =>
   new AppError('rate_limited', code, message, { retry_after: retryAfterSeconds });
 export const unavailable = (code: string, message: string) => new AppError('unavailable', code, message);
+/** An upstream service (a model provider) failed or answered garbage: 502. */
+export const badGateway = (code: string, message: string, details?: Record<string, unknown>) => new AppError('bad_gateway', code, message, details);
+/** An upstream service (a model provider) did not answer in time: 504. */
+export const gatewayTimeout = (code: string, message: string, details?: Record<string, unknown>) => new AppError('gateway_timeout', code, message, details);

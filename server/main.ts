@@ -100,6 +100,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     logger.flush(); // whoever started us (the VS Code extension) reads this line for the URL
     registry.services.retention.start(config.retentionIntervalMinutes, logger);
     registry.services.webhooks.worker.start();
+    registry.services.experiments.start(); // and takes up experiments a stopped server left
     // Read the identity provider's discovery document now, so a misconfiguration shows in the log at start-up
     // rather than on the first sign-in; the server runs either way (bearer requests retry it).
     registry.services.oidc?.discover().then(
@@ -124,6 +125,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
         clearTimeout(timer);
         await registry.services.retention.stop(); // a purge in progress stops after its current batch
         await registry.services.webhooks.worker.stop(); // attempts in flight are recorded (each within its timeout)
+        await registry.services.experiments.stop(); // runs in flight are cancelled; the next server runs their items
         await registry.services.templates.close();
         if (management) {
           const stopped = new Promise<void>((resolve) => management!.close(() => resolve()));

@@ -22,7 +22,7 @@ export interface ServerSecret {
   derive(purpose: SecretPurpose): Buffer;
 }
 
-export type SecretPurpose = 'api-key-hash' | 'fingerprint' | 'webhook-secret';
+export type SecretPurpose = 'api-key-hash' | 'fingerprint' | 'webhook-secret' | 'provider-key';
 
 /** Written once, owner-only, in the data directory when nothing else gives a secret. */
 export const SECRET_FILE_NAME = 'server-secret';

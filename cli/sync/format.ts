@@ -1,5 +1,5 @@
 /**
- * The one place that knows the `.prompt` file format (extension/core/prompt-file.ts):
+ * The one place that knows the `.prompt` file format (shared/prompt-files/prompt-file.ts):
  * a file's text to the body of a create-version request, and a version back to
  * file text. When the format changes, this adapter is what changes.
  */

@@ -18,16 +18,16 @@ export interface Principal {
   oidc?: { issuer: string; subject: string; email: string | null; roles: string[] };
 }
 
-/** A scope is read, write, deploy, deploy:ENV, executions:read, executions:write or admin. */
-export const SCOPE_PATTERN = /^(read|write|admin|executions:(read|write)|deploy(:[a-z0-9][a-z0-9_-]{0,49})?)$/;
+/** A scope is read, write, run, deploy, deploy:ENV, executions:read, executions:write or admin. */
+export const SCOPE_PATTERN = /^(read|write|run|admin|executions:(read|write)|deploy(:[a-z0-9][a-z0-9_-]{0,49})?)$/;
 
 /** For messages that list the scopes a person can give. */
-export const SCOPE_LIST = 'read, write, deploy, deploy:ENV, executions:read, executions:write or admin';
+export const SCOPE_LIST = 'read, write, run, deploy, deploy:ENV, executions:read, executions:write or admin';
 
 /**
  * Whether `scopes` grant `required`. admin grants everything; any scope
  * grants read; deploy grants deploy:ENV for every environment; write grants
- * executions:write (logging). Only admin and executions:read itself grant
+ * executions:write (logging) and run (running prompts on a provider). Only admin and executions:read itself grant
  * executions:read, the logged payloads (variables, rendered prompts, responses).
  */
 export function grants(scopes: readonly string[], required: string): boolean {
@@ -35,14 +35,14 @@ export function grants(scopes: readonly string[], required: string): boolean {
   if (required === 'read') return scopes.length > 0;
   if (scopes.includes(required)) return true;
   if (required.startsWith('deploy:')) return scopes.includes('deploy');
-  if (required === 'executions:write') return scopes.includes('write');
+  if (required === 'executions:write' || required === 'run') return scopes.includes('write');
   return false;
 }
 
 export function requireScope(principal: Principal, required: string): void {
   if (!grants(principal.scopes, required)) {
     // Name the broader scope that also grants it, so the message says every way to get there.
-    const also = required === 'executions:write' ? ' (or "write")' : required.startsWith('deploy:') ? ' (or "deploy")' : '';
+    const also = required === 'executions:write' || required === 'run' ? ' (or "write")' : required.startsWith('deploy:') ? ' (or "deploy")' : '';
     throw forbidden(`the credential "${principal.name}" lacks the scope "${required}"${also} (it has: ${principal.scopes.join(', ') || 'none'})`, {
       required_scope: required,
     });

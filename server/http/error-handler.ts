@@ -15,6 +15,9 @@ const STATUS: Record<ErrorKind, number> = {
   unprocessable: 422,
   rate_limited: 429,
   unavailable: 503,
+  bad_gateway: 502,
+  gateway_timeout: 504,
+  unsupported_media_type: 415,
 };
 
 export interface ErrorBody {

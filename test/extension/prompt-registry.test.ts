@@ -376,6 +376,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
       await wb.page.locator('.quick-input-widget input').fill('Dark 2026');
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
+      // The workbench itself, not only a webview that saw the theme previewed while picking.
+      await wb.page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: 30_000 });
       const diff = await webviewFrame(wb.page, '#messages li.row');
       await eventually('the dark theme reaches the webview', () => diff.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
       // The preview is still open beside the diff: both in one window.

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { DIALECTS } from '../support/db.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
+import { DEFAULT_PROVIDER_CALL_OPTIONS } from '../../server/providers/client.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * Issue 18's probe, kept as a test: every route of /openapi.json, each of
@@ -121,7 +123,8 @@ for (const dialect of DIALECTS) {
 
     before(async () => {
       // Webhooks to a closed port on loopback (allowed): their deliveries fail fast and wait to be retried.
-      s = await startTestServer(dialect, { webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] } });
+      // Providers on a closed port, not retried: an experiment's runs fail at once, as results with an error.
+      s = await startTestServer(dialect, { webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] }, providerCalls: { ...DEFAULT_PROVIDER_CALL_OPTIONS, maxRetries: 0 } });
       const a = s.admin;
       const hooks = [];
       for (const path of ['/a', '/b']) hooks.push(await a.post('/webhooks', { url: `http://127.0.0.1:1${path}`, events: ['version.created'] }));
@@ -144,6 +147,14 @@ for (const dialect of DIALECTS) {
       assert.match(good.request!, /^[0-9a-f-]{36}$/, JSON.stringify(asked.body));
       assert.equal((await a.post('/prompts/q/deployments', { version: 1, environment: 'staging' })).status, 202);
 
+      for (const name of ['prov-a', 'prov-b']) assert.equal((await a.post('/providers', { name, kind: 'openai', base_url: 'http://127.0.0.1:1/v1', default_model: 'm' })).status, 201);
+      for (const name of ['ds', 'ds2']) assert.equal((await a.post('/datasets', { name })).status, 201);
+      assert.equal((await a.post('/datasets/ds/items', { items: [{ input: { n: 'a' } }, { input: { n: 'b' } }] })).status, 201);
+      const experiment = await a.post('/experiments', { prompt: 'p', versions: [1], dataset: 'ds', provider: 'prov-a', evaluators: [{ type: 'json_valid' }] });
+      assert.equal(experiment.status, 201, JSON.stringify(experiment.body));
+      good.experiment = experiment.body.id;
+      await eventually(async () => (await a.get(`/experiments/${good.experiment}`)).body.status === 'completed', 'the experiment completes', 20_000);
+
       const doc = (await a.get('/openapi.json')).body as { paths: Record<string, Record<string, { parameters: Operation['params']; requestBody?: unknown }>> };
       operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, op]) => ({ method, path, params: op.parameters, hasBody: op.requestBody !== undefined })),
@@ -161,7 +172,9 @@ for (const dialect of DIALECTS) {
     const goodParam = (path: string, name: string) => {
       if (name === 'version') return '1';
       if (name === 'environment') return 'production';
-      if (name === 'name') return path.startsWith('/environments') ? 'production' : 'p';
+      if (name === 'name') return path.startsWith('/environments') ? 'production' : path.startsWith('/providers') ? 'prov-a' : path.startsWith('/datasets') ? 'ds' : 'p';
+      if (path.includes('/from-execution/')) return good.execution!;
+      if (path.startsWith('/experiments')) return good.experiment!;
       if (path.startsWith('/keys')) return good.key!;
       if (path.startsWith('/executions')) return good.execution!;
       if (path.startsWith('/deployment-requests')) return good.request!;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
+import { MockProvider } from '../support/mock-provider.js';
 import { DIALECTS } from '../support/db.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
 
@@ -20,6 +21,8 @@ interface Call {
   /** The path with its parameters filled in, and any query. */
   url: (ids: Ids) => string;
   body?: (ids: Ids) => unknown;
+  /** A body that is not JSON (a dataset file), with its content type. */
+  raw?: { type: string; text: string };
   status: number;
   /** A call that answers a documented 404 (a name or id that does not exist). */
   missing?: string;
@@ -34,6 +37,8 @@ interface Ids {
   webhook: string;
   spareWebhook: string;
   delivery: string;
+  experiment: string;
+  spareExperiment: string;
 }
 
 const NO_ID = '00000000-0000-4000-8000-000000000000';
@@ -99,6 +104,27 @@ const CALLS: Record<string, Call> = {
   'get /webhooks/{id}/deliveries': { url: (ids) => `/webhooks/${ids.webhook}/deliveries`, status: 200, missing: `/webhooks/${NO_ID}/deliveries` },
   'post /webhooks/{id}/deliveries/{delivery}/redeliver': { url: (ids) => `/webhooks/${ids.webhook}/deliveries/${ids.delivery}/redeliver`, status: 200, missing: `/webhooks/${NO_ID}/deliveries/msg_${"0".repeat(32)}/redeliver` },
   'delete /webhooks/{id}': { url: (ids) => `/webhooks/${ids.spareWebhook}`, status: 200, missing: `/webhooks/${NO_ID}` },
+  'post /providers': { url: () => '/providers', body: () => ({ name: 'conform-made', kind: 'anthropic' }), status: 201 },
+  'get /providers': { url: () => '/providers', status: 200 },
+  'get /providers/{name}': { url: () => '/providers/mock', status: 200, missing: '/providers/nope' },
+  'patch /providers/{name}': { url: () => '/providers/mock', body: () => ({ default_model: 'm' }), status: 200, missing: '/providers/nope' },
+  'post /prompts/{name}/run': { url: () => '/prompts/p/run', body: () => ({ version: 1, variables: { n: 'x' }, provider: 'mock' }), status: 200, missing: '/prompts/nope/run' },
+  'post /datasets': { url: () => '/datasets', body: () => ({ name: 'conform-made' }), status: 201 },
+  'get /datasets': { url: () => '/datasets', status: 200 },
+  'get /datasets/{name}': { url: () => '/datasets/ds', status: 200, missing: '/datasets/nope' },
+  'post /datasets/{name}/items': { url: () => '/datasets/ds/items', body: () => ({ items: [{ input: { n: 'y' } }] }), status: 201, missing: '/datasets/nope/items' },
+  'get /datasets/{name}/items': { url: () => '/datasets/ds/items', status: 200, missing: '/datasets/nope/items' },
+  'post /datasets/{name}/import': { url: () => '/datasets/ds/import', raw: { type: 'application/x-ndjson', text: '{"input":{"n":"z"}}\n' }, status: 201, missing: '/datasets/nope/import' },
+  'get /datasets/{name}/export': { url: () => '/datasets/ds/export', status: 200, missing: '/datasets/nope/export' },
+  'post /datasets/{name}/items/from-execution/{id}': { url: (ids) => `/datasets/ds/items/from-execution/${ids.execution}`, body: () => ({}), status: 201, missing: `/datasets/nope/items/from-execution/${NO_ID}` },
+  'post /evaluators/test': { url: () => '/evaluators/test', body: () => ({ evaluator: { type: 'json_valid' }, output: '{}' }), status: 200 },
+  'post /experiments': { url: () => '/experiments', body: () => ({ prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', evaluators: [{ type: 'json_valid' }] }), status: 201 },
+  'get /experiments/{id}': { url: (ids) => `/experiments/${ids.experiment}`, status: 200, missing: `/experiments/${NO_ID}` },
+  'get /experiments/{id}/results': { url: (ids) => `/experiments/${ids.experiment}/results`, status: 200, missing: `/experiments/${NO_ID}/results` },
+  'get /experiments/{id}/compare': { url: (ids) => `/experiments/${ids.experiment}/compare?a=1&b=1`, status: 200, missing: `/experiments/${NO_ID}/compare?a=1&b=1` },
+  'post /experiments/{id}/cancel': { url: (ids) => `/experiments/${ids.spareExperiment}/cancel`, status: 200, missing: `/experiments/${NO_ID}/cancel` },
+  'delete /providers/{name}': { url: () => '/providers/spare', status: 200, missing: '/providers/nope' },
+  'delete /datasets/{name}': { url: () => '/datasets/spare-ds', status: 200, missing: '/datasets/nope' },
 };
 
 /** More calls checked against their route's declaration: the chat forms of the answers. */
@@ -118,6 +144,7 @@ for (const dialect of DIALECTS) {
     let s: TestServer;
     let paths: Record<string, Record<string, Operation>>;
     const ids = {} as Ids;
+    const mock = new MockProvider();
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     const validators = new Map<string, ValidateFunction>();
 
@@ -130,11 +157,11 @@ for (const dialect of DIALECTS) {
       return validators.get(id);
     };
 
-    const send = async (method: string, url: string, body?: unknown) => {
+    const send = async (method: string, url: string, body?: unknown, raw?: Call['raw']) => {
       const res = await fetch(s.url + url, {
         method: method.toUpperCase(),
-        headers: { 'X-API-Key': ADMIN_KEY, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        headers: { 'X-API-Key': ADMIN_KEY, ...(raw ? { 'Content-Type': raw.type } : body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+        ...(raw ? { body: raw.text } : body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const type = res.headers.get('content-type') ?? '';
       if (type.startsWith('text/event-stream')) {
@@ -142,6 +169,7 @@ for (const dialect of DIALECTS) {
         return { status: res.status, type, body: undefined as unknown };
       }
       const text = await res.text();
+      if (!type.startsWith('application/json')) return { status: res.status, type, body: text as unknown };
       return { status: res.status, type, body: text ? (JSON.parse(text) as unknown) : undefined };
     };
 
@@ -180,9 +208,21 @@ for (const dialect of DIALECTS) {
       assert.equal(chat.status, 201, JSON.stringify(chat.body));
       assert.equal((await a.post('/prompts/chatty/deployments', { version: 1, environment: 'production' })).status, 201);
       ids.delivery = (await a.get(`/webhooks/${ids.webhook}/deliveries`)).body.items[0].id;
+      // Runs and experiments call a mock provider; for the model "slow" it holds its answer, so that experiment is still running when cancelled.
+      await mock.start();
+      mock.respond = (call) => (call.body.model === 'slow' ? { delayMs: 60_000 } : {});
+      for (const name of ['mock', 'spare']) assert.equal((await a.post('/providers', { name, kind: 'openai', base_url: mock.openAiBase, default_model: 'm' })).status, 201);
+      for (const name of ['ds', 'spare-ds']) assert.equal((await a.post('/datasets', { name })).status, 201);
+      assert.equal((await a.post('/datasets/ds/items', { items: [{ input: { n: 'x' } }] })).status, 201);
+      const experiment = (model: string) => a.post('/experiments', { prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', model, evaluators: [{ type: 'json_valid' }] });
+      ids.experiment = (await experiment('m')).body.id;
+      ids.spareExperiment = (await experiment('slow')).body.id;
       paths = (await a.get('/openapi.json')).body.paths;
     });
-    after(() => s.close());
+    after(async () => {
+      await s.close();
+      await mock.close();
+    });
 
     it('calls every route the document declares, and declares every route it calls', () => {
       const declared = Object.entries(paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`));
@@ -194,7 +234,7 @@ for (const dialect of DIALECTS) {
       const failures: string[] = [];
       for (const [key, call] of Object.entries(CALLS)) {
         const [method] = key.split(' ') as [string];
-        const r = await send(method, call.url(ids), call.body?.(ids));
+        const r = await send(method, call.url(ids), call.body?.(ids), call.raw);
         if (r.status !== call.status) {
           failures.push(`${key}: ${r.status} (expected ${call.status}) ${JSON.stringify(r.body)}`);
           continue;
@@ -202,6 +242,10 @@ for (const dialect of DIALECTS) {
         if (!paths[key.split(' ')[1]!]![method]!.responses[String(r.status)]) failures.push(`${key}: ${r.status} is not a declared response`);
         if (key === 'get /events' || key === 'get /mcp') {
           if (!r.type.startsWith('text/event-stream')) failures.push(`${key}: content-type ${r.type}`);
+          continue;
+        }
+        if (key === 'get /datasets/{name}/export') {
+          if (!r.type.startsWith('application/x-ndjson')) failures.push(`${key}: content-type ${r.type}`);
           continue;
         }
         const validate = validatorFor(key, r.status);
@@ -231,7 +275,7 @@ for (const dialect of DIALECTS) {
       for (const [key, call] of Object.entries(CALLS)) {
         if (!call.missing) continue;
         const [method] = key.split(' ') as [string];
-        const r = await send(method, call.missing, call.body?.(ids));
+        const r = await send(method, call.missing, call.body?.(ids), call.raw);
         const validate = validatorFor(key, 404);
         if (r.status !== 404 || !validate) {
           failures.push(`${key}: ${r.status}${validate ? '' : ' (no 404 declared)'} ${JSON.stringify(r.body)}`);

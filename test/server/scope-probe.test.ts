@@ -4,6 +4,7 @@ import { grants } from '../../server/auth/principal.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type Answer, type TestServer } from '../support/server.js';
 import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
+import { MockProvider } from '../support/mock-provider.js';
 import { listen } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -15,13 +16,18 @@ import { eventually } from '../support/wait.js';
  * the resource attacks, each refused while another client keeps being served.
  */
 
-const SCOPES = ['read', 'write', 'deploy', 'deploy:staging', 'executions:read', 'executions:write', 'admin'] as const;
+const SCOPES = ['read', 'write', 'run', 'deploy', 'deploy:staging', 'executions:read', 'executions:write', 'admin'] as const;
 
 /** Bad path and query values, percent-encoded: boundary-probe's worst, rotated over the callers (it sends all of them as admin). */
 const VALUES = ['%00', '%ED%A0%80', '%FF', '99999999999999999999', 'x'.repeat(300), '0000-01-01T00:00:00Z'];
 
 /** Scope checks the document cannot declare: approving and rejecting need deploy on the request's environment (staging). */
-const SCOPE_OF: Record<string, string> = { 'post /deployment-requests/{id}/approve': 'deploy:staging', 'post /deployment-requests/{id}/reject': 'deploy:staging' };
+const SCOPE_OF: Record<string, string> = {
+  'post /deployment-requests/{id}/approve': 'deploy:staging',
+  'post /deployment-requests/{id}/reject': 'deploy:staging',
+  // Needs write and executions:read: of the probe's keys, only admin has both.
+  'post /datasets/{name}/items/from-execution/{id}': 'admin',
+};
 
 /** A well-formed body for each route that takes one (`n` makes names unique per call). */
 const BODY: Record<string, (n: number) => unknown> = {
@@ -43,6 +49,14 @@ const BODY: Record<string, (n: number) => unknown> = {
   'put /prompts/{name}/rollouts/{environment}': () => ({ candidate: 1, weight: 10 }),
   'post /prompts/{name}/rollouts/{environment}/promote': () => ({}),
   'post /prompts/{name}/rollouts/{environment}/abort': () => ({ reason: 'probed' }),
+  'post /providers': (n) => ({ name: `made-${n}`, kind: 'openai' }),
+  'patch /providers/{name}': () => ({ default_model: 'm' }),
+  'post /prompts/{name}/run': () => ({ version: 1, variables: { n: 'x' }, provider: 'mock' }),
+  'post /datasets': (n) => ({ name: `made-${n}` }),
+  'post /datasets/{name}/items': () => ({ items: [{ input: { n: 'x' } }] }),
+  'post /datasets/{name}/items/from-execution/{id}': () => ({}),
+  'post /evaluators/test': () => ({ evaluator: { type: 'json_valid' }, output: '{}' }),
+  'post /experiments': () => ({ prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', evaluators: [{ type: 'json_valid' }] }),
 };
 const QUERY: Record<string, string> = { 'post /retention/run': '?dry_run=true' };
 
@@ -79,6 +93,7 @@ for (const dialect of DIALECTS) {
     let operations: Operation[];
     const callers: Caller[] = [{ label: 'no key', key: null, scopes: [] }];
     const good: Record<string, string> = {};
+    const mock = new MockProvider();
     let made = 0;
     let reader: string;
     let writer: string;
@@ -107,6 +122,11 @@ for (const dialect of DIALECTS) {
       s = await startTestServer(dialect, { authFailureLimit: 0, webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'] } });
       const a = s.admin;
       good.webhook = (await a.post('/webhooks', { url: 'http://127.0.0.1:1/probe', events: ['version.created'] })).body.id;
+      // Runs and experiments call a mock provider; GET/PATCH/DELETE /providers/{name} go to a spare one.
+      await mock.start();
+      for (const [name, base_url] of [['mock', mock.openAiBase], ['spare', mock.openAiBase]]) assert.equal((await a.post('/providers', { name, kind: 'openai', base_url, default_model: 'm' })).status, 201);
+      for (const name of ['ds', 'spare-ds']) assert.equal((await a.post('/datasets', { name })).status, 201);
+      assert.equal((await a.post('/datasets/ds/items', { items: [{ input: { n: 'x' } }] })).status, 201);
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hi {{n}}' })).status, 201);
       assert.equal((await a.post('/prompts/p/versions', { content: 'Hello {{n}}' })).status, 201);
       good.delivery = (await a.get(`/webhooks/${good.webhook}/deliveries`)).body.items[0].id;
@@ -138,6 +158,8 @@ for (const dialect of DIALECTS) {
         if (which === 'approve') await a.post('/prompts/p/versions', { content: 'Third {{n}}' });
       }
 
+      good.experiment = (await a.post('/experiments', { prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', evaluators: [{ type: 'json_valid' }] })).body.id;
+
       const doc = (await a.get('/openapi.json')).body as { paths: Record<string, Record<string, any>> };
       operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, op]) => ({
@@ -148,12 +170,17 @@ for (const dialect of DIALECTS) {
         })),
       );
     });
-    after(() => s.close());
+    after(async () => {
+      await s.close();
+      await mock.close();
+    });
 
     const goodParam = (op: Operation, name: string) => {
       if (name === 'version') return '1';
       if (name === 'environment') return 'dev';
-      if (name === 'name') return op.path.startsWith('/environments') ? 'dev' : 'p';
+      if (name === 'name') return op.path.startsWith('/environments') ? 'dev' : op.path.startsWith('/providers') ? 'spare' : op.path === '/datasets/{name}' ? 'spare-ds' : op.path.startsWith('/datasets') ? 'ds' : 'p';
+      if (op.path.includes('/from-execution/')) return good.execution!;
+      if (op.path.startsWith('/experiments')) return good.experiment!;
       if (op.path.startsWith('/keys')) return good.key!;
       if (op.path.startsWith('/executions')) return good.execution!;
       if (op.path.endsWith('/approve')) return good.approve!;

@@ -1,0 +1,72 @@
+/**
+ * Experiment throughput (prints JSON): a dataset run against one version on a registry over
+ * SQLite (or Postgres with BENCH_DIALECT=postgres), every call answered by a mock provider after
+ * 50 ms, with concurrency 16. The ideal is concurrency / latency items a second; the run's rate
+ * is items over the time between the experiment's start and its end, as the server recorded them.
+ */
+import { freshDatabase } from '../../test/support/db.js';
+import { MockProvider } from '../../test/support/mock-provider.js';
+import { startTestServer } from '../../test/support/server.js';
+import { benchPostgres } from '../support.js';
+
+const ITEMS = Number(process.env.BENCH_ITEMS ?? 480);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const LATENCY_MS = 50;
+const DIALECT = process.env.BENCH_DIALECT === 'postgres' ? 'postgres' : 'sqlite';
+
+async function main() {
+  const postgres = DIALECT === 'postgres' ? await benchPostgres((m) => process.stderr.write(`${m}\n`)) : undefined;
+  const mock = new MockProvider();
+  await mock.start();
+  mock.fallback = { delayMs: LATENCY_MS, text: '42' };
+  const db = await freshDatabase(DIALECT);
+  const s = await startTestServer(DIALECT, { experiments: { leaseMs: 30_000, pollMs: 1_000, maxActive: 1 } }, db);
+  try {
+    const a = s.admin;
+    await a.post('/prompts/bench/versions', { content: 'What is {{q}}?', model: 'mock' });
+    await a.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.openAiBase, prices: { mock: { input_per_million: 1, output_per_million: 1 } } });
+    await a.post('/datasets', { name: 'bench' });
+    const lines = Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ input: { q: `item ${i}` }, expected: '42' }));
+    await a.raw('POST', '/datasets/bench/import', lines.join('\n'), { 'Content-Type': 'application/x-ndjson' });
+    const created = await a.post('/experiments', { prompt: 'bench', versions: [1], dataset: 'bench', provider: 'mock', concurrency: CONCURRENCY, evaluators: [{ type: 'exact_match' }] });
+    if (created.status !== 201) throw new Error(`POST /experiments: ${created.status} ${JSON.stringify(created.body)}`);
+    let x = created.body;
+    while (x.status === 'queued' || x.status === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      x = (await a.get(`/experiments/${created.body.id}`)).body;
+    }
+    if (x.status !== 'completed' || x.progress.done !== ITEMS) throw new Error(`the experiment ended ${x.status} with ${x.progress.done} of ${ITEMS}`);
+    const seconds = (Date.parse(x.finished_at) - Date.parse(x.started_at)) / 1000;
+    const ideal = CONCURRENCY / (LATENCY_MS / 1000);
+    const achieved = ITEMS / seconds;
+    const round = (n: number) => Math.round(n * 100) / 100;
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          dialect: DIALECT,
+          items: ITEMS,
+          concurrency: CONCURRENCY,
+          provider_latency_ms: LATENCY_MS,
+          seconds: round(seconds),
+          ideal_items_per_second: round(ideal),
+          items_per_second: round(achieved),
+          ratio_to_ideal: round(achieved / ideal),
+          provider_calls: mock.calls.length,
+          pass_rate: x.aggregates[0].pass_rate,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    await s.close();
+    await db.drop();
+    await mock.close();
+    await postgres?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
