@@ -3,7 +3,7 @@
  * registry's state (no I/O here; folder.ts and remote.ts gather both).
  */
 import { createHash } from 'node:crypto';
-import { unrepresentable, type VersionFields } from './format.js';
+import { storedConfig, type VersionFields } from './format.js';
 
 /** A `.prompt` file of the folder, read and checked. */
 export interface LocalPrompt {
@@ -12,12 +12,13 @@ export interface LocalPrompt {
   path: string;
   fields: VersionFields;
   samples: Record<string, unknown>;
+  /** The prompts its templates include (`{{> safety}}`): a push creates those of the folder first. */
+  includes?: string[];
 }
 
 /** A version as the registry answers it (content and the settings a create compares). */
 export interface RemoteVersion extends VersionSettings {
   version: number;
-  content: string;
   variables: string[];
 }
 
@@ -33,8 +34,8 @@ export interface RemotePrompt {
   identical?: number | null;
 }
 
-/** A field that differs; `type`, `config` and `input_schema`: the version has what a file cannot hold (format.ts). */
-export type Change = 'content' | 'model' | 'temperature' | 'max_tokens' | 'metadata' | 'type' | 'config' | 'input_schema' | 'description' | 'tags';
+/** A field that differs: `content` of a text prompt, `messages` of a chat prompt, `type` when one is text and the other chat. */
+export type Change = 'type' | 'content' | 'messages' | 'model' | 'temperature' | 'max_tokens' | 'config' | 'input_schema' | 'metadata' | 'description' | 'tags';
 
 export type Action =
   /** The registry has no prompt of this name: push creates it with version 1. */
@@ -83,30 +84,60 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** What makes a version identical for the registry: its content (or the content's hash) and settings. */
+/** What makes a version identical for the registry: its type, content or messages (or the hash over them), settings, config and input schema. */
 export interface VersionSettings {
-  content?: string;
+  /** Absent from registries before chat prompts: text. */
+  type?: string;
+  /** A text version's template (null for chat; absent from a version summary). */
+  content?: string | null;
+  /** A chat version's messages (absent from a version summary). */
+  messages?: unknown[] | null;
   content_hash?: string;
   model: string;
   temperature: number;
   max_tokens: number;
-  metadata: Record<string, unknown>;
-  /** From registries with chat prompts. */
-  type?: string;
+  /** As the registry answers it: with model, temperature and max_tokens mirrored in. */
   config?: Record<string, unknown> | null;
   input_schema?: unknown;
+  metadata: Record<string, unknown>;
 }
 
-/** The version fields that differ. */
+/**
+ * The registry's content hash (server/prompts/service.ts): a text version with
+ * nothing stored in config and no input schema hashes its content alone, any
+ * other the whole version as canonical JSON.
+ */
+export function contentHash(v: { type: string; content: string | null; messages: unknown[] | null; config: Record<string, unknown>; input_schema: unknown }): string {
+  if (v.type === 'text' && Object.keys(v.config).length === 0 && (v.input_schema ?? null) === null) return sha256(v.content ?? '');
+  const body = v.type === 'text' ? { content: v.content ?? '' } : { messages: v.messages };
+  return sha256(canonical({ type: v.type, ...body, config: v.config, input_schema: v.input_schema ?? null }));
+}
+
+/** The version fields that differ; the registry's mirrored settings and defaults compare equal to a file that leaves them out. */
 export function versionChanges(file: VersionFields, version: VersionSettings): Change[] {
   const changes: Change[] = [];
-  const sameContent = version.content !== undefined ? file.content === version.content : sha256(file.content) === version.content_hash;
-  if (!sameContent) changes.push('content');
+  const type = version.type ?? 'text';
+  const config = storedConfig(version.config);
+  const inputSchema = version.input_schema ?? null;
+  if (file.type !== type) changes.push('type');
+  else if (type === 'text') {
+    const same = typeof version.content === 'string'
+      ? file.content === version.content
+      : contentHash({ ...file, config, input_schema: inputSchema }) === version.content_hash;
+    if (!same) changes.push('content');
+  } else {
+    // A summary answers no messages: the hash, over the file's messages and the version's config and schema, says whether they differ.
+    const same = Array.isArray(version.messages)
+      ? canonical(file.messages) === canonical(version.messages)
+      : contentHash({ ...file, config, input_schema: inputSchema }) === version.content_hash;
+    if (!same) changes.push('messages');
+  }
   if (file.model !== version.model) changes.push('model');
   if (file.temperature !== version.temperature) changes.push('temperature');
   if (file.max_tokens !== version.max_tokens) changes.push('max_tokens');
+  if (canonical(file.config) !== canonical(config)) changes.push('config');
+  if (canonical(file.input_schema) !== canonical(inputSchema)) changes.push('input_schema');
   if (canonical(file.metadata) !== canonical(version.metadata)) changes.push('metadata');
-  changes.push(...unrepresentable(version));
   return changes;
 }
 

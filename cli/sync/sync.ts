@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { DeployResult, RegistryApi } from '../../client/index.js';
 import { findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
 import { createBody, formatVersion, unrepresentable } from './format.js';
-import { planSync, type Plan } from './plan.js';
+import { planSync, type LocalPrompt, type Plan } from './plan.js';
 import { listAllPrompts, mapLimit, readRemote } from './remote.js';
 
 /** Compares the folder with the registry; throws a FolderError (before any request) when a file is not valid. */
@@ -44,6 +44,27 @@ async function checkAllowed(api: RegistryApi, plan: Plan, deploy: string | undef
 }
 
 /**
+ * The folder's files in rounds: a file comes after the files of the prompts it
+ * includes (`{{> safety}}`), so a partial exists, in its new version, before a
+ * prompt that includes it is created (the registry refuses a reference to a
+ * missing prompt). A cycle goes last, for the registry to refuse by name.
+ */
+export function waves(local: LocalPrompt[]): LocalPrompt[][] {
+  const inFolder = new Set(local.map((f) => f.name));
+  const placed = new Set<string>();
+  const rounds: LocalPrompt[][] = [];
+  let left = local;
+  while (left.length) {
+    const ready = left.filter((f) => (f.includes ?? []).every((n) => n === f.name || !inFolder.has(n) || placed.has(n)));
+    const round = ready.length ? ready : left;
+    rounds.push(round);
+    for (const f of round) placed.add(f.name);
+    left = left.filter((f) => !placed.has(f.name));
+  }
+  return rounds;
+}
+
+/**
  * Pushes the folder: every file is checked first (one bad file, nothing is
  * sent), then versions are created idempotently, so pushing twice changes
  * nothing. With `deploy`, each file's version is made live there.
@@ -53,7 +74,7 @@ export async function push(api: RegistryApi, dir: string, opts: { deploy?: strin
   const plan = planSync(local, await readRemote(api, local));
   await checkAllowed(api, plan, opts.deploy);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
-  const prompts = await mapLimit(local, async (file): Promise<PushedPrompt> => {
+  const pushOne = async (file: LocalPrompt): Promise<PushedPrompt> => {
     const entry = entries.get(file.name)!;
     let action: PushedPrompt['action'] = 'none';
     let version = entry.version;
@@ -70,7 +91,10 @@ export async function push(api: RegistryApi, dir: string, opts: { deploy?: strin
     const pushed: PushedPrompt = { name: file.name, path: file.path, action, version: version! };
     if (opts.deploy) pushed.deploy = deployOutcome(opts.deploy, await api.deploy(file.name, version!, opts.deploy, opts.message ? { comment: opts.message } : {}));
     return pushed;
-  });
+  };
+  const done = new Map<string, PushedPrompt>();
+  for (const wave of waves(local)) for (const p of await mapLimit(wave, pushOne)) done.set(p.name, p);
+  const prompts = local.map((f) => done.get(f.name)!);
   return { prompts, changed: prompts.some((p) => p.action !== 'none' || p.deploy?.status === 'deployed') };
 }
 
@@ -85,8 +109,8 @@ export interface PullResult {
   prompts: PulledPrompt[];
   /** Files of the folder whose prompt the registry does not have (or has nothing live of, with an environment): left as they are. */
   folder_only: Array<{ name: string; path: string }>;
-  /** Versions with what a `.prompt` file cannot hold yet (chat messages, model config, an input schema): not written. */
-  skipped: Array<{ name: string; version: number; lost: string[] }>;
+  /** Versions a `.prompt` file cannot hold (a placeholder other than history, a role marker inside a message): not written, with the reason. */
+  skipped: Array<{ name: string; version: number; reason: string }>;
 }
 
 /**
@@ -103,8 +127,12 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
     .filter((c): c is { prompt: (typeof prompts)[number]; version: number } => c.version !== null);
   const fetched = await mapLimit(chosen, async (c) => ({ ...c, version: await api.getVersion(c.prompt.name, c.version) }));
   // A version the file format cannot hold is not written half: it is listed instead.
-  const skipped = fetched.filter((c) => unrepresentable(c.version).length).map((c) => ({ name: c.prompt.name, version: c.version.version, lost: unrepresentable(c.version) }));
-  const writes = fetched.filter((c) => !unrepresentable(c.version).length).map((c) => {
+  const skipped = fetched.flatMap((c) => {
+    const reason = unrepresentable(c.prompt, c.version);
+    return reason === null ? [] : [{ name: c.prompt.name, version: c.version.version, reason }];
+  });
+  const skippedNames = new Set(skipped.map((p) => p.name));
+  const writes = fetched.filter((c) => !skippedNames.has(c.prompt.name)).map((c) => {
     const existing = byName.get(c.prompt.name);
     const path = existing?.path ?? pathForName(c.prompt.name, opts.layout ?? 'flat');
     // A file's own sample values are kept; a file without any gets an empty one per variable.
@@ -120,7 +148,6 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
   }
   const pulled = writes.map(({ text, ...w }): PulledPrompt => ({ ...w, written: writePromptFile(dir, w.path, text) }));
   const pulledNames = new Set(pulled.map((p) => p.name));
-  const skippedNames = new Set(skipped.map((p) => p.name));
   return {
     prompts: pulled,
     folder_only: local.filter((f) => !pulledNames.has(f.name) && !skippedNames.has(f.name)).map((f) => ({ name: f.name, path: f.path })),

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { driftOf, nameFromPath, pathForName, planSync, readPromptText, sha256, type LocalPrompt, type RemotePrompt, type VersionFields } from '../../cli/sync/index.js';
 
-const fields = (more: Partial<VersionFields> = {}): VersionFields => ({ content: 'Hi {{x}}\n', model: 'gpt-4o', temperature: 0, max_tokens: 1000, metadata: {}, ...more });
+const fields = (more: Partial<VersionFields> = {}): VersionFields => ({
+  type: 'text',
+  content: 'Hi {{x}}\n',
+  messages: null,
+  model: 'gpt-4o',
+  temperature: 0,
+  max_tokens: 1000,
+  config: {},
+  input_schema: null,
+  metadata: {},
+  ...more,
+});
 const local = (name: string, more: Partial<VersionFields> = {}): LocalPrompt => ({ name, path: `${name}.prompt`, fields: fields(more), samples: {} });
 const remote = (name: string, latest: Partial<VersionFields> & { version: number }, more: Partial<RemotePrompt> = {}): RemotePrompt => ({
   name,
