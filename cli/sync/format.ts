@@ -67,12 +67,36 @@ function messageLine(file: PromptFile, index: number): number {
   return bodySpan(file, at >= 0 ? at : part.start, at >= 0 ? at : part.start).line;
 }
 
-/** Where a problem of the create request is written in the file. */
-function lineOfPath(file: PromptFile, path: readonly PropertyKey[]): number {
-  if (path[0] === 'content') return file.bodyLine + 1;
-  if (path[0] === 'messages') return typeof path[1] === 'number' ? messageLine(file, path[1]) : file.bodyLine + 1;
+/** The front matter keys a request field comes from (Dotprompt's, then the older format's). */
+const FRONT_KEYS: Record<string, string[]> = {
+  input_schema: ['input'],
+  config: ['config', 'output', 'toolDefs', 'tools'],
+  model: ['model'],
+  temperature: ['config', 'temperature'],
+  max_tokens: ['config', 'max_tokens'],
+  metadata: ['metadata'],
+  description: ['description'],
+  tags: ['promptRegistry.tags', 'tags'],
+};
+
+/** Where a problem of the create request is written in the file: its message, or its front matter key (else line 1). */
+function lineOfPath(file: PromptFile, text: string, path: readonly PropertyKey[]): number {
+  const field = String(path[0] ?? '');
+  if (field === 'content') return file.bodyLine + 1;
+  if (field === 'messages') return typeof path[1] === 'number' ? messageLine(file, path[1]) : file.bodyLine + 1;
+  const front = text.split(/\r?\n/).slice(0, file.bodyLine);
+  let keys = FRONT_KEYS[field] ?? [];
+  if (field === 'config' && path[1] === 'response_format') keys = ['output'];
+  if (field === 'config' && path[1] === 'tools') keys = ['toolDefs', 'tools'];
+  for (const key of keys) {
+    const i = front.findIndex((l) => l.startsWith(`${key}:`));
+    if (i >= 0) return i + 1;
+  }
   return 1;
 }
+
+/** A path as the server's messages write it (`config.tools[0].function.parameters`), back to its parts. */
+const pathOf = (written: string): string[] => written.split(/[.[\]]+/).filter(Boolean);
 
 /** Parses a `.prompt` file and checks it as the registry would (settings, schemas, every template); never throws. */
 export function readPromptText(text: string): ReadFile {
@@ -82,7 +106,7 @@ export function readPromptText(text: string): ReadFile {
   if (!parsed.success) {
     return {
       ok: false,
-      problems: parsed.error.issues.map((i) => ({ line: lineOfPath(file, i.path), message: `${i.path.join('.') || 'file'}: ${i.message}` })),
+      problems: parsed.error.issues.map((i) => ({ line: lineOfPath(file, text, i.path), message: `${i.path.join('.') || 'file'}: ${i.message}` })),
     };
   }
   const d = parsed.data;
@@ -95,7 +119,8 @@ export function readPromptText(text: string): ReadFile {
     if (d.input_schema) checkJsonSchema(d.input_schema, 'input_schema');
   } catch (err) {
     if (!(err instanceof AppError)) throw err;
-    problems.push({ line: 1, message: err.message });
+    const at = typeof err.details.path === 'string' ? err.details.path : '';
+    problems.push({ line: lineOfPath(file, text, pathOf(at)), message: err.message });
   }
   // Each template compiled by the registry's engine; a problem's line is the file's.
   const templates = d.type === 'chat'
