@@ -48,14 +48,20 @@ export interface FileProblem {
   message: string;
 }
 
+/** A prompt a file includes as a partial, and the line that first includes it. */
+export interface PartialUse {
+  prompt: string;
+  line: number;
+}
+
 export type ReadFile =
   | {
       ok: true;
       name: string | undefined;
       fields: VersionFields;
       samples: Record<string, unknown>;
-      /** The prompts its templates include (`{{> safety}}`), so a push creates those first. */
-      includes: string[];
+      /** The prompts its templates include (`{{> safety}}`) and the line of each first reference, so a push creates those first. */
+      includes: PartialUse[];
     }
   | { ok: false; problems: FileProblem[] };
 
@@ -150,7 +156,10 @@ export function readPromptText(text: string): ReadFile {
   };
   if (d.description !== undefined) fields.description = d.description;
   if (d.tags !== undefined) fields.tags = [...new Set(d.tags)];
-  const includes = [...new Set(file.structure.partials.map((p) => p.prompt))];
+  const includes: PartialUse[] = [];
+  for (const p of file.structure.partials) {
+    if (!includes.some((i) => i.prompt === p.prompt)) includes.push({ prompt: p.prompt, line: bodySpan(file, p.start, p.end).line });
+  }
   return { ok: true, name: file.meta.name, fields, samples: file.meta.samples ?? {}, includes };
 }
 

@@ -3,7 +3,7 @@
  * registry's state (no I/O here; folder.ts and remote.ts gather both).
  */
 import { createHash } from 'node:crypto';
-import { storedConfig, type VersionFields } from './format.js';
+import { storedConfig, type FileProblem, type PartialUse, type VersionFields } from './format.js';
 
 /** A `.prompt` file of the folder, read and checked. */
 export interface LocalPrompt {
@@ -13,7 +13,7 @@ export interface LocalPrompt {
   fields: VersionFields;
   samples: Record<string, unknown>;
   /** The prompts its templates include (`{{> safety}}`): a push creates those of the folder first. */
-  includes?: string[];
+  includes?: PartialUse[];
 }
 
 /** A version as the registry answers it (content and the settings a create compares). */
@@ -167,6 +167,65 @@ export function driftOf(
   if (!latest) return { drifted: true, changes: ['content'] };
   const changes = [...versionChanges(file, latest), ...(prompt ? promptChanges(file, prompt) : [])];
   return { drifted: changes.length > 0, changes };
+}
+
+/**
+ * The folder's files in rounds: a file comes after the files of the prompts it
+ * includes (`{{> safety}}`), so a partial exists, in its new version, before a
+ * prompt that includes it is created (the registry refuses a reference to a
+ * missing prompt). Files in (or behind) a cycle are `stuck`.
+ */
+export function waves(local: LocalPrompt[]): { rounds: LocalPrompt[][]; stuck: LocalPrompt[] } {
+  const inFolder = new Set(local.map((f) => f.name));
+  const placed = new Set<string>();
+  const rounds: LocalPrompt[][] = [];
+  let left = local;
+  for (;;) {
+    const ready = left.filter((f) => (f.includes ?? []).every((i) => i.prompt !== f.name && (!inFolder.has(i.prompt) || placed.has(i.prompt))));
+    if (!ready.length) return { rounds, stuck: left };
+    rounds.push(ready);
+    for (const f of ready) placed.add(f.name);
+    left = left.filter((f) => !placed.has(f.name));
+  }
+}
+
+/**
+ * What the registry would refuse in the folder's partial references, found
+ * before anything is sent: a prompt neither in the folder nor in the registry,
+ * and a cycle of partials among the folder's files.
+ */
+export function partialProblems(local: LocalPrompt[], registry: ReadonlySet<string>): Array<{ path: string } & FileProblem> {
+  const byName = new Map(local.map((f) => [f.name, f]));
+  const problems: Array<{ path: string } & FileProblem> = [];
+  for (const f of local) {
+    for (const i of f.includes ?? []) {
+      if (!byName.has(i.prompt) && !registry.has(i.prompt)) {
+        problems.push({ path: f.path, line: i.line, message: `{{> ${i.prompt}}}: no prompt "${i.prompt}", in the folder or in the registry` });
+      }
+    }
+  }
+  const { stuck } = waves(local);
+  const stuckNames = new Set(stuck.map((f) => f.name));
+  const reported = new Set<string>();
+  for (const start of stuck) {
+    // Follow references among the stuck files until one repeats: that is a cycle.
+    const path: LocalPrompt[] = [];
+    let at: LocalPrompt | undefined = start;
+    while (at && !path.includes(at)) {
+      path.push(at);
+      const next: PartialUse | undefined = (at.includes ?? []).find((i) => stuckNames.has(i.prompt));
+      at = next ? byName.get(next.prompt) : undefined;
+    }
+    if (!at) continue;
+    const cycle = path.slice(path.indexOf(at));
+    const key = cycle.map((c) => c.name).sort().join(',');
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const first = cycle[0]!;
+    const ref = (first.includes ?? []).find((i) => i.prompt === (cycle[1] ?? first).name)!;
+    problems.push({ path: first.path, line: ref.line, message: `the partials make a cycle: ${[...cycle, first].map((c) => c.name).join(' → ')}` });
+  }
+  return problems;
 }
 
 /** Compares every file with the registry's prompt of its name; prompts in no file are listed as registry_only. */

@@ -1,15 +1,23 @@
 /** diff, push and pull: the folder and the registry read, the plan made (plan.ts), then applied. */
 import { existsSync } from 'node:fs';
 import type { DeployResult, RegistryApi } from '../../client/index.js';
-import { findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
+import { FolderError, findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
 import { createBody, formatVersion, unrepresentable } from './format.js';
-import { planSync, type LocalPrompt, type Plan } from './plan.js';
+import { partialProblems, planSync, waves, type LocalPrompt, type Plan, type RemotePrompt } from './plan.js';
 import { listAllPrompts, mapLimit, readRemote } from './remote.js';
 
-/** Compares the folder with the registry; throws a FolderError (before any request) when a file is not valid. */
+/** The registry's state for the folder; a FolderError when its partial references cannot be published (missing, a cycle). */
+async function remoteFor(api: RegistryApi, local: LocalPrompt[]): Promise<RemotePrompt[]> {
+  const remote = await readRemote(api, local);
+  const problems = partialProblems(local, new Set(remote.map((r) => r.name)));
+  if (problems.length) throw new FolderError(problems);
+  return remote;
+}
+
+/** Compares the folder with the registry; throws a FolderError (before any change) when a file is not valid. */
 export async function diff(api: RegistryApi, dir: string): Promise<Plan> {
   const local = readFolder(dir);
-  return planSync(local, await readRemote(api, local));
+  return planSync(local, await remoteFor(api, local));
 }
 
 export interface PushedPrompt {
@@ -44,34 +52,13 @@ async function checkAllowed(api: RegistryApi, plan: Plan, deploy: string | undef
 }
 
 /**
- * The folder's files in rounds: a file comes after the files of the prompts it
- * includes (`{{> safety}}`), so a partial exists, in its new version, before a
- * prompt that includes it is created (the registry refuses a reference to a
- * missing prompt). A cycle goes last, for the registry to refuse by name.
- */
-export function waves(local: LocalPrompt[]): LocalPrompt[][] {
-  const inFolder = new Set(local.map((f) => f.name));
-  const placed = new Set<string>();
-  const rounds: LocalPrompt[][] = [];
-  let left = local;
-  while (left.length) {
-    const ready = left.filter((f) => (f.includes ?? []).every((n) => n === f.name || !inFolder.has(n) || placed.has(n)));
-    const round = ready.length ? ready : left;
-    rounds.push(round);
-    for (const f of round) placed.add(f.name);
-    left = left.filter((f) => !placed.has(f.name));
-  }
-  return rounds;
-}
-
-/**
  * Pushes the folder: every file is checked first (one bad file, nothing is
  * sent), then versions are created idempotently, so pushing twice changes
  * nothing. With `deploy`, each file's version is made live there.
  */
 export async function push(api: RegistryApi, dir: string, opts: { deploy?: string; message?: string } = {}): Promise<PushResult> {
   const local = readFolder(dir);
-  const plan = planSync(local, await readRemote(api, local));
+  const plan = planSync(local, await remoteFor(api, local));
   await checkAllowed(api, plan, opts.deploy);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
   const pushOne = async (file: LocalPrompt): Promise<PushedPrompt> => {
@@ -93,7 +80,7 @@ export async function push(api: RegistryApi, dir: string, opts: { deploy?: strin
     return pushed;
   };
   const done = new Map<string, PushedPrompt>();
-  for (const wave of waves(local)) for (const p of await mapLimit(wave, pushOne)) done.set(p.name, p);
+  for (const wave of waves(local).rounds) for (const p of await mapLimit(wave, pushOne)) done.set(p.name, p);
   const prompts = local.map((f) => done.get(f.name)!);
   return { prompts, changed: prompts.some((p) => p.action !== 'none' || p.deploy?.status === 'deployed') };
 }

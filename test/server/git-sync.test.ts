@@ -336,6 +336,12 @@ for (const dialect of DIALECTS) {
       assert.match(refused.message, /twice\.prompt:1: prompt "fine-one" is also in fine\.prompt/);
       assert.equal((await s.admin.get('/prompts')).body.items.some((p: any) => p.name === 'fine-one'), false, 'the valid file was not pushed either');
 
+      // A partial neither in the folder nor in the registry: refused before anything is created, by diff too.
+      const dangling = tmp({ 'alone.prompt': 'Hi\n', 'asks.prompt': '{{role "system"}}\nBe kind.\n{{role "user"}}\n{{> nowhere}} {{q}}\n' });
+      await assert.rejects(push(api, dangling), /asks\.prompt:4: \{\{> nowhere\}\}: no prompt "nowhere", in the folder or in the registry/);
+      await assert.rejects(diff(api, dangling), FolderError);
+      assert.equal((await s.admin.get('/prompts/alone')).status, 404, 'nothing pushed');
+
       const good = tmp({ 'ok.prompt': 'Hi {{x}}\n' });
       // A push the credential could not finish is refused before anything is created.
       const writer = (await s.admin.post('/keys', { name: 'ci-writer', scopes: ['read', 'write', 'deploy:staging'] })).body.key;

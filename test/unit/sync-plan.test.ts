@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contentHash, driftOf, formatVersion, nameFromPath, pathForName, planSync, readPromptText, sha256, unrepresentable, waves, type LocalPrompt, type RemotePrompt, type VersionFields } from '../../cli/sync/index.js';
+import { contentHash, driftOf, formatVersion, nameFromPath, pathForName, planSync, readPromptText, sha256, unrepresentable, partialProblems, waves, type LocalPrompt, type RemotePrompt, type VersionFields } from '../../cli/sync/index.js';
 
 const fields = (more: Partial<VersionFields> = {}): VersionFields => ({
   type: 'text',
@@ -93,7 +93,7 @@ describe('git sync planning', () => {
     ].join('\n');
     const read = readPromptText(text);
     assert.ok(read.ok);
-    assert.deepEqual(read.includes, ['safety']);
+    assert.deepEqual(read.includes, [{ prompt: 'safety', line: 12 }]);
     const chat = fields({
       type: 'chat',
       content: null,
@@ -126,10 +126,20 @@ describe('git sync planning', () => {
     assert.deepEqual(driftOf(fields(), answered).changes, ['type', 'model', 'temperature', 'config', 'input_schema']);
   });
 
-  it('pushes partials of the folder before the prompts that include them', () => {
-    const p = (name: string, includes: string[]): LocalPrompt => ({ ...local(name), includes });
-    const rounds = waves([p('a', ['b']), p('b', ['c', 'elsewhere']), p('c', []), p('d', ['d']), p('x', ['y']), p('y', ['x'])]);
-    assert.deepEqual(rounds.map((r) => r.map((f) => f.name)), [['c', 'd'], ['b'], ['a'], ['x', 'y']]);
+  it('pushes partials of the folder before the prompts that include them; a missing partial and a cycle are problems before any push', () => {
+    const p = (name: string, includes: string[]): LocalPrompt => ({ ...local(name), includes: includes.map((prompt, i) => ({ prompt, line: 10 + i })) });
+    const folder = [p('a', ['b']), p('b', ['c', 'elsewhere']), p('c', [])];
+    const { rounds, stuck } = waves(folder);
+    assert.deepEqual(rounds.map((r) => r.map((f) => f.name)), [['c'], ['b'], ['a']]);
+    assert.deepEqual(stuck, []);
+    assert.deepEqual(partialProblems(folder, new Set(['elsewhere'])), []);
+    assert.deepEqual(partialProblems(folder, new Set()), [{ path: 'b.prompt', line: 11, message: '{{> elsewhere}}: no prompt "elsewhere", in the folder or in the registry' }]);
+    const cyclic = [...folder, p('x', ['y']), p('y', ['z']), p('z', ['x']), p('w', ['x']), p('self', ['self'])];
+    assert.deepEqual(waves(cyclic).stuck.map((f) => f.name), ['x', 'y', 'z', 'w', 'self']);
+    assert.deepEqual(partialProblems(cyclic, new Set(['elsewhere'])).map((e) => `${e.path}:${e.line}: ${e.message}`), [
+      'x.prompt:10: the partials make a cycle: x → y → z → x',
+      'self.prompt:10: the partials make a cycle: self → self',
+    ]);
   });
 
   it('writes a version in the Dotprompt form, the same text whatever key order the registry answers; what the form cannot hold is named', () => {
