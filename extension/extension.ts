@@ -16,6 +16,7 @@ import { Secrets, Settings } from './config.js';
 import { Connection } from './connection.js';
 import { parseFilter } from './core/tree-model.js';
 import { LiveUpdates } from './live-updates.js';
+import { DriftMarker } from './editor/drift.js';
 import { PromptIndex } from './editor/partials.js';
 import { PromptEditorSupport } from './editor/prompt-editor.js';
 import { ExecutionPanel } from './executions/execution-panel.js';
@@ -35,6 +36,8 @@ export interface ExtensionApi {
   live: RegistryTree;
   /** Follows the registry's event stream and refreshes the trees. */
   liveUpdates: LiveUpdates;
+  /** Whether the active .prompt file differs from its latest version in the registry. */
+  drift: DriftMarker;
   editors: PromptEditorSupport;
   preview: PreviewPanel;
   /** Two versions (or files) message by message and config by config. */
@@ -68,6 +71,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   };
   // A colleague's publish, deploy or rollback shows without a refresh.
   const liveUpdates = new LiveUpdates(connection, refresh);
+  const drift = new DriftMarker(connection, liveUpdates);
   const approvals = new Approvals(connection);
   const approvalsView = new ApprovalsTree(approvals);
   const index = new PromptIndex(connection);
@@ -90,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     prompts,
     live,
     liveUpdates,
+    drift,
     index,
     editors,
     preview,
@@ -129,7 +134,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, liveUpdates, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, liveUpdates, drift, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

@@ -269,8 +269,11 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     async function openFile(name: string, text: string): Promise<void> {
       await wb.page.keyboard.press('Control+P');
       await wb.page.locator('.quick-input-widget input').fill(name);
-      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
-      await wb.page.keyboard.press('Enter');
+      // The file's own row: recently opened editors (the compare panel, "support.prompt ↔ support-v2.prompt") are listed too.
+      const label = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+      const row = wb.page.locator('.quick-input-list .monaco-list-row', { has: wb.page.locator('.label-name', { hasText: label }) }).first();
+      await row.waitFor({ timeout: 10_000 });
+      await row.click();
       await wb.page.locator('.monaco-editor .view-lines', { hasText: text }).first().waitFor({ timeout: 30_000 });
     }
 
@@ -376,13 +379,14 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
       await wb.page.locator('.quick-input-widget input').fill('Dark 2026');
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
-      // The workbench itself, not only a webview that saw the theme previewed while picking.
-      await wb.page.locator('.monaco-workbench.vs-dark').waitFor({ timeout: 30_000 });
       const diff = await webviewFrame(wb.page, '#messages li.row');
       await eventually('the dark theme reaches the webview', () => diff.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
       // The preview is still open beside the diff: both in one window.
       const preview = await webviewFrame(wb.page, '#conversation li.bubble');
       await eventually('the dark preview', () => preview.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
+      // Scrolling repaints both panels in the new colours before the screenshot (as the statistics scenario does).
+      await diff.locator('#messages li.row').first().scrollIntoViewIfNeeded();
+      await preview.locator('#conversation li.bubble').first().scrollIntoViewIfNeeded();
       await wb.screenshot('33-chat-diff-and-preview-dark');
     });
 
@@ -395,6 +399,19 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.runCommand('Prompt Registry: Publish Version');
       await wb.waitForNotification('Published support-reply version 1', 30_000);
       await wb.screenshot('35-chat-published');
+    });
+
+    it('marks the file as differing from the registry once it is edited (drift)', { timeout: 2 * MINUTE }, async () => {
+      const drift = wb.page.locator('.statusbar-item', { hasText: 'support-reply:' });
+      await drift.filter({ hasText: 'same as v1' }).first().waitFor({ timeout: 30_000 });
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'You answer customers of' }).first().click();
+      await wb.page.keyboard.press('Control+End');
+      await wb.page.keyboard.type('Thank them for waiting.');
+      await wb.page.keyboard.press('Control+S');
+      await drift.filter({ hasText: 'differs from v1' }).first().waitFor({ timeout: 30_000 });
+      await drift.first().hover();
+      await wb.page.locator('.monaco-hover', { hasText: '1 message' }).first().waitFor({ timeout: 10_000 });
+      await wb.screenshot('36-chat-drift');
     });
   });
   describe('execution log UI scenario, against a shared registry on Postgres', { concurrency: false }, () => {
