@@ -138,7 +138,8 @@ async function evaluate(flags: EvalFlags): Promise<void> {
   if (flags.file && flags.version) throw new UsageError('give --version or --file, not both');
   if (!flags.file && !flags.version) throw new UsageError('give --version N (with --prompt) or --file PATH');
   if (flags.version && !flags.prompt) throw new UsageError('--version needs --prompt');
-  const api = connect(flags);
+  // A draft's runs are single requests that wait for the model (the registry's own provider timeout is 60 s, with retries).
+  const api = connect(flags, process.env, 300_000);
 
   let experiment: Experiment;
   if (flags.file) {

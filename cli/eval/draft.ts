@@ -65,6 +65,8 @@ export async function evaluateDraft(api: RegistryApi, e: DraftEvaluation): Promi
     if (!page.next_cursor) break;
     cursor = page.next_cursor;
   }
+  // Check every spec before the first run (a bad regex or schema, or an llm_judge, which only experiments have, is refused here).
+  for (const evaluator of e.evaluators) await api.testEvaluator({ evaluator, output: '' });
   const names = e.evaluators.map((s) => s.name ?? s.type);
   const started = new Date().toISOString();
   const outcomes: Outcome[] = [];

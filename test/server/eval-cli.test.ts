@@ -134,6 +134,12 @@ for (const dialect of DIALECTS) {
       assert.equal(fail.code, 1, fail.stderr);
       assert.match(fail.stdout, /^draft\s+6\s+0\s+66\.7%/m);
       assert.match(fail.stderr, /the draft below the minimum pass rate/);
+      // A spec the registry refuses ends it before any run.
+      mock.reset();
+      const refused = await evalCli(['--file', file, '--dataset', 'six', '--evaluator', 'regex:(', '--provider', 'mock', '--min-pass-rate', '0.9'], env);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /pattern/);
+      assert.equal(mock.calls.length, 0);
     });
 
     it('exits 1 with the registry\'s message when the request is refused (an unknown dataset)', async () => {
