@@ -97,7 +97,7 @@ export function syncCommands(): Command[] {
     const result = await pull(connect(flags), dir, { environment: flags.environment, layout: flags.layout });
     if (flags.json) return out(`${JSON.stringify(result, null, 2)}\n`);
     for (const p of result.prompts) out(`${p.name.padEnd(24)} v${p.version} ${p.written ? 'written to' : 'already in'} ${p.path}\n`);
-    for (const k of result.skipped) out(`${k.name.padEnd(24)} v${k.version} not written: it has ${k.lost.join(', ')}, which a .prompt file cannot hold yet\n`);
+    for (const k of result.skipped) out(`${k.name.padEnd(24)} v${k.version} not written: a .prompt file cannot hold it (${k.reason})\n`);
     for (const f of result.folder_only) out(`${f.name.padEnd(24)} not in the registry${flags.environment ? ` (or not live in ${flags.environment})` : ''}: ${f.path} left as it is\n`);
     out(`${result.prompts.filter((p) => p.written).length} written, ${result.prompts.filter((p) => !p.written).length} already up to date\n`);
   });

@@ -73,7 +73,7 @@ export function readFolder(dir: string): LocalPrompt[] {
       continue;
     }
     seen.set(name, path);
-    prompts.push({ name, path, fields: read.fields, samples: read.samples });
+    prompts.push({ name, path, fields: read.fields, samples: read.samples, includes: read.includes });
   }
   if (problems.length) throw new FolderError(problems);
   return prompts;

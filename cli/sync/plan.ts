@@ -3,7 +3,7 @@
  * registry's state (no I/O here; folder.ts and remote.ts gather both).
  */
 import { createHash } from 'node:crypto';
-import { unrepresentable, type VersionFields } from './format.js';
+import { storedConfig, type FileProblem, type PartialUse, type VersionFields } from './format.js';
 
 /** A `.prompt` file of the folder, read and checked. */
 export interface LocalPrompt {
@@ -12,12 +12,13 @@ export interface LocalPrompt {
   path: string;
   fields: VersionFields;
   samples: Record<string, unknown>;
+  /** The prompts its templates include (`{{> safety}}`): a push creates those of the folder first. */
+  includes?: PartialUse[];
 }
 
 /** A version as the registry answers it (content and the settings a create compares). */
 export interface RemoteVersion extends VersionSettings {
   version: number;
-  content: string;
   variables: string[];
 }
 
@@ -33,8 +34,8 @@ export interface RemotePrompt {
   identical?: number | null;
 }
 
-/** A field that differs; `type`, `config` and `input_schema`: the version has what a file cannot hold (format.ts). */
-export type Change = 'content' | 'model' | 'temperature' | 'max_tokens' | 'metadata' | 'type' | 'config' | 'input_schema' | 'description' | 'tags';
+/** A field that differs: `content` of a text prompt, `messages` of a chat prompt, `type` when one is text and the other chat. */
+export type Change = 'type' | 'content' | 'messages' | 'model' | 'temperature' | 'max_tokens' | 'config' | 'input_schema' | 'metadata' | 'description' | 'tags';
 
 export type Action =
   /** The registry has no prompt of this name: push creates it with version 1. */
@@ -83,30 +84,60 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** What makes a version identical for the registry: its content (or the content's hash) and settings. */
+/** What makes a version identical for the registry: its type, content or messages (or the hash over them), settings, config and input schema. */
 export interface VersionSettings {
-  content?: string;
+  /** Absent from registries before chat prompts: text. */
+  type?: string;
+  /** A text version's template (null for chat; absent from a version summary). */
+  content?: string | null;
+  /** A chat version's messages (absent from a version summary). */
+  messages?: unknown[] | null;
   content_hash?: string;
   model: string;
   temperature: number;
   max_tokens: number;
-  metadata: Record<string, unknown>;
-  /** From registries with chat prompts. */
-  type?: string;
+  /** As the registry answers it: with model, temperature and max_tokens mirrored in. */
   config?: Record<string, unknown> | null;
   input_schema?: unknown;
+  metadata: Record<string, unknown>;
 }
 
-/** The version fields that differ. */
+/**
+ * The registry's content hash (server/prompts/service.ts): a text version with
+ * nothing stored in config and no input schema hashes its content alone, any
+ * other the whole version as canonical JSON.
+ */
+export function contentHash(v: { type: string; content: string | null; messages: unknown[] | null; config: Record<string, unknown>; input_schema: unknown }): string {
+  if (v.type === 'text' && Object.keys(v.config).length === 0 && (v.input_schema ?? null) === null) return sha256(v.content ?? '');
+  const body = v.type === 'text' ? { content: v.content ?? '' } : { messages: v.messages };
+  return sha256(canonical({ type: v.type, ...body, config: v.config, input_schema: v.input_schema ?? null }));
+}
+
+/** The version fields that differ; the registry's mirrored settings and defaults compare equal to a file that leaves them out. */
 export function versionChanges(file: VersionFields, version: VersionSettings): Change[] {
   const changes: Change[] = [];
-  const sameContent = version.content !== undefined ? file.content === version.content : sha256(file.content) === version.content_hash;
-  if (!sameContent) changes.push('content');
+  const type = version.type ?? 'text';
+  const config = storedConfig(version.config);
+  const inputSchema = version.input_schema ?? null;
+  if (file.type !== type) changes.push('type');
+  else if (type === 'text') {
+    const same = typeof version.content === 'string'
+      ? file.content === version.content
+      : contentHash({ ...file, config, input_schema: inputSchema }) === version.content_hash;
+    if (!same) changes.push('content');
+  } else {
+    // A summary answers no messages: the hash, over the file's messages and the version's config and schema, says whether they differ.
+    const same = Array.isArray(version.messages)
+      ? canonical(file.messages) === canonical(version.messages)
+      : contentHash({ ...file, config, input_schema: inputSchema }) === version.content_hash;
+    if (!same) changes.push('messages');
+  }
   if (file.model !== version.model) changes.push('model');
   if (file.temperature !== version.temperature) changes.push('temperature');
   if (file.max_tokens !== version.max_tokens) changes.push('max_tokens');
+  if (canonical(file.config) !== canonical(config)) changes.push('config');
+  if (canonical(file.input_schema) !== canonical(inputSchema)) changes.push('input_schema');
   if (canonical(file.metadata) !== canonical(version.metadata)) changes.push('metadata');
-  changes.push(...unrepresentable(version));
   return changes;
 }
 
@@ -136,6 +167,65 @@ export function driftOf(
   if (!latest) return { drifted: true, changes: ['content'] };
   const changes = [...versionChanges(file, latest), ...(prompt ? promptChanges(file, prompt) : [])];
   return { drifted: changes.length > 0, changes };
+}
+
+/**
+ * The folder's files in rounds: a file comes after the files of the prompts it
+ * includes (`{{> safety}}`), so a partial exists, in its new version, before a
+ * prompt that includes it is created (the registry refuses a reference to a
+ * missing prompt). Files in (or behind) a cycle are `stuck`.
+ */
+export function waves(local: LocalPrompt[]): { rounds: LocalPrompt[][]; stuck: LocalPrompt[] } {
+  const inFolder = new Set(local.map((f) => f.name));
+  const placed = new Set<string>();
+  const rounds: LocalPrompt[][] = [];
+  let left = local;
+  for (;;) {
+    const ready = left.filter((f) => (f.includes ?? []).every((i) => i.prompt !== f.name && (!inFolder.has(i.prompt) || placed.has(i.prompt))));
+    if (!ready.length) return { rounds, stuck: left };
+    rounds.push(ready);
+    for (const f of ready) placed.add(f.name);
+    left = left.filter((f) => !placed.has(f.name));
+  }
+}
+
+/**
+ * What the registry would refuse in the folder's partial references, found
+ * before anything is sent: a prompt neither in the folder nor in the registry,
+ * and a cycle of partials among the folder's files.
+ */
+export function partialProblems(local: LocalPrompt[], registry: ReadonlySet<string>): Array<{ path: string } & FileProblem> {
+  const byName = new Map(local.map((f) => [f.name, f]));
+  const problems: Array<{ path: string } & FileProblem> = [];
+  for (const f of local) {
+    for (const i of f.includes ?? []) {
+      if (!byName.has(i.prompt) && !registry.has(i.prompt)) {
+        problems.push({ path: f.path, line: i.line, message: `{{> ${i.prompt}}}: no prompt "${i.prompt}", in the folder or in the registry` });
+      }
+    }
+  }
+  const { stuck } = waves(local);
+  const stuckNames = new Set(stuck.map((f) => f.name));
+  const reported = new Set<string>();
+  for (const start of stuck) {
+    // Follow references among the stuck files until one repeats: that is a cycle.
+    const path: LocalPrompt[] = [];
+    let at: LocalPrompt | undefined = start;
+    while (at && !path.includes(at)) {
+      path.push(at);
+      const next: PartialUse | undefined = (at.includes ?? []).find((i) => stuckNames.has(i.prompt));
+      at = next ? byName.get(next.prompt) : undefined;
+    }
+    if (!at) continue;
+    const cycle = path.slice(path.indexOf(at));
+    const key = cycle.map((c) => c.name).sort().join(',');
+    if (reported.has(key)) continue;
+    reported.add(key);
+    const first = cycle[0]!;
+    const ref = (first.includes ?? []).find((i) => i.prompt === (cycle[1] ?? first).name)!;
+    problems.push({ path: first.path, line: ref.line, message: `the partials make a cycle: ${[...cycle, first].map((c) => c.name).join(' → ')}` });
+  }
+  return problems;
 }
 
 /** Compares every file with the registry's prompt of its name; prompts in no file are listed as registry_only. */

@@ -1,15 +1,23 @@
 /** diff, push and pull: the folder and the registry read, the plan made (plan.ts), then applied. */
 import { existsSync } from 'node:fs';
 import type { DeployResult, RegistryApi } from '../../client/index.js';
-import { findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
+import { FolderError, findPromptFiles, pathForName, readFolder, writePromptFile, type Layout } from './folder.js';
 import { createBody, formatVersion, unrepresentable } from './format.js';
-import { planSync, type Plan } from './plan.js';
+import { partialProblems, planSync, waves, type LocalPrompt, type Plan, type RemotePrompt } from './plan.js';
 import { listAllPrompts, mapLimit, readRemote } from './remote.js';
 
-/** Compares the folder with the registry; throws a FolderError (before any request) when a file is not valid. */
+/** The registry's state for the folder; a FolderError when its partial references cannot be published (missing, a cycle). */
+async function remoteFor(api: RegistryApi, local: LocalPrompt[]): Promise<RemotePrompt[]> {
+  const remote = await readRemote(api, local);
+  const problems = partialProblems(local, new Set(remote.map((r) => r.name)));
+  if (problems.length) throw new FolderError(problems);
+  return remote;
+}
+
+/** Compares the folder with the registry; throws a FolderError (before any change) when a file is not valid. */
 export async function diff(api: RegistryApi, dir: string): Promise<Plan> {
   const local = readFolder(dir);
-  return planSync(local, await readRemote(api, local));
+  return planSync(local, await remoteFor(api, local));
 }
 
 export interface PushedPrompt {
@@ -50,10 +58,10 @@ async function checkAllowed(api: RegistryApi, plan: Plan, deploy: string | undef
  */
 export async function push(api: RegistryApi, dir: string, opts: { deploy?: string; message?: string } = {}): Promise<PushResult> {
   const local = readFolder(dir);
-  const plan = planSync(local, await readRemote(api, local));
+  const plan = planSync(local, await remoteFor(api, local));
   await checkAllowed(api, plan, opts.deploy);
   const entries = new Map(plan.entries.map((e) => [e.name, e]));
-  const prompts = await mapLimit(local, async (file): Promise<PushedPrompt> => {
+  const pushOne = async (file: LocalPrompt): Promise<PushedPrompt> => {
     const entry = entries.get(file.name)!;
     let action: PushedPrompt['action'] = 'none';
     let version = entry.version;
@@ -70,7 +78,10 @@ export async function push(api: RegistryApi, dir: string, opts: { deploy?: strin
     const pushed: PushedPrompt = { name: file.name, path: file.path, action, version: version! };
     if (opts.deploy) pushed.deploy = deployOutcome(opts.deploy, await api.deploy(file.name, version!, opts.deploy, opts.message ? { comment: opts.message } : {}));
     return pushed;
-  });
+  };
+  const done = new Map<string, PushedPrompt>();
+  for (const wave of waves(local).rounds) for (const p of await mapLimit(wave, pushOne)) done.set(p.name, p);
+  const prompts = local.map((f) => done.get(f.name)!);
   return { prompts, changed: prompts.some((p) => p.action !== 'none' || p.deploy?.status === 'deployed') };
 }
 
@@ -85,8 +96,8 @@ export interface PullResult {
   prompts: PulledPrompt[];
   /** Files of the folder whose prompt the registry does not have (or has nothing live of, with an environment): left as they are. */
   folder_only: Array<{ name: string; path: string }>;
-  /** Versions with what a `.prompt` file cannot hold yet (chat messages, model config, an input schema): not written. */
-  skipped: Array<{ name: string; version: number; lost: string[] }>;
+  /** Versions a `.prompt` file cannot hold (a placeholder other than history, a role marker inside a message): not written, with the reason. */
+  skipped: Array<{ name: string; version: number; reason: string }>;
 }
 
 /**
@@ -103,8 +114,12 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
     .filter((c): c is { prompt: (typeof prompts)[number]; version: number } => c.version !== null);
   const fetched = await mapLimit(chosen, async (c) => ({ ...c, version: await api.getVersion(c.prompt.name, c.version) }));
   // A version the file format cannot hold is not written half: it is listed instead.
-  const skipped = fetched.filter((c) => unrepresentable(c.version).length).map((c) => ({ name: c.prompt.name, version: c.version.version, lost: unrepresentable(c.version) }));
-  const writes = fetched.filter((c) => !unrepresentable(c.version).length).map((c) => {
+  const skipped = fetched.flatMap((c) => {
+    const reason = unrepresentable(c.prompt, c.version);
+    return reason === null ? [] : [{ name: c.prompt.name, version: c.version.version, reason }];
+  });
+  const skippedNames = new Set(skipped.map((p) => p.name));
+  const writes = fetched.filter((c) => !skippedNames.has(c.prompt.name)).map((c) => {
     const existing = byName.get(c.prompt.name);
     const path = existing?.path ?? pathForName(c.prompt.name, opts.layout ?? 'flat');
     // A file's own sample values are kept; a file without any gets an empty one per variable.
@@ -120,7 +135,6 @@ export async function pull(api: RegistryApi, dir: string, opts: { environment?: 
   }
   const pulled = writes.map(({ text, ...w }): PulledPrompt => ({ ...w, written: writePromptFile(dir, w.path, text) }));
   const pulledNames = new Set(pulled.map((p) => p.name));
-  const skippedNames = new Set(skipped.map((p) => p.name));
   return {
     prompts: pulled,
     folder_only: local.filter((f) => !pulledNames.has(f.name) && !skippedNames.has(f.name)).map((f) => ({ name: f.name, path: f.path })),

@@ -48,7 +48,7 @@ export function describeSample(value: unknown, max = 40): string {
 
 export function analyzePromptFile(file: PromptFile): Analysis {
   const diagnostics: Diagnostic[] = file.problems.map((p) => ({ severity: 'error', message: p.message, span: p.span, code: 'front_matter' }));
-  // The engine reads the body with Dotprompt's markers blanked and its helpers rewritten
+  // The engine reads the body with Dotprompt's role and history markers and the partials blanked
   // (chat-template.ts); its positions are mapped back to the body, then the document.
   const { analysable } = file.structure;
   const analysedStarts = lineStarts(analysable.text);

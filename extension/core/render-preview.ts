@@ -1,13 +1,10 @@
 /**
  * How the preview renders one template: with the registry's own engine
- * (strict, within its budgets), partials expanded first as Handlebars would
- * (the engine takes none yet); a template using Dotprompt's helpers, which the
- * engine does not have yet, renders with Handlebars and those helpers. Pure.
+ * (strict, within its budgets, Dotprompt's helpers included), partials
+ * expanded first as Handlebars would. Pure.
  */
-import { compileTemplate, TemplateError } from '../../shared/templates/index.js';
-import { parseBody, renderText } from '../../shared/prompt-files/chat-template.js';
-
-const DOTPROMPT_HELPERS = ['json', 'ifEquals', 'unlessEquals', 'section'];
+import { compileTemplate } from '../../shared/templates/index.js';
+import { parseBody } from '../../shared/prompt-files/chat-template.js';
 
 /** The body with each `{{> ref}}` replaced by its text (the partial statements' ranges, from the last). */
 export function inlinePartials(body: string, refs: ReadonlyArray<{ ref: string; start: number; end: number }>, texts: Record<string, string>): string {
@@ -32,18 +29,12 @@ export function inlinePartials(body: string, refs: ReadonlyArray<{ ref: string; 
 }
 
 /**
- * Renders a template with the registry's engine (strict, within its budgets), partials expanded
- * first (the engine takes none yet); a template with Dotprompt's helpers, which the engine does
- * not have yet, renders with Handlebars and those helpers instead.
+ * Renders a template with the registry's engine (strict, within its budgets, with Dotprompt's
+ * `json`, `ifEquals`, `unlessEquals` and `section`), partials expanded first.
  */
 export function renderWithEngine(template: string, samples: Record<string, unknown>, partials: Record<string, string>): string {
   const refs = parseBody(template).partials;
   const body = refs.length ? inlinePartials(template, refs, partials) : template;
-  try {
-    return compileTemplate(body).render(samples);
-  } catch (err) {
-    if (!(err instanceof TemplateError && DOTPROMPT_HELPERS.includes(String(err.details.helper)))) throw err;
-    return renderText(template, samples, partials);
-  }
+  return compileTemplate(body).render(samples);
 }
 

@@ -9,6 +9,8 @@ vectors in ``test/vectors/render.json`` hold both to the same results:
   ``@root.x``, ``[segment]``), ``#if``/``#unless`` (with ``else`` and
   ``else if``), ``#each`` (lists and dicts, ``as |item i|``, ``@index``,
   ``@key``, ``@first``, ``@last``), ``#with``, ``lookup``, comments and ``~``;
+- Dotprompt's helpers: ``{{json x}}`` (``indent=N``), ``#ifEquals a b`` and
+  ``#unlessEquals a b`` (with ``else``), ``{{section "name"}}`` (prints nothing);
 - an output of something missing or null raises ``missing_variable``, of a
   dict or list ``invalid_variable``; ``#each``/``#with`` need their subject;
   ``#if``/``#unless`` accept an absent value as false;
@@ -26,6 +28,7 @@ vectors in ``test/vectors/render.json`` hold both to the same results:
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
@@ -40,9 +43,13 @@ __all__ = ["MAX_PARTIAL_DEPTH", "SUPPORTED_HELPERS", "CompiledTemplate", "compil
 #: How deep partials may nest (a partial including a partial ...), as the registry allows.
 MAX_PARTIAL_DEPTH = 8
 
-SUPPORTED_HELPERS: Tuple[str, ...] = ("if", "unless", "each", "with", "lookup")
+SUPPORTED_HELPERS: Tuple[str, ...] = ("if", "unless", "each", "with", "lookup", "json", "ifEquals", "unlessEquals", "section")
 _CONTEXT_HELPERS = frozenset(["each", "with"])
 _CONDITION_HELPERS = frozenset(["if", "unless"])
+_EQUALS_HELPERS = frozenset(["ifEquals", "unlessEquals"])
+#: ``{{json x}}`` nests values at most this deep; ``indent=`` is at most 10 spaces (JSON.stringify's own cap).
+JSON_MAX_NESTING = 256
+_JSON_MAX_INDENT = 10
 # Names Handlebars calls as helpers even without arguments inside (...): the
 # server has none of them but lookup and the block helpers, which fail there.
 _KNOWN_HELPERS = frozenset(["if", "unless", "each", "with", "lookup", "log", "helperMissing", "blockHelperMissing"])
@@ -137,10 +144,21 @@ class _Analyzer:
                 )
             if name in locals_:
                 raise _unsupported(f'the helper "{name}", hidden by a block parameter of the same name,', line, column)
-            if (name in _CONTEXT_HELPERS or name in _CONDITION_HELPERS) and kind != "BlockStatement":
+            if (name in _CONTEXT_HELPERS or name in _CONDITION_HELPERS or name in _EQUALS_HELPERS) and kind != "BlockStatement":
                 raise _unsupported(f'"{name}" outside a block (write {{{{#{name} …}}}}…{{{{/{name}}}}})', line, column)
             if name == "lookup" and (kind == "BlockStatement" or len(node.params) != 2 or bool(node.hash and node.hash.pairs)):
                 raise _unsupported("lookup other than as {{lookup object key}}", line, column)
+            if name == "json":
+                _check_json(node, kind, line, column)
+            if name == "section" and (
+                kind != "MustacheStatement"
+                or len(node.params) != 1
+                or getattr(node.params[0], "type", None) != "StringLiteral"
+                or bool(node.hash and node.hash.pairs)
+            ):
+                raise _unsupported('section other than as {{section "name"}}', line, column)
+            if name in _EQUALS_HELPERS and node.hash and node.hash.pairs:
+                raise _unsupported(f"hash arguments (key=value) on #{name}", line, column)
         else:
             self._expression(path, depth, locals_)
         for param in node.params:
@@ -172,9 +190,10 @@ class _Analyzer:
                 if node.program is not None:
                     inner = locals_.union(node.program.block_params or ())
                     self.program(node.program, depth + 1, inner)
-            elif name in _CONDITION_HELPERS:
-                if len(node.params) != 1:
-                    raise syn.syntax_error(f"#{name} takes exactly one argument", line, column)
+            elif name in _CONDITION_HELPERS or name in _EQUALS_HELPERS:
+                arity = 2 if name in _EQUALS_HELPERS else 1
+                if len(node.params) != arity:
+                    raise syn.syntax_error(f"#{name} takes exactly {'two arguments' if arity == 2 else 'one argument'}", line, column)
                 if node.program is not None and node.program.block_params:
                     raise _unsupported(f"block parameters (as |…|) on #{name}", line, column)
                 self.program(node.program, depth, locals_)
@@ -193,6 +212,23 @@ class _Analyzer:
         if node.type in ("Decorator", "DecoratorBlock"):
             raise _unsupported("a decorator", line, column)
         raise _unsupported(f'"{node.type}"', line, column)  # pragma: no cover
+
+
+def _check_json(node: Any, kind: Optional[str], line: int, column: int) -> None:
+    """``{{json value}}`` or ``{{json value indent=N}}``, N a whole number 0 to 10, and only as a tag of its own."""
+    pairs = node.hash.pairs if node.hash else []
+    indent_ok = not pairs
+    if len(pairs) == 1 and pairs[0][0] == "indent":
+        value = pairs[0][1]
+        n = getattr(value, "value", None)
+        indent_ok = (
+            getattr(value, "type", None) == "NumberLiteral"
+            and isinstance(n, (int, float))
+            and float(n).is_integer()
+            and 0 <= n <= _JSON_MAX_INDENT
+        )
+    if kind != "MustacheStatement" or len(node.params) != 1 or not indent_ok:
+        raise _unsupported(f"json other than as {{{{json value}}}} or {{{{json value indent=N}}}} (N from 0 to {_JSON_MAX_INDENT})", line, column)
 
 
 def partial_ref(node: syn.PartialStatement) -> str:
@@ -278,6 +314,95 @@ def _require(value: Any, name: str) -> Any:
 
 def _is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_string(text: str) -> str:
+    """``JSON.stringify`` of a string: as ``json.dumps`` without ASCII escaping, lone surrogates as ``\\udxxx``."""
+    out = json.dumps(text, ensure_ascii=False)
+    if _SURROGATE.search(out):
+        # Pairs written as two code points are one character in JavaScript: join them first.
+        out = out.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        out = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
+    return out
+
+
+def _json(value: Any, name: str, indent: int, budget: Budget) -> str:
+    """``{{json x}}``: ``JSON.stringify(x, null, indent)`` as Dotprompt prints it, but strict (absent is
+    ``missing_variable``), nested at most JSON_MAX_NESTING deep, and its output counted as it is built."""
+    if value is MISSING:
+        raise TemplateError("missing_variable", f'missing variable "{name}"', {"variable": name})
+    gap = " " * indent
+    parts: List[str] = []
+    size = 0
+    max_output = budget.max_output
+
+    def put(text: str) -> None:
+        nonlocal size
+        size += len(text)
+        if size > max_output:
+            budget.output(size)
+        parts.append(text)
+
+    def unusable(what: str) -> TemplateError:
+        return TemplateError("invalid_variable", f'variable "{name}" {what}; {{{{json}}}} prints only what JSON holds', {"variable": name})
+
+    def write(v: Any, depth: int) -> None:
+        if v is None:
+            put("null")
+        elif v is True:
+            put("true")
+        elif v is False:
+            put("false")
+        elif isinstance(v, str):
+            put(_json_string(v))
+        elif isinstance(v, (int, float)):
+            text = number_to_string(v)
+            put("null" if text in ("NaN", "Infinity", "-Infinity") else text)
+        elif isinstance(v, (list, tuple, Mapping)):
+            if depth >= JSON_MAX_NESTING:
+                raise unusable(f"nests deeper than {JSON_MAX_NESTING} levels")
+            inner = "\n" + gap * (depth + 1) if gap else ""
+            outer = "\n" + gap * depth if gap else ""
+            if isinstance(v, Mapping):
+                first = True
+                put("{")
+                for key, item in own_keys(v):
+                    if item is MISSING:
+                        continue
+                    put(("" if first else ",") + inner + _json_string(key) + (": " if gap else ":"))
+                    first = False
+                    write(item, depth + 1)
+                put("}" if first else outer + "}")
+            elif not v:
+                put("[]")
+            else:
+                put("[")
+                for i, item in enumerate(v):
+                    put("," + inner if i else inner)
+                    if item is MISSING:
+                        put("null")
+                    else:
+                        write(item, depth + 1)
+                put(outer + "]")
+        else:
+            raise unusable(f"holds a {type(v).__name__}")
+
+    write(value, 0)
+    return "".join(parts)
+
+
+def _strict_equal(a: Any, b: Any) -> bool:
+    """JavaScript's ``a === b`` for the values a template sees: primitives by value, lists and objects by identity."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return bool(a == b)
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    return a is b
 
 
 class _ServerFailure(TemplateError):
@@ -368,6 +493,15 @@ class _Compiler:
 
     def mustache(self, node: syn.MustacheStatement, stack: List[Optional[List[str]]]) -> Render:
         has_args = bool(node.params) or bool(node.hash and node.hash.pairs)
+        helper = node.path.original if isinstance(node.path, syn.PathExpression) else None
+        if has_args and helper == "section":
+            return lambda scope: ""
+        if has_args and helper == "json":
+            subject = self.expression(node.params[0], stack)
+            label = _expression_text(node.params[0])
+            pairs = node.hash.pairs if node.hash else []
+            indent = int(pairs[0][1].value) if pairs else 0
+            return lambda scope: _json(subject(scope), label, indent, scope.budget)
         if has_args:
             subject_node: Any = syn.SubExpression(node.path, node.params, node.hash, node.line, node.column)
             value = self.subexpression(subject_node, stack)
@@ -461,6 +595,15 @@ class _Compiler:
             ctx = scope.ctx
             this = NULL_CONTEXT if ctx is None or ctx is MISSING else ctx
             return program(child(scope, this, scope.data, None))
+
+        if name in _EQUALS_HELPERS:
+            other = self.expression(node.params[1], stack)
+            wanted = name == "ifEquals"
+
+            def equals(scope: _Scope) -> str:
+                return same(scope, fn if _strict_equal(subject(scope), other(scope)) == wanted else inverse)
+
+            return equals
 
         if name in _CONDITION_HELPERS:
             positive, negative = (fn, inverse) if name == "if" else (inverse, fn)

@@ -9,6 +9,7 @@ import unittest
 
 from prompt_registry import Prompt, TemplateError, compile_template, extract_variables, render
 from prompt_registry._js import number_to_string
+from prompt_registry.render import JSON_MAX_NESTING
 
 
 class NumbersPrintAsJavaScriptDoes(unittest.TestCase):
@@ -129,6 +130,24 @@ class Api(unittest.TestCase):
         source = "Hello {{user.name}}, {{#each items as |it|}}{{title}}{{it.x}}{{../shop}}{{/each}} {{#if vip}}!{{/if}} {{@root.site}} {{@index}}"
         self.assertEqual(extract_variables(source), ["user", "items", "shop", "vip", "site"])
         self.assertEqual(compile_template(source).variables, ("user", "items", "shop", "vip", "site"))
+
+    def test_dotprompt_helpers_read_variables_like_any_other(self) -> None:
+        source = '{{json order.items indent=2}}{{section "output"}}{{#ifEquals user.tier gold}}{{a}}{{else}}{{b}}{{/ifEquals}}'
+        self.assertEqual(extract_variables(source), ["order", "user", "gold", "a", "b"])
+        nested = "{{#each rows as |r|}}{{#unlessEquals r.kind ../skip}}{{json this}}{{/unlessEquals}}{{/each}}"
+        self.assertEqual(extract_variables(nested), ["rows", "skip"])
+
+    def test_json_refuses_a_value_nested_past_its_limit(self) -> None:
+        deep: object = []
+        for _ in range(JSON_MAX_NESTING):
+            deep = [deep]
+        with self.assertRaises(TemplateError) as caught:
+            render("{{json d}}", {"d": deep})
+        self.assertEqual((caught.exception.code, caught.exception.details.get("variable")), ("invalid_variable", "d"))
+        self.assertEqual(render("{{json d}}", {"d": deep[0]}), "[" * JSON_MAX_NESTING + "]" * JSON_MAX_NESTING)
+        with self.assertRaises(TemplateError) as caught:
+            render("{{json s}}", {"s": {1, 2}})
+        self.assertEqual(caught.exception.code, "invalid_variable")
 
     def test_templates_compile_once(self) -> None:
         self.assertIs(compile_template("cached {{x}}"), compile_template("cached {{x}}"))

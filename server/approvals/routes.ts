@@ -51,7 +51,7 @@ export function approvalRoutes(approvals: ApprovalService): Route[] {
         200: { description: 'The request: still pending, or applied with its deployment_id', schema: requestSchema },
         403: err('Your own request, or no right to deploy there'),
         404: err('No such request'),
-        409: err('Already decided, no longer pending, expired, or outdated (request_outdated: something else went live since it was asked for)'),
+        409: err('Already decided, no longer pending, expired, or outdated (request_outdated: something else went live since it was asked for), or the environment\'s policy requires a passing experiment the version lacks (evaluation_required)'),
       },
       handler: ({ params, body }, ctx) => approvals.approve(ctx.principal, params.id, body.comment),
     }),

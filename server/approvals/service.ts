@@ -85,6 +85,8 @@ export class ApprovalService {
       if (!(await prompts.getVersion(tx, prompt.id, version))) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
       const live = await this.deployments.liveVersion(tx, prompt.id, environment);
       if (live === version) throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
+      // The evaluation gate is checked now, and again when the approved deploy is applied.
+      await this.environments.requireEvaluation(tx, { promptId: prompt.id, name, environment, version });
       return { request: await this.request(tx, actor, policy, { promptId: prompt.id, name, action: 'deploy', version, fromVersion: live, comment }) };
     });
   }

@@ -46,6 +46,7 @@ export function deploymentRoutes(deployments: DeploymentService, approvals: Appr
         400: err('Unknown environment or invalid input'),
         403: err("The credential may not deploy there (scope, or the environment's policy)"),
         404: err('No such prompt or version'),
+        409: err("The environment's policy requires a passing experiment the version lacks (evaluation_required); with approvals, the version is already live (already_live)"),
       },
       async handler({ params, body }, ctx) {
         const outcome = await approvals.deploy(ctx.principal, params.name, body.version, body.environment, body.comment);

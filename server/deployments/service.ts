@@ -108,6 +108,8 @@ export class DeploymentService {
   /** Set by the rollouts module: the rollout running on a live version, if any. */
   rolloutSplit: ((db: Queryable, name: string, environment: string, live: ResolvedRow) => Promise<RolloutSplit | undefined>) | undefined;
   readonly liveChangeHooks: LiveChangeHook[] = [];
+  /** Set by the environments module: refuses a deploy its environment's policy does not allow yet (the evaluation gate). */
+  deployGate: ((tx: Transaction, change: { promptId: string; name: string; environment: string; version: number }) => Promise<void>) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -158,6 +160,7 @@ export class DeploymentService {
     if (!target) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
     const current = await repo.activeDeployment(tx, prompt.id, environment);
     if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
+    await this.deployGate?.(tx, { promptId: prompt.id, name, environment, version });
     if (current) await repo.deactivate(tx, current.id);
     for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version });
     const deployment = await repo.insertDeployment(tx, {

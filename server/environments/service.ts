@@ -1,10 +1,13 @@
 import { recordAudit } from '../audit/repository.js';
 import { grants, SCOPE_PATTERN, type Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../db/index.js';
-import { forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid } from '../errors.js';
+import * as datasetRepo from '../datasets/repository.js';
 import type { DeploymentService } from '../deployments/service.js';
+import * as experimentRepo from '../experiments/repository.js';
+import { aggregate } from '../experiments/service.js';
 import * as repo from './repository.js';
-import type { PolicyRow } from './repository.js';
+import type { EvaluationRequirement, PolicyRow } from './repository.js';
 import type { PolicyView } from './schemas.js';
 
 export const DEFAULT_APPROVAL_TTL_HOURS = 72;
@@ -18,6 +21,7 @@ function view(environment: string, row: PolicyRow | undefined): PolicyView {
     deploy_scopes: deployScopes,
     required_approvals: row?.required_approvals ?? 0,
     approval_ttl_hours: row?.approval_ttl_hours ?? DEFAULT_APPROVAL_TTL_HOURS,
+    evaluation: row?.evaluation ?? null,
     updated_at: row?.updated_at ?? null,
     updated_by: row?.updated_by ?? null,
   };
@@ -33,7 +37,9 @@ export class EnvironmentService {
   constructor(
     private readonly db: Database,
     private readonly deployments: DeploymentService,
-  ) {}
+  ) {
+    deployments.deployGate = (tx, change) => this.requireEvaluation(tx, change);
+  }
 
   get names(): readonly string[] {
     return this.deployments.environments;
@@ -50,18 +56,27 @@ export class EnvironmentService {
     return this.names.map((name) => view(name, rows.get(name)));
   }
 
-  async setPolicy(actor: Principal, environment: string, input: { deploy_scopes: string[]; required_approvals: number; approval_ttl_hours: number }): Promise<PolicyView> {
+  async setPolicy(
+    actor: Principal,
+    environment: string,
+    input: { deploy_scopes: string[]; required_approvals: number; approval_ttl_hours: number; evaluation: EvaluationRequirement | null },
+  ): Promise<PolicyView> {
     this.deployments.assertEnvironment(environment);
     const bad = input.deploy_scopes.find((s) => !SCOPE_PATTERN.test(s));
     if (bad !== undefined) throw invalid('invalid_scope', `unknown scope "${bad}": use deploy:${environment}, deploy or admin`, { scope: bad });
     const scopes = [...new Set(input.deploy_scopes)];
+    const evaluation = input.evaluation && { ...input.evaluation, ...(input.evaluation.evaluators ? { evaluators: [...new Set(input.evaluation.evaluators)] } : {}) };
     return this.db.transaction(async (tx) => {
+      if (evaluation && !(await datasetRepo.findDataset(tx, evaluation.dataset))) {
+        throw invalid('dataset_not_found', `evaluation.dataset: no dataset named "${evaluation.dataset}"; create it first`, { field: 'evaluation.dataset' });
+      }
       const before = view(environment, await repo.getPolicy(tx, environment));
       const row = await repo.upsertPolicy(tx, {
         environment,
         deployScopes: scopes,
         requiredApprovals: input.required_approvals,
         approvalTtlHours: input.approval_ttl_hours,
+        evaluation,
         updatedBy: actor.name,
       });
       const after = view(environment, row);
@@ -69,12 +84,50 @@ export class EnvironmentService {
         action: 'environment.policy_updated',
         environment,
         details: {
-          before: { deploy_scopes: before.deploy_scopes, required_approvals: before.required_approvals, approval_ttl_hours: before.approval_ttl_hours },
-          after: { deploy_scopes: after.deploy_scopes, required_approvals: after.required_approvals, approval_ttl_hours: after.approval_ttl_hours },
+          before: { deploy_scopes: before.deploy_scopes, required_approvals: before.required_approvals, approval_ttl_hours: before.approval_ttl_hours, evaluation: before.evaluation },
+          after: { deploy_scopes: after.deploy_scopes, required_approvals: after.required_approvals, approval_ttl_hours: after.approval_ttl_hours, evaluation: after.evaluation },
         },
       });
       return after;
     });
+  }
+
+  /**
+   * The deploy gate: where the environment's policy requires an evaluation, `version` of the prompt
+   * may go live only if a completed experiment on the policy's dataset (any dataset version; within
+   * max_age_days when set) ran it with a pass rate of at least min_pass_rate, and with each named
+   * evaluator's mean score at least min_pass_rate too. Else a 409 evaluation_required saying what is
+   * missing and the best pass rate found. Read through `db` (the deploy's transaction).
+   */
+  async requireEvaluation(db: Queryable, change: { promptId: string; name: string; environment: string; version: number }): Promise<void> {
+    const policy = await this.policy(change.environment, db);
+    const need = policy.evaluation;
+    if (!need) return;
+    const names = need.evaluators ?? [];
+    const wanted =
+      `a completed experiment on dataset "${need.dataset}" with a pass rate of at least ${need.min_pass_rate}` +
+      (names.length ? ` and a mean score of at least ${need.min_pass_rate} on ${names.map((n) => `"${n}"`).join(', ')}` : '') +
+      (need.max_age_days ? `, finished within ${need.max_age_days} days` : '');
+    const details = { environment: change.environment, prompt: change.name, version: change.version, dataset: need.dataset, min_pass_rate: need.min_pass_rate, evaluators: names, max_age_days: need.max_age_days ?? null };
+    const refuse = (found: string, best: { pass_rate: number | null; experiment_id: string } | null) =>
+      conflict('evaluation_required', `version ${change.version} of "${change.name}" may not be deployed to ${change.environment}: its policy requires ${wanted}; ${found}`, {
+        ...details,
+        best_pass_rate: best?.pass_rate ?? null,
+        best_experiment_id: best?.experiment_id ?? null,
+      });
+    const dataset = await datasetRepo.findDataset(db, need.dataset);
+    if (!dataset) throw refuse(`the dataset "${need.dataset}" no longer exists`, null);
+    const since = need.max_age_days ? new Date(Date.now() - need.max_age_days * 86_400_000).toISOString() : null;
+    const candidates = (await experimentRepo.passingCandidates(db, change.promptId, dataset.id, since)).filter((x) => x.versions.includes(change.version));
+    let best: { pass_rate: number | null; experiment_id: string } | null = null;
+    for (const x of candidates) {
+      const [agg] = aggregate([change.version], names, await experimentRepo.allResults(db, x.id));
+      const rate = agg?.pass_rate ?? null;
+      if (rate !== null && rate >= need.min_pass_rate && names.every((n) => (agg!.mean_scores[n] ?? -1) >= need.min_pass_rate)) return;
+      if (!best || (rate ?? -1) > (best.pass_rate ?? -1)) best = { pass_rate: rate, experiment_id: x.id };
+    }
+    if (!best) throw refuse(`no such experiment ran version ${change.version}`, null);
+    throw refuse(`the best found is a pass rate of ${best.pass_rate ?? 'none'} (experiment ${best.experiment_id})${names.length ? ', or a named evaluator fell short or did not run' : ''}`, best);
   }
 
   /** Whether `principal` may deploy to the policy's environment: deploy:ENV, and one of the policy's scopes. */

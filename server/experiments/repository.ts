@@ -167,3 +167,14 @@ export async function listResults(db: Queryable, experimentId: string, f: { vers
   );
   return rows.map(result);
 }
+
+/** The completed experiments of a prompt on a dataset that ran `version`, newest first (finished at or after `since`, when given). */
+export async function passingCandidates(db: Queryable, promptId: string, datasetId: string, since: string | null): Promise<Array<{ id: string; versions: number[]; finished_at: string | null }>> {
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT id, versions, finished_at FROM experiments
+     WHERE prompt_id = $1 AND dataset_id = $2 AND status = 'completed' AND ($3::timestamptz IS NULL OR finished_at >= $3::timestamptz)
+     ORDER BY finished_at DESC`,
+    [promptId, datasetId, since],
+  );
+  return rows.map((r) => ({ id: String(r.id), versions: json(r.versions) as number[], finished_at: r.finished_at === null ? null : timestamp(r.finished_at) }));
+}

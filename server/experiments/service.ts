@@ -67,6 +67,13 @@ export function compareResults(results: ResultRow[], a: number, b: number, names
   return { compared, worse, better };
 }
 
+/** The JSON Schema of a version's config.response_format, if it has one. */
+export function responseSchema(config: Record<string, unknown>): Record<string, unknown> | null {
+  const format = config.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
+  const schema = format?.type === 'json_schema' ? format.json_schema?.schema : undefined;
+  return schema && typeof schema === 'object' && !Array.isArray(schema) ? (schema as Record<string, unknown>) : null;
+}
+
 /** Nearest-rank percentile of sorted values. */
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -201,7 +208,7 @@ export class ExperimentService {
     try {
       const verdict = await this.runs.run(
         j.prompt,
-        { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
+        { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, placeholders: {}, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
         { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId } },
       );
       return judgeVerdict(verdict.output.text, j.pass_threshold);
@@ -337,12 +344,15 @@ export class ExperimentService {
         const m = await metricRepo.findMetric(this.db, e.name);
         if (m) metrics.set(e.name, m);
       }
+      // The JSON-Schema evaluator's default: each version's response_format schema.
+      const schemas = new Map<number, Record<string, unknown> | null>();
+      for (const v of x.versions) schemas.set(v, responseSchema((await this.prompts.renderSource(x.prompt, v)).config));
       const items = await allItems(this.db, x.dataset_id, x.dataset_version);
       const done = await repo.doneKeys(this.db, id);
       const queue: Array<{ item: ItemRow; version: number }> = [];
       for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
       const worker = async () => {
-        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, metrics, next.item, next.version, signal);
+        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, metrics, next.item, next.version, schemas.get(next.version) ?? null, signal);
       };
       await Promise.all(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
       if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner));
@@ -357,18 +367,18 @@ export class ExperimentService {
   }
 
   /** Runs one item on one version and stores its result; a failed run is a result too (status error), a cancelled one is not. */
-  private async runOne(x: ExperimentRow, evaluators: Evaluator[], metrics: Map<string, MetricRow>, item: ItemRow, version: number, signal: AbortSignal): Promise<void> {
+  private async runOne(x: ExperimentRow, evaluators: Evaluator[], metrics: Map<string, MetricRow>, item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal): Promise<void> {
     let result: ResultRow;
     try {
       const run = await this.runs.run(
         x.prompt,
-        { version, variables: item.input, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
+        { version, variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
         { signal, metadata: { experiment: x.id, dataset_item: item.seq } },
       );
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};
       for (const e of evaluators) {
-        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd });
+        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
       }
       result = {
         item_seq: item.seq,

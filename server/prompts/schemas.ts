@@ -113,30 +113,36 @@ export const createVersionBody = z
     message: text(10_000).optional(),
   })
   .strict()
-  .superRefine((b, ctx) => {
-    if (b.type === 'chat') {
-      if (b.content !== undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'a chat prompt has messages, not content' });
-      if (b.messages === undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'a chat prompt needs messages' });
-      const seen = new Set<string>();
-      (b.messages ?? []).forEach((m, i) => {
-        if (m.type !== 'placeholder' || m.name === undefined) return;
-        if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['messages', i, 'name'], message: `the placeholder "${m.name}" is given twice` });
-        seen.add(m.name);
-      });
-    } else {
-      if (b.content === undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required' });
-      if (b.messages !== undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'messages are for chat prompts: give "type": "chat"' });
-    }
-    if (b.input_schema && b.input_schema.type !== 'object') {
-      ctx.addIssue({ code: 'custom', path: ['input_schema', 'type'], message: 'the input schema describes the variables: "type": "object"' });
-    }
-    for (const key of ['model', 'temperature', 'max_tokens'] as const) {
-      if (b[key] !== undefined && b.config?.[key] !== undefined && b[key] !== b.config[key]) {
-        ctx.addIssue({ code: 'custom', path: ['config', key], message: `differs from ${key} (${String(b[key])}); give it once, or the same in both` });
-      }
-    }
-  });
+  .superRefine((b, ctx) => refineVersionBody(b, ctx));
 export type CreateVersionInput = z.output<typeof createVersionBody>;
+
+/** The checks across fields of a version body (create-version and a run's draft): chat has messages, text has content. */
+export function refineVersionBody(
+  b: { type: 'text' | 'chat'; content?: string | undefined; messages?: Array<{ type?: 'placeholder' | undefined; name?: string | undefined }> | undefined; input_schema?: Record<string, unknown> | null | undefined; model?: string | undefined; temperature?: number | undefined; max_tokens?: number | undefined; config?: PromptConfig | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (b.type === 'chat') {
+    if (b.content !== undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'a chat prompt has messages, not content' });
+    if (b.messages === undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'a chat prompt needs messages' });
+    const seen = new Set<string>();
+    (b.messages ?? []).forEach((m, i) => {
+      if (m.type !== 'placeholder' || m.name === undefined) return;
+      if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['messages', i, 'name'], message: `the placeholder "${m.name}" is given twice` });
+      seen.add(m.name);
+    });
+  } else {
+    if (b.content === undefined) ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required' });
+    if (b.messages !== undefined) ctx.addIssue({ code: 'custom', path: ['messages'], message: 'messages are for chat prompts: give "type": "chat"' });
+  }
+  if (b.input_schema && b.input_schema.type !== 'object') {
+    ctx.addIssue({ code: 'custom', path: ['input_schema', 'type'], message: 'the input schema describes the variables: "type": "object"' });
+  }
+  for (const key of ['model', 'temperature', 'max_tokens'] as const) {
+    if (b[key] !== undefined && b.config?.[key] !== undefined && b[key] !== b.config[key]) {
+      ctx.addIssue({ code: 'custom', path: ['config', key], message: `differs from ${key} (${String(b[key])}); give it once, or the same in both` });
+    }
+  }
+}
 
 export const createVersionQuery = z.object({ idempotent: flag });
 

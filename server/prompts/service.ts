@@ -367,6 +367,30 @@ export class PromptService {
   }
 
   /**
+   * An unpublished version body (a run's draft) as a render source: compiled like a new version
+   * (limits, syntax, schemas), keyed for the template caches by its content hash. Its config is
+   * what it gives, with model, temperature and max_tokens when given.
+   */
+  async draftSource(
+    name: string,
+    d: { type: 'text' | 'chat'; content?: string | undefined; messages?: unknown[] | undefined; model?: string | undefined; temperature?: number | undefined; max_tokens?: number | undefined; config?: PromptConfig | undefined; input_schema?: Record<string, unknown> | null | undefined },
+  ): Promise<{ source: RenderSource; config: Record<string, unknown>; hash: string }> {
+    checkSchemas(d.config, d.input_schema);
+    const content = d.type === 'chat' ? '' : d.content!;
+    const messages = d.type === 'chat' ? (d.messages as MessageTemplate[]) : null;
+    const { includes } = await this.compileVersion(d.type, content, messages);
+    const inputSchema = d.input_schema ?? null;
+    const hash = contentHash({ type: d.type, content, messages, config: d.config ?? {}, input_schema: inputSchema });
+    const config: Record<string, unknown> = {
+      ...d.config,
+      ...(d.model !== undefined ? { model: d.model } : {}),
+      ...(d.temperature !== undefined ? { temperature: d.temperature } : {}),
+      ...(d.max_tokens !== undefined ? { max_tokens: d.max_tokens } : {}),
+    };
+    return { source: { prompt: name, version_id: `draft:${hash}`, version: 0, type: d.type, content, messages, input_schema: inputSchema, includes }, config, hash };
+  }
+
+  /**
    * Renders a version strictly: variables checked against its input schema (defaults applied), partials
    * resolved for `mode` (unless given, already resolved), placeholders filled. Text answers `rendered`,
    * chat answers `messages`; both say which partial versions went in.

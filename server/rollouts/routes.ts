@@ -26,7 +26,7 @@ export function rolloutRoutes(rollouts: RolloutService): Route[] {
         400: err('Invalid input: weight outside 1..99, an unknown guard metric, an unknown environment'),
         403: err('The credential may not deploy there'),
         404: err('No such prompt, or the candidate is not one of its versions'),
-        409: err('Nothing live in the environment, the candidate is the live version, or another rollout is running (rollout_exists)'),
+        409: err('Nothing live in the environment, the candidate is the live version, or another rollout is running (rollout_exists), or the environment\'s policy requires a passing experiment the candidate lacks (evaluation_required)'),
       },
       async handler({ params, body }, ctx) {
         const outcome = await rollouts.start(ctx.principal, params.name, params.environment, body);
@@ -62,6 +62,7 @@ export function rolloutRoutes(rollouts: RolloutService): Route[] {
         202: { description: 'The environment needs approval: the deployment request for the candidate, pending', schema: requestSchema },
         403: err('The credential may not deploy there'),
         404: err('No such prompt, or no rollout running there'),
+        409: err("The environment's policy requires a passing experiment the candidate lacks (evaluation_required)"),
       },
       async handler({ params, body }, ctx) {
         const outcome = await rollouts.promote(ctx.principal, params.name, params.environment, body.comment);

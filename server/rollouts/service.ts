@@ -209,6 +209,8 @@ export class RolloutService {
         version: input.candidate,
       });
     }
+    // A candidate serves real traffic: the environment's evaluation gate applies (when asked, and again when applied).
+    await this.environments.requireEvaluation(tx, { promptId: prompt.id, name, environment, version: input.candidate });
     if (opts.dryRun) {
       const planned = { id: '', prompt: name, environment, candidate: input.candidate, live: live.version_number, weight: input.weight, guard };
       return { rollout: { ...planned, status: 'active', started_at: at, started_by: actor.name, updated_at: at, ended_at: null, ended_by: null, end_reason: null }, created: true, changes: true, live: live.version_number };

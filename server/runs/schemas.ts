@@ -1,19 +1,23 @@
 import { z } from 'zod';
 import { environmentName, text } from '../http/schemas.js';
+import { configSchema, messageTemplate, placeholderMessage, refineVersionBody } from '../prompts/schemas.js';
 import { providerName } from '../providers/schemas.js';
 
-/** An unpublished version body, as the editor has it: a text template now; chat `messages` once chat prompts exist (issue 12). */
+/** An unpublished version body, as the editor has it, checked like a create-version body: a text template (`content`) or chat `messages`, with config and input schema. */
 export const draftSchema = z
   .object({
-    type: z.enum(['text', 'chat']).default('text'),
-    content: text(1_000_000).optional(),
-    messages: z.array(z.unknown()).optional(),
-    model: text(255).optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    max_tokens: z.number().int().min(1).max(2_147_483_647).optional(),
-    config: z.record(z.string(), z.unknown()).optional(),
+    type: z.enum(['text', 'chat'], { error: 'type is "text" or "chat"' }).default('text'),
+    content: text(1_000_000).min(1, 'content is required').optional(),
+    messages: z.array(messageTemplate).min(1, 'a chat prompt has at least one message').max(200, 'at most 200 messages').optional(),
+    model: text(100).min(1).optional(),
+    temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').optional(),
+    max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).optional(),
+    config: configSchema.optional(),
+    input_schema: z.record(z.string(), z.unknown()).nullable().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => refineVersionBody(b, ctx));
+export type DraftInput = z.output<typeof draftSchema>;
 
 export const runBody = z
   .object({
@@ -21,6 +25,8 @@ export const runBody = z
     environment: environmentName.optional(),
     draft: draftSchema.optional(),
     variables: z.record(z.string(), z.unknown()).default({}),
+    /** Messages for each placeholder of a chat prompt, by name, as in a render. */
+    placeholders: z.record(z.string(), z.array(placeholderMessage).max(1000, 'at most 1000 messages')).default({}),
     provider: providerName.optional(),
     model: text(255).min(1).optional(),
     config: z.record(z.string(), z.unknown()).optional().describe('Overrides the version\'s config: sampling parameters, tools, tool_choice, response_format, provider-specific keys'),

@@ -3,7 +3,8 @@ import type { DeploymentService } from '../deployments/service.js';
 import { type AppError, badGateway, conflict, gatewayTimeout, invalid } from '../errors.js';
 import type { ExecutionInput } from '../executions/schemas.js';
 import type { ExecutionService } from '../executions/service.js';
-import { sha256, type PromptService } from '../prompts/service.js';
+import type { ResolvedPartials, ResolveMode } from '../prompts/partials.js';
+import type { PromptService, RenderSource } from '../prompts/service.js';
 import { callModel, ProviderCallError } from '../providers/client.js';
 import { costOf, type ProviderService } from '../providers/service.js';
 import type { ChatMessage, ModelAnswer, ModelRequest } from '../providers/wire.js';
@@ -13,12 +14,13 @@ import type { RunBody, RunResult } from './schemas.js';
 interface Source {
   versionId: string;
   versionNumber: number;
-  /** The template pool's cache key: the version id, or the draft's content hash. */
-  templateKey: string;
-  content: string;
+  render: RenderSource;
+  /** The partials: resolved in the environment run, else each at its pinned or latest version. */
+  partials: ResolvedPartials | { mode: ResolveMode };
   settings: Record<string, unknown>;
   environment: string | null;
-  draft: boolean;
+  /** A draft's content hash. */
+  draftHash: string | null;
 }
 
 export interface RunHooks {
@@ -54,26 +56,22 @@ export class RunService {
   ) {}
 
   private async source(name: string, body: RunBody): Promise<Source> {
+    const latestPartials = { mode: { latest: true } } as const;
     if (body.draft) {
-      const d = body.draft;
-      if (d.type === 'chat' || d.messages !== undefined) {
-        throw invalid('chat_not_supported', 'draft: chat drafts (messages) need chat prompts; run a text draft with "content"', { field: 'draft.messages' });
-      }
-      if (d.content === undefined) throw invalid('invalid_request', 'draft.content: a text draft needs its template', { field: 'draft.content' });
       const [latest] = await this.prompts.listVersions(name, { limit: 1 });
       if (!latest) {
         throw conflict('no_base_version', `"${name}" has no version yet; a draft run is logged against the prompt's latest version, so publish a first version, then run drafts`, { prompt: name });
       }
-      const settings = { ...d.config, ...(d.model !== undefined ? { model: d.model } : {}), ...(d.temperature !== undefined ? { temperature: d.temperature } : {}), ...(d.max_tokens !== undefined ? { max_tokens: d.max_tokens } : {}) };
-      return { versionId: latest.version_id, versionNumber: latest.version, templateKey: `draft:${sha256(d.content)}`, content: d.content, settings, environment: null, draft: true };
+      const draft = await this.prompts.draftSource(name, body.draft);
+      return { versionId: latest.version_id, versionNumber: latest.version, render: draft.source, partials: latestPartials, settings: draft.config, environment: null, draftHash: draft.hash };
     }
     if (body.version !== undefined) {
-      const v = await this.prompts.getVersion(name, body.version);
-      return { versionId: v.version_id, versionNumber: v.version, templateKey: v.version_id, content: v.content!, settings: { model: v.model, temperature: v.temperature, max_tokens: v.max_tokens }, environment: null, draft: false };
+      const { source, config } = await this.prompts.renderSource(name, body.version);
+      return { versionId: source.version_id, versionNumber: source.version, render: source, partials: latestPartials, settings: config, environment: null, draftHash: null };
     }
     const environment = body.environment ?? 'production';
-    const r = await this.deployments.resolve(name, environment);
-    return { versionId: r.version_id, versionNumber: r.version_number, templateKey: r.version_id, content: r.content, settings: { model: r.model, temperature: r.temperature, max_tokens: r.max_tokens }, environment, draft: false };
+    const live = await this.deployments.live(name, environment);
+    return { versionId: live.source.version_id, versionNumber: live.source.version, render: live.source, partials: live.partials, settings: live.config, environment, draftHash: null };
   }
 
   /**
@@ -86,8 +84,9 @@ export class RunService {
     const { target, defaultModel, prices } = await this.providers.target(body.provider);
     const model = body.model ?? (typeof body.config?.model === 'string' ? body.config.model : undefined) ?? (typeof source.settings.model === 'string' && source.settings.model ? source.settings.model : undefined) ?? defaultModel;
     if (!model) throw invalid('no_model', `model: name a model; neither the version nor provider "${target.name}" gives one`, { field: 'model' });
-    const text = await this.prompts.render(source.templateKey, source.content, body.variables);
-    const request = modelRequest({ text }, source.settings, body.config, model);
+    const out = await this.prompts.renderVersion(source.render, { variables: body.variables, placeholders: body.placeholders }, source.partials);
+    const messages = out.messages as ChatMessage[] | null;
+    const request = modelRequest(messages ? { messages } : { text: out.rendered ?? '' }, source.settings, body.config, model);
 
     const executionId = randomUUID();
     const started = Date.now();
@@ -99,7 +98,9 @@ export class RunService {
             prompt_version_id: source.versionId,
             ...(source.environment ? { environment: source.environment } : {}),
             input_variables: JSON.stringify(body.variables),
-            rendered_prompt: text,
+            rendered_prompt: out.rendered,
+            ...(messages ? { messages: JSON.stringify(messages) } : {}),
+            ...(out.partials_used.length ? { partials_used: JSON.stringify(out.partials_used) } : {}),
             latency_ms: Date.now() - started,
             ...e,
             metadata: JSON.stringify({
@@ -107,7 +108,7 @@ export class RunService {
               provider: target.name,
               model,
               stream: body.stream,
-              ...(source.draft ? { draft: true, draft_hash: sha256(source.content), base_version: source.versionNumber } : {}),
+              ...(source.draftHash ? { draft: true, draft_hash: source.draftHash, base_version: source.versionNumber } : {}),
               ...hooks.metadata,
               ...(extra ? (JSON.parse(extra) as Record<string, unknown>) : {}),
             }),
@@ -136,7 +137,9 @@ export class RunService {
       output_tokens: answer.usage.output_tokens,
       cost_usd: cost,
       status: 'ok',
-      metadata: JSON.stringify({ finish_reason: answer.finish_reason, ...(response !== full ? { response_truncated: true } : {}), ...(answer.message.tool_calls ? { tool_calls: answer.message.tool_calls } : {}) }),
+      ...(messages ? { response_messages: JSON.stringify([answer.message]) } : {}),
+      ...(answer.message.tool_calls ? { tool_calls: JSON.stringify(answer.message.tool_calls) } : {}),
+      metadata: JSON.stringify({ finish_reason: answer.finish_reason, ...(response !== full ? { response_truncated: true } : {}) }),
     });
     return {
       output: { text: answer.text, message: answer.message },
@@ -146,7 +149,7 @@ export class RunService {
       execution_id: executionId,
       prompt: name,
       version: source.versionNumber,
-      draft: source.draft,
+      draft: source.draftHash !== null,
       environment: source.environment,
       provider: target.name,
       model,

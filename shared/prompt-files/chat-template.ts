@@ -49,9 +49,10 @@ export interface BodyStructure {
   partials: PartialReference[];
   problems: Array<{ message: string } & Range>;
   /**
-   * The body as the registry's template engine reads it: markers, partials and
-   * `{{section}}` blanked, `{{json x}}` as `{{x}}`, `{{#ifEquals a b}}` as
-   * `{{#if (lookup a b)}}`; `toBody` maps its offsets back to the body's.
+   * The body as the registry's template engine reads it: role and history
+   * markers and partials blanked (Dotprompt's `json`, `ifEquals`,
+   * `unlessEquals` and `section` are the engine's own); `toBody` maps its
+   * offsets back to the body's.
    */
   analysable: { text: string; toBody(offset: number): number };
 }
@@ -171,32 +172,12 @@ export function parseBody(source: string): BodyStructure {
             else if (block) problems.push({ ...r, message: `{{history}} inside {{#${block}}}…{{/${block}}} cannot become a placeholder: move it out of the block` });
             else if (markers.some((x) => 'history' in x)) problems.push({ ...r, message: 'only one {{history}} per prompt' });
             else markers.push({ ...r, history: true });
-          } else if (helper === 'section') {
-            edits.push(blank(source, r));
-          } else if (helper === 'json' && m.params.length >= 1) {
-            const first = range(m.params[0]!);
-            let close = r.end;
-            while (close > r.start && source[close - 1] === '}') close--;
-            if (source[close - 1] === '~') close--;
-            const path = range(m.path);
-            edits.push({ start: path.start, end: first.start, text: '' }, { start: first.end, end: close, text: '' });
           }
           break;
         }
         case 'BlockStatement': {
           const b = node as hbs.AST.BlockStatement;
           const helper = name(b);
-          if (helper === 'ifEquals' || helper === 'unlessEquals') {
-            if (b.params.length !== 2) {
-              problems.push({ ...r, message: `#${helper} compares two values: {{#${helper} a b}}` });
-            } else {
-              const path = range(b.path);
-              const to = helper === 'ifEquals' ? 'if' : 'unless';
-              edits.push({ ...path, text: `${to} (lookup` }, { start: range(b.params[1]!).end, end: range(b.params[1]!).end, text: ')' });
-              const closeAt = source.lastIndexOf(helper, r.end);
-              if (closeAt > path.end) edits.push({ start: closeAt, end: closeAt + helper.length, text: to });
-            }
-          }
           visit(b.program?.body ?? [], helper ?? block ?? 'block');
           visit(b.inverse?.body ?? [], helper ?? block ?? 'block');
           break;

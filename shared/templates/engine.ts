@@ -1,6 +1,6 @@
 import Handlebars from 'handlebars';
 import { TemplateError, syntaxError, unsupported } from './errors.js';
-import { checkTemplateSize, RenderBudget, templateLimits, type TemplateLimits } from './limits.js';
+import { checkTemplateSize, outputExceeded, RenderBudget, templateLimits, type TemplateLimits } from './limits.js';
 
 type Node = hbs.AST.Node;
 type Program = hbs.AST.Program;
@@ -10,10 +10,17 @@ type MustacheStatement = hbs.AST.MustacheStatement;
 type BlockStatement = hbs.AST.BlockStatement;
 type SubExpression = hbs.AST.SubExpression;
 
-/** The block and inline helpers our templates may use: a subset we document and the Python client implements too. */
-export const SUPPORTED_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
+/**
+ * The block and inline helpers our templates may use: a subset we document and the Python client implements too.
+ * Handlebars' own, and Dotprompt's `json`, `ifEquals`, `unlessEquals` and `section` (docs/templates.md).
+ */
+export const SUPPORTED_HELPERS = ['if', 'unless', 'each', 'with', 'lookup', 'json', 'ifEquals', 'unlessEquals', 'section'] as const;
 const CONTEXT_HELPERS = new Set(['each', 'with']);
 const CONDITION_HELPERS = new Set(['if', 'unless']);
+const EQUALS_HELPERS = new Set(['ifEquals', 'unlessEquals']);
+/** `{{json x}}` nests values at most this deep, and `indent=` is at most this many spaces (JSON.stringify's own cap). */
+export const JSON_MAX_NESTING = 256;
+const JSON_MAX_INDENT = 10;
 
 // Internal helpers the rewritten AST calls: each output and each #each/#with
 // subject passes through them, so a missing value is an error that names it.
@@ -58,6 +65,75 @@ function requireHelper(value: unknown, name: string): unknown {
   return value;
 }
 
+/**
+ * `{{json x}}`: JSON.stringify(x, null, indent), as Dotprompt's helper prints it, but strict (an absent
+ * `x` is missing_variable), bounded (nesting, and the output budget checked while it is built) and
+ * the same in the Python client: values are what JSON carries; anything else is invalid_variable.
+ */
+function jsonHelper(value: unknown, name: string, indent: number): string {
+  if (value === undefined) throw new TemplateError('missing_variable', `missing variable "${name}"`, { variable: name });
+  const cap = budget?.outputCap ?? Infinity;
+  const gap = ' '.repeat(indent);
+  const parts: string[] = [];
+  let units = 0;
+  const put = (text: string): void => {
+    units += text.length;
+    if (units > cap) throw outputExceeded(cap / 2);
+    parts.push(text);
+  };
+  const unusable = (what: string): never => {
+    throw new TemplateError('invalid_variable', `variable "${name}" ${what}; {{json}} prints only what JSON holds`, { variable: name });
+  };
+  const write = (v: unknown, depth: number): void => {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(): unknown }).toJSON();
+    if (v === null) return put('null');
+    switch (typeof v) {
+      case 'string':
+        return put(JSON.stringify(v));
+      case 'number':
+        return put(Number.isFinite(v) ? String(v) : 'null');
+      case 'boolean':
+        return put(String(v));
+      case 'object':
+        break;
+      default:
+        return unusable(`holds ${typeof v === 'bigint' ? 'a bigint' : `a ${typeof v}`}`);
+    }
+    if (depth >= JSON_MAX_NESTING) unusable(`nests deeper than ${JSON_MAX_NESTING} levels`);
+    const inner = gap ? `\n${gap.repeat(depth + 1)}` : '';
+    const outer = gap ? `\n${gap.repeat(depth)}` : '';
+    if (Array.isArray(v)) {
+      if (v.length === 0) return put('[]');
+      put('[');
+      v.forEach((item, i) => {
+        put(i ? `,${inner}` : inner);
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') put('null');
+        else write(item, depth + 1);
+      });
+      return put(`${outer}]`);
+    }
+    let first = true;
+    put('{');
+    for (const key of Object.keys(v as object)) {
+      const item = (v as Record<string, unknown>)[key];
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      put(`${first ? '' : ','}${inner}${JSON.stringify(key)}${gap ? ': ' : ':'}`);
+      first = false;
+      write(item, depth + 1);
+    }
+    put(first ? '}' : `${outer}}`);
+  };
+  write(value, 0);
+  return wrote(parts.join(''));
+}
+
+// Dotprompt's #ifEquals / #unlessEquals: a strict (===) comparison, the body or the {{else}} in the same context.
+function equalsHelper(same: boolean) {
+  return function (this: unknown, a: unknown, b: unknown, options: Handlebars.HelperOptions): string {
+    return (a === b) === same ? options.fn(this) : options.inverse(this);
+  };
+}
+
 const env = Handlebars.create();
 for (const name of Object.keys(env.helpers)) if (!(SUPPORTED_HELPERS as readonly string[]).includes(name)) env.unregisterHelper(name);
 // #each as Handlebars has it (@index, @key, @first, @last, else, block params), with each body run
@@ -74,13 +150,33 @@ env.registerHelper('each', function (this: unknown, context: unknown, options: H
   return handlebarsEach.call(this, context, { ...options, fn: counted });
 });
 env.registerHelper(OUT, (value: unknown, name: unknown) => outputHelper(value, String(name)));
+env.registerHelper('json', (value: unknown, name: unknown, options: Handlebars.HelperOptions) =>
+  jsonHelper(value, String(name), Number((options.hash as { indent?: number } | undefined)?.indent ?? 0)),
+);
+env.registerHelper('ifEquals', equalsHelper(true));
+env.registerHelper('unlessEquals', equalsHelper(false));
+// Dotprompt's {{section "name"}} marks where Genkit puts a pending part (its output instructions, say); a registry
+// prompt is text, so it leaves nothing (the text Dotprompt renders around it is the same).
+env.registerHelper('section', () => '');
 env.registerHelper(REQUIRE, (value: unknown, name: unknown) => requireHelper(value, String(name)));
 
 const COMPILE_OPTIONS = {
   noEscape: true,
   strict: false,
   knownHelpersOnly: true,
-  knownHelpers: { [OUT]: true, [REQUIRE]: true, if: true, unless: true, each: true, with: true, lookup: true },
+  knownHelpers: {
+    [OUT]: true,
+    [REQUIRE]: true,
+    if: true,
+    unless: true,
+    each: true,
+    with: true,
+    lookup: true,
+    json: true,
+    ifEquals: true,
+    unlessEquals: true,
+    section: true,
+  },
 } as const;
 
 const parser = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } }).Parser;
@@ -160,6 +256,18 @@ function expressionText(node: Expression): string {
   return String((node as hbs.AST.Literal & { original?: unknown }).original ?? '');
 }
 
+/** `{{json value}}` or `{{json value indent=N}}`, N a whole number 0 to 10, and only as a tag of its own. */
+function checkJson(node: SubExpression | MustacheStatement | BlockStatement, line: number, column: number): void {
+  const pairs = node.hash?.pairs ?? [];
+  const indent = pairs[0]?.value as hbs.AST.NumberLiteral | undefined;
+  const indentOk =
+    pairs.length === 0 ||
+    (pairs.length === 1 && pairs[0]!.key === 'indent' && indent?.type === 'NumberLiteral' && Number.isInteger(indent.value) && indent.value >= 0 && indent.value <= JSON_MAX_INDENT);
+  if (node.type !== 'MustacheStatement' || node.params.length !== 1 || !indentOk) {
+    throw unsupported(`json other than as {{json value}} or {{json value indent=N}} (N from 0 to ${JSON_MAX_INDENT})`, line, column);
+  }
+}
+
 interface Scope {
   /** How many #each/#with contexts deep we are. */
   depth: number;
@@ -233,13 +341,18 @@ class Analyzer {
         );
       }
       if (scope.locals.has(name)) throw unsupported(`the helper "${name}", hidden by a block parameter of the same name,`, line, column);
-      const isBlockHelper = CONTEXT_HELPERS.has(name) || CONDITION_HELPERS.has(name);
+      const isBlockHelper = CONTEXT_HELPERS.has(name) || CONDITION_HELPERS.has(name) || EQUALS_HELPERS.has(name);
       if (isBlockHelper && node.type !== 'BlockStatement') {
         throw unsupported(`"${name}" outside a block (write {{#${name} …}}…{{/${name}}})`, line, column);
       }
       if (name === 'lookup' && (node.type === 'BlockStatement' || node.params.length !== 2 || (node.hash?.pairs.length ?? 0) > 0)) {
         throw unsupported('lookup other than as {{lookup object key}}', line, column);
       }
+      if (name === 'json') checkJson(node, line, column);
+      if (name === 'section' && (node.type !== 'MustacheStatement' || node.params.length !== 1 || node.params[0]!.type !== 'StringLiteral' || (node.hash?.pairs.length ?? 0) > 0)) {
+        throw unsupported('section other than as {{section "name"}}', line, column);
+      }
+      if (EQUALS_HELPERS.has(name) && (node.hash?.pairs.length ?? 0) > 0) throw unsupported(`hash arguments (key=value) on #${name}`, line, column);
     } else {
       this.expression(path, scope);
     }
@@ -260,6 +373,13 @@ class Analyzer {
       case 'MustacheStatement': {
         const m = node as MustacheStatement;
         this.call(m, scope);
+        const helper = isPath(m.path as Expression) ? (m.path as PathExpression).original : '';
+        if (helper === 'section' && m.params.length > 0) return;
+        if (helper === 'json' && m.params.length > 0) {
+          // {{json x indent=2}} becomes {{json x "x" indent=2}}: the helper names what is missing.
+          m.params = [m.params[0]!, literal(expressionText(m.params[0]!))];
+          return;
+        }
         // {{x}} / {{lookup a b}} become {{__pr_out x "x"}} / {{__pr_out (lookup a b) "lookup a b"}}.
         const hasArgs = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0;
         const subject: Expression = hasArgs ? subExpression(m.path as PathExpression, m.params, m.hash, m.loc) : (m.path as Expression);
@@ -283,10 +403,11 @@ class Analyzer {
           // {{^each x}}…{{/each}} has no program, only an inverse.
           for (const p of b.program?.blockParams ?? []) locals.add(p);
           this.program(b.program, { depth: scope.depth + 1, locals });
-        } else if (CONDITION_HELPERS.has(name)) {
-          if (b.params.length !== 1) {
+        } else if (CONDITION_HELPERS.has(name) || EQUALS_HELPERS.has(name)) {
+          const arity = EQUALS_HELPERS.has(name) ? 2 : 1;
+          if (b.params.length !== arity) {
             const [line, column] = position(b);
-            throw syntaxError(`#${name} takes exactly one argument`, line, column);
+            throw syntaxError(arity === 2 ? `#${name} takes exactly two arguments` : `#${name} takes exactly one argument`, line, column);
           }
           if (b.program?.blockParams?.length) {
             const [line, column] = position(b);

@@ -221,6 +221,11 @@ export class RenderBudget {
     if (this.produced > 2 * this.limits.maxOutputChars) throw outputExceeded(this.limits.maxOutputChars);
   }
 
+  /** UTF-16 units one piece of output may reach before it is surely over the output limit (`json` stops building there). */
+  get outputCap(): number {
+    return 2 * this.limits.maxOutputChars;
+  }
+
   /** The whole rendered text, checked exactly. */
   finish(output: string): string {
     if (longerThan(output, this.limits.maxOutputChars)) throw outputExceeded(this.limits.maxOutputChars);

@@ -211,6 +211,41 @@ for (const dialect of DIALECTS) {
       assert.equal(await versionCount('refused'), 0);
     });
 
+    it('publishes and renders Dotprompt\'s helpers (json, ifEquals/unlessEquals, section), their variables stored, json within the output budget', async () => {
+      const created = await s.admin.post('/prompts/genkit-helpers/versions', {
+        type: 'chat',
+        messages: [
+          { role: 'system', content: '{{#ifEquals user.tier "gold"}}Be extra polite.{{else}}Be brief.{{/ifEquals}}{{#unlessEquals user.tier "gold"}} No upsell.{{/unlessEquals}}{{section "output"}}' },
+          { role: 'user', content: 'Context: {{json context indent=2}}' },
+        ],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual(created.body.variables, ['user', 'context']);
+      const render = (variables: Record<string, unknown>) => s.admin.post('/prompts/genkit-helpers/render', { version: 1, variables });
+      const gold = await render({ user: { tier: 'gold' }, context: { order: 42, items: ['boots'] } });
+      assert.equal(gold.status, 200, JSON.stringify(gold.body));
+      assert.deepEqual(gold.body.messages, [
+        { role: 'system', content: 'Be extra polite.' },
+        { role: 'user', content: 'Context: {\n  "order": 42,\n  "items": [\n    "boots"\n  ]\n}' },
+      ]);
+      const silver = await render({ user: { tier: 'silver' }, context: null });
+      assert.deepEqual(silver.body.messages.map((m: { content: string }) => m.content), ['Be brief. No upsell.', 'Context: null']);
+      const missing = await render({ user: {} });
+      assert.equal(missing.status, 422);
+      assert.equal(missing.body.error.code, 'missing_variable');
+      assert.equal(missing.body.error.variable, 'context');
+      // 100 copies of 2,000 numbers laid out 10 deep is over the default 1,000,000 characters.
+      const big = await s.admin.post('/prompts/genkit-big/versions', { content: '{{#each rows}}{{json ../big indent=10}}{{/each}}' });
+      assert.equal(big.status, 201, JSON.stringify(big.body));
+      const over = await s.admin.post('/prompts/genkit-big/render', { version: 1, variables: { rows: new Array(100).fill(0), big: new Array(2000).fill(12345) } });
+      assert.equal(over.status, 422, JSON.stringify(over.body));
+      assert.deepEqual([over.body.error.code, over.body.error.limit], ['render_too_large', 'output']);
+      const bad = await s.admin.post('/prompts/genkit-bad/versions', { content: '{{json x indent=12}}' });
+      assert.equal(bad.status, 422);
+      assert.equal(bad.body.error.code, 'template_unsupported');
+      assert.equal(await versionCount('genkit-bad'), 0);
+    });
+
     it('keeps a text prompt created the seed way exactly as before (hash of the content, same answers)', async () => {
       const content = 'Hello {{name}}';
       const r = await s.admin.post('/prompts/seedling/versions', { name: 'seedling', content, model: 'gpt-4', temperature: 0.7, max_tokens: 500 });

@@ -132,6 +132,35 @@ for (const dialect of DIALECTS) {
       assert.ok(metrics.some((m: any) => JSON.stringify(m) === JSON.stringify(['exact', 'numeric', 0, 1])), JSON.stringify(metrics));
     });
 
+    it("runs a chat prompt's versions, the JSON-Schema evaluator defaulting to each version's response_format schema", async () => {
+      // Answers {"answer": n} when asked for JSON, else n.
+      mock.respond = (call) => {
+        const content = (call.body.messages as Array<{ content: string }>).map((m) => m.content).join('\n');
+        const n = Number(/Q(\d+)/.exec(content)?.[1]);
+        return { text: content.includes('json') ? JSON.stringify({ answer: n }) : String(n) };
+      };
+      const schema = { type: 'object', properties: { answer: { type: 'number' } }, required: ['answer'] };
+      const config = { response_format: { type: 'json_schema', json_schema: { name: 'reply', schema } } };
+      for (const ask of ['Q{{n}} json', 'Q{{n}} plain']) {
+        const v = await a.post('/prompts/chat-quiz/versions', { type: 'chat', messages: [{ role: 'system', content: 'Answer the quiz.' }, { role: 'user', content: ask }], model: 'mock-1', config });
+        assert.equal(v.status, 201, JSON.stringify(v.body));
+      }
+      assert.equal((await a.post('/datasets', { name: 'chat-set' })).status, 201);
+      assert.equal((await a.post('/datasets/chat-set/items', { items: [1, 2, 3].map((n) => ({ input: { n } })) })).status, 201);
+      const created = await a.post('/experiments', { prompt: 'chat-quiz', versions: [1, 2], dataset: 'chat-set', provider: 'mock', evaluators: [{ type: 'json_schema', name: 'shape' }] });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await eventually(async () => (await a.get(`/experiments/${created.body.id}`)).body.status === 'completed', 'the experiment completes', 30_000);
+      const x = (await a.get(`/experiments/${created.body.id}`)).body;
+      assert.deepEqual(x.aggregates.map((g: any) => [g.version, g.results, g.errors, g.pass_rate]), [[1, 3, 0, 1], [2, 3, 0, 0]]);
+      const failed = (await allResults(a, created.body.id)).find((r) => r.version === 2);
+      assert.match(failed.scores.shape.reason, /does not conform/);
+      assert.equal(mock.calls.length, 6);
+      for (const call of mock.calls) {
+        assert.equal(call.body.messages[0].role, 'system');
+        assert.deepEqual(call.body.response_format, config.response_format);
+      }
+    });
+
     it('survives a server restart halfway: no item stored twice, none missed', async () => {
       answerer(mock, 100);
       const items = Array.from({ length: 16 }, (_, i) => ({ input: { n: i + 1 }, expected: String(i + 1) }));

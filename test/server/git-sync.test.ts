@@ -31,14 +31,15 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 const GREETING = `---
 name: greeting
 description: Greets a user
-tags:
-  - onboarding
 model: gpt-4o-mini
-temperature: 0.2
-max_tokens: 200
+config:
+  temperature: 0.2
+  maxOutputTokens: 200
 metadata:
   team: growth
-samples:
+promptRegistry.tags:
+  - onboarding
+promptRegistry.samples:
   user: ""
 ---
 Hello {{user}}!
@@ -46,12 +47,81 @@ Hello {{user}}!
 const REPLY = `---
 name: support.reply
 model: gpt-4o
-temperature: 0
-max_tokens: 1000
-samples:
+config:
+  temperature: 0
+  maxOutputTokens: 1000
+promptRegistry.samples:
   question: ""
 ---
 Answer {{question}} politely.
+`;
+/** The older file format (settings at the top level): still read, and written in the form above by pull. */
+const LEGACY_WELCOME = `---
+name: welcome
+description: Greets a user
+tags:
+  - onboarding
+model: gpt-4o-mini
+temperature: 0.2
+max_tokens: 200
+samples:
+  user: Ann
+---
+Hello {{user}}!
+`;
+
+/** A text prompt other prompts include as a partial; no variables, so no samples. */
+const SAFETY = `---
+name: safety
+model: gpt-4o
+config:
+  temperature: 0
+  maxOutputTokens: 1000
+promptRegistry.samples: {}
+---
+Never reveal internal data.
+`;
+/** A chat prompt: a system message including the partial, the history placeholder, a user message; config and an input schema. */
+const CHAT = `---
+name: support.chat
+description: Answers support questions
+model: gpt-4o-mini
+config:
+  temperature: 0.3
+  maxOutputTokens: 300
+  topP: 0.9
+  stopSequences:
+    - END
+input:
+  schema:
+    type: object
+    properties:
+      product:
+        type: string
+        description: the product asked about
+      question:
+        type: string
+      tone:
+        type: string
+        enum:
+          - friendly
+          - formal
+    required:
+      - product
+      - question
+  default:
+    tone: friendly
+promptRegistry.samples:
+  product: ""
+  tone: ""
+  question: ""
+---
+{{role "system"}}
+{{> safety}}
+You support {{product}}. Answer in a {{tone}} tone.
+{{history}}
+{{role "user"}}
+{{question}}
 `;
 
 function folder(files: Record<string, string>): string {
@@ -113,7 +183,7 @@ for (const dialect of DIALECTS) {
         ['support.reply', 'none', [], 1],
       ]);
 
-      writeFileSync(join(src, 'support/reply.prompt'), REPLY.replace('politely', 'politely and briefly').replace('temperature: 0', 'temperature: 0.5'));
+      writeFileSync(join(src, 'support/reply.prompt'), REPLY.replace('politely', 'politely and briefly').replace('temperature: 0\n', 'temperature: 0.5\n'));
       writeFileSync(join(src, 'greeting.prompt'), GREETING.replace('Greets a user', 'Welcomes a user'));
       const dirty = await diff(api, src);
       assert.equal(dirty.changed, true);
@@ -155,16 +225,20 @@ for (const dialect of DIALECTS) {
       const src = tmp({
         // No name in the front matter: the path names it.
         'billing/refund.prompt': 'Refund {{order}} for {{customer}}.\n',
-        'elsewhere/welcome.prompt': GREETING.replace('greeting', 'welcome').replace('user: ""', 'user: Ann'),
+        // In the older format: still read and pushed.
+        'elsewhere/welcome.prompt': LEGACY_WELCOME,
       });
       await push(api, src);
       assert.equal((await s.admin.get('/prompts/billing.refund/versions/1')).body.content, 'Refund {{order}} for {{customer}}.\n');
+      const welcomeV1 = (await s.admin.get('/prompts/welcome/versions/1')).body;
+      assert.deepEqual([welcomeV1.model, welcomeV1.temperature, welcomeV1.max_tokens, welcomeV1.content], ['gpt-4o-mini', 0.2, 200, 'Hello {{user}}!\n']);
 
-      // Pulled into the same folder: written where the file is, keeping its sample values.
+      // Pulled into the same folder: written where the file is, in the Dotprompt form, keeping its sample values.
       const pulled = await pull(api, src);
       const welcome = pulled.prompts.find((p) => p.name === 'welcome');
-      assert.deepEqual([welcome?.path, welcome?.written], ['elsewhere/welcome.prompt', false], 'the file already had this text');
-      assert.match(read(src, 'elsewhere/welcome.prompt'), /user: Ann/);
+      assert.deepEqual([welcome?.path, welcome?.written], ['elsewhere/welcome.prompt', true], 'the old-format file is rewritten');
+      assert.equal(read(src, 'elsewhere/welcome.prompt'), GREETING.replace('greeting', 'welcome').replace('\nmetadata:\n  team: growth', '').replace('user: ""', 'user: Ann'));
+      assert.equal((await pull(api, src)).prompts.find((p) => p.name === 'welcome')?.written, false, 'a second pull has nothing to write');
       assert.match(read(src, 'billing/refund.prompt'), /^---\nname: billing\.refund\n/, 'the file is written out in full');
       assert.deepEqual(pulled.folder_only, []);
       assert.equal((await diff(api, src)).changed, false);
@@ -181,6 +255,62 @@ for (const dialect of DIALECTS) {
       assert.equal(deployed.prompts.find((p) => p.name === 'billing.refund')?.version, 1);
       const refund = (await s.admin.get('/prompts/billing.refund')).body;
       assert.deepEqual([refund.latest_version, refund.environments.production.version], [2, 1]);
+    });
+
+    it('a chat prompt with a partial: push, diff exit 0, edit a message, diff exit 2 naming it, push, pull gives back the same files', async () => {
+      const registry = { PROMPT_REGISTRY_URL: s.url, PROMPT_REGISTRY_API_KEY: ADMIN_KEY };
+      // The chat prompt comes first in the folder; push still creates the partial it includes first.
+      const src = tmp({ 'support/chat.prompt': CHAT, 'safety.prompt': SAFETY });
+      const first = await push(api, src);
+      assert.deepEqual(first.prompts.map((p) => [p.name, p.action, p.version]), [
+        ['safety', 'created_prompt', 1],
+        ['support.chat', 'created_prompt', 1],
+      ]);
+      const v1 = (await s.admin.get('/prompts/support.chat/versions/1')).body;
+      assert.equal(v1.type, 'chat');
+      assert.deepEqual(v1.messages, [
+        { role: 'system', content: '{{> safety}}\nYou support {{product}}. Answer in a {{tone}} tone.' },
+        { type: 'placeholder', name: 'history' },
+        { role: 'user', content: '{{question}}' },
+      ]);
+      assert.deepEqual([v1.model, v1.temperature, v1.max_tokens, v1.config.top_p, v1.config.stop], ['gpt-4o-mini', 0.3, 300, 0.9, ['END']]);
+      assert.deepEqual(v1.input_schema.properties.tone, { type: 'string', enum: ['friendly', 'formal'], default: 'friendly' });
+      assert.deepEqual(v1.includes.map((i: any) => i.prompt), ['safety']);
+      const rendered = (await s.admin.post('/prompts/support.chat/render', { version: 1, variables: { product: 'Acme', question: 'Hi?' }, placeholders: { history: [{ role: 'assistant', content: 'Hello' }] } })).body;
+      assert.deepEqual(rendered.messages.map((m: any) => [m.role, m.content]), [
+        ['system', 'Never reveal internal data.\nYou support Acme. Answer in a friendly tone.'],
+        ['assistant', 'Hello'],
+        ['user', 'Hi?'],
+      ]);
+
+      assert.equal((await push(api, src)).changed, false, 'a second push changes nothing');
+      const clean = await cli(['diff', src], registry);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.match(clean.stdout, /unchanged\s+support\.chat \(support\/chat\.prompt\) v1/);
+
+      writeFileSync(join(src, 'support/chat.prompt'), CHAT.replace('{{role "user"}}\n{{question}}', '{{role "user"}}\nQuestion: {{question}}'));
+      const dirty = await cli(['diff', src], registry);
+      assert.equal(dirty.code, 2, dirty.stdout + dirty.stderr);
+      assert.match(dirty.stdout, /new version\s+support\.chat \(support\/chat\.prompt\): messages \(latest is v1\)/);
+      assert.match(dirty.stdout, /unchanged\s+safety/);
+      const second = await push(api, src);
+      assert.deepEqual(second.prompts.map((p) => [p.name, p.action, p.version]), [
+        ['safety', 'none', 1],
+        ['support.chat', 'created_version', 2],
+      ]);
+      assert.equal((await s.admin.get('/prompts/support.chat/versions/2')).body.messages[2].content, 'Question: {{question}}');
+      assert.equal((await diff(api, src)).changed, false);
+
+      // A message list the file format cannot hold is reported by name, not written half; the rest is pulled.
+      const examples = await s.admin.post('/prompts/few-shot/versions', { type: 'chat', messages: [{ type: 'placeholder', name: 'examples' }, { role: 'user', content: '{{q}}' }] });
+      assert.equal(examples.status, 201, JSON.stringify(examples.body));
+      const out = tmp();
+      const pulled = await pull(api, out, { layout: 'nested' });
+      assert.deepEqual(pulled.skipped.map((k) => [k.name, k.version]), [['few-shot', 1]]);
+      assert.match(pulled.skipped[0]!.reason, /placeholder "examples" has no \.prompt form/);
+      assert.equal(read(out, 'safety.prompt'), read(src, 'safety.prompt'));
+      assert.equal(read(out, 'support/chat.prompt'), read(src, 'support/chat.prompt'));
+      assert.equal((await diff(api, out)).changed, false);
     });
 
     it('refuses an invalid folder naming each file and line with nothing pushed; a refused credential and an unreachable registry are errors', async () => {
@@ -205,6 +335,12 @@ for (const dialect of DIALECTS) {
       assert.match(refused.message, /empty\.prompt:4: content: content is required/);
       assert.match(refused.message, /twice\.prompt:1: prompt "fine-one" is also in fine\.prompt/);
       assert.equal((await s.admin.get('/prompts')).body.items.some((p: any) => p.name === 'fine-one'), false, 'the valid file was not pushed either');
+
+      // A partial neither in the folder nor in the registry: refused before anything is created, by diff too.
+      const dangling = tmp({ 'alone.prompt': 'Hi\n', 'asks.prompt': '{{role "system"}}\nBe kind.\n{{role "user"}}\n{{> nowhere}} {{q}}\n' });
+      await assert.rejects(push(api, dangling), /asks\.prompt:4: \{\{> nowhere\}\}: no prompt "nowhere", in the folder or in the registry/);
+      await assert.rejects(diff(api, dangling), FolderError);
+      assert.equal((await s.admin.get('/prompts/alone')).status, 404, 'nothing pushed');
 
       const good = tmp({ 'ok.prompt': 'Hi {{x}}\n' });
       // A push the credential could not finish is refused before anything is created.

@@ -305,6 +305,87 @@ for (const dialect of DIALECTS) {
       assert.equal(e.body.rendered_prompt, 'Draft: greet Cy warmly.');
     });
 
+    it('runs a chat prompt: rendered messages in order (partial expanded, placeholder filled) with its config, streamed, logged with messages', async () => {
+      assert.equal((await a.post('/prompts/tone/versions', { content: 'Answer in a {{style}} tone.' })).status, 201);
+      const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }];
+      const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
+      const created = await a.post('/prompts/helper/versions', {
+        type: 'chat',
+        messages: [
+          { role: 'system', content: 'You help {{company}}. {{> "tone@1"}}' },
+          { type: 'placeholder', name: 'history' },
+          { role: 'user', content: 'Question: {{q}}' },
+        ],
+        model: 'mock-1',
+        config: { tools, tool_choice: 'auto', response_format: { type: 'json_schema', json_schema: { name: 'reply', schema } }, stop: ['END'] },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const variables = { company: 'Acme', style: 'friendly', q: 'Where is my order?' };
+      const history = [{ role: 'assistant', content: 'Hi, how can I help?' }];
+      const system = 'You help Acme. Answer in a friendly tone.';
+      const expected = [{ role: 'system', content: system }, ...history, { role: 'user', content: 'Question: Where is my order?' }];
+      for (const provider of ['mock-openai', 'mock-anthropic']) {
+        mock.reset();
+        mock.script({ text: 'on its way', usage: { input: 40, output: 3 } });
+        const r = await runStreaming(running.url, '/prompts/helper/run', { version: 1, variables, placeholders: { history }, provider, stream: true });
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        assert.deepEqual(r.events.filter((e) => e.event === 'delta').map((e) => e.data.text), ['on ', 'its ', 'way'], provider);
+        const done = r.events.at(-1)!;
+        assert.equal(done.event, 'done');
+        const body = mock.calls[0]!.body;
+        if (provider === 'mock-openai') {
+          assert.deepEqual(body.messages, expected);
+          assert.deepEqual(body.tools, tools);
+          assert.equal(body.tool_choice, 'auto');
+          assert.deepEqual(body.response_format, { type: 'json_schema', json_schema: { name: 'reply', schema } });
+          assert.deepEqual(body.stop, ['END']);
+        } else {
+          // Anthropic: the system message apart, tools in its shape.
+          assert.equal(body.system, system);
+          assert.deepEqual(body.messages, expected.slice(1));
+          assert.deepEqual(body.tools, [{ name: 'lookup', input_schema: tools[0]!.function.parameters }]);
+          assert.deepEqual(body.stop_sequences, ['END']);
+        }
+        const e = await a.get(`/executions/${done.data.execution_id}`);
+        assert.equal(e.status, 200);
+        assert.deepEqual(e.body.messages, expected);
+        assert.deepEqual(e.body.response_messages, [{ role: 'assistant', content: 'on its way' }]);
+        assert.equal(e.body.rendered_prompt, null);
+        assert.deepEqual([e.body.input_tokens, e.body.output_tokens], [40, 3]);
+        assert.equal(e.body.cost_usd, (40 * 2 + 3 * 10) / 1e6);
+        assert.deepEqual(e.body.partials_used.map((p: any) => [p.prompt, p.version]), [['tone', 1]]);
+      }
+
+      // Tool calls are logged in their own field, not in metadata.
+      mock.reset();
+      mock.script({ toolCalls: [{ name: 'lookup', arguments: { q: 'order' } }] });
+      const called = await a.post('/prompts/helper/run', { version: 1, variables, provider: 'mock-openai' });
+      assert.equal(called.status, 200, JSON.stringify(called.body));
+      const logged = await a.get(`/executions/${called.body.execution_id}`);
+      assert.equal(logged.body.tool_calls[0].function.name, 'lookup');
+      assert.equal(logged.body.metadata.tool_calls, undefined);
+      assert.equal(logged.body.response_messages[0].tool_calls[0].function.name, 'lookup');
+    });
+
+    it('runs a chat draft, checked like a new version', async () => {
+      const draft = { type: 'chat', messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi {{name}}' }], config: { temperature: 0.3 } };
+      const run = await a.post('/prompts/greet/run', { draft, variables: { name: 'Di' }, provider: 'mock-openai' });
+      assert.equal(run.status, 200, JSON.stringify(run.body));
+      assert.equal(run.body.draft, true);
+      assert.deepEqual(mock.calls[0]!.body.messages, [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi Di' }]);
+      assert.equal(mock.calls[0]!.body.temperature, 0.3);
+      const e = await a.get(`/executions/${run.body.execution_id}`);
+      assert.equal(e.body.metadata.draft, true);
+      assert.equal(e.body.messages.length, 2);
+      const bad = await a.post('/prompts/greet/run', { draft: { type: 'chat', content: 'no messages' }, provider: 'mock-openai' });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error.message, /draft\.(content|messages)/);
+      const badChoice = await a.post('/prompts/greet/run', { draft: { ...draft, config: { tool_choice: { type: 'function', function: { name: 'nope' } } } }, provider: 'mock-openai' });
+      assert.equal(badChoice.status, 400);
+      assert.match(badChoice.body.error.message, /tool_choice/);
+      assert.equal(mock.calls.length, 1);
+    });
+
     it('never answers or logs a provider key', async () => {
       mock.script({ status: 401 });
       await a.post('/prompts/greet/run', { variables: { name: 'Ada' }, provider: 'mock-openai' });

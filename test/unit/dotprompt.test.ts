@@ -4,11 +4,13 @@
  * and in Google's `dotprompt` package, the reference implementation.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Dotprompt, picoschema } from 'dotprompt';
 import { analyzePromptFile } from '../../extension/core/diagnostics.js';
 import { messagesOf, parseBody, renderMessages, renderText, type Role } from '../../shared/prompt-files/chat-template.js';
 import { toJsonSchema } from '../../shared/prompt-files/picoschema.js';
+import { compileTemplate } from '../../shared/templates/index.js';
 import { convertLegacyFile, formatPromptFile, MappingError, parsePromptFile, sampleValues, versionOf, versionRequest } from '../../shared/prompt-files/prompt-file.js';
 
 /** Genkit's documentation style: Picoschema input with defaults, JSON output, Gemini config. */
@@ -163,6 +165,26 @@ describe('.prompt files render as Dotprompt renders them', () => {
     // Dotprompt writes `required: undefined` where we leave the key out.
     for (const s of schemas) assert.deepEqual(toJsonSchema(s), JSON.parse(JSON.stringify(await picoschema(s))), JSON.stringify(s));
   });
+});
+
+describe('the registry\'s engine renders Dotprompt\'s helpers as Dotprompt does', () => {
+  // Every shared vector (render.json, render-limits.json) that uses json, ifEquals, unlessEquals or section and renders.
+  const vectors = ['render.json', 'render-limits.json'].flatMap(
+    (f) => (JSON.parse(readFileSync(new URL(`../vectors/${f}`, import.meta.url), 'utf8')) as { vectors: Array<{ name: string; template: string; variables: Record<string, unknown>; expected?: string }> }).vectors,
+  );
+  const helpers = vectors.filter((v) => v.expected !== undefined && /\{\{[#~]?\s*(json|ifEquals|unlessEquals|section)\b/.test(v.template));
+  it('covers each helper', () => {
+    for (const h of ['json', 'ifEquals', 'unlessEquals', 'section']) assert.ok(helpers.some((v) => v.template.includes(h)), h);
+  });
+  for (const v of helpers) {
+    it(v.name, async () => {
+      // A text template is one user message in Dotprompt; {{section}} splits its text into parts around a pending one.
+      const rendered = await new Dotprompt().render(v.template, { input: v.variables });
+      const text = rendered.messages.flatMap((m) => m.content.map((p) => ('text' in p ? p.text : ''))).join('');
+      assert.equal(compileTemplate(v.template).render(v.variables), v.expected);
+      assert.equal(text, v.expected);
+    });
+  }
 });
 
 describe('the mapping to the registry\'s version, both ways', () => {
@@ -434,10 +456,13 @@ describe('the preview\'s rendering', async () => {
       assert.equal(inlinePartials(t, parseBody(t).partials, partials), renderText(t, {}, partials), JSON.stringify(t));
     }
   });
-  it('renders with the registry\'s engine and its budget, and with Dotprompt\'s helpers where the engine has none', () => {
+  it('renders with the registry\'s engine and its budget, Dotprompt\'s helpers included', () => {
     assert.equal(renderWithEngine('A\n{{> safety}}\nHi {{name}}', { name: 'Ann' }, { safety: 'Be safe.\n' }), 'A\nBe safe.\nHi Ann');
     assert.throws(() => renderWithEngine('Hi {{name}}', {}, {}), /missing variable "name"/);
     assert.throws(() => renderWithEngine('{{#each a}}{{#each @root.a}}{{#each @root.a}}x{{/each}}{{/each}}{{/each}}', { a: new Array(600).fill(0) }, {}), /more than 100000 loop iterations/);
     assert.equal(renderWithEngine('{{json o}} {{#ifEquals t "x"}}yes{{/ifEquals}}', { o: { a: 1 }, t: 'x' }, {}), '{"a":1} yes');
+    assert.equal(renderWithEngine('{{json o indent=1}}{{section "output"}} {{#unlessEquals t "x"}}no{{else}}yes{{/unlessEquals}}', { o: [1], t: 'x' }, {}), '[\n 1\n] yes');
+    // The engine's, not plain Handlebars: strict on what json prints.
+    assert.throws(() => renderWithEngine('{{json o}}', {}, {}), /missing variable "o"/);
   });
 });

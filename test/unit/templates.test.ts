@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileTemplate, extractVariables, TemplateError } from '../../shared/templates/index.js';
+import { compileTemplate, extractVariables, JSON_MAX_NESTING, TemplateError } from '../../shared/templates/index.js';
 
 function fails(fn: () => unknown, code: string, details: Record<string, unknown> = {}): void {
   assert.throws(fn, (err: unknown) => {
@@ -26,6 +26,9 @@ describe('variable extraction', () => {
     ['{{#each rows}}{{#each cells}}{{../../top}}{{/each}}{{/each}}', ['rows', 'top']],
     ['{{#if a}}{{b}}{{else if c}}{{d}}{{else}}{{e}}{{/if}}', ['a', 'b', 'c', 'd', 'e']],
     ['No variables at all', []],
+    // Dotprompt's helpers read variables like any other.
+    ['{{json order.items indent=2}}{{section "output"}}{{#ifEquals user.tier gold}}{{a}}{{else}}{{b}}{{/ifEquals}}', ['order', 'user', 'gold', 'a', 'b']],
+    ['{{#each rows as |r|}}{{#unlessEquals r.kind ../skip}}{{json this}}{{/unlessEquals}}{{/each}}', ['rows', 'skip']],
   ];
   for (const [template, expected] of cases) {
     it(`finds ${JSON.stringify(expected)} in ${JSON.stringify(template)}`, () => {
@@ -68,6 +71,16 @@ describe('strict rendering', () => {
   it('refuses to print an object or a list', () => {
     fails(() => compileTemplate('{{x}}').render({ x: { a: 1 } }), 'invalid_variable', { variable: 'x' });
     fails(() => compileTemplate('{{x}}').render({ x: [1] }), 'invalid_variable', { variable: 'x' });
+  });
+
+  it('json refuses a value nested past its limit, or one JSON cannot hold', () => {
+    let deep: unknown = [];
+    for (let i = 0; i < JSON_MAX_NESTING; i++) deep = [deep];
+    fails(() => compileTemplate('{{json d}}').render({ d: deep }), 'invalid_variable', { variable: 'd' });
+    assert.equal(compileTemplate('{{json d}}').render({ d: (deep as unknown[])[0] }), '['.repeat(JSON_MAX_NESTING) + ']'.repeat(JSON_MAX_NESTING));
+    fails(() => compileTemplate('{{json n}}').render({ n: 10n }), 'invalid_variable', { variable: 'n' });
+    // A Date prints as JSON.stringify prints it (its toJSON).
+    assert.equal(compileTemplate('{{json d}}').render({ d: new Date(0) }), '"1970-01-01T00:00:00.000Z"');
   });
 
   it('does not reach prototype properties', () => {
