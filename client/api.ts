@@ -514,6 +514,7 @@ export interface DraftBody {
   temperature?: number;
   max_tokens?: number;
   config?: Record<string, unknown>;
+  input_schema?: Record<string, unknown> | null;
 }
 
 export interface RunRequest {

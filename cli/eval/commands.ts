@@ -154,10 +154,10 @@ async function evaluate(flags: EvalFlags): Promise<void> {
     if (problem) throw new Error(`${flags.file}:${problem.span.line}: ${problem.message}`);
     const name = flags.prompt ?? file.meta.name;
     if (!name) throw new UsageError(`${flags.file} names no prompt: give --prompt`);
-    const { type, content, messages, model, temperature, max_tokens, config } = versionRequest(file);
+    const { type, content, messages, model, temperature, max_tokens, config, input_schema } = versionRequest(file);
     experiment = await evaluateDraft(api, {
       prompt: name,
-      draft: { ...(type ? { type } : {}), content, messages, model, temperature, max_tokens, config },
+      draft: { ...(type ? { type } : {}), content, messages, model, temperature, max_tokens, config, input_schema },
       dataset: flags.dataset,
       evaluators: flags.evaluator,
       provider: flags.provider,

@@ -134,6 +134,13 @@ for (const dialect of DIALECTS) {
       assert.equal(fail.code, 1, fail.stderr);
       assert.match(fail.stdout, /^draft\s+6\s+0\s+66\.7%/m);
       assert.match(fail.stderr, /the draft below the minimum pass rate/);
+      // A chat file runs as a chat draft.
+      const chat = join(dir, 'quiz-chat.prompt');
+      writeFileSync(chat, '---\nname: quiz\nmodel: mock-1\n---\n{{role "user"}}\nQ{{n}}\n');
+      const chatRun = await evalCli(['--file', chat, '--dataset', 'six', '--evaluator', 'exact_match', '--provider', 'mock', '--min-pass-rate', '0.5', '--json'], env);
+      assert.equal(chatRun.code, 0, chatRun.stderr);
+      assert.equal(JSON.parse(chatRun.stdout).aggregates[0].pass_rate, 4 / 6);
+      assert.equal(mock.calls.at(-1)!.body.messages[0].role, 'user');
       // A spec the registry refuses ends it before any run.
       mock.reset();
       const refused = await evalCli(['--file', file, '--dataset', 'six', '--evaluator', 'regex:(', '--provider', 'mock', '--min-pass-rate', '0.9'], env);
