@@ -4,7 +4,6 @@ import { RegistryApi, RegistryError } from '../../client/index.js';
 import { DIALECTS } from '../support/db.js';
 import { MockProvider } from '../support/mock-provider.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
-import { eventually } from '../support/wait.js';
 
 for (const dialect of DIALECTS) {
   describe(`RegistryApi: datasets, scores, runs and experiments (${dialect})`, () => {
@@ -67,10 +66,11 @@ for (const dialect of DIALECTS) {
       const started = await api.createExperiment({ prompt: 'shout', versions: [1], dataset: 'two', evaluators: [{ type: 'exact_match', name: 'exact' }], provider: 'mock', concurrency: 2 });
       assert.equal(started.status, 'queued');
       let done = started;
-      await eventually(async () => {
+      while (done.status === 'queued' || done.status === 'running') {
+        await new Promise((resolve) => setTimeout(resolve, 50));
         done = await api.getExperiment(started.id);
-        return done.status === 'completed';
-      }, 'the experiment completed', 30_000);
+      }
+      assert.equal(done.status, 'completed', JSON.stringify(done));
       assert.deepEqual(done.progress, { done: 2, total: 2 });
       assert.equal(done.aggregates[0]!.pass_rate, 0.5);
       assert.equal(done.aggregates[0]!.mean_scores.exact, 0.5);
@@ -78,7 +78,7 @@ for (const dialect of DIALECTS) {
       mock.respond = () => ({ text: 'slow', delayMs: 60_000 });
       const slow = await api.createExperiment({ prompt: 'shout', versions: [1], dataset: 'two', evaluators: [{ type: 'exact_match' }], provider: 'mock', concurrency: 1 });
       const cancelled = await api.cancelExperiment(slow.id);
-      assert.equal(cancelled.status, 'cancelled');
+      assert.equal(cancelled.status, 'cancelled', JSON.stringify(cancelled));
       assert.equal((await api.getExperiment(slow.id)).status, 'cancelled');
       await assert.rejects(api.createExperiment({ prompt: 'shout', versions: [1], dataset: 'missing', evaluators: [{ type: 'exact_match' }] }), (err: unknown) => err instanceof RegistryError && err.status === 404);
     });
