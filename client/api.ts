@@ -413,6 +413,142 @@ export interface NewScore {
   comment?: string;
 }
 
+export interface Dataset {
+  id: string;
+  name: string;
+  description: string | null;
+  version: number;
+  item_count: number;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+}
+
+export interface NewDatasetItem {
+  /** The variables, by name. */
+  input: Record<string, unknown>;
+  /** What a good answer is (any JSON). */
+  expected?: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export interface DatasetItem {
+  id: string;
+  /** Position in the dataset, from 1. */
+  seq: number;
+  /** The dataset version that added it. */
+  added_in: number;
+  input: Record<string, unknown>;
+  expected: unknown;
+  metadata: Record<string, unknown>;
+  source_execution_id: string | null;
+  created_at: string;
+}
+
+/** What adding items answers: the dataset version they made. */
+export interface DatasetItemsAdded {
+  dataset: string;
+  version: number;
+  added: number;
+  item_count: number;
+}
+
+/** A built-in or LLM-judge evaluator spec, e.g. `{type: 'regex', pattern: '^\\d+$'}` (see docs/evaluate.md). */
+export interface EvaluatorSpec {
+  type: string;
+  name?: string;
+  [option: string]: unknown;
+}
+
+export interface NewExperiment {
+  prompt: string;
+  versions: number[];
+  dataset: string;
+  evaluators: EvaluatorSpec[];
+  provider?: string;
+  model?: string;
+  concurrency?: number;
+}
+
+export interface ExperimentAggregate {
+  version: number;
+  results: number;
+  errors: number;
+  pass_rate: number | null;
+  mean_scores: Record<string, number | null>;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
+export type ExperimentStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed';
+
+export interface Experiment {
+  id: string;
+  prompt: string;
+  dataset: string;
+  dataset_version: number;
+  versions: number[];
+  evaluators: EvaluatorSpec[];
+  provider: string | null;
+  model: string | null;
+  concurrency: number;
+  status: ExperimentStatus;
+  error: string | null;
+  progress: { done: number; total: number };
+  aggregates: ExperimentAggregate[];
+  created_at: string;
+  created_by: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** An unpublished body to run, as the editor has it (see `versionRequest` in shared/prompt-files). */
+export interface DraftBody {
+  type?: 'text' | 'chat';
+  content?: string;
+  messages?: unknown[];
+  model?: string;
+  temperature?: number;
+  max_tokens?: number;
+  config?: Record<string, unknown>;
+  input_schema?: Record<string, unknown> | null;
+}
+
+export interface RunRequest {
+  version?: number;
+  environment?: string;
+  draft?: DraftBody;
+  variables?: Record<string, unknown>;
+  provider?: string;
+  model?: string;
+  config?: Record<string, unknown>;
+}
+
+/** A (non-streamed) run: the output, logged as an execution. */
+export interface RunResult {
+  output: { text: string | null; message: Record<string, unknown> };
+  usage: { input_tokens: number | null; output_tokens: number | null };
+  latency_ms: number;
+  cost_usd: number | null;
+  execution_id: string;
+  prompt: string;
+  version: number;
+  draft: boolean;
+  provider: string;
+  model: string;
+  [field: string]: unknown;
+}
+
+export interface Evaluation {
+  evaluator: string;
+  score: number;
+  passed: boolean;
+  reason: string;
+}
+
 function query(params: Record<string, string | number | string[] | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
@@ -581,6 +717,54 @@ export class RegistryApi {
   /** Scores an execution; the same source scoring the same metric again replaces its score. */
   addScore(executionId: string, score: NewScore): Promise<Score> {
     return this.body('POST', `/executions/${encodeURIComponent(executionId)}/scores`, score);
+  }
+
+  /** An empty dataset (version 0). */
+  createDataset(name: string, description?: string): Promise<Dataset> {
+    return this.body('POST', '/datasets', { name, ...(description !== undefined ? { description } : {}) });
+  }
+
+  getDataset(name: string): Promise<Dataset> {
+    return this.body('GET', `/datasets/${encodeURIComponent(name)}`);
+  }
+
+  /** Appends up to 1,000 items as the dataset's next version (in one transaction). */
+  addDatasetItems(name: string, items: NewDatasetItem[]): Promise<DatasetItemsAdded> {
+    return this.body('POST', `/datasets/${encodeURIComponent(name)}/items`, { items });
+  }
+
+  /** "Add to dataset": a logged execution's variables as the input, its response (or `expected`) as the expected output. Needs write and executions:read. */
+  addDatasetItemFromExecution(name: string, executionId: string, opts: { expected?: unknown; metadata?: Record<string, unknown> } = {}): Promise<DatasetItemsAdded & { item: DatasetItem }> {
+    return this.body('POST', `/datasets/${encodeURIComponent(name)}/items/from-execution/${encodeURIComponent(executionId)}`, opts);
+  }
+
+  /** A page of a dataset version's items (default: the latest), by position. */
+  datasetItems(name: string, f: { version?: number; limit?: number; cursor?: string | null } = {}): Promise<Page<DatasetItem>> {
+    return this.body('GET', `/datasets/${encodeURIComponent(name)}/items${query({ version: f.version, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /** Runs a prompt on a provider (scope run), not streamed: a version, what is live in an environment, or a draft. */
+  run(name: string, request: RunRequest): Promise<RunResult> {
+    return this.body('POST', `${p(name)}/run`, { ...request, stream: false });
+  }
+
+  /** Applies a built-in evaluator spec to one output. */
+  testEvaluator(r: { evaluator: EvaluatorSpec; output: string | null; expected?: unknown; latency_ms?: number | null; cost_usd?: number | null }): Promise<Evaluation> {
+    return this.body('POST', '/evaluators/test', r);
+  }
+
+  /** Starts an experiment in the background (scope run): the answer is the experiment, queued. */
+  createExperiment(experiment: NewExperiment): Promise<Experiment> {
+    return this.body('POST', '/experiments', experiment);
+  }
+
+  /** Progress and per-version aggregates. */
+  getExperiment(id: string): Promise<Experiment> {
+    return this.body('GET', `/experiments/${encodeURIComponent(id)}`);
+  }
+
+  cancelExperiment(id: string): Promise<Experiment> {
+    return this.body('POST', `/experiments/${encodeURIComponent(id)}/cancel`, {});
   }
 
   /** The live version in an environment, or undefined when nothing is deployed there. */

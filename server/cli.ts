@@ -66,6 +66,7 @@ const dataDirOption = () => new Option('--data-dir <dir>', 'the data directory, 
 // push, pull and diff (cli/sync) are client commands, type-checked in their own project (built after this one): the
 // specifier is hidden from tsc by `as string`, and stays a literal for esbuild, which bundles it into the bundled server.
 const { syncCommands } = (await import('../cli/sync/commands.js' as string)) as { syncCommands: () => Command[] };
+const { evalCommands } = (await import('../cli/eval/commands.js' as string)) as { evalCommands: () => Command[] };
 
 export function buildCli(): Command {
   const program = new Command('prompt-registry').description('Self-hosted registry for LLM prompts').version(VERSION);
@@ -240,6 +241,9 @@ export function buildCli(): Command {
     });
 
   for (const command of syncCommands()) program.addCommand(command);
+  // eval has its own --version (the prompt version): the program's --version counts only before the command.
+  program.enablePositionalOptions();
+  for (const command of evalCommands()) program.addCommand(command);
 
   return program;
 }

@@ -16,13 +16,13 @@ interface Connection {
 }
 
 /** The registry the flags (else the environment) name; a missing one is an error that says how to give it. */
-export function connect(flags: Connection, env: NodeJS.ProcessEnv = process.env): RegistryApi {
+export function connect(flags: Connection, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): RegistryApi {
   const url = flags.url ?? env.PROMPT_REGISTRY_URL;
   const apiKey = flags.apiKey ?? env.PROMPT_REGISTRY_API_KEY;
   if (!url) throw new Error('no registry: give --url or set PROMPT_REGISTRY_URL');
   if (!/^https?:\/\//.test(url)) throw new Error(`--url "${url}" is not an http(s) address`);
   if (!apiKey) throw new Error('no credential: give --api-key or set PROMPT_REGISTRY_API_KEY');
-  return new RegistryApi({ url, apiKey, timeoutMs: 30_000 });
+  return new RegistryApi({ url, apiKey, timeoutMs });
 }
 
 const withConnection = (command: Command) =>

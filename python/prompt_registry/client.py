@@ -33,6 +33,10 @@ Pricing = Mapping[str, Mapping[str, float]]
 _RESULT_FIELDS = ("response", "input_tokens", "output_tokens", "cost_usd", "quality_score")
 
 
+#: "Not given", where None is a value (an expected output of null).
+_UNSET: Any = object()
+
+
 def _log_error(error: BaseException) -> None:
     _log.warning("prompt registry: %s", error)
 
@@ -309,6 +313,82 @@ class PromptClient:
             merged = {**(metadata or {}), **(facts.get("metadata") or {})}
             self.log_execution(**base, **known, latency_ms=latency_ms, status="ok", metadata=merged or None)
         return result
+
+    # -- datasets, scores and experiments (synchronous calls: they raise RegistryError on a refusal)
+
+    def create_dataset(self, name: str, description: Optional[str] = None) -> Dict[str, Any]:
+        """Creates an empty dataset (version 0) and answers it. Needs the write scope."""
+        body: Dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        return self._http.request("POST", "/datasets", body).body
+
+    def add_dataset_items(self, dataset: str, items: List[Mapping[str, Any]]) -> Dict[str, Any]:
+        """Appends up to 1,000 items ``{"input": {...}, "expected": ..., "metadata": {...}}``
+        as the dataset's next version, all or none; answers ``{dataset, version, added, item_count}``."""
+        return self._http.request("POST", f"/datasets/{quote_segment(dataset)}/items", {"items": list(items)}).body
+
+    def add_dataset_item_from_execution(
+        self,
+        dataset: str,
+        execution_id: str,
+        expected: Any = _UNSET,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """Add to dataset: a logged execution's variables become the input and
+        its response the expected output (unless ``expected`` is given, ``None``
+        included). Needs write and executions:read. Answers the new version with
+        the ``item``. An execution logged with ``log_execution`` is sent in the
+        background: ``flush()`` first."""
+        body: Dict[str, Any] = {}
+        if expected is not _UNSET:
+            body["expected"] = expected
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        path = f"/datasets/{quote_segment(dataset)}/items/from-execution/{quote_segment(execution_id)}"
+        return self._http.request("POST", path, body).body
+
+    def create_metric(
+        self,
+        name: str,
+        type: str = "numeric",
+        min: Optional[float] = None,
+        max: Optional[float] = None,
+        categories: Optional[List[str]] = None,
+        description: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Defines a custom metric (``numeric``, ``boolean`` or ``categorical``) that scores are recorded under. Needs write."""
+        fields = {"name": name, "type": type, "min": min, "max": max, "categories": categories, "description": description}
+        return self._http.request("POST", "/metrics", {k: v for k, v in fields.items() if v is not None}).body
+
+    def add_score(self, execution_id: str, metric: str, value: Union[float, bool, str], source: str = "code", comment: Optional[str] = None) -> Dict[str, Any]:
+        """Scores a logged execution on a metric (``source``: ``human``, ``code``
+        or ``llm``); the same source scoring the same metric again replaces its
+        score. Needs write. An execution logged with ``log_execution`` is sent
+        in the background: ``flush()`` first."""
+        body: Dict[str, Any] = {"metric": metric, "value": value, "source": source}
+        if comment is not None:
+            body["comment"] = comment
+        return self._http.request("POST", f"/executions/{quote_segment(execution_id)}/scores", body).body
+
+    def create_experiment(
+        self,
+        prompt: str,
+        versions: List[int],
+        dataset: str,
+        evaluators: List[Mapping[str, Any]],
+        provider: Optional[str] = None,
+        model: Optional[str] = None,
+        concurrency: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Starts an experiment (the dataset against the versions, scored by the evaluators) in the background; answers it, queued. Needs run."""
+        fields = {"prompt": prompt, "versions": list(versions), "dataset": dataset, "evaluators": [dict(e) for e in evaluators], "provider": provider, "model": model, "concurrency": concurrency}
+        return self._http.request("POST", "/experiments", {k: v for k, v in fields.items() if v is not None}).body
+
+    def get_experiment(self, experiment_id: str) -> Dict[str, Any]:
+        """An experiment's status, progress and per-version aggregates."""
+        return self._http.request("GET", f"/experiments/{quote_segment(experiment_id)}").body
+
 
     @property
     def logging_stats(self) -> LoggerStats:
