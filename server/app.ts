@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -191,6 +191,14 @@ function handle(route: Route, auth: Authenticator, parser: RequestHandler): Requ
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/**
+ * Request ids: a random prefix per process and a counter, unique across replicas and restarts
+ * without a UUID's random bytes on every request (the resolve fast path answers in microseconds).
+ */
+const REQUEST_ID_PREFIX = randomBytes(6).toString('hex');
+let requestCounter = 0;
+const nextRequestId = (): string => `${REQUEST_ID_PREFIX}-${(++requestCounter).toString(36)}`;
+
 /** Builds the services and the Express app over an open, migrated database; `secret` keys API key hashes. */
 export async function createApp(db: Database, logger: Logger, secret: ServerSecret, options: Partial<AppOptions> = {}): Promise<Registry> {
   const opts = { ...DEFAULT_APP_OPTIONS, ...options };
@@ -265,7 +273,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   // cost more than the answer); anything else goes on to Express.
   const front = (req: IncomingMessage, res: ServerResponse): boolean => {
     const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
     if (logEachHit) logRequest!(req, res, requestId);
     if (fastPath?.(req, res, requestId)) {
       operatorMetrics?.observe(req, res, true);
