@@ -114,12 +114,14 @@ for (const dialect of DIALECTS) {
     after(() => s.close());
 
     it('answers a render past its time with 422 render_too_large (time) and keeps serving', async () => {
-      assert.equal((await s.admin.post('/prompts/square/versions', { content: '{{#each a}}{{#each @root.a}}x{{/each}}{{/each}}' })).status, 201);
-      // 300 × 300 = 90,300 iterations: within the iteration budget, not within 50 ms.
-      const r = await s.admin.post('/prompts/square/render', { version: 1, variables: { a: zeros(300) } });
+      // 300 × 300 = 90,300 iterations, each running 40 helpers that print nothing: within the iteration and
+      // output budgets, and millions of helper calls, far past 50 ms on any machine (a bare 'x' body was not, on a fast one).
+      const body = '{{#if @root.f}}x{{/if}}'.repeat(40);
+      assert.equal((await s.admin.post('/prompts/square/versions', { content: `{{#each a}}{{#each @root.a}}${body}x{{/each}}{{/each}}` })).status, 201);
+      const r = await s.admin.post('/prompts/square/render', { version: 1, variables: { a: zeros(300), f: false } });
       assertError(r, 422, 'render_too_large', 'time', 50);
       assert.equal((await s.as(null).get('/healthz')).status, 200);
-      assert.equal((await s.admin.post('/prompts/square/render', { version: 1, variables: { a: zeros(2) } })).body.rendered, 'xxxx');
+      assert.equal((await s.admin.post('/prompts/square/render', { version: 1, variables: { a: zeros(2), f: false } })).body.rendered, 'xxxx');
     });
 
     it('terminates a worker that overruns where the render cannot check its clock, and answers the same error', async () => {
