@@ -7,8 +7,8 @@
  *      makes its own fresh databases on both dialects. The extension's tests
  *      in real VS Code (test/extension) first get their toolchain installed
  *      when missing.
- *   4. meanwhile, run the server's tests (test/server, test/unit, test/clients)
- *      again on Node 24 from the same toolchain, where SQLite is the runtime's
+ *   4. meanwhile, run the unit tests and the storage-bound server tests
+ *      (NODE24_SERVER_FILES) again on Node 24 from the same toolchain, where SQLite is the runtime's
  *      node:sqlite: this runtime's pass uses better-sqlite3 on Node 20, so the
  *      SQLite suite runs on both drivers. TEST_NODE24=0 skips it.
  *   5. run the Python client's unittest suite (python/tests) against a fresh
@@ -42,6 +42,21 @@ function findTests(dir: string): string[] {
 
 /** The tests that are the server's (and its clients'), with nothing tied to the runtime that runs `npm test`. */
 const SERVER_SUITE = /^test[\\/](server|unit|clients)[\\/]/;
+
+/**
+ * What the Node 24 pass runs: the unit tests and the server suites that exercise storage through
+ * node:sqlite (every SQL path, faults, migrations, start-up and shutdown) and the TypeScript
+ * client. The probes and the integration suites (MCP, webhooks, git sync, evaluation, OIDC)
+ * run on Node 20 only: on Node 24 they repeat the same SQL at twice the CPU, and the whole
+ * suite must stay near 15 minutes on 2 cores. TEST_NODE24=all runs every server test there.
+ */
+const NODE24_SERVER_FILES = new Set([
+  'after-commit', 'chat-prompts', 'cli', 'conformance', 'deployments', 'errors', 'execution-storage', 'executions', 'ingest-batches',
+  'ingest-reliability', 'json-boundary', 'key-security', 'migrate', 'operations', 'prompts', 'render-limits', 'retention', 'rollouts',
+  'shutdown', 'sqlite-driver', 'stats-parity', 'stats-storage', 'storage', 'storage-faults', 'versions', 'ts-client',
+]);
+const onNode24 = (f: string) =>
+  SERVER_SUITE.test(f) && (process.env.TEST_NODE24 === 'all' || /^test[\\/]unit[\\/]/.test(f) || NODE24_SERVER_FILES.has(f.replace(/^.*[\\/]/, '').replace(/\.test\.ts$/, '')));
 
 interface NodeTestRun {
   /** The node executable. */
@@ -153,7 +168,7 @@ async function run(only: string[]): Promise<number> {
 
   try {
     const files = (only.length ? only : findTests(join(root, 'test'))).map((f) => relative(root, f)).sort();
-    const node24Files = process.env.TEST_NODE24 === '0' ? [] : files.filter((f) => SERVER_SUITE.test(f));
+    const node24Files = process.env.TEST_NODE24 === '0' ? [] : files.filter(onNode24);
     let node24: string | undefined;
     if (files.some((f) => f.startsWith(join('test', 'extension'))) || node24Files.length) {
       // Before the tests, not inside one: the first run installs (test/extension/README.md).
