@@ -9,6 +9,7 @@ import { AppError } from '../../server/errors.js';
 import { checkJsonSchema } from '../../server/prompts/json-schemas.js';
 import { createVersionBody, type MessageTemplate } from '../../server/prompts/schemas.js';
 import { TemplateError, compileTemplate } from '../../shared/templates/index.js';
+import { VERSION_DEFAULTS } from '../../shared/contract/defaults.js';
 
 /** What a create of this file would store: the request with the registry's defaults applied. */
 export interface VersionFields {
@@ -30,7 +31,7 @@ export interface VersionFields {
 }
 
 /** The registry's defaults for what a create leaves out (server/prompts): a file without them compares equal to a version with them. */
-export const DEFAULTS = { model: 'gpt-4o', temperature: 0, max_tokens: 1000 } as const;
+export const DEFAULTS = VERSION_DEFAULTS;
 
 /** The model settings a version carries in its own fields; the registry's `config` repeats them. */
 export const MIRRORED = ['model', 'temperature', 'max_tokens'] as const;

@@ -5,9 +5,10 @@
  */
 import type { PromptFile, VersionShape } from '../../shared/prompt-files/prompt-file.js';
 import { compareVersions, fileSide, versionSide } from './compare.js';
+import { VERSION_DEFAULTS } from '../../shared/contract/defaults.js';
 
 /** What the registry fills in for settings a create leaves out (server/prompts): a file without them is not different. */
-const DEFAULTS = { model: 'gpt-4o', temperature: 0, max_tokens: 1000 } as const;
+const DEFAULTS = VERSION_DEFAULTS;
 
 export type Drift =
   | { kind: 'same'; name: string; version: number }

@@ -13,6 +13,7 @@ import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
 import type { z } from 'zod';
 import type { CreateVersionInput, Include, MessageTemplate, PartialUsed, PromptConfig, promptSchema, versionSummarySchema } from './schemas.js';
+import { VERSION_DEFAULTS } from '../../shared/contract/defaults.js';
 
 /** The API's shapes, from the schemas the OpenAPI document is built from. */
 export type PromptView = z.infer<typeof promptSchema>;
@@ -20,7 +21,7 @@ export type VersionView = z.infer<typeof versionSummarySchema> & { content?: str
 
 /** The settings that have their own columns (the seed's); the rest of config is stored as given. */
 const MIRRORED = ['model', 'temperature', 'max_tokens'] as const;
-const DEFAULTS = { model: 'gpt-4o', temperature: 0, max_tokens: 1000 } as const;
+const DEFAULTS = VERSION_DEFAULTS;
 
 /** config as answered: the stored keys with model, temperature and max_tokens mirrored in. */
 export function fullConfig(v: { config: Record<string, unknown>; model: string; temperature: number; max_tokens: number }): Record<string, unknown> {
