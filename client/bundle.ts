@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { extractVariables } from '../shared/templates/index.js';
+import { nodeBuiltin } from './runtime.js';
 import type { FallbackPrompt, JsonSchema, PartialReference, Prompt, PromptConfig, PromptMessage, ResolvedPartial, RolloutInfo } from './types.js';
 
 export const BUNDLE_FORMAT = 'prompt-registry-bundle/v1';
@@ -55,9 +55,11 @@ export function fromResolved(name: string, environment: string | null, r: Bundle
 
 /** Reads a bundle written by `prompt-registry export`: the prompts live in one environment. */
 export function readBundle(path: string): { environment: string; prompts: Map<string, Prompt> } {
+  const fs = nodeBuiltin('node:fs');
+  if (!fs) throw new Error(`cannot read the prompt bundle ${path}: reading a file needs Node.js 20.16+ or 22.3+, Bun or Deno (process.getBuiltinModule)`);
   let parsed: { format?: string; environment?: string; prompts?: Record<string, BundleEntry> };
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(fs.readFileSync(path, 'utf8'));
   } catch (err) {
     throw new Error(`cannot read the prompt bundle ${path}: ${(err as Error).message}`);
   }

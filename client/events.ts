@@ -1,6 +1,6 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { request as nodeRequest } from 'node:http';
 import { createParser } from 'eventsource-parser';
+import { nodeBuiltin, unrefTimer } from './runtime.js';
 
 export interface RegistryEvent {
   type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided' | 'rollout.changed';
@@ -26,16 +26,20 @@ export interface EventHandlers {
   onError(error: Error): void;
 }
 
+/** The server sends a comment every 15 s: 45 s of silence means a dead connection. */
+const SILENCE_MS = 45_000;
+
 /**
  * Listens to the registry's `GET /events` stream (Server-Sent Events) and
- * reconnects with backoff. Uses node:http so its socket can be unref'd: a
- * subscription never keeps an application's process alive on its own.
+ * reconnects with backoff. In Node.js it uses node:http, so its socket can be
+ * unref'd: a subscription never keeps an application's process alive on its
+ * own. Elsewhere (browsers, Deno, edge runtimes) it reads a `fetch` stream.
  */
 export class EventSubscription {
   private closed = false;
   private current: { destroy(): void } | undefined;
   private retryMs = 500;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private connectedOnce = false;
   /** The last answer was 401: the next connect asks for a refreshed credential, not the same one. */
   private unauthorized = false;
@@ -62,27 +66,78 @@ export class EventSubscription {
   private open(auth: Record<string, string>): void {
     if (this.closed) return;
     const url = new URL('/events', this.url);
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { headers: { ...auth, Accept: 'text/event-stream' } }, (res) => this.read(res));
+    const headers = { ...auth, Accept: 'text/event-stream' };
+    const http = nodeBuiltin(url.protocol === 'https:' ? 'node:https' : 'node:http');
+    if (http) this.openNode(http.request, url, headers);
+    else this.openFetch(url, headers);
+  }
+
+  private openNode(request: typeof nodeRequest, url: URL, headers: Record<string, string>): void {
+    const req = request(url, { headers }, (res) => {
+      if (!this.accepted(res.statusCode ?? 0)) {
+        res.resume();
+        return;
+      }
+      res.setEncoding('utf8');
+      const feed = this.parser((err) => res.destroy(err));
+      res.on('data', feed);
+      res.on('end', () => this.retry(new Error('the registry closed its event stream')));
+      res.on('error', (err) => this.retry(err));
+    });
     req.on('socket', (socket) => socket.unref());
-    // The server sends a comment every 15 s: 45 s of silence means a dead connection.
-    req.setTimeout(45_000, () => req.destroy(new Error('no word from the registry\'s event stream for 45 s')));
+    req.setTimeout(SILENCE_MS, () => req.destroy(new Error('no word from the registry\'s event stream for 45 s')));
     req.on('error', (err) => this.retry(err));
     req.end();
     this.current = req;
   }
 
-  private read(res: IncomingMessage): void {
-    if (res.statusCode !== 200) {
-      this.unauthorized = res.statusCode === 401;
-      res.resume();
-      this.retry(new Error(`the registry's event stream answered ${res.statusCode}`));
-      return;
+  private openFetch(url: URL, headers: Record<string, string>): void {
+    const abort = new AbortController();
+    this.current = { destroy: () => abort.abort(new Error('the event subscription was closed')) };
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => abort.abort(new Error('no word from the registry\'s event stream for 45 s')), SILENCE_MS);
+      unrefTimer(silence);
+    };
+    heard();
+    const read = async () => {
+      const res = await fetch(url, { headers, signal: abort.signal });
+      if (!this.accepted(res.status)) {
+        await res.body?.cancel();
+        return;
+      }
+      const feed = this.parser((err) => abort.abort(err));
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        heard();
+        feed(chunk.value);
+      }
+      this.retry(new Error('the registry closed its event stream'));
+    };
+    read()
+      .catch((err: unknown) => {
+        const cause: unknown = abort.signal.aborted ? abort.signal.reason : err;
+        this.retry(cause instanceof Error ? cause : new Error(String(cause)));
+      })
+      .finally(() => clearTimeout(silence));
+  }
+
+  /** Whether the stream's answer is one to read; anything but 200 is retried (a 401 with a refreshed credential). */
+  private accepted(status: number): boolean {
+    if (status !== 200) {
+      this.unauthorized = status === 401;
+      this.retry(new Error(`the registry's event stream answered ${status}`));
+      return false;
     }
     if (this.connectedOnce) this.handlers.onResync();
     this.connectedOnce = true;
     this.retryMs = 500;
-    res.setEncoding('utf8');
+    return true;
+  }
+
+  /** A parser of the stream's text, which hands events to the handlers; `drop` ends a stream that is not ours. */
+  private parser(drop: (err: Error) => void): (text: string) => void {
     const parser = createParser({
       onRetry: (ms) => (this.retryMs = Math.min(Math.max(ms, 1), 30_000)),
       onEvent: (message) => {
@@ -101,14 +156,12 @@ export class EventSubscription {
       },
       // Unknown fields and bad retry values are ignored, as browsers do; an event that never ends drops the connection, which retries.
       onError: (err) => {
-        if (err.type === 'max-buffer-size-exceeded') res.destroy(err);
+        if (err.type === 'max-buffer-size-exceeded') drop(err);
       },
       // Our events are small; a megabyte without an event's end is not a stream of ours.
       maxBufferSize: 1 << 20,
     });
-    res.on('data', (chunk: string) => parser.feed(chunk));
-    res.on('end', () => this.retry(new Error('the registry closed its event stream')));
-    res.on('error', (err) => this.retry(err));
+    return (text) => parser.feed(text);
   }
 
   private retry(err: Error): void {
@@ -118,7 +171,7 @@ export class EventSubscription {
       this.timer = undefined;
       this.connect();
     }, this.retryMs);
-    this.timer.unref();
+    unrefTimer(this.timer);
     this.retryMs = Math.min(this.retryMs * 2, 30_000);
   }
 

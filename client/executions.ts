@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { RegistryError } from './errors.js';
 import type { Http } from './http.js';
+import { nodeProcess, randomId, unrefTimer } from './runtime.js';
 import type { ExecutionInput, LoggingOptions } from './types.js';
 
 type Payload = Record<string, unknown> & { id: string };
@@ -8,7 +8,7 @@ type Payload = Record<string, unknown> & { id: string };
 function payload(e: ExecutionInput): Payload {
   const executedAt = e.executedAt === undefined ? new Date() : e.executedAt;
   const p: Record<string, unknown> = {
-    id: e.id ?? randomUUID(),
+    id: e.id ?? randomId(),
     executed_at: executedAt instanceof Date ? executedAt.toISOString() : executedAt,
     prompt_version_id: e.promptVersionId,
     prompt: e.prompt,
@@ -58,7 +58,7 @@ export class ExecutionLogger {
   private readonly maxBuffer: number;
   private readonly maxBackoffMs: number;
   private sending: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private failures = 0;
   private closed = false;
   readonly stats: LoggerStats = { sent: 0, dropped: 0, rejected: 0, buffered: 0 };
@@ -72,8 +72,8 @@ export class ExecutionLogger {
     this.flushIntervalMs = options.flushIntervalMs ?? 2_000;
     this.maxBuffer = Math.max(this.batchSize, options.maxBuffer ?? 10_000);
     this.maxBackoffMs = options.maxBackoffMs ?? 30_000;
-    // Send what is left when the application's work is done (a listener does not keep it alive).
-    process.once('beforeExit', this.beforeExit);
+    // Node.js: send what is left when the application's work is done (a listener does not keep it alive).
+    nodeProcess()?.once?.('beforeExit', this.beforeExit);
   }
 
   private readonly beforeExit = () => {
@@ -107,7 +107,7 @@ export class ExecutionLogger {
       this.timer = undefined;
       void this.drain();
     }, delayMs);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   /** Sends batches until the buffer is empty or a send fails (then retries later). */
@@ -169,6 +169,6 @@ export class ExecutionLogger {
     }
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    process.off('beforeExit', this.beforeExit);
+    nodeProcess()?.off?.('beforeExit', this.beforeExit);
   }
 }

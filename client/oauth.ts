@@ -6,6 +6,7 @@
  * The client never validates tokens: the registry is the judge of that. It
  * only decodes the ID token's claims to say who is signed in.
  */
+import { decodeBase64Url } from './runtime.js';
 
 /** What a client needs to start a device flow: from settings, else from the registry. */
 export interface OidcConfig {
@@ -246,7 +247,7 @@ function decodeJwtClaims(jwt: string): Record<string, unknown> {
   const payload = jwt.split('.')[1];
   if (!payload) return {};
   try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const claims: unknown = JSON.parse(decodeBase64Url(payload));
     return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : {};
   } catch {
     return {};

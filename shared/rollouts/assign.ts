@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256 } from './sha256.js';
 
 /**
  * Which variant of a rollout serves a caller key, the same in the server and
@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
  * raising the weight only moves keys from live to candidate.
  */
 export function rolloutBucket(prompt: string, environment: string, rolloutId: string, key: string): number {
-  const digest = createHash('sha256').update(`${prompt}\n${environment}\n${rolloutId}\n${key}`, 'utf8').digest();
-  return digest.readUInt32BE(0) % 100;
+  const digest = sha256(new TextEncoder().encode(`${prompt}\n${environment}\n${rolloutId}\n${key}`));
+  return new DataView(digest.buffer).getUint32(0) % 100;
 }
 
 export type Variant = 'candidate' | 'live';
