@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.vscode-test/**', 'scratch/**', 'test-artifacts/**', 'python/**', 'test/extension/fixtures/**'] },
+  { ignores: ['dist/**', 'packages/*/dist/**', 'packages/server/migrations/**', 'node_modules/**', '.vscode-test/**', 'scratch/**', 'test-artifacts/**', 'python/**', 'test/extension/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

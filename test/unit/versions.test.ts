@@ -14,6 +14,19 @@ describe('one version for every part', () => {
     assert.equal(/^__version__ = "([^"]*)"$/m.exec(read('python/prompt_registry/_version.py'))?.[1], version, 'prompt_registry/_version.py');
   });
 
+  it('the npm packages (packages/*) carry the same version, and the root\'s range of each dependency (npm run version:sync)', () => {
+    const root = JSON.parse(read('package.json')) as { version: string; dependencies: Record<string, string> };
+    for (const name of ['client', 'server']) {
+      const manifest = JSON.parse(read(`packages/${name}/package.json`)) as Record<string, unknown> & { version: string };
+      assert.equal(manifest.version, root.version, `packages/${name}/package.json`);
+      for (const field of ['dependencies', 'optionalDependencies']) {
+        for (const [dep, range] of Object.entries((manifest[field] ?? {}) as Record<string, string>)) {
+          assert.equal(range, root.dependencies[dep], `packages/${name}/package.json ${field}.${dep}`);
+        }
+      }
+    }
+  });
+
   it('the CHANGELOG has a section for it', () => {
     const { version } = JSON.parse(read('package.json')) as { version: string };
     assert.match(read('CHANGELOG.md'), new RegExp(`^## ${version.replace(/\./g, '\\.')}\\b`, 'm'));
