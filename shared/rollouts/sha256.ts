@@ -19,6 +19,9 @@ const INITIAL = Uint32Array.from(PRIMES.slice(0, 8), (p) => fraction32(Math.sqrt
 
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
+/** The message schedule, reused: digests are computed one at a time. */
+const w = new Uint32Array(64);
+
 export function sha256(data: Uint8Array): Uint8Array {
   // The message, a 1 bit, zeros, and its length in bits (64-bit big-endian), to a multiple of 64 bytes.
   const padded = new Uint8Array(Math.ceil((data.length + 9) / 64) * 64);
@@ -29,15 +32,14 @@ export function sha256(data: Uint8Array): Uint8Array {
   view.setUint32(padded.length - 4, (data.length * 8) >>> 0);
 
   const h = INITIAL.slice();
-  const w = new Uint32Array(64);
   for (let block = 0; block < padded.length; block += 64) {
     for (let i = 0; i < 16; i++) w[i] = view.getUint32(block + i * 4);
     for (let i = 16; i < 64; i++) {
-      const a = w[i - 15]!;
-      const b = w[i - 2]!;
-      w[i] = w[i - 16]! + (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + w[i - 7]! + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10));
+      const x = w[i - 15]!;
+      const y = w[i - 2]!;
+      w[i] = w[i - 16]! + (rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) + w[i - 7]! + (rotr(y, 17) ^ rotr(y, 19) ^ (y >>> 10));
     }
-    let [a, b, c, d, e, f, g, k] = h as unknown as [number, number, number, number, number, number, number, number];
+    let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, k = h[7]!;
     for (let i = 0; i < 64; i++) {
       const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) >>> 0;
       const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
@@ -51,10 +53,17 @@ export function sha256(data: Uint8Array): Uint8Array {
       a = (t1 + t2) >>> 0;
     }
     // Uint32Array stores each sum modulo 2^32.
-    [a, b, c, d, e, f, g, k].forEach((word, i) => (h[i] = h[i]! + word));
+    h[0] = h[0]! + a;
+    h[1] = h[1]! + b;
+    h[2] = h[2]! + c;
+    h[3] = h[3]! + d;
+    h[4] = h[4]! + e;
+    h[5] = h[5]! + f;
+    h[6] = h[6]! + g;
+    h[7] = h[7]! + k;
   }
   const digest = new Uint8Array(32);
   const out = new DataView(digest.buffer);
-  h.forEach((word, i) => out.setUint32(i * 4, word));
+  for (let i = 0; i < 8; i++) out.setUint32(i * 4, h[i]!);
   return digest;
 }
