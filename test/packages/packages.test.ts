@@ -4,7 +4,8 @@
  * project (`npm install --prefer-offline`: from npm's cache, else the npm registry), and used.
  *   - @prompt-registry/client: no server module in its dependency tree; `import` and `require`
  *     both give the client; its declarations type-check in a project without Node.js types;
- *     it resolves a prompt from a running registry on Node 20 and Node 24, and in chromium.
+ *     it resolves a prompt from a running registry on Node 20, Node 24, Bun and Deno, and in
+ *     chromium.
  *   - @prompt-registry/server: its bin (`npx prompt-registry serve`) starts a registry in an
  *     empty folder on Node 24 with node:sqlite (installed without optional dependencies: no
  *     native module), which answers /healthz and serves a publish, a deploy and a resolve.
@@ -47,8 +48,11 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   });
 }
 
-const npmInstall = (project: string, tarball: string, ...flags: string[]) =>
-  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...flags, tarball], project);
+const npmInstall = (project: string, ...specs: string[]) =>
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs], project);
+
+/** Bun and Deno, from their npm packages (each ships its binary), pinned as the VS Code test toolchain pins Node 24. */
+const OTHER_RUNTIMES = ['bun@1.4.5', 'deno@2.9.6'];
 
 function emptyProject(parent: string, name: string): string {
   const dir = join(parent, name);
@@ -85,10 +89,11 @@ async function publishAndDeploy(url: string, name: string, content: string, key 
 
 /** An application's script: resolves and renders `greeting` with the installed client, prints JSON. */
 const APP = (load: string) => `${load}
-const client = new PromptRegistryClient({ url: process.env.REGISTRY_URL, apiKey: process.env.REGISTRY_KEY, push: false });
+const client = new PromptRegistryClient({ url: process.env.REGISTRY_URL, apiKey: process.env.REGISTRY_KEY });
+const runtime = typeof Deno !== 'undefined' ? 'Deno' : process.versions.bun ? 'Bun' : 'Node ' + process.versions.node.split('.')[0];
 client.get('greeting').then(async (prompt) => {
   const text = await client.render('greeting', { name: 'Ada' });
-  console.log(JSON.stringify({ version: prompt.version, text, node: process.versions.node }));
+  console.log(JSON.stringify({ runtime, version: prompt.version, text }));
   await client.close();
 });
 `;
@@ -114,11 +119,13 @@ describe('the npm packages, packed and installed from their tarballs', () => {
 
   describe('@prompt-registry/client', () => {
     let project: string;
+    let runtimes: string;
     let server: TestServer;
 
     before(async () => {
       project = emptyProject(work, 'app');
-      await npmInstall(project, tarballs.client);
+      runtimes = emptyProject(work, 'runtimes');
+      await Promise.all([npmInstall(project, tarballs.client), npmInstall(runtimes, ...OTHER_RUNTIMES)]);
       server = await startTestServer('sqlite');
       await publishAndDeploy(server.url, 'greeting', 'Hello {{name}}, from the registry');
     });
@@ -164,19 +171,27 @@ new PromptRegistryClient({ url: 'u', apiKey: 'k', colour: 'red' });
       await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project);
     });
 
-    it('resolves and renders a prompt from a running registry, on Node 20 and Node 24, from ESM and CommonJS', async () => {
+    it('resolves and renders a prompt from a running registry from ESM and CommonJS, on this Node (20), Node 24, Bun and Deno', async () => {
       writeFileSync(join(project, 'app.mjs'), APP("import { PromptRegistryClient } from '@prompt-registry/client';"));
       writeFileSync(join(project, 'app.cjs'), APP("const { PromptRegistryClient } = require('@prompt-registry/client');"));
-      const env = cleanEnv({ REGISTRY_URL: server.url, REGISTRY_KEY: ADMIN_KEY });
-      for (const node of [process.execPath, node24]) {
+      // Deno keeps its caches in DENO_DIR: inside the temp folder, removed with it.
+      const env = cleanEnv({ REGISTRY_URL: server.url, REGISTRY_KEY: ADMIN_KEY, DENO_DIR: join(work, 'deno'), DENO_NO_UPDATE_CHECK: '1' });
+      const bin = (name: string) => join(runtimes, 'node_modules/.bin', name);
+      const runners: [string, string[]][] = [
+        [process.execPath, []],
+        [node24, []],
+        [bin('bun'), []],
+        [bin('deno'), ['run', '--allow-env', '--allow-net', '--allow-read']],
+      ];
+      const seen: string[] = [];
+      for (const [command, args] of runners) {
         for (const script of ['app.mjs', 'app.cjs']) {
-          const answer = JSON.parse(await run(node, [script], project, env)) as { version: number; text: string; node: string };
-          assert.equal(answer.text, 'Hello Ada, from the registry', `${script} on ${node}`);
-          assert.equal(answer.version, 1);
+          const answer = JSON.parse(await run(command, [...args, script], project, env)) as { runtime: string; version: number; text: string };
+          assert.deepEqual({ version: answer.version, text: answer.text }, { version: 1, text: 'Hello Ada, from the registry' }, `${script} on ${answer.runtime}`);
+          seen.push(`${answer.runtime} ${script}`);
         }
       }
-      const majors = await Promise.all([process.execPath, node24].map(async (node) => (await run(node, ['-p', 'process.versions.node'], project)).trim().split('.')[0]));
-      assert.deepEqual(majors, ['20', '24']);
+      assert.deepEqual(seen, [`Node ${process.versions.node.split('.')[0]}`, 'Node 24', 'Bun', 'Deno'].flatMap((r) => [`${r} app.mjs`, `${r} app.cjs`]));
     });
 
     it('runs in a browser: chromium resolves and renders a prompt with the ESM build, and a deploy reaches it through the event stream (fetch)', async () => {
