@@ -35,7 +35,7 @@ export const webhookSchema = z.object({
   created_at: z.string(),
   created_by: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Webhook' });
 
 export const createdSchema = webhookSchema.extend({ secret: z.string().describe('The signing secret, shown this once') });
 
@@ -46,7 +46,7 @@ export const attemptSchema = z.object({
   duration_ms: z.number().int(),
   error: z.string().nullable(),
   next_attempt_at: z.string().nullable().describe('The retry this attempt scheduled; null when it succeeded or was the last'),
-});
+}).meta({ id: 'WebhookAttempt' });
 
 export const deliverySchema = z.object({
   id: z.string().describe('The webhook-id header, the same on every attempt'),
@@ -60,4 +60,4 @@ export const deliverySchema = z.object({
   delivered_at: z.string().nullable(),
   attempts: z.array(attemptSchema),
   payload: z.unknown().describe('The body sent: {type, timestamp, data}'),
-});
+}).meta({ id: 'WebhookDelivery' });
