@@ -1,9 +1,10 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createParser } from 'eventsource-parser';
+import type { RegistryEventType } from '../shared/contract/events.js';
 
 export interface RegistryEvent {
-  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided' | 'rollout.changed';
+  type: RegistryEventType;
   prompt?: string;
   environment?: string;
   version?: number;

@@ -15,7 +15,7 @@ from .bundle import read_bundle
 from .chat import RenderResult
 from .cache import CacheKey, PromptCache
 from .errors import RegistryUnreachableError
-from .events import EventSubscription, RegistryEvent
+from .events import LIVE_CHANGE_EVENTS, EventSubscription, RegistryEvent
 from .executions import ExecutionLogger, LoggerStats
 from .limits import Limits, TemplateLimits, resolve_limits
 from .rollouts import assign_variant
@@ -508,7 +508,7 @@ class PromptClient:
                 self._events = EventSubscription(self._http, self._on_event, self._cache.mark_all_stale, self._report)
 
     def _on_event(self, event: RegistryEvent) -> None:
-        if event.get("type") not in ("deployment.created", "deployment.rolled_back", "rollout.changed"):
+        if event.get("type") not in LIVE_CHANGE_EVENTS:
             return
         prompt, environment = event.get("prompt"), event.get("environment")
         if isinstance(prompt, str) and isinstance(environment, str):
