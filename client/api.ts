@@ -109,6 +109,17 @@ export type DraftBody = NonNullable<RunRequest['draft']>;
 export type RunResult = ResponseBody<'postPromptsNameRun'>;
 export type Evaluation = ResponseBody<'postEvaluatorsTest'>;
 
+/** A webhook as the registry lists it (never its secret); docs/webhooks.md. */
+export type Webhook = Schemas['Webhook'];
+/** What registering a webhook answers: the webhook and its signing secret, shown this once. */
+export type CreatedWebhook = ResponseBody<'postWebhooks', 201>;
+export type NewWebhook = RequestBody<'postWebhooks'>;
+export type WebhookPatch = RequestBody<'patchWebhooksId'>;
+/** One event sent to a webhook, with each attempt (status code, duration, error) and the payload. */
+export type WebhookDelivery = Schemas['WebhookDelivery'];
+export type WebhookAttempt = Schemas['WebhookAttempt'];
+export type WebhookDeliveryStatus = WebhookDelivery['status'];
+
 function query(params: Record<string, string | number | string[] | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
@@ -368,6 +379,39 @@ export class RegistryApi {
   /** Rejects a request, or withdraws your own. */
   reject(id: string, comment?: string): Promise<DeploymentRequest> {
     return this.body('POST', `/deployment-requests/${encodeURIComponent(id)}/reject`, comment ? { comment } : {});
+  }
+
+  /** Registers a webhook (admin): the answer holds its signing secret, shown this once (docs/webhooks.md). */
+  createWebhook(webhook: NewWebhook): Promise<CreatedWebhook> {
+    return this.body('POST', '/webhooks', webhook);
+  }
+
+  listWebhooks(f: { limit?: number; cursor?: string | null } = {}): Promise<Page<Webhook>> {
+    return this.body('GET', `/webhooks${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  getWebhook(id: string): Promise<Webhook> {
+    return this.body('GET', `/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  /** Changes a webhook's url, events, description or enabled, or gives it a new secret. */
+  updateWebhook(id: string, patch: WebhookPatch): Promise<Webhook> {
+    return this.body('PATCH', `/webhooks/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** Deletes a webhook and its delivery log; answers the webhook deleted. */
+  deleteWebhook(id: string): Promise<Webhook> {
+    return this.body('DELETE', `/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  /** A webhook's delivery log, newest first, each delivery with its attempts. */
+  webhookDeliveries(id: string, f: { status?: WebhookDeliveryStatus; limit?: number; cursor?: string | null } = {}): Promise<Page<WebhookDelivery>> {
+    return this.body('GET', `/webhooks/${encodeURIComponent(id)}/deliveries${query({ status: f.status, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /** Sends a delivery again now, with the same webhook-id; answers the delivery, pending. */
+  redeliverWebhook(id: string, deliveryId: string): Promise<WebhookDelivery> {
+    return this.body('POST', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`, {});
   }
 
   /** Subscribes to the registry's event stream (`GET /events`) with this client's credential; close() it when done. */

@@ -28,7 +28,7 @@ export const deliveriesQuery = z.object({ status: z.enum(['pending', 'succeeded'
 export const webhookSchema = z.object({
   id: z.string(),
   url: z.string(),
-  events: z.array(z.string()),
+  events: z.array(eventName),
   description: z.string().nullable(),
   enabled: z.boolean(),
   disabled_reason: z.string().nullable().describe('Set when the server turned the webhook off (the receiver answered 410 Gone)'),
@@ -50,7 +50,7 @@ export const attemptSchema = z.object({
 
 export const deliverySchema = z.object({
   id: z.string().describe('The webhook-id header, the same on every attempt'),
-  event: z.string(),
+  event: z.enum(WEBHOOK_EVENTS),
   status: z.enum(['pending', 'succeeded', 'failed']),
   created_at: z.string(),
   attempt_count: z.number().int(),

@@ -1575,7 +1575,7 @@ export interface components {
             /** @description Set when the server turned the webhook off (the receiver answered 410 Gone) */
             disabled_reason: string | null;
             enabled: boolean;
-            events: string[];
+            events: ("version.created" | "deployment.deployed" | "deployment.rolled_back" | "approval.requested" | "approval.decided" | "rollout.changed" | "*")[];
             id: string;
             updated_at: string;
             url: string;
@@ -1595,7 +1595,8 @@ export interface components {
             attempts: components["schemas"]["WebhookAttempt"][];
             created_at: string;
             delivered_at: string | null;
-            event: string;
+            /** @enum {string} */
+            event: "version.created" | "deployment.deployed" | "deployment.rolled_back" | "approval.requested" | "approval.decided" | "rollout.changed";
             /** @description The webhook-id header, the same on every attempt */
             id: string;
             last_error: string | null;
@@ -6182,7 +6183,7 @@ export interface operations {
                         /** @description Set when the server turned the webhook off (the receiver answered 410 Gone) */
                         disabled_reason: string | null;
                         enabled: boolean;
-                        events: string[];
+                        events: ("version.created" | "deployment.deployed" | "deployment.rolled_back" | "approval.requested" | "approval.decided" | "rollout.changed" | "*")[];
                         id: string;
                         /** @description The signing secret, shown this once */
                         secret: string;
