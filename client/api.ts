@@ -2,122 +2,24 @@ import { RegistryError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
 import { Http, type BearerTokens, type HttpAnswer } from './http.js';
 import { readAuthConfig, type OidcConfig } from './oauth.js';
-import type { ChatMessage, JsonSchema, PartialReference, Placeholders, PromptConfig, PromptMessage, PromptType } from './types.js';
+import type { operations, RequestBody, ResponseBody, Schemas } from '../shared/contract/api.js';
+import type { Placeholders } from './types.js';
 
-/** The registry's answers, as the API documents them (docs/api.md). */
-export interface PromptSummary {
-  id: string;
-  name: string;
-  description: string | null;
-  tags: string[];
-  created_at: string;
-  created_by: string;
-  updated_at: string;
-  latest_version: number | null;
-  environments: Record<string, { version: number; deployed_at: string; deployed_by: string }>;
-}
-
-export interface VersionInfo {
-  version_id: string;
-  version: number;
-  prompt: string;
-  content?: string;
-  content_hash: string;
-  model: string;
-  temperature: number;
-  max_tokens: number;
-  variables: string[];
-  metadata: Record<string, unknown>;
-  /** Chat prompts (issue 12); absent from registries older than them. */
-  type?: PromptType;
-  messages?: PromptMessage[] | null;
-  config?: PromptConfig;
-  input_schema?: JsonSchema | null;
-  includes?: PartialReference[];
-  message: string | null;
-  created_at: string;
-  created_by: string;
-  environments: string[];
-}
-
-export interface Deployment {
-  id: string;
-  prompt: string;
-  environment: string;
-  version: number;
-  version_id: string;
-  action: 'deploy' | 'rollback';
-  previous_version: number | null;
-  deployed_at: string;
-  deployed_by: string;
-  is_active: boolean;
-  rollback_of: string | null;
-}
-
+/**
+ * The registry's answers and request bodies: aliases of the types generated from the server's zod
+ * declarations (shared/contract/api.gen.ts, `npm run contract:generate`), never retyped here.
+ */
+export type PromptSummary = Schemas['Prompt'];
+/** A version as lists answer it; `getVersion` adds the template (`content`, or `messages` for chat). */
+export type VersionInfo = Schemas['VersionSummary'] & Partial<Pick<Schemas['Version'], 'content' | 'messages'>>;
+export type Deployment = Schemas['Deployment'];
 /** A rollout: the candidate serves `weight` percent of caller keys beside the live version (docs/rollouts.md). */
-export interface Rollout {
-  id: string;
-  prompt: string;
-  environment: string;
-  candidate: number;
-  live: number;
-  weight: number;
-  guard: RolloutGuard | null;
-  status: 'active' | 'promoted' | 'aborted' | 'superseded';
-  started_at: string;
-  started_by: string;
-  updated_at: string;
-  ended_at: string | null;
-  ended_by: string | null;
-  end_reason: string | null;
-}
-
+export type Rollout = Schemas['Rollout'];
 /** Aborts a rollout when the candidate's `metric` over its last `window` executions crosses `threshold` (docs/rollouts.md, "Guard"). */
-export interface RolloutGuard {
-  metric: string;
-  window: number;
-  threshold: number;
-  comparison?: 'above_live' | 'below_live' | 'above' | 'below';
-}
-
+export type RolloutGuard = RequestBody<'putPromptsNameRolloutsEnvironment'>['guard'] & {};
 /** A deploy or rollback waiting for approval (docs/api.md, "Protected environments and approvals"). */
-export interface DeploymentRequest {
-  id: string;
-  prompt: string;
-  environment: string;
-  /** rollout_start: start (or re-weight) a rollout of `version`; rollout_abort: abort the rollout of `version` (docs/rollouts.md). */
-  action: 'deploy' | 'rollback' | 'rollout_start' | 'rollout_abort';
-  /** Rollout requests: the weight and guard asked for, or the rollout to abort. */
-  rollout?: { weight: number | null; guard: RolloutGuard | null; id: string | null };
-  /** The version it makes live (for a rollback, the one it restores). */
-  version: number;
-  /** What was live when it was asked for. */
-  from_version: number | null;
-  comment: string | null;
-  requested_by: string;
-  requested_credential: string;
-  requested_at: string;
-  expires_at: string;
-  /** The final approval applies the change at once, so there is no resting "approved" state. */
-  status: 'pending' | 'applied' | 'rejected' | 'expired';
-  required_approvals: number;
-  approvals: number;
-  decisions: RequestDecision[];
-  decided_at: string | null;
-  deployment_id: string | null;
-  /** What is live in its environment now (null: nothing); absent from older registries. */
-  live_version?: number | null;
-  /** Pending, but something else went live since it was asked for: approving it is refused (409 `request_outdated`). */
-  outdated?: boolean;
-}
-
-export interface RequestDecision {
-  actor: string;
-  credential: string;
-  decision: 'approve' | 'reject';
-  comment: string | null;
-  decided_at: string;
-}
+export type DeploymentRequest = Schemas['DeploymentRequest'];
+export type RequestDecision = Schemas['RequestDecision'];
 
 /**
  * What a deploy or rollback did: `applied` (the deployment; `created` false
@@ -127,44 +29,10 @@ export interface RequestDecision {
 export type DeployResult = { kind: 'applied'; deployment: Deployment; created: boolean } | { kind: 'pending'; request: DeploymentRequest };
 
 /** Who the caller is (`GET /me`), and what it may do in each environment. */
-export interface Me {
-  name: string;
-  /** Who approvals take the caller to be (a key's owner, else its name); absent from older servers. */
-  person?: string;
-  kind: 'api_key' | 'oidc' | 'other';
-  credential: string;
-  scopes: string[];
-  expires_at: string | null;
-  oidc: { issuer: string; subject: string; email: string | null; roles: string[] } | null;
-  can: {
-    read: boolean;
-    write: boolean;
-    admin: boolean;
-    /** Absent from older servers. */
-    log_executions?: boolean;
-    read_execution_payloads?: boolean;
-    deploy: Record<string, { allowed: boolean; needs_approval: boolean; required_approvals: number }>;
-  };
-}
-
-export interface EnvironmentPolicy {
-  environment: string;
-  protected: boolean;
-  require_approval: boolean;
-  deploy_scopes: string[];
-  required_approvals: number;
-  approval_ttl_hours: number;
-  updated_at: string | null;
-  updated_by: string | null;
-}
-
+export type Me = Schemas['Me'];
+export type EnvironmentPolicy = Schemas['EnvironmentPolicy'];
 /** What `PUT /environments/{name}/policy` takes; what it leaves out takes its default. */
-export interface PolicyInput {
-  require_approval?: boolean;
-  required_approvals?: number;
-  deploy_scopes?: string[];
-  approval_ttl_hours?: number;
-}
+export type PolicyInput = RequestBody<'putEnvironmentsNamePolicy'>;
 
 export interface RequestFilter {
   status?: DeploymentRequest['status'];
@@ -180,374 +48,77 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export interface NewVersion {
-  /** The template of a text prompt; leave it out for a chat prompt (`type: "chat"` with `messages`). */
-  content?: string;
-  type?: PromptType;
-  messages?: PromptMessage[];
-  config?: PromptConfig;
-  input_schema?: JsonSchema;
-  model?: string;
-  temperature?: number;
-  max_tokens?: number;
-  metadata?: Record<string, unknown>;
-  description?: string | null;
-  tags?: string[];
-  message?: string;
-}
-
-/** What `POST /prompts/{name}/render` answers; the chat fields come from registries with chat prompts. */
-export interface RenderAnswer {
-  /** The rendered text of a text prompt; null for a chat prompt. */
-  rendered: string | null;
-  prompt: string;
-  version: number;
-  version_id: string;
-  environment: string | null;
-  model: string;
-  temperature: number;
-  max_tokens: number;
-  type?: PromptType;
-  /** A chat prompt's messages in order, placeholders filled, partials expanded. */
-  messages?: ChatMessage[] | null;
-  config?: PromptConfig;
-  partials_used?: Array<{ prompt: string; version: number; version_id: string }>;
-}
-
-/** A version that includes a prompt as a partial (`GET /prompts/{name}/used-by`). */
-export interface UsedBy {
-  prompt: string;
-  version: number;
-  /** The reference as written: `safety`, `safety@3`, `safety@production`. */
-  ref: string;
-  /** The environments where that version is live. */
-  live_in: string[];
-}
+/** A new version: `content` for a text prompt, `type: "chat"` with `messages` for a chat prompt. */
+export type NewVersion = RequestBody<'postPromptsNameVersions'>;
+/** What `POST /prompts/{name}/render` answers: `rendered` for a text prompt, `messages` for a chat prompt. */
+export type RenderAnswer = Schemas['RenderResult'];
+/** A version that includes a prompt as a partial (`GET /prompts/{name}/used-by`); `ref` as written, `live_in` its environments. */
+export type UsedBy = ResponseBody<'getPromptsNameUsedby'>['data'][number];
 
 /** One logged execution, as `GET /executions` lists it (without variables, rendered prompt and response). */
-export interface ExecutionSummary {
-  id: string;
-  prompt: string | null;
-  version: number | null;
-  prompt_version_id: string | null;
-  environment: string | null;
-  executed_at: string;
-  status: 'ok' | 'error';
-  error: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  latency_ms: number | null;
-  cost_usd: number | null;
-  quality_score: number | null;
-  metadata: Record<string, unknown>;
-  redacted_at: string | null;
-}
-
-export type MetricType = 'numeric' | 'boolean' | 'categorical';
-export type ScoreSource = 'human' | 'code' | 'llm';
-
-export interface Score {
-  id: string;
-  execution_id: string;
-  metric: string;
-  type: MetricType;
-  value: number | boolean | string;
-  source: ScoreSource;
-  comment: string | null;
-  scored_at: string;
-  scored_by: string;
-}
-
+export type ExecutionSummary = Schemas['ExecutionSummary'];
+export type MetricType = Schemas['Metric']['type'];
+export type ScoreSource = Schemas['Score']['source'];
+export type Score = Schemas['Score'];
 /**
  * `GET /executions/{id}`: everything logged, and its scores. Redacted executions have null text fields, and so
  * does every execution for a credential without `executions:read` (then `payload_withheld` is true).
  */
-export interface ExecutionDetail extends ExecutionSummary {
-  input_variables: Record<string, unknown> | null;
-  rendered_prompt: string | null;
-  response: string | null;
-  /** Absent from servers before the executions:read scope. */
-  payload_withheld?: boolean;
-  scores: Score[];
-}
-
-export interface ExecutionFilter {
-  prompt?: string;
-  /** Needs `prompt`. */
-  version?: number;
-  environment?: string;
-  /** ISO-8601, inclusive. */
-  from?: string;
-  /** ISO-8601, exclusive. */
-  to?: string;
-  status?: 'ok' | 'error';
-  quality_min?: number;
-  quality_max?: number;
-  /** Executions with a score by this metric (within metric_min and metric_max when given). */
-  metric?: string;
-  metric_min?: number;
-  metric_max?: number;
-}
-
+export type ExecutionDetail = Schemas['ExecutionDetail'];
+/** `GET /executions` filters (`version` needs `prompt`; `from` inclusive, `to` exclusive, ISO-8601). */
+export type ExecutionFilter = Omit<NonNullable<operations['getExecutions']['parameters']['query']>, 'limit' | 'cursor'>;
 /** An execution to log, in the API's own shape (docs/api.md, "Logging executions"). */
-export interface ExecutionRecord {
-  id?: string;
-  prompt_version_id?: string;
-  prompt?: string;
-  version?: number;
-  environment?: string;
-  executed_at?: string;
-  input_variables?: Record<string, unknown> | null;
-  rendered_prompt?: string | null;
-  response?: string | null;
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  latency_ms?: number | null;
-  cost_usd?: number | null;
-  quality_score?: number | null;
-  status?: 'ok' | 'error';
-  error?: string | null;
-  metadata?: Record<string, unknown>;
-}
-
-export interface IngestResult {
-  accepted: number;
-  inserted: number;
-  duplicates: number;
-  ids: string[];
-}
-
-export interface MetricStats {
-  /** Numeric: the mean; boolean: the share of true; categorical: null. */
-  mean: number | null;
-  count: number;
-  categories?: Record<string, number>;
-}
-
-export interface VersionStats {
-  version: number;
-  version_id: string;
-  count: number;
-  errors: number;
-  error_rate: number;
-  latency_ms: { p50: number | null; p95: number | null; p99: number | null; mean: number | null };
-  input_tokens: { mean: number | null; sum: number };
-  output_tokens: { mean: number | null; sum: number };
-  cost_usd: { sum: number; mean: number | null };
-  quality_score: { mean: number | null };
-  metrics: Record<string, MetricStats>;
-}
-
-export interface SeriesPoint {
-  /** The bucket's start (UTC). */
-  start: string;
-  version: number;
-  count: number;
-  errors: number;
-  error_rate: number;
-  latency_ms: { p95: number | null; mean: number | null };
-  cost_usd: { sum: number; mean: number | null };
-  quality_score: { mean: number | null };
-}
-
-export type StatsInterval = 'hour' | 'day';
-
-export interface PromptStats {
-  prompt: string;
-  environment: string | null;
-  from: string;
-  to: string;
-  interval: StatsInterval;
-  versions: VersionStats[];
-  series: SeriesPoint[];
-}
-
-export interface StatsWindow {
-  environment?: string;
-  from?: string;
-  to?: string;
-  interval?: StatsInterval;
-}
-
-export interface ComparisonSide {
-  mean: number | null;
-  count: number;
-  categories?: Record<string, number>;
-}
-
-export interface Comparison {
-  prompt: string;
-  environment: string | null;
-  from: string | null;
-  to: string | null;
-  a: { version: number; count: number };
-  b: { version: number; count: number };
-  metrics: Array<{ name: string; kind: 'builtin' | 'custom'; type: MetricType; a: ComparisonSide; b: ComparisonSide; difference: number | null }>;
-}
-
-export interface Metric {
-  id: string;
-  name: string;
-  type: MetricType;
-  min: number | null;
-  max: number | null;
-  categories: string[] | null;
-  description: string | null;
-  created_at: string;
-  created_by: string;
-}
-
-export interface NewMetric {
-  name: string;
-  type: MetricType;
-  min?: number;
-  max?: number;
-  categories?: string[];
-  description?: string;
-}
-
-export interface NewScore {
-  metric: string;
-  value: number | boolean | string;
-  source: ScoreSource;
-  comment?: string;
-}
-
-export interface Dataset {
-  id: string;
-  name: string;
-  description: string | null;
-  version: number;
-  item_count: number;
-  created_at: string;
-  created_by: string;
-  updated_at: string;
-}
-
-export interface NewDatasetItem {
-  /** The variables, by name. */
-  input: Record<string, unknown>;
-  /** What a good answer is (any JSON). */
-  expected?: unknown;
-  metadata?: Record<string, unknown>;
-}
-
-export interface DatasetItem {
-  id: string;
-  /** Position in the dataset, from 1. */
-  seq: number;
-  /** The dataset version that added it. */
-  added_in: number;
-  input: Record<string, unknown>;
-  expected: unknown;
-  metadata: Record<string, unknown>;
-  source_execution_id: string | null;
-  created_at: string;
-}
-
+export type ExecutionRecord = Exclude<RequestBody<'postExecutions'>, unknown[]>;
+export type IngestResult = Schemas['IngestResult'];
+export type MetricStats = Schemas['MetricStats'];
+export type VersionStats = Schemas['VersionStats'];
+export type SeriesPoint = Schemas['SeriesPoint'];
+export type StatsInterval = Schemas['PromptStats']['interval'];
+export type PromptStats = Schemas['PromptStats'];
+export type StatsWindow = NonNullable<operations['getPromptsNameStats']['parameters']['query']>;
+export type Comparison = Schemas['Comparison'];
+export type ComparisonSide = Comparison['metrics'][number]['a'];
+export type Metric = Schemas['Metric'];
+export type NewMetric = RequestBody<'postMetrics'>;
+export type NewScore = RequestBody<'postExecutionsIdScores'>;
+export type Dataset = Schemas['Dataset'];
+export type NewDatasetItem = RequestBody<'postDatasetsNameItems'>['items'][number];
+export type DatasetItem = Schemas['DatasetItem'];
 /** What adding items answers: the dataset version they made. */
-export interface DatasetItemsAdded {
-  dataset: string;
-  version: number;
-  added: number;
-  item_count: number;
-}
+export type DatasetItemsAdded = Schemas['DatasetItemsAdded'];
 
-/** A built-in or LLM-judge evaluator spec, e.g. `{type: 'regex', pattern: '^\\d+$'}` (see docs/evaluate.md). */
+/**
+ * A built-in or LLM-judge evaluator spec, e.g. `{type: 'regex', pattern: '^\\d+$'}` (see docs/evaluate.md).
+ * The server checks specs itself and declares them as any JSON; this is their common shape.
+ */
 export interface EvaluatorSpec {
   type: string;
   name?: string;
   [option: string]: unknown;
 }
 
-export interface NewExperiment {
-  prompt: string;
-  versions: number[];
-  dataset: string;
-  evaluators: EvaluatorSpec[];
-  provider?: string;
-  model?: string;
-  concurrency?: number;
-}
+export type NewExperiment = Omit<RequestBody<'postExperiments'>, 'evaluators'> & { evaluators: EvaluatorSpec[] };
+export type Experiment = Omit<ResponseBody<'getExperimentsId'>, 'evaluators'> & { evaluators: EvaluatorSpec[] };
+export type ExperimentAggregate = Experiment['aggregates'][number];
+export type ExperimentStatus = Experiment['status'];
 
-export interface ExperimentAggregate {
-  version: number;
-  results: number;
-  errors: number;
-  pass_rate: number | null;
-  mean_scores: Record<string, number | null>;
-  latency_p50_ms: number | null;
-  latency_p95_ms: number | null;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-}
-
-export type ExperimentStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed';
-
-export interface Experiment {
-  id: string;
-  prompt: string;
-  dataset: string;
-  dataset_version: number;
-  versions: number[];
-  evaluators: EvaluatorSpec[];
-  provider: string | null;
-  model: string | null;
-  concurrency: number;
-  status: ExperimentStatus;
-  error: string | null;
-  progress: { done: number; total: number };
-  aggregates: ExperimentAggregate[];
-  created_at: string;
-  created_by: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
+export type RunRequest = Omit<RequestBody<'postPromptsNameRun'>, 'stream'>;
 /** An unpublished body to run, as the editor has it (see `versionRequest` in shared/prompt-files). */
-export interface DraftBody {
-  type?: 'text' | 'chat';
-  content?: string;
-  messages?: unknown[];
-  model?: string;
-  temperature?: number;
-  max_tokens?: number;
-  config?: Record<string, unknown>;
-  input_schema?: Record<string, unknown> | null;
-}
-
-export interface RunRequest {
-  version?: number;
-  environment?: string;
-  draft?: DraftBody;
-  variables?: Record<string, unknown>;
-  provider?: string;
-  model?: string;
-  config?: Record<string, unknown>;
-}
-
+export type DraftBody = NonNullable<RunRequest['draft']>;
 /** A (non-streamed) run: the output, logged as an execution. */
-export interface RunResult {
-  output: { text: string | null; message: Record<string, unknown> };
-  usage: { input_tokens: number | null; output_tokens: number | null };
-  latency_ms: number;
-  cost_usd: number | null;
-  execution_id: string;
-  prompt: string;
-  version: number;
-  draft: boolean;
-  provider: string;
-  model: string;
-  [field: string]: unknown;
-}
+export type RunResult = ResponseBody<'postPromptsNameRun'>;
+export type Evaluation = ResponseBody<'postEvaluatorsTest'>;
 
-export interface Evaluation {
-  evaluator: string;
-  score: number;
-  passed: boolean;
-  reason: string;
-}
+/** A webhook as the registry lists it (never its secret); docs/webhooks.md. */
+export type Webhook = Schemas['Webhook'];
+/** What registering a webhook answers: the webhook and its signing secret, shown this once. */
+export type CreatedWebhook = ResponseBody<'postWebhooks', 201>;
+export type NewWebhook = RequestBody<'postWebhooks'>;
+export type WebhookPatch = RequestBody<'patchWebhooksId'>;
+/** One event sent to a webhook, with each attempt (status code, duration, error) and the payload. */
+export type WebhookDelivery = Schemas['WebhookDelivery'];
+export type WebhookAttempt = Schemas['WebhookAttempt'];
+export type WebhookDeliveryStatus = WebhookDelivery['status'];
 
 function query(params: Record<string, string | number | string[] | undefined>): string {
   const q = new URLSearchParams();
@@ -808,6 +379,39 @@ export class RegistryApi {
   /** Rejects a request, or withdraws your own. */
   reject(id: string, comment?: string): Promise<DeploymentRequest> {
     return this.body('POST', `/deployment-requests/${encodeURIComponent(id)}/reject`, comment ? { comment } : {});
+  }
+
+  /** Registers a webhook (admin): the answer holds its signing secret, shown this once (docs/webhooks.md). */
+  createWebhook(webhook: NewWebhook): Promise<CreatedWebhook> {
+    return this.body('POST', '/webhooks', webhook);
+  }
+
+  listWebhooks(f: { limit?: number; cursor?: string | null } = {}): Promise<Page<Webhook>> {
+    return this.body('GET', `/webhooks${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  getWebhook(id: string): Promise<Webhook> {
+    return this.body('GET', `/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  /** Changes a webhook's url, events, description or enabled, or gives it a new secret. */
+  updateWebhook(id: string, patch: WebhookPatch): Promise<Webhook> {
+    return this.body('PATCH', `/webhooks/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** Deletes a webhook and its delivery log; answers the webhook deleted. */
+  deleteWebhook(id: string): Promise<Webhook> {
+    return this.body('DELETE', `/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  /** A webhook's delivery log, newest first, each delivery with its attempts. */
+  webhookDeliveries(id: string, f: { status?: WebhookDeliveryStatus; limit?: number; cursor?: string | null } = {}): Promise<Page<WebhookDelivery>> {
+    return this.body('GET', `/webhooks/${encodeURIComponent(id)}/deliveries${query({ status: f.status, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /** Sends a delivery again now, with the same webhook-id; answers the delivery, pending. */
+  redeliverWebhook(id: string, deliveryId: string): Promise<WebhookDelivery> {
+    return this.body('POST', `/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`, {});
   }
 
   /** Subscribes to the registry's event stream (`GET /events`) with this client's credential; close() it when done. */

@@ -1,5 +1,4 @@
-import { templateLimits, type CompiledTemplate, type TemplateLimits } from '../shared/templates/index.js';
-import { outputExceeded, longerThan } from '../shared/templates/limits.js';
+import { renderTemplates, templateLimits, type CompiledTemplate, type TemplateLimits } from '../shared/templates/index.js';
 import { InvalidInputError } from './errors.js';
 import { applyInputSchema } from './input-schema.js';
 import { compileWithPartials } from './partials.js';
@@ -10,20 +9,22 @@ export const CHAT_ROLES: readonly ChatRole[] = ['system', 'user', 'assistant', '
 /** A prompt's templates compiled with their partials: one per template message (null for a placeholder), or the one text template. */
 export interface CompiledPrompt {
   templates: Array<CompiledTemplate | null>;
+  /** Every partial the templates include (nested ones too), compiled, by reference as written. */
+  partials: Record<string, CompiledTemplate>;
   partialsUsed: PartialUsed[];
 }
 
 /** Compiles a fetched prompt's templates with the partials its resolve answer carried. */
 export function compilePrompt(prompt: Prompt, limits: TemplateLimits = templateLimits()): CompiledPrompt {
   const sources = prompt.type === 'chat' ? (prompt.messages ?? []).map((m) => ('role' in m ? m.content : null)) : [prompt.content ?? ''];
-  const { compiled, used } = compileWithPartials(
+  const { compiled, partials, used } = compileWithPartials(
     prompt.name,
     sources.filter((s): s is string => s !== null),
     prompt.partials,
     limits,
   );
   let next = 0;
-  return { templates: sources.map((s) => (s === null ? null : compiled[next++]!)), partialsUsed: used };
+  return { templates: sources.map((s) => (s === null ? null : compiled[next++]!)), partials, partialsUsed: used };
 }
 
 const NONE: Placeholders = Object.freeze({}) as Placeholders;
@@ -56,7 +57,7 @@ function checkPlaceholders(placeholders: unknown): Placeholders {
  * Renders a fetched prompt locally, as the registry's render does: placeholder messages checked,
  * variables checked against the input schema (defaults filled in) or, without one, every variable
  * used required; chat messages in order with placeholders filled and partials expanded.
- * The output budget holds for the whole prompt; the other render budgets for each template.
+ * The render budgets hold for the whole prompt, as in the registry.
  */
 export function renderCompiled(
   prompt: Prompt,
@@ -73,23 +74,19 @@ export function renderCompiled(
       throw new InvalidInputError('unknown_placeholder', field, `${field}: "${prompt.name}" version ${prompt.version} has no placeholder "${name}"`);
     }
   }
-  if (prompt.type !== 'chat') {
-    return { type: prompt.type, text: compiled.templates[0]!.render(data), messages: null, config: prompt.config, partialsUsed: compiled.partialsUsed };
-  }
+  // The templates share one render budget and the partials, as in the registry (placeholders are the caller's text).
+  const outputs = renderTemplates(
+    compiled.templates.filter((t): t is CompiledTemplate => t !== null),
+    data,
+    compiled.partials,
+    limits,
+  );
+  if (prompt.type !== 'chat') return { type: prompt.type, text: outputs[0]!, messages: null, config: prompt.config, partialsUsed: compiled.partialsUsed };
   const messages: ChatMessage[] = [];
-  const outputs: string[] = [];
-  let total = 0;
-  (prompt.messages ?? []).forEach((m, i) => {
-    if ('role' in m) {
-      const content = compiled.templates[i]!.render(data);
-      total += content.length;
-      outputs.push(content);
-      messages.push({ role: m.role, content });
-    } else {
-      for (const p of filled[m.name] ?? []) messages.push({ ...p });
-    }
-  });
-  // The messages' templates share one output budget, as in the registry (placeholders are the caller's text).
-  if (total > limits.maxOutputChars && longerThan(outputs.join(''), limits.maxOutputChars)) throw outputExceeded(limits.maxOutputChars);
+  let next = 0;
+  for (const m of prompt.messages ?? []) {
+    if ('role' in m) messages.push({ role: m.role, content: outputs[next++]! });
+    else for (const p of filled[m.name] ?? []) messages.push({ ...p });
+  }
   return { type: prompt.type, text: null, messages, config: prompt.config, partialsUsed: compiled.partialsUsed };
 }

@@ -1,3 +1,4 @@
+import { LIVE_CHANGE_EVENTS, type RegistryEventType } from '../shared/contract/events.js';
 import { templateLimits, type TemplateLimits } from '../shared/templates/index.js';
 import { fromFallback, fromResolved, readBundle, type BundleEntry } from './bundle.js';
 import { compilePrompt, renderCompiled, type CompiledPrompt } from './chat.js';
@@ -7,6 +8,9 @@ import { ExecutionLogger, type LoggerStats } from './executions.js';
 import { Http } from './http.js';
 import { assignVariant } from '../shared/rollouts/assign.js';
 import type { ClientOptions, ExecutionInput, ExecutionResult, FallbackPrompt, GetOptions, Placeholders, Prompt, RenderOptions, RenderResult } from './types.js';
+
+/** Events after which a cached resolve answer is stale. */
+const LIVE_CHANGES: ReadonlySet<RegistryEventType> = new Set(LIVE_CHANGE_EVENTS);
 
 interface Entry {
   prompt: Prompt;
@@ -314,7 +318,7 @@ export class PromptRegistryClient {
   }
 
   private onEvent(event: RegistryEvent): void {
-    if (event.type !== 'deployment.created' && event.type !== 'deployment.rolled_back' && event.type !== 'rollout.changed') return;
+    if (!LIVE_CHANGES.has(event.type)) return;
     if (!event.prompt || !event.environment) return;
     const key = `${event.environment}\u0000${event.prompt}`;
     if (!this.cache.has(key)) return;

@@ -1,9 +1,10 @@
 import type { request as nodeRequest } from 'node:http';
 import { createParser } from 'eventsource-parser';
+import type { RegistryEventType } from '../shared/contract/events.js';
 import { nodeBuiltin, unrefTimer } from './runtime.js';
 
 export interface RegistryEvent {
-  type: 'version.created' | 'deployment.created' | 'deployment.rolled_back' | 'prompt.updated' | 'deployment_request.created' | 'deployment_request.decided' | 'rollout.changed';
+  type: RegistryEventType;
   prompt?: string;
   environment?: string;
   version?: number;

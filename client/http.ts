@@ -1,3 +1,4 @@
+import { PROMPT_NOT_FOUND_CODES } from '../shared/contract/errors.js';
 import { PromptNotFoundError, RegistryError, RegistryUnreachableError } from './errors.js';
 
 export interface HttpAnswer {
@@ -92,7 +93,7 @@ function toError(status: number, body: unknown): RegistryError {
   const code = e?.code ?? 'http_error';
   const message = e?.message ?? `the registry answered ${status}`;
   const { code: _c, message: _m, ...details } = (e ?? {}) as Record<string, unknown>;
-  if (status === 404 && (code === 'prompt_not_found' || code === 'not_deployed' || code === 'version_not_found')) {
+  if (status === 404 && (PROMPT_NOT_FOUND_CODES as readonly string[]).includes(code)) {
     return new PromptNotFoundError(status, code, message, details);
   }
   return new RegistryError(status, code, message, details);

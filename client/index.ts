@@ -48,6 +48,13 @@ export {
   type VersionInfo,
   type UsedBy,
   type VersionStats,
+  type CreatedWebhook,
+  type NewWebhook,
+  type Webhook,
+  type WebhookAttempt,
+  type WebhookDelivery,
+  type WebhookDeliveryStatus,
+  type WebhookPatch,
 } from './api.js';
 export { PromptRegistryClient, type RenderedPrompt } from './client.js';
 export { InvalidInputError, PromptNotFoundError, RegistryError, RegistryUnreachableError, TemplateError } from './errors.js';

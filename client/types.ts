@@ -1,3 +1,4 @@
+import type { Schemas } from '../shared/contract/api.js';
 import type { TemplateLimits } from '../shared/templates/index.js';
 
 /** Where a prompt came from: the registry (fresh or cached), a bundle file, or a fallback given in code. */
@@ -38,72 +39,32 @@ export interface Prompt {
   rollout?: RolloutInfo;
 }
 
+// The registry's own shapes are aliases of the generated contract (shared/contract/api.gen.ts), never retyped.
+
 /** A rollout as resolve answers carry it: the candidate serves `weight` percent of keys, the live version the rest. */
-export interface RolloutInfo {
-  id: string;
-  candidate: number;
-  live: number;
-  weight: number;
-}
+export type RolloutInfo = Schemas['RolloutInfo'];
 
-export type PromptType = 'text' | 'chat';
-export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
-
+export type PromptType = Schemas['Version']['type'];
 /** A message of a chat prompt: a template for one role, or a placeholder filled at render time. */
-export type PromptMessage = { role: ChatRole; content: string } | { type: 'placeholder'; name: string };
-
+export type PromptMessage = Schemas['PromptMessage'];
 /** A rendered message (and what a placeholder is filled with): plain text, not a template. */
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
+export type ChatMessage = Schemas['ChatMessage'];
+export type ChatRole = ChatMessage['role'];
 
 /** A JSON Schema object. */
 export type JsonSchema = Record<string, unknown>;
 
-export interface ToolDefinition {
-  type: 'function';
-  function: { name: string; description?: string; parameters?: JsonSchema; strict?: boolean };
-}
-
-export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
-
-export type ResponseFormat =
-  | { type: 'text' }
-  | { type: 'json_object' }
-  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema: JsonSchema; strict?: boolean } };
-
 /** A version's model configuration, as the registry stores it; other keys are provider-specific and kept as given. */
-export interface PromptConfig {
-  model?: string;
-  temperature?: number;
-  top_p?: number;
-  max_tokens?: number;
-  stop?: string | string[];
-  seed?: number;
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  tools?: ToolDefinition[];
-  tool_choice?: ToolChoice;
-  response_format?: ResponseFormat;
-  [key: string]: unknown;
-}
+export type PromptConfig = Schemas['PromptConfig'];
+export type ToolDefinition = NonNullable<PromptConfig['tools']>[number];
+export type ToolChoice = NonNullable<PromptConfig['tool_choice']>;
+export type ResponseFormat = NonNullable<PromptConfig['response_format']>;
 
 /** A partial reference found in a template: `{{> safety}}` follows, `{{> "safety@3"}}` and `{{> "safety@production"}}` pin. */
-export interface PartialReference {
-  ref: string;
-  prompt: string;
-  version: number | null;
-  environment: string | null;
-}
+export type PartialReference = Schemas['PartialReference'];
 
 /** A partial as a resolve answer carries it: the text registered under its reference. */
-export interface ResolvedPartial {
-  prompt: string;
-  version: number;
-  version_id: string;
-  content: string;
-}
+export type ResolvedPartial = Schemas['ResolvedPrompt']['partials'][string];
 
 /** A partial version that went into a render. */
 export interface PartialUsed {

@@ -1,18 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { RegistryEventType } from '../shared/contract/events.js';
 import type { Database, Transaction } from './db/index.js';
 
 /** A committed change other parts (the resolve cache, event streams) react to. */
 export interface ChangeEvent {
-  type:
-    | 'version.created'
-    | 'deployment.created'
-    | 'deployment.rolled_back'
-    | 'prompt.updated'
-    | 'api_key.revoked'
-    | 'deployment_request.created'
-    | 'deployment_request.decided'
-    | 'rollout.changed';
+  /** What clients hear (shared/contract/events.ts), and key revocations, which stay inside the servers. */
+  type: RegistryEventType | 'api_key.revoked';
   prompt?: string;
   environment?: string;
   version?: number;

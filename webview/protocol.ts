@@ -3,7 +3,7 @@
  * imported by both sides. The webview speaks first (`ready`); the host posts
  * nothing before it.
  */
-import type { Comparison, ExecutionDetail, ExecutionSummary, Metric, Page, PromptStats, Score } from '../client/api.js';
+import type { Comparison, ExecutionDetail, ExecutionFilter, ExecutionSummary, Metric, Page, PromptStats, Score } from '../client/api.js';
 
 /** One message of a chat prompt's preview; `placeholder` names the placeholder it filled in for. */
 export interface PreviewMessage {
@@ -157,7 +157,7 @@ export interface ExecutionsFilter {
   prompt?: string;
   version?: number;
   environment?: string;
-  status?: 'ok' | 'error';
+  status?: ExecutionFilter['status'];
   range: TimeRange;
 }
 

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { storedConfig, type FileProblem, type PartialUse, type VersionFields } from './format.js';
+import type { Schemas } from '../../shared/contract/api.js';
 
 /** A `.prompt` file of the folder, read and checked. */
 export interface LocalPrompt {
@@ -23,11 +24,7 @@ export interface RemoteVersion extends VersionSettings {
 }
 
 /** What the registry holds of a prompt, as far as planning needs it. */
-export interface RemotePrompt {
-  name: string;
-  description: string | null;
-  tags: string[];
-  latest_version: number | null;
+export interface RemotePrompt extends Pick<Schemas['Prompt'], 'name' | 'description' | 'tags' | 'latest_version'> {
   /** The latest version, read only for prompts the folder has a file for. */
   latest: RemoteVersion | null;
   /** An older version identical to the file (content and settings), when the file differs from the latest. */

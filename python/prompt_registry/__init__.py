@@ -14,6 +14,7 @@ from .bundle import BUNDLE_FORMAT, BundleError, read_bundle
 from .chat import CHAT_ROLES, ChatMessage, PartialUsed, PromptMessage, RenderResult
 from .client import PromptClient
 from .errors import InvalidInputError, PromptNotFoundError, PromptRegistryError, RegistryError, RegistryUnreachableError, TemplateError
+from .events import WEBHOOK_EVENTS
 from .executions import LoggerStats
 from .limits import DEFAULT_LIMITS, TemplateLimits
 from .prompt import FallbackPrompt, Prompt, RenderedPrompt
@@ -52,6 +53,7 @@ __all__ = [
     "SUPPORTED_HELPERS",
     "TemplateError",
     "TemplateLimits",
+    "WEBHOOK_EVENTS",
     "assign_variant",
     "compile_template",
     "extract_variables",

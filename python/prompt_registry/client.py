@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from ._http import Http, quote_segment
@@ -15,7 +16,7 @@ from .bundle import read_bundle
 from .chat import RenderResult
 from .cache import CacheKey, PromptCache
 from .errors import RegistryUnreachableError
-from .events import EventSubscription, RegistryEvent
+from .events import LIVE_CHANGE_EVENTS, EventSubscription, RegistryEvent
 from .executions import ExecutionLogger, LoggerStats
 from .limits import Limits, TemplateLimits, resolve_limits
 from .rollouts import assign_variant
@@ -35,6 +36,12 @@ _RESULT_FIELDS = ("response", "input_tokens", "output_tokens", "cost_usd", "qual
 
 #: "Not given", where None is a value (an expected output of null).
 _UNSET: Any = object()
+
+
+def _query(**params: Any) -> str:
+    """A query string of the parameters given (``None`` left out)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    return "?" + urllib.parse.urlencode(given) if given else ""
 
 
 def _log_error(error: BaseException) -> None:
@@ -389,6 +396,50 @@ class PromptClient:
         """An experiment's status, progress and per-version aggregates."""
         return self._http.request("GET", f"/experiments/{quote_segment(experiment_id)}").body
 
+    # -- webhooks (admin; docs/webhooks.md). Synchronous: they raise RegistryError on a refusal.
+
+    def create_webhook(
+        self,
+        url: str,
+        events: List[str],
+        secret: Optional[str] = None,
+        description: Optional[str] = None,
+        enabled: Optional[bool] = None,
+    ) -> Dict[str, Any]:
+        """Registers a webhook for ``events`` (names from ``WEBHOOK_EVENTS``, or ``"*"``); the answer
+        holds its signing ``secret``, shown this once (give one, ``whsec_...``, to choose it)."""
+        fields = {"url": url, "events": list(events), "secret": secret, "description": description, "enabled": enabled}
+        return self._http.request("POST", "/webhooks", {k: v for k, v in fields.items() if v is not None}).body
+
+    def list_webhooks(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Dict[str, Any]:
+        """A page of webhooks ``{"items": [...], "next_cursor": ...}``, never their secrets."""
+        return self._http.request("GET", "/webhooks" + _query(limit=limit, cursor=cursor)).body
+
+    def get_webhook(self, webhook_id: str) -> Dict[str, Any]:
+        return self._http.request("GET", f"/webhooks/{quote_segment(webhook_id)}").body
+
+    def update_webhook(self, webhook_id: str, **changes: Any) -> Dict[str, Any]:
+        """Changes ``url``, ``events``, ``description`` (``None`` clears it), ``enabled``, or gives a new ``secret``."""
+        unknown = set(changes) - {"url", "events", "secret", "description", "enabled"}
+        if unknown:
+            raise TypeError(f"update_webhook() takes url, events, secret, description and enabled, not {', '.join(sorted(unknown))}")
+        return self._http.request("PATCH", f"/webhooks/{quote_segment(webhook_id)}", changes).body
+
+    def delete_webhook(self, webhook_id: str) -> Dict[str, Any]:
+        """Deletes a webhook and its delivery log; answers the webhook deleted."""
+        return self._http.request("DELETE", f"/webhooks/{quote_segment(webhook_id)}").body
+
+    def webhook_deliveries(self, webhook_id: str, status: Optional[str] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> Dict[str, Any]:
+        """A webhook's delivery log, newest first (``status``: ``pending``, ``succeeded`` or ``failed``),
+        each delivery with its ``attempts`` (status code, duration, error, next attempt)."""
+        path = f"/webhooks/{quote_segment(webhook_id)}/deliveries" + _query(status=status, limit=limit, cursor=cursor)
+        return self._http.request("GET", path).body
+
+    def redeliver_webhook(self, webhook_id: str, delivery_id: str) -> Dict[str, Any]:
+        """Sends a delivery again now, with the same ``webhook-id``; answers the delivery, pending."""
+        path = f"/webhooks/{quote_segment(webhook_id)}/deliveries/{quote_segment(delivery_id)}/redeliver"
+        return self._http.request("POST", path, {}).body
+
 
     @property
     def logging_stats(self) -> LoggerStats:
@@ -508,7 +559,7 @@ class PromptClient:
                 self._events = EventSubscription(self._http, self._on_event, self._cache.mark_all_stale, self._report)
 
     def _on_event(self, event: RegistryEvent) -> None:
-        if event.get("type") not in ("deployment.created", "deployment.rolled_back", "rollout.changed"):
+        if event.get("type") not in LIVE_CHANGE_EVENTS:
             return
         prompt, environment = event.get("prompt"), event.get("environment")
         if isinstance(prompt, str) and isinstance(environment, str):

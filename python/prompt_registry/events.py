@@ -9,13 +9,34 @@ from typing import Any, Callable, Dict, Optional
 
 from ._http import Http
 
-__all__ = ["EventSubscription", "RegistryEvent"]
+__all__ = ["EventSubscription", "RegistryEvent", "REGISTRY_EVENTS", "LIVE_CHANGE_EVENTS", "WEBHOOK_EVENTS"]
 
 #: An event as the registry sends it: ``{"type", "prompt", "environment", "version", "at"}``,
-#: ``type`` one of ``version.created``, ``deployment.created``,
-#: ``deployment.rolled_back``, ``prompt.updated``, ``deployment_request.created``,
-#: ``deployment_request.decided``.
+#: ``type`` one of REGISTRY_EVENTS.
 RegistryEvent = Dict[str, Any]
+
+# The lists of shared/contract/events.ts (tests/test_contract.py checks they match).
+#: The event types of ``GET /events``.
+REGISTRY_EVENTS = (
+    "version.created",
+    "deployment.created",
+    "deployment.rolled_back",
+    "prompt.updated",
+    "deployment_request.created",
+    "deployment_request.decided",
+    "rollout.changed",
+)
+#: Events after which a cached resolve answer is stale.
+LIVE_CHANGE_EVENTS = ("deployment.created", "deployment.rolled_back", "rollout.changed")
+#: The event types a webhook can subscribe to (``*`` is every one).
+WEBHOOK_EVENTS = (
+    "version.created",
+    "deployment.deployed",
+    "deployment.rolled_back",
+    "approval.requested",
+    "approval.decided",
+    "rollout.changed",
+)
 
 #: The last event of a stream whose credential stopped working (the key was
 #: revoked or expired); the registry then ends the stream.

@@ -75,9 +75,10 @@ def free_port() -> int:
 class RegistryServer:
     """``prompt-registry serve`` on a database, in its own process group."""
 
-    def __init__(self, database_url: str, port: int = 0) -> None:
+    def __init__(self, database_url: str, port: int = 0, env: Optional[Dict[str, str]] = None) -> None:
         self.database_url = database_url
         self.port = port
+        self.env = env or {}
         self.url = ""
         self.process: Optional[subprocess.Popen] = None
         self._reader: Optional[threading.Thread] = None
@@ -85,7 +86,7 @@ class RegistryServer:
 
     def start(self) -> "RegistryServer":
         # One server secret for every test server: servers on one Postgres are replicas and must share it.
-        env = dict(os.environ, PROMPT_REGISTRY_ADMIN_KEY=ADMIN_KEY, PROMPT_REGISTRY_SECRET=SERVER_SECRET, PROMPT_REGISTRY_LOG_LEVEL="info")
+        env = dict(os.environ, PROMPT_REGISTRY_ADMIN_KEY=ADMIN_KEY, PROMPT_REGISTRY_SECRET=SERVER_SECRET, PROMPT_REGISTRY_LOG_LEVEL="info", **self.env)
         self.process = subprocess.Popen(
             ["node", "--import", "tsx", "server/cli.ts", "serve", "--port", str(self.port), "--db", self.database_url, "--no-log-requests"],
             cwd=REPO,

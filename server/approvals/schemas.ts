@@ -23,7 +23,7 @@ export const decisionSchema = z.object({
   decision: z.enum(['approve', 'reject']),
   comment: z.string().nullable(),
   decided_at: z.string(),
-});
+}).meta({ id: 'RequestDecision' });
 
 export const requestSchema = z.object({
   id: z.string(),
@@ -47,6 +47,6 @@ export const requestSchema = z.object({
   outdated: z.boolean(),
   /** Rollout requests: the weight and guard asked for (rollout_start), the rollout to abort (rollout_abort). */
   rollout: z.object({ weight: z.number().int().nullable(), guard: guardSchema.nullable(), id: z.string().nullable() }).optional(),
-});
+}).meta({ id: 'DeploymentRequest' });
 
 export type RequestView = z.infer<typeof requestSchema>;

@@ -37,7 +37,7 @@ const meSchema = z.object({
     read_execution_payloads: z.boolean(),
     deploy: z.record(z.string(), z.object({ allowed: z.boolean(), needs_approval: z.boolean(), required_approvals: z.number().int() })),
   }),
-});
+}).meta({ id: 'Me' });
 
 export function authRoutes(oidc: OidcVerifier | undefined, environments: EnvironmentService): Route[] {
   return [

@@ -1,20 +1,13 @@
 import type { Response } from 'express';
 import { z } from 'zod';
+import { REGISTRY_EVENTS } from '../../shared/contract/events.js';
 import { environmentName, promptName } from '../http/schemas.js';
 import { defineRoute, type Route } from '../http/route.js';
 import type { ChangeEvent, ChangeFeed } from '../events.js';
 import { watchCredential, type CredentialEnd, type KeyLiveness } from './credentials.js';
 
 /** The changes clients may hear about; key revocations stay inside the servers. */
-const PUBLIC_EVENTS = new Set<ChangeEvent['type']>([
-  'version.created',
-  'deployment.created',
-  'deployment.rolled_back',
-  'prompt.updated',
-  'deployment_request.created',
-  'deployment_request.decided',
-  'rollout.changed',
-]);
+const PUBLIC_EVENTS = new Set<ChangeEvent['type']>(REGISTRY_EVENTS);
 
 const eventsQuery = z.object({
   prompt: z.union([promptName, z.array(promptName).max(100)]).optional().transform((p) => (p === undefined ? [] : Array.isArray(p) ? p : [p])),

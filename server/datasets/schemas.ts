@@ -42,7 +42,7 @@ export const datasetSchema = z.object({
   created_at: z.string(),
   created_by: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Dataset' });
 
 export const itemSchema = z.object({
   id: z.string(),
@@ -53,11 +53,11 @@ export const itemSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   source_execution_id: z.string().nullable(),
   created_at: z.string(),
-});
+}).meta({ id: 'DatasetItem' });
 
 export const addedSchema = z.object({
   dataset: z.string(),
   version: z.number().int().describe('The dataset version these items made'),
   added: z.number().int(),
   item_count: z.number().int(),
-});
+}).meta({ id: 'DatasetItemsAdded' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cursorParam, environmentName, flag, limit, text } from '../http/schemas.js';
+import { responseConfigSchema, storedMessageSchema } from '../prompts/schemas.js';
 import { rolloutInfoSchema, variantSchema } from '../rollouts/schemas.js';
 
 export const deployBody = z
@@ -41,7 +42,7 @@ export const deploymentSchema = z.object({
   deployed_by: z.string(),
   is_active: z.boolean(),
   rollback_of: z.string().nullable(),
-});
+}).meta({ id: 'Deployment' });
 
 export const resolvedSchema = z.object({
   prompt: z.string(),
@@ -50,9 +51,9 @@ export const resolvedSchema = z.object({
   /** Text prompts: the template; chat prompts: null. */
   content: z.string().nullable(),
   /** Chat prompts: the message templates and placeholders; text prompts: null. */
-  messages: z.array(z.union([z.object({ role: z.string(), content: z.string() }), z.object({ type: z.literal('placeholder'), name: z.string() })])).nullable(),
+  messages: z.array(storedMessageSchema).nullable(),
   /** The model configuration, with model, temperature and max_tokens mirrored in. */
-  config: z.record(z.string(), z.unknown()),
+  config: responseConfigSchema,
   input_schema: z.record(z.string(), z.unknown()).nullable(),
   /** Every partial the templates include (nested ones too), by reference as written, resolved in this environment. */
   partials: z.record(z.string(), z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string(), content: z.string() })),
@@ -69,7 +70,7 @@ export const resolvedSchema = z.object({
   /** During a rollout: which variant this is, and the rollout, so clients can assign keys themselves. */
   variant: variantSchema.optional(),
   rollout: rolloutInfoSchema.optional(),
-});
+}).meta({ id: 'ResolvedPrompt' });
 
 export const exportQuery = z.object({ environment: environmentName.default('production') });
 

@@ -7,7 +7,7 @@ import { errorBody } from '../http/error-handler.js';
 import * as prompts from '../prompts/repository.js';
 import { resolvePartials, type ResolvedPartials } from '../prompts/partials.js';
 import { fullConfig, type RenderSource } from '../prompts/service.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
@@ -343,7 +343,7 @@ export class DeploymentService {
       if (!found.split) return source;
       return { ...source, variant: chosen === found ? 'live' : 'candidate', rollout: found.split.rollout as RolloutInfo };
     }
-    const { error } = JSON.parse(found.body.toString('utf8')) as { error: { code: string; message: string } & Record<string, unknown> };
+    const { error } = JSON.parse(found.body.toString('utf8')) as { error: { code: ErrorCode; message: string } & Record<string, unknown> };
     const { code, message, ...details } = error;
     throw new AppError(found.status === 422 ? 'unprocessable' : 'not_found', code, message, details);
   }

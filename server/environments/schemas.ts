@@ -50,6 +50,6 @@ export const policySchema = z.object({
   evaluation: evaluationRequirement.nullable(),
   updated_at: z.string().nullable(),
   updated_by: z.string().nullable(),
-});
+}).meta({ id: 'EnvironmentPolicy' });
 
 export type PolicyView = z.infer<typeof policySchema>;

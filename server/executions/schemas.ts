@@ -230,7 +230,7 @@ export const ingestResultSchema = z.object({
   inserted: z.number().int().describe('executions stored by this request'),
   duplicates: z.number().int().describe('executions whose id was already stored (retries): stored once'),
   ids: z.array(z.string()).describe('the id of each execution, in request order'),
-});
+}).meta({ id: 'IngestResult' });
 
 export const executionParams = z.object({ id: uuid });
 
@@ -272,7 +272,7 @@ export const executionSummarySchema = z.object({
   quality_score: z.number().nullable(),
   metadata: z.record(z.string(), z.unknown()),
   redacted_at: z.string().nullable(),
-});
+}).meta({ id: 'ExecutionSummary' });
 
 export const scoreSchema = z.object({
   id: z.string(),
@@ -284,7 +284,7 @@ export const scoreSchema = z.object({
   comment: z.string().nullable(),
   scored_at: z.string(),
   scored_by: z.string(),
-});
+}).meta({ id: 'Score' });
 
 export const executionSchema = executionSummarySchema.extend({
   input_variables: z.record(z.string(), z.unknown()).nullable(),
@@ -298,7 +298,7 @@ export const executionSchema = executionSummarySchema.extend({
   /** True when the caller lacks executions:read: the payload fields above (variables, rendered prompt, response, messages, response messages, tool calls) are null whatever was logged. */
   payload_withheld: z.boolean(),
   scores: z.array(scoreSchema),
-});
+}).meta({ id: 'ExecutionDetail' });
 
 export const INTERVALS = { hour: 3_600_000, day: 86_400_000 } as const;
 export type Interval = keyof typeof INTERVALS;
@@ -328,7 +328,7 @@ export const metricStatsSchema = z.object({
   mean: z.number().nullable().describe('numeric: the mean; boolean: the share of true; categorical: null'),
   count: z.number().int(),
   categories: z.record(z.string(), z.number().int()).optional().describe('categorical metrics: scores per category'),
-});
+}).meta({ id: 'MetricStats' });
 
 export const versionStatsSchema = z.object({
   version: z.number().int(),
@@ -342,7 +342,7 @@ export const versionStatsSchema = z.object({
   cost_usd: z.object({ sum: z.number(), mean: num }),
   quality_score: z.object({ mean: num }),
   metrics: z.record(z.string(), metricStatsSchema),
-});
+}).meta({ id: 'VersionStats' });
 
 export const seriesPointSchema = z.object({
   start: z.string().describe('start of the bucket (UTC)'),
@@ -353,7 +353,7 @@ export const seriesPointSchema = z.object({
   latency_ms: z.object({ p95: num, mean: num }),
   cost_usd: z.object({ sum: z.number(), mean: num }),
   quality_score: z.object({ mean: num }),
-});
+}).meta({ id: 'SeriesPoint' });
 
 export const statsSchema = z.object({
   prompt: z.string(),
@@ -363,7 +363,7 @@ export const statsSchema = z.object({
   interval: z.enum(['hour', 'day']),
   versions: z.array(versionStatsSchema),
   series: z.array(seriesPointSchema),
-});
+}).meta({ id: 'PromptStats' });
 
 const side = z.object({ mean: num, count: z.number().int(), categories: z.record(z.string(), z.number().int()).optional() });
 
@@ -384,4 +384,4 @@ export const comparisonSchema = z.object({
       difference: z.number().nullable().describe('b.mean − a.mean; null when either side has no data or the metric is categorical'),
     }),
   ),
-});
+}).meta({ id: 'Comparison' });

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isDatabaseUnavailable, isForeignKeyViolation, isReadOnlyStorage, isStorageFull, isUniqueViolation, violatedConstraint } from '../db/errors.js';
-import { AppError, type ErrorKind } from '../errors.js';
+import { AppError, type ErrorCode, type ErrorKind } from '../errors.js';
 import { TemplateError } from '../../shared/templates/index.js';
 
 const STATUS: Record<ErrorKind, number> = {
@@ -26,7 +26,7 @@ export interface ErrorBody {
 
 interface Mapped {
   status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
   details?: Record<string, unknown>;
 }
@@ -97,7 +97,7 @@ function map(err: unknown): Mapped | undefined {
   return undefined;
 }
 
-export function errorBody(code: string, message: string, details: Record<string, unknown> = {}, requestId?: string): ErrorBody {
+export function errorBody(code: ErrorCode, message: string, details: Record<string, unknown> = {}, requestId?: string): ErrorBody {
   return { error: { code, message, ...details, ...(requestId ? { request_id: requestId } : {}) } };
 }
 

@@ -3,10 +3,42 @@ import type { Route } from './route.js';
 
 type JsonSchema = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
-  delete s.$schema;
-  return s;
+/**
+ * A zod schema as JSON Schema. Schemas named with `.meta({ id })` come back in `$defs`: an answer's are
+ * moved to `components.schemas` (so generated clients get a named type), a request's are written in
+ * place, as request bodies have always been documented.
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output', components?: Record<string, JsonSchema>): JsonSchema {
+  const { $schema: _, $defs, ...s } = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  const defs = ($defs ?? {}) as Record<string, JsonSchema>;
+  if (!components) return inlineRefs(s, defs) as JsonSchema;
+  for (const [name, def] of Object.entries(defs)) {
+    const named = renameRefs(def) as JsonSchema;
+    const known = components[name];
+    if (known && JSON.stringify(known) !== JSON.stringify(named)) throw new Error(`two different answer schemas are named ${name} (.meta({ id }))`);
+    components[name] = named;
+  }
+  return renameRefs(s) as JsonSchema;
+}
+
+const DEF_REF = /^#\/\$defs\/(.+)$/;
+
+function inlineRefs(node: unknown, defs: Record<string, JsonSchema>): unknown {
+  if (Array.isArray(node)) return node.map((n) => inlineRefs(n, defs));
+  if (!node || typeof node !== 'object') return node;
+  const { $ref, ...rest } = node as JsonSchema;
+  const name = typeof $ref === 'string' ? DEF_REF.exec($ref)?.[1] : undefined;
+  const own = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, inlineRefs(v, defs)]));
+  if (name) return { ...(inlineRefs(defs[name], defs) as JsonSchema), ...own };
+  return $ref === undefined ? own : { $ref, ...own };
+}
+
+function renameRefs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(renameRefs);
+  if (!node || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' ? v.replace(DEF_REF, '#/components/schemas/$1') : renameRefs(v)]),
+  );
 }
 
 function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
@@ -25,6 +57,7 @@ export function openApiPath(path: string): string {
 /** The OpenAPI 3.1 document of every route, built from the same declarations as the router. */
 export function openApiDocument(routes: Route[], info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
+  const schemas: Record<string, JsonSchema> = {};
   for (const route of routes) {
     const path = openApiPath(route.path);
     const operation: JsonSchema = {
@@ -35,7 +68,7 @@ export function openApiDocument(routes: Route[], info: { version: string }): Jso
       responses: Object.fromEntries(
         Object.entries(route.responses).map(([status, r]) => [
           status,
-          { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output') } } } : {}) },
+          { description: r.description, ...(r.schema ? { content: { 'application/json': { schema: jsonSchema(r.schema, 'output', schemas) } } } : {}) },
         ]),
       ),
     };
@@ -52,6 +85,7 @@ export function openApiDocument(routes: Route[], info: { version: string }): Jso
       description: 'Versions, deployments, rollback and rendering of LLM prompts. Errors answer {"error": {"code", "message", ...}}.',
     },
     components: {
+      schemas: Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b))),
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An OpenID Connect access token, when the registry has an issuer configured (GET /auth/config)' },

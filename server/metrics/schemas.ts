@@ -53,7 +53,7 @@ export const metricSchema = z.object({
   description: z.string().nullable(),
   created_at: z.string(),
   created_by: z.string(),
-});
+}).meta({ id: 'Metric' });
 
 export const scoreBody = z
   .object({

@@ -6,7 +6,7 @@
  * A partial is a text prompt; it may include partials itself, at most MAX_PARTIAL_DEPTH deep, without cycles.
  */
 import type { Queryable } from '../db/index.js';
-import { AppError, invalid } from '../errors.js';
+import { AppError, invalid, type ErrorCode } from '../errors.js';
 import * as repo from './repository.js';
 import type { PartialVersion } from './repository.js';
 import type { Include, PartialUsed } from './schemas.js';
@@ -51,7 +51,7 @@ export interface ResolvedPartials {
   dependsOn: Set<string>;
 }
 
-const unusable = (code: string, message: string, details: Record<string, unknown>) => new AppError('unprocessable', code, message, details);
+const unusable = (code: ErrorCode, message: string, details: Record<string, unknown>) => new AppError('unprocessable', code, message, details);
 
 /**
  * The partials a version includes, resolved for `mode` and flattened: 422 when one is not there

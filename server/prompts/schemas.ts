@@ -190,14 +190,17 @@ export const includeSchema = z.object({
   prompt: z.string(),
   version: z.number().int().nullable(),
   environment: z.string().nullable(),
-});
+}).meta({ id: 'PartialReference' });
 export type Include = z.infer<typeof includeSchema>;
 
-const storedMessageSchema = z.union([
+export const storedMessageSchema = z.union([
   z.object({ role: z.enum(ROLES), content: z.string() }),
   z.object({ type: z.literal('placeholder'), name: z.string() }),
-]);
-export const responseConfigSchema = z.record(z.string(), z.unknown());
+]).meta({ id: 'PromptMessage' });
+/** Answers carry the configuration as stored, which passed `configSchema` when the version was created. */
+export const responseConfigSchema = configSchema.meta({ id: 'PromptConfig' });
+/** A rendered message (what a placeholder was filled with passes through as given). */
+export const chatMessageSchema = z.looseObject({ role: z.enum(ROLES), content: z.string() }).meta({ id: 'ChatMessage' });
 
 const versionFields = {
   version_id: z.string(),
@@ -218,8 +221,8 @@ const versionFields = {
   created_by: z.string(),
   environments: z.array(z.string()),
 };
-export const versionSummarySchema = z.object(versionFields);
-export const versionSchema = z.object({ ...versionFields, content: z.string().nullable(), messages: z.array(storedMessageSchema).nullable() });
+export const versionSummarySchema = z.object(versionFields).meta({ id: 'VersionSummary' });
+export const versionSchema = z.object({ ...versionFields, content: z.string().nullable(), messages: z.array(storedMessageSchema).nullable() }).meta({ id: 'Version' });
 export const createdVersionSchema = versionSchema.extend({ created: z.boolean() });
 
 export const promptSchema = z.object({
@@ -232,9 +235,9 @@ export const promptSchema = z.object({
   updated_at: z.string(),
   latest_version: z.number().int().nullable(),
   environments: z.record(z.string(), z.object({ version: z.number().int(), deployed_at: z.string(), deployed_by: z.string() })),
-});
+}).meta({ id: 'Prompt' });
 
-export const partialUsedSchema = z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string() });
+export const partialUsedSchema = z.object({ prompt: z.string(), version: z.number().int(), version_id: z.string() }).meta({ id: 'PartialUsed' });
 export type PartialUsed = z.infer<typeof partialUsedSchema>;
 
 export const renderResultSchema = z.object({
@@ -242,7 +245,7 @@ export const renderResultSchema = z.object({
   /** Text prompts: the rendered text; chat prompts: null. */
   rendered: z.string().nullable(),
   /** Chat prompts: the messages in order, placeholders filled, partials expanded; text prompts: null. */
-  messages: z.array(z.looseObject({ role: z.string(), content: z.string() })).nullable(),
+  messages: z.array(chatMessageSchema).nullable(),
   config: responseConfigSchema,
   partials_used: z.array(partialUsedSchema),
   prompt: z.string(),
@@ -255,7 +258,7 @@ export const renderResultSchema = z.object({
   /** During a rollout (rendering an environment): which variant served, and the rollout. */
   variant: variantSchema.optional(),
   rollout: rolloutInfoSchema.optional(),
-});
+}).meta({ id: 'RenderResult' });
 
 export const usedByQuery = z.object({ environment: environmentName.optional() });
 

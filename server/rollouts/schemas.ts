@@ -24,7 +24,7 @@ export const guardSchema = z
      */
     comparison: z.enum(['above_live', 'below_live', 'above', 'below'], { error: 'guard.comparison is above_live, below_live, above or below' }).default('above_live'),
   })
-  .strict();
+  .strict().meta({ id: 'RolloutGuard' });
 export type Guard = z.output<typeof guardSchema>;
 
 export const rolloutBody = z
@@ -58,7 +58,7 @@ export const rolloutSchema = z.object({
   ended_at: z.string().nullable(),
   ended_by: z.string().nullable(),
   end_reason: z.string().nullable(),
-});
+}).meta({ id: 'Rollout' });
 export type RolloutView = z.infer<typeof rolloutSchema>;
 
 /** What resolve and render answers carry during a rollout, so clients can assign keys themselves. */
@@ -67,7 +67,7 @@ export const rolloutInfoSchema = z.object({
   candidate: z.number().int(),
   live: z.number().int(),
   weight: z.number().int(),
-});
+}).meta({ id: 'RolloutInfo' });
 export type RolloutInfo = z.infer<typeof rolloutInfoSchema>;
 
 export const variantSchema = z.enum(['candidate', 'live']);

@@ -3,17 +3,10 @@ import type { Transaction } from '../db/index.js';
 import { nullableTimestamp, timestamp } from '../db/values.js';
 import type { ChangeEvent } from '../events.js';
 
-/** The event types a webhook can subscribe to; `*` is every one. */
-export const WEBHOOK_EVENTS = [
-  'version.created',
-  'deployment.deployed',
-  'deployment.rolled_back',
-  'approval.requested',
-  'approval.decided',
-  // Reserved for weighted rollouts: accepted in subscriptions, sent once rollouts exist.
-  'rollout.changed',
-] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import type { WebhookEvent } from '../../shared/contract/events.js';
+
+/** The event types a webhook can subscribe to (`*` is every one): the contract's list. */
+export { WEBHOOK_EVENTS, type WebhookEvent } from '../../shared/contract/events.js';
 
 /** Which webhook event a committed change is, if any. */
 const FROM_CHANGE: Partial<Record<ChangeEvent['type'], WebhookEvent>> = {

@@ -28,14 +28,14 @@ export const deliveriesQuery = z.object({ status: z.enum(['pending', 'succeeded'
 export const webhookSchema = z.object({
   id: z.string(),
   url: z.string(),
-  events: z.array(z.string()),
+  events: z.array(eventName),
   description: z.string().nullable(),
   enabled: z.boolean(),
   disabled_reason: z.string().nullable().describe('Set when the server turned the webhook off (the receiver answered 410 Gone)'),
   created_at: z.string(),
   created_by: z.string(),
   updated_at: z.string(),
-});
+}).meta({ id: 'Webhook' });
 
 export const createdSchema = webhookSchema.extend({ secret: z.string().describe('The signing secret, shown this once') });
 
@@ -46,11 +46,11 @@ export const attemptSchema = z.object({
   duration_ms: z.number().int(),
   error: z.string().nullable(),
   next_attempt_at: z.string().nullable().describe('The retry this attempt scheduled; null when it succeeded or was the last'),
-});
+}).meta({ id: 'WebhookAttempt' });
 
 export const deliverySchema = z.object({
   id: z.string().describe('The webhook-id header, the same on every attempt'),
-  event: z.string(),
+  event: z.enum(WEBHOOK_EVENTS),
   status: z.enum(['pending', 'succeeded', 'failed']),
   created_at: z.string(),
   attempt_count: z.number().int(),
@@ -60,4 +60,4 @@ export const deliverySchema = z.object({
   delivered_at: z.string().nullable(),
   attempts: z.array(attemptSchema),
   payload: z.unknown().describe('The body sent: {type, timestamp, data}'),
-});
+}).meta({ id: 'WebhookDelivery' });

@@ -23,7 +23,7 @@ function view(w: WebhookRow): WebhookView {
   return {
     id: w.id,
     url: w.url,
-    events: w.events,
+    events: w.events as WebhookView['events'], // checked against the list when stored
     description: w.description,
     enabled: w.enabled,
     disabled_reason: w.disabled_reason,
@@ -184,7 +184,7 @@ export class WebhookService {
     const attempts = await repo.attemptsOf(this.db, rows.map((r) => r.id));
     return rows.map((r) => ({
       id: r.id,
-      event: r.event_type,
+      event: r.event_type as DeliveryView['event'],
       status: r.status,
       created_at: r.created_at,
       attempt_count: r.attempts,

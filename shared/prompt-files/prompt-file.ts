@@ -21,6 +21,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Doc
 import { z } from 'zod';
 import { formatBody, messagesOf, parseBody, unmappable, type BodyStructure, type MessageItem } from './chat-template.js';
 import { PicoschemaError, toJsonSchema, type JsonSchema } from './picoschema.js';
+import type { Schemas } from '../contract/api.js';
 
 /** 1-based line and column; the end is exclusive. */
 export interface Span {
@@ -77,21 +78,8 @@ const dotpromptSchema = z
   // Other tools' namespaced keys (`genkit.x`, …) are kept, as Dotprompt keeps them.
   .catchall(z.unknown());
 
-/** The model configuration, in the registry's names (see the contract's `config`). */
-export interface PromptConfig {
-  model?: string;
-  temperature?: number;
-  top_p?: number;
-  max_tokens?: number;
-  stop?: string | string[];
-  seed?: number;
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  tools?: Array<{ type: 'function'; function: { name: string; description?: string; parameters?: JsonSchema } }>;
-  tool_choice?: unknown;
-  response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: { name: string; description?: string; schema: JsonSchema; strict?: boolean } };
-  [key: string]: unknown;
-}
+/** The model configuration, in the registry's names: the contract's `config`. */
+export type PromptConfig = Schemas['PromptConfig'];
 
 /** What a file says, in the registry's terms, whichever format it is written in. */
 export interface PromptMeta {

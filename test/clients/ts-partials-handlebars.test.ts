@@ -1,10 +1,9 @@
 /**
- * The TypeScript client expands partials in the source (client/partials.ts) where Handlebars runs them
- * at render time: on a few hundred generated templates (partials in text, blocks, loops, standalone
- * lines, indentation, `~`, comments) both must give the same text. The cases the client's own strict
- * rules refuse (a variable missing in a loop item) are left out: plain Handlebars prints nothing there.
- * So are the two differences client/partials.ts names: the partials here do not start with a block tag
- * on a line of its own, and the variables have no line breaks.
+ * The TypeScript client renders partials as native Handlebars partials (client/partials.ts): on a few
+ * hundred generated templates (partials in text, blocks, loops, standalone lines, indentation, `~`,
+ * comments, a partial starting with a block tag alone on its line, values with line breaks) it must
+ * give plain Handlebars' text. The cases the client's own strict rules refuse (a variable missing in a
+ * loop item) are left out: plain Handlebars prints nothing there.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,7 +16,7 @@ const rnd = (n: number) => {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
   return seed % n;
 };
-const ATOMS = ['\n', '  ', 'a', ' b ', '{{x}}', '{{> p}}', '{{> q}}', '{{~> q}}', '{{> p~}}', '\t', '{{! c }}', '{{> r}}'];
+const ATOMS = ['\n', '  ', 'a', ' b ', '{{x}}', '{{> p}}', '{{> q}}', '{{~> q}}', '{{> p~}}', '\t', '{{! c }}', '{{> r}}', '{{> s}}'];
 function template(depth: number): string {
   let out = '';
   for (let i = 1 + rnd(6); i > 0; i--) {
@@ -30,7 +29,7 @@ function template(depth: number): string {
   return out;
 }
 
-const PARTIALS = { p: 'P{{x}}\n  pp\n', q: 'Q{{#if flag}}\nq{{x}}\n{{/if}}\n', r: '{{#each items}}{{this}}{{/each}}' };
+const PARTIALS = { p: 'P{{x}}\n  pp\n', q: 'Q{{#if flag}}\nq{{x}}\n{{/if}}\n', r: '{{#each items}}{{this}}{{/each}}', s: '{{#if flag}}\nS{{x}}\n{{/if}}\n' };
 
 describe('partials expanded by the TypeScript client render as Handlebars renders them', () => {
   it('on 400 generated templates', () => {
@@ -40,7 +39,7 @@ describe('partials expanded by the TypeScript client render as Handlebars render
     let compared = 0;
     for (let i = 0; i < 400; i++) {
       const source = template(0);
-      const variables = { x: 'v', flag: rnd(2) === 1, items: [1, 2], o: { x: 'ox' } };
+      const variables = { x: rnd(2) === 1 ? 'v' : 'v\nw', flag: rnd(2) === 1, items: [1, 2], o: { x: 'ox' } };
       const prompt = { ...fromFallback('main', 'x'), content: source, partials };
       let got: string;
       try {

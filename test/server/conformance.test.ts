@@ -143,6 +143,7 @@ for (const dialect of DIALECTS) {
   describe(`conformance: every route answers what /openapi.json declares (${dialect})`, () => {
     let s: TestServer;
     let paths: Record<string, Record<string, Operation>>;
+    let components: { schemas?: Record<string, object> };
     const ids = {} as Ids;
     const mock = new MockProvider();
     const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -153,7 +154,8 @@ for (const dialect of DIALECTS) {
       const schema = paths[path]?.[method]?.responses[String(status)]?.content?.['application/json']?.schema;
       if (!schema) return undefined;
       const id = `${key} ${status}`;
-      if (!validators.has(id)) validators.set(id, ajv.compile(schema));
+      // Named answer schemas are `$ref`s to #/components/schemas, resolved within the compiled schema.
+      if (!validators.has(id)) validators.set(id, ajv.compile({ ...schema, components: { schemas: components.schemas ?? {} } }));
       return validators.get(id);
     };
 
@@ -217,7 +219,7 @@ for (const dialect of DIALECTS) {
       const experiment = (model: string) => a.post('/experiments', { prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', model, evaluators: [{ type: 'json_valid' }] });
       ids.experiment = (await experiment('m')).body.id;
       ids.spareExperiment = (await experiment('slow')).body.id;
-      paths = (await a.get('/openapi.json')).body.paths;
+      ({ paths, components } = (await a.get('/openapi.json')).body);
     });
     after(async () => {
       await s.close();

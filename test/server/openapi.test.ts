@@ -34,7 +34,10 @@ describe('OpenAPI document', () => {
     // content for text prompts, messages for chat (issue 12): neither is required on its own.
     assert.equal(schema.required, undefined);
     assert.ok(body.paths['/prompts/{name}/used-by'].get);
-    const rendered = body.paths['/prompts/{name}/render'].post.responses['200'].content['application/json'].schema;
+    const renderedRef = body.paths['/prompts/{name}/render'].post.responses['200'].content['application/json'].schema.$ref;
+    // Answers are named schemas, so generated clients get named types (shared/contract/api.gen.ts).
+    assert.equal(renderedRef, '#/components/schemas/RenderResult');
+    const rendered = body.components.schemas.RenderResult;
     for (const field of ['type', 'rendered', 'messages', 'config', 'partials_used']) assert.ok(rendered.properties[field], field);
     assert.ok(create.responses['201'] && create.responses['409']);
     const latest = body.paths['/prompts/{name}/latest'].get;

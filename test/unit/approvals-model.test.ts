@@ -24,6 +24,8 @@ function request(over: Partial<DeploymentRequest> = {}): DeploymentRequest {
     decisions: [],
     decided_at: null,
     deployment_id: null,
+    live_version: 1,
+    outdated: false,
     ...over,
   };
 }
@@ -31,12 +33,13 @@ function request(over: Partial<DeploymentRequest> = {}): DeploymentRequest {
 function me(name: string, deploy: Record<string, boolean> = { production: true }): Me {
   return {
     name,
+    person: name,
     kind: 'api_key',
     credential: 'key:2',
     scopes: [],
     expires_at: null,
     oidc: null,
-    can: { read: true, write: false, admin: false, deploy: Object.fromEntries(Object.entries(deploy).map(([e, allowed]) => [e, { allowed, needs_approval: true, required_approvals: 1 }])) },
+    can: { read: true, write: false, admin: false, log_executions: false, read_execution_payloads: false, deploy: Object.fromEntries(Object.entries(deploy).map(([e, allowed]) => [e, { allowed, needs_approval: true, required_approvals: 1 }])) },
   };
 }
 
