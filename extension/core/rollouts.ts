@@ -44,7 +44,8 @@ export function rolloutText(prompt: string, environment: string, r: Rollout): It
 
 /** The Live view's row of a prompt with a rollout: both versions and their weights instead of the one live version. */
 export function liveRolloutText(prompt: string, environment: string, r: Rollout): ItemText {
-  return { label: prompt, description: `${splitText(r)} (rollout) · ${r.started_by}`, tooltip: rolloutTooltip(prompt, environment, r) };
+  // Short: a sidebar is narrow; who started it is in the tooltip.
+  return { label: prompt, description: `${splitText(r)} (rollout)`, tooltip: rolloutTooltip(prompt, environment, r) };
 }
 
 /** A weight as typed: a whole percent from 1 to 99, or what is wrong with it. */

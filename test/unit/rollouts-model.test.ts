@@ -45,8 +45,8 @@ describe('rollouts and partials in the extension', () => {
     assert.match(row.tooltip, /v4 \(candidate\) serves 10% of keys, v3 \(live\) the other 90%/);
     assert.match(row.tooltip, /no guard/);
     const live = liveRolloutText('support-reply', 'production', rollout({ weight: 50, updated_at: '2026-12-03T11:00:00.000Z', guard: { metric: 'error_rate', window: 200, threshold: 0.05, comparison: 'above_live' } }));
-    assert.deepEqual([live.label, live.description], ['support-reply', 'v3 50% · v4 50% (rollout) · alice']);
-    assert.match(live.tooltip, /weight last changed at 2026-12-03T11:00:00.000Z/);
+    assert.deepEqual([live.label, live.description], ['support-reply', 'v3 50% · v4 50% (rollout)']);
+    assert.match(live.tooltip, /started by alice at 2026-12-03T10:00:00.000Z\nweight last changed at 2026-12-03T11:00:00.000Z/);
     assert.match(live.tooltip, /guard: aborts when error_rate over its last 200 executions, more than 0.05 above the live version’s/);
   });
 
