@@ -13,12 +13,12 @@ const BODY = `<header class="toolbar"><h1 id="title">Statistics</h1>
   <button id="executions" type="button" class="secondary">Show Executions</button>
   <span id="window" class="muted"></span>
 </header>
-<div id="rollout" class="rollout-banner" role="note" hidden></div>
 <div id="message" role="status" hidden></div>
 <main id="content" hidden>
   <section><h2>Versions</h2><div class="scroll"><table id="versions"><thead><tr id="versions-head"></tr></thead><tbody id="versions-rows"></tbody></table></div></section>
   <section><h2>Over time</h2><div id="charts" class="charts"></div></section>
   <section id="compare-section"><h2 id="compare-title">Compare two versions</h2>
+    <div id="rollout" class="rollout-banner" role="note" hidden></div>
     <form id="compare-form" class="toolbar"><label>A <select id="compare-a"></select></label><label>B <select id="compare-b"></select></label><button id="compare" type="submit" class="secondary">Compare</button></form>
     <table id="comparison" hidden><thead><tr><th>Measure</th><th id="head-a">A</th><th id="head-b">B</th><th>B − A</th></tr></thead><tbody id="comparison-rows"></tbody></table>
   </section>

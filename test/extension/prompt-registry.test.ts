@@ -709,6 +709,13 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const dark = name.startsWith('Dark');
       await wb.page.locator(dark ? '.monaco-workbench.vs-dark' : '.monaco-workbench.vs').first().waitFor({ timeout: 30_000 });
     }
+    /** The notification centre shows one line of each; expand this one to show the whole message. */
+    async function expandNotification(text: string): Promise<void> {
+      const item = wb.page.locator('.notification-list-item, .notification-toast', { hasText: text }).first();
+      await item.hover();
+      await item.locator('.action-label[aria-label^="Expand"]').first().click({ timeout: 5_000 }).catch(() => undefined);
+      await wb.page.mouse.move(0, 0);
+    }
     async function dialog(text: string | RegExp) {
       const box = wb.page.locator('.monaco-dialog-box', { hasText: text });
       await box.waitFor({ timeout: 30_000 });
@@ -732,12 +739,13 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.page.keyboard.press('Enter');
       await wb.page.locator('.statusbar-item', { hasText: 'Prompts: remote' }).first().waitFor({ timeout: MINUTE });
       // Room for the trees: a wider side bar (its sash dragged), the Approvals view folded.
-      const sash = wb.page.locator('.monaco-sash.vertical').first();
-      const box = (await sash.boundingBox())!;
-      await wb.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      const sidebar = (await wb.page.locator('.part.sidebar').first().boundingBox())!;
+      const edge = { x: sidebar.x + sidebar.width, y: sidebar.y + sidebar.height / 2 };
+      await wb.page.mouse.move(edge.x, edge.y);
       await wb.page.mouse.down();
-      await wb.page.mouse.move(box.x + 200, box.y + box.height / 2, { steps: 5 });
+      await wb.page.mouse.move(edge.x + 220, edge.y, { steps: 8 });
       await wb.page.mouse.up();
+      await eventually('a wider side bar', async () => (await wb.page.locator('.part.sidebar').first().boundingBox())!.width, (w) => w > sidebar.width + 150);
       await pane('Approvals').locator('.pane-header').click();
       await row('Live', 'production').click();
       await row('Live', 'support-reply').filter({ hasText: 'v1 90% · v2 10% (rollout)' }).waitFor({ timeout: 30_000 });
@@ -776,7 +784,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.equal(await stats.locator('#environment').inputValue(), 'production');
       assert.deepEqual(await stats.locator('#versions-rows tr').evaluateAll((rows) => rows.map((r) => r.querySelector('td')?.textContent)), ['v1', 'v2']);
       await wb.runCommand('Notifications: Clear All Notifications');
-      await stats.locator('#comparison-rows tr').last().scrollIntoViewIfNeeded();
+      // The comparison leads the page, under the rollout's banner.
+      assert.equal(await stats.locator('#content > section').first().getAttribute('id'), 'compare-section');
       await wb.screenshot('53-rollout-stats-compare');
     });
 
@@ -784,7 +793,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await theme('Dark 2026');
       const stats = await webviewFrame(wb.page, '#comparison-rows tr');
       await eventually('the dark theme reaches the webview', () => stats.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
-      await stats.locator('#comparison-rows tr').last().scrollIntoViewIfNeeded();
+      await stats.locator('#rollout').scrollIntoViewIfNeeded();
       await wb.screenshot('54-rollout-dark');
       await theme('Light 2026');
     });
@@ -796,6 +805,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const box = await dialog('Promote support-reply v2 in production? It serves every key; v1 serves none.');
       await box.locator('.monaco-button', { hasText: 'Promote' }).first().click();
       await wb.waitForNotification('support-reply v2 is live in production for every key (promoted; was v1).', 30_000);
+      await expandNotification('for every key');
       await eventually('the Live view without the rollout', () => rowText('Live', 'support-reply'), (t) => /^support-reply v2 · \S+ · \d{4}-\d\d-\d\d$/.test(t));
       assert.equal((await api.live('support-reply', 'production'))?.version, 2);
       assert.equal(await api.rolloutIfAny('support-reply', 'production'), undefined);
@@ -804,6 +814,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     });
 
     it("follows another client's rollout live, and shows the registry's refusal of a second one", { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('Notifications: Clear All Notifications');
       const started = await api.rolloutStart('support-reply', 'production', { candidate: 3, weight: 20 });
       assert.ok(started.kind === 'applied');
       // No refresh: the event stream brings it.
@@ -818,6 +829,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       const box = await dialog('Start a rollout of support-reply in production: v2 90% · v1 10%?');
       await box.locator('.monaco-button', { hasText: 'Start Rollout' }).first().click();
       await wb.waitForNotification('a rollout of version 3 of "support-reply" is already running in production; promote or abort it before rolling out version 1', 30_000);
+      await expandNotification('is already running');
       await wb.screenshot('57-rollout-refused');
       assert.equal((await api.rollout('support-reply', 'production')).candidate, 3, 'nothing changed');
     });

@@ -192,10 +192,16 @@ function windowParams(): { range: StatsRange; environment?: string; since?: stri
   return { range: state.range, ...(state.environment ? { environment: state.environment } : {}), ...(state.rollout ? { since: state.rollout.since } : {}) };
 }
 
-/** The banner over a rollout's comparison: which versions serve which share, since when. */
+/**
+ * A rollout's comparison leads the page, under a banner saying which versions serve which share
+ * since when; otherwise it follows the table and charts.
+ */
 function drawRolloutBanner(): void {
   const r = state.rollout;
   el.rollout.hidden = !r;
+  const section = $('compare-section');
+  if (r) el.content.prepend(section);
+  else el.content.append(section);
   if (!r) {
     el.compareTitle.textContent = 'Compare two versions';
     return;
