@@ -82,7 +82,7 @@ export class RolloutCommands extends Disposable {
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Starting a rollout of ${prompt.name} v${candidate} in ${environment}…` }, () =>
       api.rolloutStart(prompt.name, environment, { candidate, weight, ...(guard ? { guard } : {}), ...(comment ? { comment } : {}) }),
     );
-    return this.settled(result, prompt.name, environment, (r) => `${prompt.name} in ${environment}: ${splitText(r)} (rollout started).`);
+    return this.settled(result, (r) => `${prompt.name} in ${environment}: ${splitText(r)} (rollout started).`);
   }
 
   async changeWeight(args: RolloutArgs): Promise<RolloutResult> {
@@ -92,7 +92,7 @@ export class RolloutCommands extends Disposable {
     const comment = await this.flow.comment(environment, args);
     // The same candidate with the guard it has: a PUT without one would remove it.
     const result = await this.connection.api.rolloutStart(prompt, environment, { candidate: rollout.candidate, weight, guard: rollout.guard, ...(comment ? { comment } : {}) });
-    return this.settled(result, prompt, environment, (r) => `${prompt} in ${environment}: ${splitText(r)} (rollout).`);
+    return this.settled(result, (r) => `${prompt} in ${environment}: ${splitText(r)} (rollout).`);
   }
 
   async promote(args: RolloutArgs): Promise<RolloutResult> {
@@ -104,7 +104,7 @@ export class RolloutCommands extends Disposable {
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Promoting ${prompt} v${rollout.candidate} in ${environment}…` }, () =>
       this.connection.api.rolloutPromote(prompt, environment, comment),
     );
-    return this.settled(result, prompt, environment, (r) => `${prompt} v${r.candidate} is live in ${environment} for every key (promoted; was v${r.live}).`);
+    return this.settled(result, (r) => `${prompt} v${r.candidate} is live in ${environment} for every key (promoted; was v${r.live}).`);
   }
 
   async abort(args: RolloutArgs): Promise<RolloutResult> {
@@ -122,7 +122,7 @@ export class RolloutCommands extends Disposable {
             }),
           ));
     const result = await this.connection.api.rolloutAbort(prompt, environment, reason || undefined);
-    return this.settled(result, prompt, environment, (r) => `The rollout of ${prompt} v${r.candidate} in ${environment} is aborted: v${r.live} serves every key again.`);
+    return this.settled(result, (r) => `The rollout of ${prompt} v${r.candidate} in ${environment} is aborted: v${r.live} serves every key again.`);
   }
 
   /** The statistics panel comparing the two variants since the rollout started. */
@@ -147,12 +147,12 @@ export class RolloutCommands extends Disposable {
   }
 
   /** Applied: the trees show it and the user is told; pending: the message naming the request. */
-  private settled(result: RolloutResult, prompt: string, environment: string, said: (r: Rollout) => string): RolloutResult {
+  private settled(result: RolloutResult, said: (r: Rollout) => string): RolloutResult {
     if (result.kind === 'pending') {
       this.flow.pending(result.request);
       return result;
     }
-    this.rollouts.forget(prompt, environment);
+    this.rollouts.remember(result.rollout);
     this.refresh();
     void vscode.window.showInformationMessage(said(result.rollout));
     return result;

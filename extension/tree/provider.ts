@@ -90,14 +90,32 @@ export class RegistryTree extends Disposable implements vscode.TreeDataProvider<
       page = { items: [...extras, ...p.items.map((v) => new VersionNode(v))], next_cursor: p.next_cursor };
     } else if (parent instanceof EnvironmentNode) {
       const p = await api.listPrompts({ environment: parent.environment, limit: PAGE_SIZE, cursor });
-      const rollouts = await this.rollouts.many(p.items.map((x) => ({ prompt: x.name, environment: parent.environment })));
-      page = { items: p.items.map((x, i) => new LiveNode(x, parent.environment, rollouts[i])), next_cursor: p.next_cursor };
+      page = { items: p.items.map((x) => new LiveNode(x, parent.environment, this.rollouts.peek(x.name, parent.environment) ?? undefined)), next_cursor: p.next_cursor };
+      this.lookUpRollouts(parent, pages, p.items.map((x) => x.name));
     } else {
       const p = await api.listPrompts({ ...this.filter, limit: PAGE_SIZE, cursor });
       page = { items: p.items.map((x) => new PromptNode(x)), next_cursor: p.next_cursor };
     }
     pages.nodes.push(...page.items);
     pages.cursor = page.next_cursor;
+  }
+
+  /**
+   * The page shows at once; the rollouts of its prompts not yet known are asked for behind it (one
+   * request each: 100 take seconds on a loaded registry), and the rows that have one are redrawn.
+   */
+  private lookUpRollouts(parent: EnvironmentNode, pages: Pages, names: string[]): void {
+    const environment = parent.environment;
+    const unknown = names.filter((name) => this.rollouts.peek(name, environment) === undefined);
+    if (!unknown.length) return;
+    void this.rollouts.many(unknown.map((prompt) => ({ prompt, environment }))).then((found) => {
+      if (!found.some(Boolean) || this.pages.get(parent.id ?? '') !== pages) return;
+      pages.nodes = pages.nodes.map((n) => {
+        const rollout = n instanceof LiveNode ? this.rollouts.peek(n.prompt.name, environment) : undefined;
+        return n instanceof LiveNode && rollout ? new LiveNode(n.prompt, environment, rollout) : n;
+      });
+      this.changed.fire(parent);
+    });
   }
 
   /** A rollout row per environment where one runs, then "Used by" when other prompts include this one. */

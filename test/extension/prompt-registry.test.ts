@@ -869,6 +869,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     it('shows who includes a partial under it: "Used by", with where each is live', { timeout: 2 * MINUTE }, async () => {
       await wb.runCommand('Notifications: Clear All Notifications');
       await row('Prompts', 'support-reply').click(); // collapsed: safety's versions are the only v1, v2
+      await pane('Live').locator('.pane-header').click(); // folded: room for the Prompts view
       await row('Prompts', 'safety').click();
       await row('Prompts', 'Used by').waitFor({ timeout: 30_000 });
       assert.equal(await rowText('Prompts', 'Used by'), 'Used by 5 versions of 3 prompts, 2 live');
