@@ -418,9 +418,44 @@ export class RegistryApi {
   events(handlers: EventHandlers): EventSubscription {
     return new EventSubscription(this.url, (afterUnauthorized) => this.http.authHeaders(afterUnauthorized), handlers);
   }
+
+  // Rollout actions that say whether they applied or wait for approval (202), as deploy() does; the extension's commands use these.
+
+  /** Starts a rollout of `candidate` at `weight` percent, or re-weights the one running for it; pending where the environment needs approval. */
+  async rolloutStart(name: string, environment: string, r: { candidate: number; weight: number; guard?: RolloutGuard | null; comment?: string }): Promise<RolloutResult> {
+    return rolloutResult(await this.http.request('PUT', `${p(name)}/rollouts/${encodeURIComponent(environment)}`, { body: r }));
+  }
+
+  /** Deploys the candidate and ends the rollout; pending (a deploy request) where the environment needs approval. */
+  async rolloutPromote(name: string, environment: string, comment?: string): Promise<RolloutResult> {
+    return rolloutResult(await this.http.request('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/promote`, { body: comment ? { comment } : {} }));
+  }
+
+  /** Every key gets the live version again; pending (a rollout_abort request) where the environment needs approval. */
+  async rolloutAbort(name: string, environment: string, reason?: string): Promise<RolloutResult> {
+    return rolloutResult(await this.http.request('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/abort`, { body: reason ? { reason } : {} }));
+  }
+
+  /** The rollout running in an environment, or undefined when none runs there. */
+  async rolloutIfAny(name: string, environment: string): Promise<Rollout | undefined> {
+    try {
+      return await this.rollout(name, environment);
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'no_rollout') return undefined;
+      throw err;
+    }
+  }
 }
 
 function deployResult(answer: HttpAnswer): DeployResult {
   if (answer.status === 202) return { kind: 'pending', request: answer.body as DeploymentRequest };
   return { kind: 'applied', deployment: answer.body as Deployment, created: answer.status === 201 };
+}
+
+/** What a rollout action did: `applied` (the rollout; `created` when a PUT started it), or `pending`: the request waiting for approval (202). */
+export type RolloutResult = { kind: 'applied'; rollout: Rollout; created: boolean } | { kind: 'pending'; request: DeploymentRequest };
+
+function rolloutResult(answer: HttpAnswer): RolloutResult {
+  if (answer.status === 202) return { kind: 'pending', request: answer.body as DeploymentRequest };
+  return { kind: 'applied', rollout: answer.body as Rollout, created: answer.status === 201 };
 }

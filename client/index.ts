@@ -40,6 +40,7 @@ export {
   type RequestFilter,
   type Rollout,
   type RolloutGuard,
+  type RolloutResult,
   type Score,
   type ScoreSource,
   type SeriesPoint,

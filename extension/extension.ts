@@ -9,6 +9,8 @@ import { PromptFileCommands } from './commands/prompt-files.js';
 import { ComparePanel } from './compare/compare-panel.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
+import { DeployFlow } from './commands/deploy-flow.js';
+import { RolloutCommands } from './commands/rollouts.js';
 import { ExecutionCommands } from './commands/executions.js';
 import { SignInCommands } from './commands/sign-in.js';
 import { command } from './commands/ui.js';
@@ -26,6 +28,7 @@ import { PreviewPanel } from './preview/preview-panel.js';
 import { StatusBar } from './status-bar.js';
 import type { LoadMoreNode } from './tree/nodes.js';
 import { RegistryTree } from './tree/provider.js';
+import { RolloutIndex } from './tree/rollout-index.js';
 import { SCHEME, VersionDocuments } from './version-documents.js';
 
 /** What activate() hands to tests, so they can observe the extension's state. */
@@ -34,6 +37,8 @@ export interface ExtensionApi {
   accounts: Accounts;
   prompts: RegistryTree;
   live: RegistryTree;
+  /** The rollout running for each prompt and environment the trees show. */
+  rollouts: RolloutIndex;
   /** Follows the registry's event stream and refreshes the trees. */
   liveUpdates: LiveUpdates;
   /** Whether the active .prompt file differs from its latest version in the registry. */
@@ -63,14 +68,15 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const output = vscode.window.createOutputChannel('Prompt Registry Server');
   const accounts = new Accounts(settings, secrets);
   const connection = new Connection(settings, secrets, { extensionPath: context.extensionPath, storagePath: context.globalStorageUri.fsPath }, output, accounts);
-  const prompts = new RegistryTree('prompts', connection, settings);
-  const live = new RegistryTree('live', connection, settings);
   const refresh = () => {
     prompts.refresh();
     live.refresh();
   };
-  // A colleague's publish, deploy or rollback shows without a refresh.
+  // A colleague's publish, deploy, rollback or rollout change shows without a refresh.
   const liveUpdates = new LiveUpdates(connection, refresh);
+  const rollouts = new RolloutIndex(connection, liveUpdates);
+  const prompts = new RegistryTree('prompts', connection, settings, rollouts);
+  const live = new RegistryTree('live', connection, settings, rollouts);
   const drift = new DriftMarker(connection, liveUpdates);
   const approvals = new Approvals(connection);
   const approvalsView = new ApprovalsTree(approvals);
@@ -81,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const executions = new ExecutionsView(context.extensionUri, connection, settings);
   const execution = new ExecutionPanel(context.extensionUri, connection);
   const statistics = new StatsPanel(context.extensionUri, connection);
+  const deployFlow = new DeployFlow(settings, approvals);
 
   const updateContext = () => {
     void vscode.commands.executeCommand('setContext', 'promptRegistry.state', connection.state.kind);
@@ -94,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     prompts,
     live,
     liveUpdates,
+    rollouts,
     drift,
     index,
     editors,
@@ -111,13 +119,15 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     approvals,
     approvalsView,
     approvals.onDidApply(refresh),
-    new DeployCommands(connection, settings, refresh, approvals),
+    new DeployCommands(connection, settings, refresh, deployFlow),
+    new RolloutCommands(connection, deployFlow, rollouts, statistics, refresh),
     new ApprovalCommands(connection, approvals, refresh),
     new ExecutionCommands(connection, executions, execution, statistics),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
     accounts.onDidChange(updateContext),
     command('promptRegistry.refresh', () => {
+      rollouts.clear();
       refresh();
       void approvals.reload();
     }),
@@ -134,7 +144,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, liveUpdates, drift, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, rollouts, liveUpdates, drift, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
 }
 
 export function deactivate(): void {

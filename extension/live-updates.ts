@@ -4,7 +4,7 @@ import type { Connection } from './connection.js';
 import { Disposable } from './lifecycle.js';
 
 /** Events that change what the Prompts and Live trees show. */
-const TREE_EVENTS = new Set<RegistryEvent['type']>(['version.created', 'deployment.created', 'deployment.rolled_back', 'prompt.updated']);
+const TREE_EVENTS = new Set<RegistryEvent['type']>(['version.created', 'deployment.created', 'deployment.rolled_back', 'prompt.updated', 'rollout.changed']);
 
 /** Events close together (a push of 50 prompts) make one refresh. */
 const DEBOUNCE_MS = 150;
@@ -22,6 +22,9 @@ export class LiveUpdates extends Disposable {
   /** After the trees were refreshed for a change; undefined after a resync. */
   readonly onDidChange = this.changed.event;
   private last: RegistryEvent | undefined;
+  private readonly received = this._register(new vscode.EventEmitter<RegistryEvent | undefined>());
+  /** Each tree event as it arrives, before the debounced refresh (caches forget what it changed); undefined after a gap. */
+  readonly onEvent = this.received.event;
 
   constructor(
     private readonly connection: Connection,
@@ -38,9 +41,14 @@ export class LiveUpdates extends Disposable {
     if (this.connection.state.kind !== 'connected') return;
     this.subscription = this.connection.api.events({
       onEvent: (event) => {
-        if (TREE_EVENTS.has(event.type)) this.soon(event);
+        if (!TREE_EVENTS.has(event.type)) return;
+        this.received.fire(event);
+        this.soon(event);
       },
-      onResync: () => this.soon(undefined),
+      onResync: () => {
+        this.received.fire(undefined);
+        this.soon(undefined);
+      },
       onError: () => undefined, // the subscription reconnects by itself and then resyncs
     });
   }

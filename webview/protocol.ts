@@ -201,16 +201,36 @@ export const EXECUTION_NOTICES = ['show'] as const satisfies readonly ExecutionN
 export type ExecutionShown = { type: 'shown'; id: string; scores: Array<{ metric: string; value: number | boolean | string; source: string }>; error: string | null };
 
 // A prompt's statistics (a webview panel per prompt).
+/** A rollout the statistics compare: its two variants, from its start (`since`), in its environment. */
+export interface StatsRollout {
+  environment: string;
+  live: number;
+  candidate: number;
+  weight: number;
+  /** The rollout's started_at: the window starts there instead of at `range`. */
+  since: string;
+}
 export type StatsMethods = {
-  stats: { params: { prompt: string; range: StatsRange; environment?: string }; result: PromptStats };
+  /** `since`: from then to now (a rollout's start), instead of `range`. */
+  stats: { params: { prompt: string; range: StatsRange; environment?: string; since?: string }; result: PromptStats };
   environments: { params: Record<string, never>; result: string[] };
-  compare: { params: { prompt: string; a: number; b: number; range: StatsRange; environment?: string }; result: Comparison };
+  compare: { params: { prompt: string; a: number; b: number; range: StatsRange; environment?: string; since?: string }; result: Comparison };
   showExecutions: { params: { prompt: string; version?: number; environment?: string }; result: null };
 };
 export const STATS_METHODS = ['stats', 'environments', 'compare', 'showExecutions'] as const satisfies readonly (keyof StatsMethods)[];
 
-export type StatsNotice = { type: 'show'; prompt: string };
+/** Show a prompt's statistics; with `rollout`, its two variants side by side since the rollout started. */
+export type StatsNotice = { type: 'show'; prompt: string; rollout?: StatsRollout };
 export const STATS_NOTICES = ['show'] as const satisfies readonly StatsNotice['type'][];
 
 /** Statistics → host, after each render: the table's versions and the charts drawn with data. */
-export type StatsShown = { type: 'shown'; prompt: string; range: StatsRange; versions: number[]; charts: string[]; error: string | null };
+export type StatsShown = {
+  type: 'shown';
+  prompt: string;
+  range: StatsRange;
+  versions: number[];
+  charts: string[];
+  error: string | null;
+  /** Comparing a rollout's variants: which, and the comparison's rows once drawn. */
+  rollout?: { live: number; candidate: number; since: string; compared: number };
+};

@@ -49,9 +49,28 @@ export function expiry(iso: string, now: number): string {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 export const shortId = (id: string) => id.slice(0, 8);
 
-/** "deploy of greeting v2 to production" / "rollback of greeting in production to v1". */
-export function describeChange(r: Pick<DeploymentRequest, 'action' | 'prompt' | 'version' | 'environment'>): string {
-  return r.action === 'deploy' ? `deploy of ${r.prompt} v${r.version} to ${r.environment}` : `rollback of ${r.prompt} in ${r.environment} to v${r.version}`;
+/**
+ * "deploy of greeting v2 to production", "rollback of greeting in production to v1",
+ * "rollout of greeting v4 to 10% in production", "abort of the greeting v4 rollout in production".
+ */
+export function describeChange(r: Pick<DeploymentRequest, 'action' | 'prompt' | 'version' | 'environment' | 'rollout'>): string {
+  switch (r.action) {
+    case 'deploy':
+      return `deploy of ${r.prompt} v${r.version} to ${r.environment}`;
+    case 'rollback':
+      return `rollback of ${r.prompt} in ${r.environment} to v${r.version}`;
+    case 'rollout_start':
+      return `rollout of ${r.prompt} v${r.version} to ${r.rollout?.weight ?? '?'}% in ${r.environment}`;
+    case 'rollout_abort':
+      return `abort of the ${r.prompt} v${r.version} rollout in ${r.environment}`;
+  }
+}
+
+/** A request's row label: what goes where. */
+export function changeLabel(r: DeploymentRequest): string {
+  if (r.action === 'rollout_start') return `${r.prompt} v${r.version} → ${r.environment} ${r.rollout?.weight ?? '?'}%`;
+  if (r.action === 'rollout_abort') return `${r.prompt} v${r.version} rollout in ${r.environment}: abort`;
+  return `${r.prompt} v${r.version} → ${r.environment}`;
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -61,7 +80,7 @@ const live = (version: number | null | undefined) => (version ? `v${version}` : 
 export function requestText(r: DeploymentRequest, me: Me | undefined, now: number): ItemText {
   const role = roleOf(r, me);
   const who = role === 'own' ? 'you' : r.requested_by;
-  const change = r.action === 'rollback' ? `rollback from v${r.from_version ?? '?'}` : undefined;
+  const change = r.action === 'rollback' ? `rollback from v${r.from_version ?? '?'}` : r.action === 'rollout_start' ? `rollout beside v${r.from_version ?? '?'}` : r.action === 'rollout_abort' ? 'rollout abort' : undefined;
   // Short: a sidebar is narrow. The rows under it and the tooltip say the rest.
   const description = [r.outdated ? 'outdated' : undefined, change, who, `${r.approvals}/${r.required_approvals}`, ago(r.requested_at, now), expiry(r.expires_at, now)].filter(Boolean).join(' · ');
   const decisions = r.decisions.map((d) => `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'}${d.comment ? `: “${d.comment}”` : ''}`);
@@ -77,7 +96,7 @@ export function requestText(r: DeploymentRequest, me: Me | undefined, now: numbe
     role === 'own' ? 'Your request: someone else must approve it; you may withdraw it.' : role === 'decided' ? 'You approved it.' : role === 'view' ? `You may not deploy to ${r.environment}.` : undefined,
     `Request ${r.id}`,
   ];
-  return { label: `${r.prompt} v${r.version} → ${r.environment}`, description, tooltip: tooltip.filter(Boolean).join('\n') };
+  return { label: changeLabel(r), description, tooltip: tooltip.filter(Boolean).join('\n') };
 }
 
 export interface DetailText {
@@ -117,8 +136,7 @@ const approvers = (r: DeploymentRequest) => r.decisions.filter((d) => d.decision
 export function outcomeMessage(r: DeploymentRequest, me: Me | undefined): { text: string; warning: boolean } | undefined {
   if (r.status === 'applied') {
     const by = approvers(r);
-    const again = r.action === 'rollback' ? ' again' : '';
-    return { text: `${r.prompt} v${r.version} is live in ${r.environment}${again}${by.length ? ` (approved by ${by.join(', ')})` : ''}.`, warning: false };
+    return { text: `${appliedText(r)}${by.length ? ` (approved by ${by.join(', ')})` : ''}.`, warning: false };
   }
   if (r.status === 'rejected') {
     const rejection = r.decisions.find((d) => d.decision === 'reject');
@@ -132,10 +150,17 @@ export function outcomeMessage(r: DeploymentRequest, me: Me | undefined): { text
   return undefined;
 }
 
+/** What an applied request did, without a full stop. */
+function appliedText(r: DeploymentRequest): string {
+  if (r.action === 'rollout_start') return `The rollout of ${r.prompt} v${r.version} serves ${r.rollout?.weight ?? '?'}% in ${r.environment}`;
+  if (r.action === 'rollout_abort') return `The rollout of ${r.prompt} v${r.version} in ${r.environment} is aborted`;
+  return `${r.prompt} v${r.version} is live in ${r.environment}${r.action === 'rollback' ? ' again' : ''}`;
+}
+
 /** What a decider is told after approving or rejecting. */
 export function decisionMessage(r: DeploymentRequest, decision: 'approve' | 'reject' | 'withdraw'): string {
   if (decision === 'withdraw') return `Withdrew your ${describeChange(r)}.`;
   if (decision === 'reject') return `Rejected the ${describeChange(r)} requested by ${r.requested_by}.`;
-  if (r.status === 'applied') return `${r.prompt} v${r.version} is live in ${r.environment}: yours was the final approval.`;
+  if (r.status === 'applied') return `${appliedText(r)}: yours was the final approval.`;
   return `Approved the ${describeChange(r)}; it needs ${plural(r.required_approvals - r.approvals, 'more approval')}.`;
 }

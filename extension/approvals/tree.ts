@@ -17,7 +17,7 @@ export class RequestNode extends vscode.TreeItem {
     this.description = t.description;
     this.tooltip = t.tooltip;
     this.contextValue = `request.${roleOf(request, approvals.me)}`;
-    this.iconPath = new vscode.ThemeIcon(request.action === 'rollback' ? 'history' : 'rocket');
+    this.iconPath = new vscode.ThemeIcon({ deploy: 'rocket', rollback: 'history', rollout_start: 'split-horizontal', rollout_abort: 'debug-stop' }[request.action]);
   }
 }
 

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { DeploymentRequest } from '../../client/index.js';
 import type { Approvals } from '../approvals/approvals.js';
-import { decisionMessage, describeChange, roleOf, shortId, type RequestRole } from '../approvals/model.js';
+import { changeLabel, decisionMessage, describeChange, roleOf, shortId, type RequestRole } from '../approvals/model.js';
 import { RequestNode } from '../approvals/tree.js';
 import type { Connection } from '../connection.js';
 import { Disposable } from '../lifecycle.js';
@@ -36,7 +36,7 @@ export class ApprovalCommands extends Disposable {
     await this.approvals.reload();
     const candidates = this.approvals.pending.filter((r) => WHO[decision].includes(roleOf(r, this.approvals.me)));
     if (!candidates.length) throw new UserError(decision === 'withdraw' ? 'You have no pending deployment requests.' : 'No deployment requests await your decision.');
-    const items = candidates.map((r) => ({ label: `${r.prompt} v${r.version} → ${r.environment}`, description: `${r.action} · ${r.requested_by}`, detail: r.comment ?? undefined, r }));
+    const items = candidates.map((r) => ({ label: changeLabel(r), description: `${r.action} · ${r.requested_by}`, detail: r.comment ?? undefined, r }));
     const title = { approve: 'Approve which request?', reject: 'Reject which request?', withdraw: 'Withdraw which request?' }[decision];
     return picked(await vscode.window.showQuickPick(items, { title }))!.r;
   }

@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import type { DeployResult, DeploymentRequest } from '../../client/index.js';
-import type { Approvals } from '../approvals/approvals.js';
-import { pendingMessage } from '../approvals/model.js';
+import type { DeployResult, RegistryApi } from '../../client/index.js';
 import type { Connection } from '../connection.js';
 import type { Settings } from '../config.js';
+import { affectedDependents, dependentsDetail } from '../core/rollouts.js';
 import { Disposable } from '../lifecycle.js';
 import { LiveNode, PromptNode, VersionNode } from '../tree/nodes.js';
+import { usedByOrNone } from '../tree/used-by.js';
+import type { DeployFlow } from './deploy-flow.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked } from './ui.js';
 
@@ -20,45 +21,26 @@ export interface DeployArgs {
   comment?: string;
 }
 
+/**
+ * What the confirmation says of live prompts that include `prompt` as a partial and would change
+ * with what is live in `environment`; undefined when none would.
+ */
+export async function dependentsNote(api: RegistryApi, prompt: string, environment: string): Promise<string | undefined> {
+  const dependents = affectedDependents(await usedByOrNone(api, prompt), prompt, environment);
+  return dependents.length ? dependentsDetail(dependents, prompt, environment) : undefined;
+}
+
 /** "Deploy Version…" and "Rollback…", from the tree or the palette. */
 export class DeployCommands extends Disposable {
   constructor(
     private readonly connection: Connection,
     private readonly settings: Settings,
     private readonly refresh: () => void,
-    private readonly approvals: Approvals,
+    private readonly flow: DeployFlow,
   ) {
     super();
     this._register(command('promptRegistry.deploy', (arg?: VersionNode | PromptNode | DeployArgs) => this.deploy(arg)));
     this._register(command('promptRegistry.rollback', (arg?: PromptNode | LiveNode | DeployArgs) => this.rollback(arg)));
-  }
-
-  private async confirm(environment: string, question: string, action: string, confirmed?: boolean): Promise<void> {
-    if (confirmed || !this.settings.protectedEnvironments.includes(environment)) return;
-    const needs = this.approvals.me?.can.deploy[environment];
-    const approval = needs?.needs_approval ? ` It needs ${needs.required_approvals} approval${needs.required_approvals === 1 ? '' : 's'}: this asks for them, and it goes live once given.` : '';
-    const answer = await vscode.window.showWarningMessage(question, { modal: true, detail: `${environment} is a protected environment.${approval}` }, action);
-    picked(answer === action ? answer : undefined);
-  }
-
-  /** Where the environment needs approval, a note for the approvers (asked unless given or confirmed). */
-  private async comment(environment: string, args: DeployArgs): Promise<string | undefined> {
-    const needs = this.approvals.me?.can.deploy[environment];
-    if (args.comment !== undefined || args.confirmed || !needs?.needs_approval) return args.comment || undefined;
-    const text = await vscode.window.showInputBox({
-      title: `${environment} needs ${needs.required_approvals} approval${needs.required_approvals === 1 ? '' : 's'}`,
-      prompt: 'A note for the approvers (optional). Enter to send the request, Escape to cancel.',
-      placeHolder: 'Why this change?',
-    });
-    return picked(text) || undefined;
-  }
-
-  /** Says what happened: live now, or waiting for approval (and then the user hears when it is settled). */
-  private pending(request: DeploymentRequest): void {
-    this.approvals.track(request);
-    void vscode.window.showInformationMessage(pendingMessage(request), 'Show Approvals').then((choice) => {
-      if (choice) void vscode.commands.executeCommand('promptRegistry.approvals.focus');
-    });
   }
 
   async deploy(arg?: VersionNode | PromptNode | DeployArgs): Promise<DeployResult> {
@@ -69,14 +51,15 @@ export class DeployCommands extends Disposable {
     const version = args.version ?? (await pickVersion(api, prompt.name, `Deploy which version of ${prompt.name}?`));
     const environment = args.environment ?? (await pickEnvironment(api, prompt, `Deploy ${prompt.name} v${version} to…`, this.settings.protectedEnvironments));
     const live = prompt.environments[environment]?.version;
-    await this.confirm(environment, `Deploy ${prompt.name} v${version} to ${environment}?${live ? ` Live there now: v${live}.` : ''}`, 'Deploy', args.confirmed);
-    const comment = await this.comment(environment, args);
+    const detail = args.confirmed ? undefined : await dependentsNote(api, prompt.name, environment);
+    await this.flow.confirm(environment, `Deploy ${prompt.name} v${version} to ${environment}?${live ? ` Live there now: v${live}.` : ''}`, 'Deploy', { confirmed: args.confirmed, detail });
+    const comment = await this.flow.comment(environment, args);
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Deploying ${prompt.name} v${version} to ${environment}…` },
       () => api.deploy(prompt.name, version, environment, comment ? { comment } : {}),
     );
     if (result.kind === 'pending') {
-      this.pending(result.request);
+      this.flow.pending(result.request);
       return result;
     }
     this.refresh();
@@ -97,15 +80,16 @@ export class DeployCommands extends Disposable {
     const plan = await api.rollback(prompt.name, environment, { dryRun: true });
     const question = `Roll back ${prompt.name} in ${environment} from v${plan.previous_version} to v${plan.version}?`;
     if (!args.confirmed) {
-      if (this.settings.protectedEnvironments.includes(environment)) await this.confirm(environment, question, 'Roll Back');
+      const detail = await dependentsNote(api, prompt.name, environment);
+      if (this.flow.isProtected(environment) || detail) await this.flow.confirm(environment, question, 'Roll Back', { detail });
       else picked(await vscode.window.showQuickPick([{ label: `Roll back to v${plan.version}`, description: `live now: v${plan.previous_version}` }], { title: question }));
     }
-    const comment = await this.comment(environment, args);
+    const comment = await this.flow.comment(environment, args);
     const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Rolling back ${prompt.name} in ${environment}…` }, () =>
       api.rollback(prompt.name, environment, comment ? { comment } : {}),
     );
     if (result.kind === 'pending') {
-      this.pending(result.request);
+      this.flow.pending(result.request);
       return result;
     }
     const done = result.deployment;

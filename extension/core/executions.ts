@@ -55,3 +55,16 @@ export function statsWindow(range: StatsRange, now: Date): { from: string; to: s
   const days = STATS_DAYS[range];
   return { from: new Date(now.getTime() - days * DAY).toISOString(), to: now.toISOString(), interval: days <= 7 ? 'hour' : 'day' };
 }
+
+/**
+ * The window from `since` (a rollout's start, ISO-8601) to now, or undefined when `since` is not a
+ * time in the past year: hourly buckets up to 7 days, daily beyond, like `statsWindow`.
+ */
+export function sinceWindow(since: unknown, now: Date): { from: string; to: string; interval: StatsInterval } | undefined {
+  if (typeof since !== 'string') return undefined;
+  const from = Date.parse(since);
+  // A few minutes ahead is the registry's clock running ahead of this one, not a mistake.
+  if (!Number.isFinite(from) || from > now.getTime() + 5 * 60_000 || now.getTime() - from > 365 * DAY) return undefined;
+  const to = Math.max(now.getTime(), from + 60_000);
+  return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), interval: to - from <= 7 * DAY ? 'hour' : 'day' };
+}

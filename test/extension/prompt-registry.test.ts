@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Frame, Page } from 'playwright-core';
-import { RegistryApi, type ExecutionRecord } from '../../client/index.js';
+import { RegistryApi, type ExecutionRecord, type Rollout } from '../../client/index.js';
 import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
@@ -160,6 +160,51 @@ async function seedExecutionLog(api: RegistryApi): Promise<void> {
   }
 }
 
+/**
+ * A partial and the prompts that include it, and a rollout: safety v1 live in
+ * production and staging (v2 published); support-reply v1 live in production
+ * with v2 rolled out to 10% beside it (v3 published), each including
+ * `{{> safety}}`; greeter live in staging following `safety@production`; faq
+ * pinning `safety@1`. Executions of both variants since the rollout started.
+ */
+async function seedRollouts(api: RegistryApi): Promise<Rollout> {
+  await api.createVersion('safety', { content: 'Never share payment details.', description: 'Safety preamble, included by other prompts' });
+  await api.createVersion('safety', { content: 'Never share payment details or passwords.' });
+  await api.deploy('safety', 1, 'production');
+  await api.deploy('safety', 1, 'staging');
+  await api.createVersion('support-reply', { content: '{{> safety}}\nAnswer {{name}}: {{question}}', description: 'Answers support tickets' });
+  await api.createVersion('support-reply', { content: '{{> safety}}\nAnswer {{name}} briefly: {{question}}' });
+  await api.createVersion('support-reply', { content: '{{> safety}}\nAnswer {{name}} in two sentences: {{question}}' });
+  await api.deploy('support-reply', 1, 'production');
+  await api.createVersion('greeter', { content: '{{> "safety@production"}}\nGreet {{name}} warmly.' });
+  await api.deploy('greeter', 1, 'staging');
+  await api.createVersion('faq', { content: '{{> "safety@1"}}\nAnswer from the FAQ: {{question}}' });
+  const started = await api.rolloutStart('support-reply', 'production', { candidate: 2, weight: 10, guard: { metric: 'error_rate', window: 200, threshold: 0.05, comparison: 'above_live' } });
+  assert.ok(started.kind === 'applied' && started.created, JSON.stringify(started));
+  // Logged now, so after the rollout started: v1 serves most keys, v2 is faster and scores better.
+  const rows: ExecutionRecord[] = [];
+  for (let i = 0; i < 150; i++) {
+    const version = i % 5 === 0 ? 2 : 1;
+    const failed = version === 1 ? i % 40 === 1 : false;
+    rows.push({
+      prompt: 'support-reply',
+      version,
+      environment: 'production',
+      input_variables: { name: 'Ann', question: 'Where is my order?' },
+      response: failed ? null : 'Hi Ann, your order ships today.',
+      input_tokens: 300 + (i % 7) * 10,
+      output_tokens: version === 2 ? 40 + (i % 5) : 90 + (i % 9),
+      latency_ms: (version === 2 ? 380 : 720) + (i % 11) * 20,
+      cost_usd: version === 2 ? 0.0009 : 0.0016,
+      quality_score: failed ? null : version === 2 ? 0.9 - (i % 3) / 100 : 0.78 + (i % 4) / 100,
+      metadata: { variant: version === 2 ? 'candidate' : 'live', rollout_id: started.rollout.id },
+      ...(failed ? { status: 'error' as const, error: 'upstream timeout after 30 s' } : {}),
+    });
+  }
+  await api.logExecutions(rows);
+  return started.rollout;
+}
+
 describe('Prompt Registry extension in a real VS Code', { concurrency: false }, () => {
   const dirs: string[] = [];
   before(
@@ -244,12 +289,12 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
   });
 
   // Up to 10 minutes of this go to waiting for another VS Code on the machine to finish (harness lock).
-  it('asks for approval, approves, rejects and withdraws deploys against a registry whose production needs approval', { timeout: 16 * MINUTE }, async () => {
+  it('asks for approval, approves, rejects and withdraws deploys and rollouts against a registry whose production needs approval', { timeout: 16 * MINUTE }, async () => {
     const { registry, bob, dave } = await approvalsRegistry();
     try {
       const log = await runHostSuite('approvals tests', { PR_APPROVALS_URL: registry.url, PR_REQUESTER_KEY: bob, PR_APPROVER_KEY: dave, PR_ADMIN_KEY: ADMIN_KEY });
       const passing = /(\d+) passing/.exec(log)?.[1];
-      assert.equal(Number(passing), 7, `mocha reported ${passing} passing`);
+      assert.equal(Number(passing), 9, `mocha reported ${passing} passing`);
     } finally {
       await registry.close();
     }
@@ -628,6 +673,238 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.deepEqual([audit[0]!.status, audit[0]!.decisions[0]!.actor, audit[0]!.decisions[0]!.comment], ['applied', 'bob', 'lgtm']);
       await wb.page.locator('.welcome-view-content', { hasText: 'No deployment requests are waiting' }).first().waitFor({ timeout: 30_000 });
       await wb.screenshot('17-approved-from-view');
+    });
+  });
+
+  describe('UI scenario: rollouts and partials, against a remote registry', { concurrency: false }, () => {
+    let api: RegistryApi;
+    let registry: TestServer;
+    let wb: Workbench;
+    let rollout: Rollout;
+    const pane = (title: string) => wb.page.locator('.pane', { has: wb.page.locator('.pane-header', { hasText: new RegExp(`^\\s*${title}`) }) });
+    /** A row of a view by its label, exactly. */
+    const row = (view: string, label: string) => pane(view).locator('.monaco-list-row', { has: wb.page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
+    /** A row's label and description, as a user reads them side by side. */
+    const rowText = async (view: string, label: string) => {
+      const r = row(view, label);
+      const description = (await r.locator('.label-description').allInnerTexts()).join(' ');
+      return `${label} ${description}`.replace(/\s+/g, ' ').trim();
+    };
+    /** Opens the row's context menu and clicks `item` once the menu takes clicks. */
+    async function contextMenu(target: ReturnType<typeof row>, item: string, screenshot?: string): Promise<void> {
+      await target.click({ button: 'right' });
+      const entry = wb.page.locator('.context-view .action-label', { hasText: item }).first();
+      await entry.waitFor({ timeout: 30_000 });
+      // The menu takes a moment to accept clicks (a click at once only highlights the item).
+      await wb.page.waitForTimeout(500);
+      if (screenshot) await wb.screenshot(screenshot);
+      await entry.click();
+    }
+    async function theme(name: string): Promise<void> {
+      await wb.page.keyboard.press('F1');
+      await wb.page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+      await wb.page.locator('.quick-input-widget input').fill(name);
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().click();
+      const dark = name.startsWith('Dark');
+      await wb.page.locator(dark ? '.monaco-workbench.vs-dark' : '.monaco-workbench.vs').first().waitFor({ timeout: 30_000 });
+    }
+    /** The notification centre shows one line of each; expand this one to show the whole message. */
+    async function expandNotification(text: string): Promise<void> {
+      const item = wb.page.locator('.notification-list-item, .notification-toast', { hasText: text }).first();
+      await item.hover();
+      await item.locator('.action-label[aria-label^="Expand"]').first().click({ timeout: 5_000 }).catch(() => undefined);
+      await wb.page.mouse.move(0, 0);
+    }
+    async function dialog(text: string | RegExp) {
+      const box = wb.page.locator('.monaco-dialog-box', { hasText: text });
+      await box.waitFor({ timeout: 30_000 });
+      return box;
+    }
+    uiScenario(
+      async (onClose) => {
+        registry = await startTestServer('sqlite');
+        onClose(() => registry.close());
+        api = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY });
+        rollout = await seedRollouts(api);
+        return workspace({}, { 'promptRegistry.serverUrl': registry.url, 'workbench.colorTheme': 'Light 2026' });
+      },
+      (opened) => (wb = opened),
+    );
+
+    it('shows the rollout where the live version is shown: both versions and their weights', { timeout: 3 * MINUTE }, async () => {
+      await wb.openViewContainer('Prompt Registry');
+      await wb.runCommand('Prompt Registry: Set API Key');
+      await wb.page.locator('.quick-input-widget input').fill(ADMIN_KEY);
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.statusbar-item', { hasText: 'Prompts: remote' }).first().waitFor({ timeout: MINUTE });
+      // Room for the trees: a wider side bar (its sash dragged), the Approvals view folded.
+      const sidebar = (await wb.page.locator('.part.sidebar').first().boundingBox())!;
+      const edge = { x: sidebar.x + sidebar.width, y: sidebar.y + sidebar.height / 2 };
+      await wb.page.mouse.move(edge.x, edge.y);
+      await wb.page.mouse.down();
+      await wb.page.mouse.move(edge.x + 220, edge.y, { steps: 8 });
+      await wb.page.mouse.up();
+      await eventually('a wider side bar', async () => (await wb.page.locator('.part.sidebar').first().boundingBox())!.width, (w) => w > sidebar.width + 150);
+      await pane('Approvals').locator('.pane-header').click();
+      await row('Live', 'production').click();
+      await row('Live', 'support-reply').filter({ hasText: 'v1 90% · v2 10% (rollout)' }).waitFor({ timeout: 30_000 });
+      assert.equal(await rowText('Live', 'support-reply'), 'support-reply v1 90% · v2 10% (rollout)');
+      // Under the prompt in the Prompts view too, above its versions.
+      await row('Prompts', 'support-reply').click();
+      await row('Prompts', 'production').filter({ hasText: 'v1 90% · v2 10% (rollout)' }).waitFor({ timeout: 30_000 });
+      await row('Prompts', 'v3').waitFor({ timeout: 30_000 });
+      await wb.screenshot('50-rollout-tree');
+    });
+
+    it('changes the weight from the context menu; the tree follows', { timeout: 2 * MINUTE }, async () => {
+      await contextMenu(row('Live', 'support-reply'), 'Change Rollout Weight…', '51-rollout-context-menu');
+      const input = wb.page.locator('.quick-input-widget input');
+      await eventually('the current weight to start from', () => input.inputValue(), (v) => v === '10');
+      await input.fill('50');
+      await wb.page.keyboard.press('Enter');
+      // production is protected: a confirmation first.
+      const box = await dialog('Change the rollout of support-reply in production to v1 50% · v2 50%?');
+      await box.locator('.monaco-button', { hasText: 'Change Weight' }).first().click();
+      await wb.waitForNotification('support-reply in production: v1 50% · v2 50% (rollout).', 30_000);
+      await row('Live', 'support-reply').filter({ hasText: 'v1 50% · v2 50% (rollout)' }).waitFor({ timeout: 30_000 });
+      const now = await api.rollout('support-reply', 'production');
+      assert.deepEqual([now.id, now.weight, now.guard?.metric], [rollout.id, 50, 'error_rate'], 'the same rollout, its guard kept');
+    });
+
+    it('compares the two variants side by side since the rollout started', { timeout: 2 * MINUTE }, async () => {
+      await contextMenu(row('Live', 'support-reply'), 'Compare Rollout Variants');
+      const stats = await webviewFrame(wb.page, '#comparison-rows tr');
+      const expected = await api.compare('support-reply', 1, 2, { environment: 'production', from: rollout.started_at });
+      assert.deepEqual([expected.a.count, expected.b.count], [120, 30]);
+      await eventually('the comparison heads', async () => [await stats.locator('#head-a').innerText(), await stats.locator('#head-b').innerText()], (h) => h[0] === 'v1 live (120)' && h[1] === 'v2 candidate (30)');
+      assert.ok((await stats.locator('#comparison-rows tr').count()) >= 6);
+      assert.match(await stats.locator('#rollout').innerText(), /^Rollout in production: v1 \(live\) 50% · v2 \(candidate\) 50%, since /);
+      assert.equal(await stats.locator('#range').inputValue(), 'rollout');
+      assert.equal(await stats.locator('#environment').inputValue(), 'production');
+      assert.deepEqual(await stats.locator('#versions-rows tr').evaluateAll((rows) => rows.map((r) => r.querySelector('td')?.textContent)), ['v1', 'v2']);
+      await wb.runCommand('Notifications: Clear All Notifications');
+      // The comparison leads the page, under the rollout's banner.
+      assert.equal(await stats.locator('#content > section').first().getAttribute('id'), 'compare-section');
+      await wb.screenshot('53-rollout-stats-compare');
+    });
+
+    it('reads well in a dark theme: the tree and the comparison', { timeout: 2 * MINUTE }, async () => {
+      await theme('Dark 2026');
+      const stats = await webviewFrame(wb.page, '#comparison-rows tr');
+      await eventually('the dark theme reaches the webview', () => stats.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
+      await stats.locator('#rollout').scrollIntoViewIfNeeded();
+      await wb.screenshot('54-rollout-dark');
+      await theme('Light 2026');
+    });
+
+    it('promotes from the context menu: the candidate is live for every key', { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('View: Close All Editors');
+      await wb.runCommand('Notifications: Clear All Notifications');
+      await contextMenu(row('Live', 'support-reply'), 'Promote Rollout');
+      const box = await dialog('Promote support-reply v2 in production? It serves every key; v1 serves none.');
+      await box.locator('.monaco-button', { hasText: 'Promote' }).first().click();
+      await wb.waitForNotification('support-reply v2 is live in production for every key (promoted; was v1).', 30_000);
+      await expandNotification('for every key');
+      await eventually('the Live view without the rollout', () => rowText('Live', 'support-reply'), (t) => /^support-reply v2 · \S+ · \d{4}-\d\d-\d\d$/.test(t));
+      assert.equal((await api.live('support-reply', 'production'))?.version, 2);
+      assert.equal(await api.rolloutIfAny('support-reply', 'production'), undefined);
+      await eventually('the Prompts view without the rollout row', () => row('Prompts', 'production').count(), (n) => n === 0);
+      await wb.screenshot('52-rollout-promoted');
+    });
+
+    it("follows another client's rollout live, and shows the registry's refusal of a second one", { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('Notifications: Clear All Notifications');
+      const started = await api.rolloutStart('support-reply', 'production', { candidate: 3, weight: 20 });
+      assert.ok(started.kind === 'applied');
+      // No refresh: the event stream brings it.
+      await row('Live', 'support-reply').filter({ hasText: 'v2 80% · v3 20% (rollout)' }).waitFor({ timeout: 30_000 });
+      await row('Prompts', 'production').filter({ hasText: 'v2 80% · v3 20% (rollout)' }).waitFor({ timeout: 30_000 });
+      // Start Rollout of v1 from its row: the registry answers 409 rollout_exists, shown as it says it.
+      await contextMenu(row('Prompts', 'v1'), 'Start Rollout…');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'production' }).first().click({ timeout: 30_000 });
+      await eventually('the weight, 10 to start from', () => wb.page.locator('.quick-input-widget input').inputValue(), (v) => v === '10');
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'No guard' }).first().click({ timeout: 30_000 });
+      const box = await dialog('Start a rollout of support-reply in production: v2 90% · v1 10%?');
+      await box.locator('.monaco-button', { hasText: 'Start Rollout' }).first().click();
+      await wb.waitForNotification('a rollout of version 3 of "support-reply" is already running in production; promote or abort it before rolling out version 1', 30_000);
+      await expandNotification('is already running');
+      await wb.screenshot('57-rollout-refused');
+      assert.equal((await api.rollout('support-reply', 'production')).candidate, 3, 'nothing changed');
+    });
+
+    it('aborts from the context menu with a reason; then starts one with a guard from the Live view', { timeout: 3 * MINUTE }, async () => {
+      await wb.runCommand('Notifications: Clear All Notifications');
+      await contextMenu(row('Live', 'support-reply'), 'Abort Rollout…');
+      const input = wb.page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 10_000 });
+      await input.fill('answers too long');
+      await wb.page.keyboard.press('Enter');
+      await wb.waitForNotification('The rollout of support-reply v3 in production is aborted: v2 serves every key again.', 30_000);
+      await eventually('the Live view without the rollout', () => rowText('Live', 'support-reply'), (t) => /^support-reply v2 · \S+ · \d{4}-\d\d-\d\d$/.test(t));
+      const audit = (await registry.admin.get('/audit?action=rollout.aborted')).body.items as Array<{ actor: string; details: { reason?: string } }>;
+      assert.equal(audit[0]?.details.reason, 'answers too long');
+
+      await contextMenu(row('Live', 'support-reply'), 'Start Rollout…');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { has: wb.page.locator('.label-name', { hasText: /^v3$/ }) }).first().click({ timeout: 30_000 });
+      await eventually('the weight, 10 to start from', () => input.inputValue(), (v) => v === '10');
+      await input.fill('25');
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Error rate' }).first().click({ timeout: 30_000 });
+      await eventually('the window, 200 to start from', () => input.inputValue(), (v) => v === '200');
+      await wb.page.keyboard.press('Enter');
+      await eventually('the threshold, 0.05 to start from', () => input.inputValue(), (v) => v === '0.05');
+      await input.fill('0.02');
+      await wb.page.keyboard.press('Enter');
+      const box = await dialog('Start a rollout of support-reply in production: v2 75% · v3 25%?');
+      assert.match(await box.innerText(), /Guard: aborts when error_rate over its last 200 executions, more than 0.02 above the live version’s\./);
+      await box.locator('.monaco-button', { hasText: 'Start Rollout' }).first().click();
+      await wb.waitForNotification('support-reply in production: v2 75% · v3 25% (rollout started).', 30_000);
+      await row('Live', 'support-reply').filter({ hasText: 'v2 75% · v3 25% (rollout)' }).waitFor({ timeout: 30_000 });
+      const running = await api.rollout('support-reply', 'production');
+      assert.deepEqual([running.candidate, running.weight, running.guard], [3, 25, { metric: 'error_rate', window: 200, threshold: 0.02, comparison: 'above_live' }]);
+    });
+
+    it('shows who includes a partial under it: "Used by", with where each is live', { timeout: 2 * MINUTE }, async () => {
+      await wb.runCommand('Notifications: Clear All Notifications');
+      await row('Prompts', 'support-reply').click(); // collapsed: safety's versions are the only v1, v2
+      await pane('Live').locator('.pane-header').click(); // folded: room for the Prompts view
+      await row('Prompts', 'safety').click();
+      await row('Prompts', 'Used by').waitFor({ timeout: 30_000 });
+      assert.equal(await rowText('Prompts', 'Used by'), 'Used by 5 versions of 3 prompts, 2 live');
+      await row('Prompts', 'Used by').click();
+      await row('Prompts', 'faq v1').waitFor({ timeout: 30_000 });
+      const rows = await Promise.all(['support-reply v3', 'support-reply v2', 'support-reply v1', 'greeter v1', 'faq v1'].map((l) => rowText('Prompts', l)));
+      assert.deepEqual(rows, ['support-reply v3 not live', 'support-reply v2 live in production', 'support-reply v1 not live', 'greeter v1 live in staging', 'faq v1 not live']);
+      await wb.screenshot('55-used-by');
+    });
+
+    it('before deploying the partial, the confirmation lists the live prompts that follow it', { timeout: 3 * MINUTE }, async () => {
+      const deployV2 = async () => {
+        await contextMenu(row('Prompts', 'v2'), 'Deploy Version…');
+        await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'production' }).first().waitFor({ timeout: 30_000 });
+        await wb.page.locator('.quick-input-widget input').fill('production');
+        await wb.page.keyboard.press('Enter');
+        return dialog('Deploy safety v2 to production?');
+      };
+      let box = await deployV2();
+      const text = await box.innerText();
+      assert.match(text, /2 live prompts include safety as a partial; their text changes with what is live in production:/);
+      assert.match(text, /• support-reply v2 \(live in production\) includes \{\{> safety\}\}/);
+      assert.match(text, /• greeter v1 \(live in staging\) includes \{\{> "safety@production"\}\}/);
+      assert.doesNotMatch(text, /faq/, 'a pinned reference does not move');
+      await wb.screenshot('56-deploy-partial-confirm');
+      await box.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+      assert.equal((await api.live('safety', 'production'))?.version, 1, 'cancelled: nothing deployed');
+
+      await theme('Dark 2026');
+      await wb.screenshot('55-used-by-dark');
+      box = await deployV2();
+      await wb.screenshot('56-deploy-partial-confirm-dark');
+      await box.locator('.monaco-button', { hasText: 'Deploy' }).first().click();
+      await wb.waitForNotification('safety v2 is live in production (was v1).', 30_000);
+      assert.equal((await api.live('safety', 'production'))?.version, 2);
     });
   });
 

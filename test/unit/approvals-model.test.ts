@@ -137,6 +137,27 @@ describe('deployment requests in the extension', () => {
     assert.equal(outcomeMessage(request(), me('bob')), undefined);
   });
 
+  it('names rollout requests as rollouts, never as rollbacks', () => {
+    const start = request({ action: 'rollout_start', version: 4, from_version: 3, rollout: { weight: 10, guard: null, id: null } });
+    const abort = request({ action: 'rollout_abort', version: 4, from_version: 3, rollout: { weight: null, guard: null, id: '9f8e7d6c-0000-4000-8000-000000000000' } });
+    assert.equal(pendingMessage(start), 'Rollout of greeting v4 to 10% in production is waiting for 1 approval; request 1a2b3c4d.');
+    assert.equal(pendingMessage(abort), 'Abort of the greeting v4 rollout in production is waiting for 1 approval; request 1a2b3c4d.');
+    const startRow = requestText(start, me('carol'), NOW);
+    assert.equal(startRow.label, 'greeting v4 → production 10%');
+    assert.match(startRow.description, /^rollout beside v3 · bob · 0\/1/);
+    assert.match(startRow.tooltip, /^Rollout of greeting v4 to 10% in production \(live there now: v3\)/);
+    const abortRow = requestText(abort, me('carol'), NOW);
+    assert.equal(abortRow.label, 'greeting v4 rollout in production: abort');
+    assert.match(abortRow.description, /^rollout abort · bob/);
+    for (const text of [startRow.label, startRow.description, startRow.tooltip, abortRow.label, abortRow.description, abortRow.tooltip]) assert.doesNotMatch(text, /rollback/i);
+    assert.deepEqual(outcomeMessage({ ...start, status: 'applied', approvals: 1, decisions: [approve('dave')] }, me('bob')), {
+      text: 'The rollout of greeting v4 serves 10% in production (approved by dave).',
+      warning: false,
+    });
+    assert.equal(decisionMessage({ ...abort, status: 'applied' }, 'approve'), 'The rollout of greeting v4 in production is aborted: yours was the final approval.');
+    assert.equal(decisionMessage({ ...abort, status: 'rejected' }, 'reject'), 'Rejected the abort of the greeting v4 rollout in production requested by bob.');
+  });
+
   it('tells a decider what their decision did', () => {
     assert.equal(decisionMessage(request({ status: 'applied' }), 'approve'), 'greeting v2 is live in production: yours was the final approval.');
     assert.equal(decisionMessage(request({ required_approvals: 3, approvals: 1 }), 'approve'), 'Approved the deploy of greeting v2 to production; it needs 2 more approvals.');

@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import type { Comparison, PromptStats } from '../../client/api.js';
 import { $, h, setOptions, showMessage } from '../dom.js';
 import { formatTimestamp } from '../format.js';
-import { STATS_NOTICES, STATS_RANGES, type StatsMethods, type StatsNotice, type StatsRange, type StatsShown } from '../protocol.js';
+import { STATS_NOTICES, STATS_RANGES, type StatsMethods, type StatsNotice, type StatsRange, type StatsRollout, type StatsShown } from '../protocol.js';
 import { connect } from '../rpc.js';
 import { chartData, comparisonRows, MEASURES, versionColumns, type Measure } from './model.js';
 
@@ -13,13 +13,27 @@ interface State {
   range: StatsRange;
   environment: string;
   compare?: { a: number; b: number };
+  /** Comparing a rollout's variants: the window starts at the rollout, in its environment. */
+  rollout?: StatsRollout;
 }
+
+/** The range select's value for "since the rollout started". */
+const SINCE_ROLLOUT = 'rollout';
 
 const rpc = connect<StatsMethods, StatsNotice, StatsShown, State>(STATS_NOTICES, (notice) => {
   if (notice.prompt !== state.prompt) {
     state.prompt = notice.prompt;
     delete state.compare;
   }
+  if (notice.rollout) {
+    state.rollout = notice.rollout;
+    state.environment = notice.rollout.environment;
+    state.compare = { a: notice.rollout.live, b: notice.rollout.candidate };
+  } else {
+    delete state.rollout;
+  }
+  drawRanges();
+  el.environment.value = state.environment;
   void load();
 });
 
@@ -35,6 +49,8 @@ const el = {
   reload: $<HTMLButtonElement>('reload'),
   executions: $<HTMLButtonElement>('executions'),
   window: $('window'),
+  rollout: $('rollout'),
+  compareTitle: $('compare-title'),
   message: $('message'),
   content: $('content'),
   head: $('versions-head'),
@@ -153,7 +169,9 @@ function drawTable(s: PromptStats): void {
 }
 
 function drawCompareChoices(s: PromptStats): void {
-  const versions = s.versions.map((v) => v.version);
+  // A rollout's two variants are offered even before one of them has executions.
+  const rollout = state.rollout ? [state.rollout.live, state.rollout.candidate] : [];
+  const versions = [...new Set([...s.versions.map((v) => v.version), ...rollout])].sort((x, y) => x - y);
   const options = versions.map((v): [string, string] => [String(v), `v${v}`]);
   const b = state.compare?.b ?? versions[versions.length - 1];
   const a = state.compare?.a ?? versions[versions.length - 2] ?? versions[0];
@@ -162,21 +180,61 @@ function drawCompareChoices(s: PromptStats): void {
   $('compare-section').hidden = versions.length < 2;
 }
 
+/** The time ranges, and "since the rollout started" while comparing a rollout. */
+function drawRanges(): void {
+  const options: Array<[string, string]> = Object.entries(STATS_RANGES);
+  if (state.rollout) options.push([SINCE_ROLLOUT, `Since the rollout started (${formatTimestamp(state.rollout.since)})`]);
+  setOptions(el.range, options, state.rollout ? SINCE_ROLLOUT : state.range);
+}
+
+/** What the window and the environment are: a rollout's start, or the chosen range. */
+function windowParams(): { range: StatsRange; environment?: string; since?: string } {
+  return { range: state.range, ...(state.environment ? { environment: state.environment } : {}), ...(state.rollout ? { since: state.rollout.since } : {}) };
+}
+
+/**
+ * A rollout's comparison leads the page, under a banner saying which versions serve which share
+ * since when; otherwise it follows the table and charts.
+ */
+function drawRolloutBanner(): void {
+  const r = state.rollout;
+  el.rollout.hidden = !r;
+  const section = $('compare-section');
+  if (r) el.content.prepend(section);
+  else el.content.append(section);
+  if (!r) {
+    el.compareTitle.textContent = 'Compare two versions';
+    return;
+  }
+  el.rollout.replaceChildren(
+    h('strong', {}, `Rollout in ${r.environment}: `),
+    `v${r.live} (live) ${100 - r.weight}% · v${r.candidate} (candidate) ${r.weight}%, since ${formatTimestamp(r.since)}. `,
+    h('span', { class: 'muted' }, 'Each variant’s executions in this environment since the rollout started; B − A is the candidate minus the live version.'),
+  );
+  el.compareTitle.textContent = `The rollout’s variants side by side: v${r.live} (live) and v${r.candidate} (candidate)`;
+}
+
 async function compare(): Promise<void> {
   if (!state.prompt || !el.a.value || !el.b.value) return;
   state.compare = { a: Number(el.a.value), b: Number(el.b.value) };
   rpc.save(state);
   let c: Comparison;
   try {
-    c = await rpc.call('compare', { prompt: state.prompt, ...state.compare, range: state.range, ...(state.environment ? { environment: state.environment } : {}) });
+    c = await rpc.call('compare', { prompt: state.prompt, ...state.compare, ...windowParams() });
   } catch (err) {
     showMessage(el.message, `Couldn't compare: ${err instanceof Error ? err.message : String(err)}`, 'error');
     return;
   }
-  $('head-a').textContent = `v${c.a.version} (${c.a.count})`;
-  $('head-b').textContent = `v${c.b.version} (${c.b.count})`;
-  el.comparisonRows.replaceChildren(...comparisonRows(c).map((cells) => h('tr', {}, ...cells.map((t, i) => h('td', { class: i ? 'num' : undefined }, t)))));
+  const role = (v: number) => (state.rollout?.live === v ? ' live' : state.rollout?.candidate === v ? ' candidate' : '');
+  $('head-a').textContent = `v${c.a.version}${role(c.a.version)} (${c.a.count})`;
+  $('head-b').textContent = `v${c.b.version}${role(c.b.version)} (${c.b.count})`;
+  const rows = comparisonRows(c);
+  el.comparisonRows.replaceChildren(...rows.map((cells) => h('tr', {}, ...cells.map((t, i) => h('td', { class: i ? 'num' : undefined }, t)))));
   el.comparison.hidden = false;
+  const r = state.rollout;
+  if (r && state.prompt) {
+    rpc.shown({ prompt: state.prompt, range: state.range, versions: stats?.versions.map((v) => v.version) ?? [], charts: [], error: null, rollout: { live: r.live, candidate: r.candidate, since: r.since, compared: rows.length } });
+  }
 }
 
 async function load(): Promise<void> {
@@ -186,15 +244,17 @@ async function load(): Promise<void> {
   el.title.textContent = `Statistics: ${prompt}`;
   const mine = ++seq;
   el.reload.disabled = true;
+  drawRolloutBanner();
   try {
-    const s = await rpc.call('stats', { prompt, range: state.range, ...(state.environment ? { environment: state.environment } : {}) });
+    const s = await rpc.call('stats', { prompt, ...windowParams() });
     if (mine !== seq) return;
     stats = s;
     el.window.textContent = `${formatTimestamp(s.from)} – ${formatTimestamp(s.to)}, per ${s.interval}`;
     if (s.versions.length === 0) {
       dropCharts();
       el.content.hidden = true;
-      showMessage(el.message, `No executions of ${prompt} in the ${STATS_RANGES[state.range].toLowerCase()}${state.environment ? ` in ${state.environment}` : ''}.`);
+      const when = state.rollout ? `since the rollout started (${formatTimestamp(state.rollout.since)})` : `in the ${STATS_RANGES[state.range].toLowerCase()}`;
+      showMessage(el.message, `No executions of ${prompt} ${when}${state.environment ? ` in ${state.environment}` : ''}.`);
       rpc.shown({ prompt, range: state.range, versions: [], charts: [], error: null });
       return;
     }
@@ -205,6 +265,8 @@ async function load(): Promise<void> {
     drawCompareChoices(s);
     el.comparison.hidden = true;
     rpc.shown({ prompt, range: state.range, versions: s.versions.map((v) => v.version), charts: drawn, error: null });
+    // A rollout's variants are compared at once: that is what the user asked to see.
+    if (state.rollout) await compare();
   } catch (err) {
     if (mine !== seq) return;
     const message = err instanceof Error ? err.message : String(err);
@@ -218,13 +280,20 @@ async function load(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 
-setOptions(el.range, Object.entries(STATS_RANGES), state.range);
+drawRanges();
 el.range.addEventListener('change', () => {
+  if (el.range.value === SINCE_ROLLOUT) return;
+  // Another window: the ordinary statistics again.
+  delete state.rollout;
   state.range = el.range.value as StatsRange;
+  drawRanges();
   void load();
 });
 el.environment.addEventListener('change', () => {
+  // A rollout is one environment's: choosing another leaves the rollout's comparison.
+  delete state.rollout;
   state.environment = el.environment.value;
+  drawRanges();
   void load();
 });
 el.reload.addEventListener('click', () => void load());

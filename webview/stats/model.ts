@@ -38,7 +38,9 @@ export function chartData(stats: Pick<PromptStats, 'from' | 'to' | 'series'>, me
     byVersion.get(p.version)!.values[index.get(Date.parse(p.start))!] = v;
     if (v !== null) hasData = true;
   }
-  return { x: starts.map((t) => t / 1000), series, range: [Date.parse(stats.from) / 1000, Date.parse(stats.to) / 1000], hasData };
+  // A window starting within a bucket (a rollout's start) still shows that bucket's points.
+  const from = Math.min(Date.parse(stats.from), starts[0] ?? Infinity);
+  return { x: starts.map((t) => t / 1000), series, range: [from / 1000, Date.parse(stats.to) / 1000], hasData };
 }
 
 export interface Column {

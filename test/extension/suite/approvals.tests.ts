@@ -2,7 +2,7 @@
 // (PR_APPROVALS_URL, with the keys of bob, who asks, and dave, who approves).
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RegistryApi, type DeployResult, type DeploymentRequest } from '../../../client/index.js';
+import { RegistryApi, type DeployResult, type DeploymentRequest, type RolloutResult } from '../../../client/index.js';
 import type { ExtensionApi } from '../../../extension/extension.js';
 import { until } from './support.js';
 
@@ -124,5 +124,50 @@ describe('deployment approvals in VS Code', () => {
     const decided = await vscode.commands.executeCommand<DeploymentRequest>('promptRegistry.rejectRequest', { id: asked.request.id, comment: 'not v1', confirmed: true });
     assert.equal(decided.status, 'rejected');
     assert.deepEqual((await admin.deploymentRequest(asked.request.id)).decisions.map((d) => d.actor), ['dave']);
+  });
+  /** The Live view's row of greeting in production: `greeting v3 90% · v2 10% (rollout)`. */
+  const greetingLive = async () => {
+    const envs = await ext.live.getChildren();
+    const production = envs.find((n) => n.label === 'production');
+    assert.ok(production, 'the Live view lists production');
+    const node = (await ext.live.getChildren(production)).find((n) => n.label === 'greeting');
+    return node ? `${String(node.label)} ${String(node.description)}` : undefined;
+  };
+
+  it('asks for approval to start a rollout: the request is named as a rollout, and once approved the Live view shows both versions', async () => {
+    const bob = new RegistryApi({ url: env('PR_APPROVALS_URL'), apiKey: env('PR_REQUESTER_KEY') });
+    const asked = await vscode.commands.executeCommand<RolloutResult>('promptRegistry.startRollout', { prompt: 'greeting', environment: 'production', candidate: 2, weight: 10, guard: null, confirmed: true, comment: 'try v2' });
+    assert.ok(asked?.kind === 'pending', JSON.stringify(asked));
+    assert.deepEqual([asked.request.action, asked.request.version, asked.request.from_version, asked.request.rollout?.weight], ['rollout_start', 2, 3, 10]);
+    assert.equal(await admin.rolloutIfAny('greeting', 'production'), undefined, 'nothing runs before approval');
+    const row = await until('the request in the Approvals view', async () => (await rows()).find((r) => r.label === 'greeting v2 → production 10%'));
+    assert.match(row.description, /^rollout beside v3 · you · 0\/1 · /);
+    assert.equal((await bob.approve(asked.request.id, 'go')).status, 'applied');
+    const told = await until('dave is told', () => settled.find((s) => s.request.id === asked.request.id));
+    assert.equal(told.message, 'The rollout of greeting v2 serves 10% in production (approved by bob).');
+    const running = await admin.rollout('greeting', 'production');
+    assert.deepEqual([running.candidate, running.live, running.weight], [2, 3, 10]);
+    await until('the Live view shows the rollout', async () => (await greetingLive())?.startsWith('greeting v3 90% · v2 10% (rollout)'));
+  });
+
+  it("refuses what the registry refuses, and asks for approval to abort: the request is named as an abort, not a rollback", async () => {
+    // The live version as the candidate: the registry's 409 at once, no request left behind.
+    const refused = await vscode.commands.executeCommand<RolloutResult | undefined>('promptRegistry.startRollout', { prompt: 'greeting', environment: 'production', candidate: 3, weight: 20, guard: null, confirmed: true });
+    assert.equal(refused, undefined, 'the command showed the error instead');
+    assert.deepEqual((await admin.deploymentRequests({ status: 'pending' })).items, []);
+
+    const bob = new RegistryApi({ url: env('PR_APPROVALS_URL'), apiKey: env('PR_REQUESTER_KEY') });
+    const asked = await vscode.commands.executeCommand<RolloutResult>('promptRegistry.abortRollout', { prompt: 'greeting', environment: 'production', reason: 'v2 is slower', confirmed: true });
+    assert.ok(asked?.kind === 'pending', JSON.stringify(asked));
+    assert.deepEqual([asked.request.action, asked.request.comment], ['rollout_abort', 'v2 is slower']);
+    const row = await until('the abort request in the Approvals view', async () => (await rows()).find((r) => r.label === 'greeting v2 rollout in production: abort'));
+    assert.match(row.description, /^rollout abort · you · 0\/1 · /);
+    assert.doesNotMatch(`${row.label} ${row.description}`, /rollback/);
+    assert.equal((await admin.rollout('greeting', 'production')).status, 'active', 'it runs on until approved');
+    assert.equal((await bob.approve(asked.request.id)).status, 'applied');
+    const told = await until('dave is told', () => settled.find((s) => s.request.id === asked.request.id));
+    assert.equal(told.message, 'The rollout of greeting v2 in production is aborted (approved by bob).');
+    assert.equal(await admin.rolloutIfAny('greeting', 'production'), undefined);
+    await until('the Live view shows greeting v3 alone', async () => (await greetingLive())?.startsWith('greeting v3 · '));
   });
 });
