@@ -136,7 +136,7 @@ export class DeploymentService {
     feed.onResumed(() => this.cache.clear());
   }
 
-  /** The environments' names, for server/executions, which asks here until it asks EnvironmentService. */
+  /** The environments' names and their check, for the modules given only this service (executions, prompt routes, MCP). */
   get environments(): readonly string[] {
     return this.envs.names;
   }
@@ -320,7 +320,7 @@ export class DeploymentService {
   }
 
   async history(name: string, f: { environment?: string | undefined; beforeSeq?: number | undefined; limit: number }): Promise<Array<DeploymentView & { seq: number }>> {
-    if (f.environment) this.assertEnvironment(f.environment);
+    if (f.environment) this.envs.assert(f.environment);
     const prompt = await prompts.findPrompt(this.db, name);
     if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
     return (await repo.history(this.db, prompt.id, f)).map((d) => ({ ...view(name, d), seq: d.seq }));
@@ -345,7 +345,7 @@ export class DeploymentService {
    * the partials it followed, whose changes invalidate it too).
    */
   private async lookUp(name: string, environment: string): Promise<{ answer: CachedAnswer; live?: LiveSource }> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const ticket = this.cache.ticket();
     const row = await repo.resolve(this.db, name, environment);
     let result: CachedAnswer;
@@ -406,7 +406,7 @@ export class DeploymentService {
 
   /** Everything live in an environment, as the bundle clients fall back on when the registry is unreachable. */
   async exportBundle(environment: string): Promise<z.infer<typeof bundleSchema>> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const rows = await repo.liveIn(this.db, environment);
     const prompts: Array<[string, ReturnType<typeof resolvedBody>]> = [];
     for (const r of rows) {
@@ -425,7 +425,7 @@ export class DeploymentService {
    * (without one, the live version), with `variant` and `rollout` set.
    */
   async resolve(name: string, environment: string, key?: string): Promise<ResolvedRow & { variant?: 'candidate' | 'live'; rollout?: RolloutInfo }> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const row = await repo.resolve(this.db, name, environment);
     if (row) {
       const split = await this.rolloutSplit?.(this.db, name, environment, row);
