@@ -209,14 +209,14 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const keys = new KeyService(db, feed, secret);
   const templates = new TemplatePool(opts.templates);
   const prompts = new PromptService(db, feed, templates, opts.environments);
-  const deployments = new DeploymentService(db, feed, opts.environments, opts.resolveCacheSize);
+  const environments = new EnvironmentService(db, opts.environments);
+  const deployments = new DeploymentService(db, feed, environments, opts.resolveCacheSize);
   const metrics = new MetricService(db);
   const executions = new ExecutionService(db, deployments, metrics);
   const retention = new RetentionService(db, { batchSize: 1_000, environments: opts.environments });
-  const environments = new EnvironmentService(db, deployments);
-  const approvals = new ApprovalService(db, feed, deployments, environments);
+  const approvals = new ApprovalService(db, feed, environments, deployments.path);
   const webhooks = new WebhookService(db, feed, secret, opts.webhooks, logger);
-  const rollouts = new RolloutService(db, feed, deployments, environments, approvals, (err) => logger.error({ err }, 'rollout guard check failed'));
+  const rollouts = new RolloutService(db, feed, deployments, (err) => logger.error({ err }, 'rollout guard check failed'));
   executions.onStored.push((records) => rollouts.executionsStored(records));
   const providers = new ProviderService(db, secret, opts.providerCalls);
   const runs = new RunService(prompts, deployments, executions, providers);
@@ -228,7 +228,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   let document: unknown;
   const routes: Route[] = [
     // The resolve route first: it is the hot path, and Express matches in order.
-    ...deploymentRoutes(deployments, approvals),
+    ...deploymentRoutes(deployments),
     ...promptRoutes(prompts, deployments),
     ...changeRoutes(feed, keys, opts.eventHeartbeatMs),
     ...keyRoutes(keys),

@@ -6,6 +6,7 @@ import { databaseUrlFrom, defaultDataDir, serverConfig, type ServeFlags } from '
 import { openDatabase, type Database } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { DeploymentService } from './deployments/service.js';
+import { EnvironmentService } from './environments/service.js';
 import { ChangeFeed } from './events.js';
 import { announceFirstKey } from './keys/announce.js';
 import { KeyService } from './keys/service.js';
@@ -160,7 +161,7 @@ export function buildCli(): Command {
       const db = await openDatabase(databaseUrlFrom(flags));
       try {
         await migrate(db);
-        const service = new DeploymentService(db, new ChangeFeed(db), environments, 0);
+        const service = new DeploymentService(db, new ChangeFeed(db), new EnvironmentService(db, environments), 0);
         const text = `${JSON.stringify(await service.exportBundle(flags.environment), null, 2)}\n`;
         if (!flags.out) {
           process.stdout.write(text);

@@ -68,9 +68,7 @@ export class ChangeFeed {
   async publish(tx: Transaction, event: Omit<ChangeEvent, 'at'>): Promise<void> {
     const full: ChangeEvent = { ...event, at: new Date().toISOString() };
     for (const fn of this.inTransaction) await fn(tx, full);
-    if (tx.dialect === 'postgres') {
-      await tx.get('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin: this.origin, event: full })]);
-    }
+    await tx.notify(CHANNEL, JSON.stringify({ origin: this.origin, event: full }));
     const subject = [full.prompt, full.environment].filter(Boolean).join('/');
     tx.afterCommit(`change feed: ${full.type}${subject ? ` (${subject})` : ''}`, () => this.dispatch(full));
   }

@@ -29,7 +29,7 @@ export interface RunningServer {
 
 function announceSecret(secret: ServerSecret, db: Database, logger: Logger): void {
   if (secret.source !== 'generated') return;
-  if (db.dialect === 'postgres') {
+  if (db.sql.shared) {
     // Another replica with its own secret would refuse every key this one hashes (checkSecretMatches stops it starting).
     logger.warn(
       { path: secret.path },

@@ -39,6 +39,7 @@ import { SqliteDatabase } from '../../server/db/sqlite.js';
 import { betterSqliteDriver, loadSqliteDriver, type SqliteDriver, type SqliteDriverName } from '../../server/db/sqlite-driver.js';
 import type { Database } from '../../server/db/index.js';
 import { DeploymentService } from '../../server/deployments/service.js';
+import { EnvironmentService } from '../../server/environments/service.js';
 import { ChangeFeed } from '../../server/events.js';
 import { insertExecutions, type ExecutionRecord } from '../../server/executions/repository.js';
 import { parseBatch } from '../../server/executions/routes.js';
@@ -117,7 +118,7 @@ async function subject(driver: SqliteDriver, now: number): Promise<Subject> {
   await seedInto(db, PROMPTS);
   const stats = await seedStats(db, now);
   const feed = new ChangeFeed(db);
-  const deployments = new DeploymentService(db, feed, ['dev', 'staging', 'production'], 0);
+  const deployments = new DeploymentService(db, feed, new EnvironmentService(db, ['dev', 'staging', 'production']), 0);
   const executions = new ExecutionService(db, deployments, new MetricService(db));
   const versionIds = (await db.all<{ id: string }>('SELECT id FROM prompt_versions WHERE version_number = 1 LIMIT 100')).map((r) => r.id);
   return { driver: driver.name, db, dir, deployments, executions, versionIds, statsPrompt: stats.name };

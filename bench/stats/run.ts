@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { openDatabase, type Database } from '../../server/db/index.js';
 import { migrate } from '../../server/db/migrate.js';
 import { DeploymentService } from '../../server/deployments/service.js';
+import { EnvironmentService } from '../../server/environments/service.js';
 import { ChangeFeed } from '../../server/events.js';
 import { insertExecutions, statsRows, type ExecutionRecord } from '../../server/executions/repository.js';
 import { ExecutionService } from '../../server/executions/service.js';
@@ -99,7 +100,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
     else await db.transaction((tx) => tx.exec('ANALYZE'));
 
     const feed = new ChangeFeed(db);
-    const deployments = new DeploymentService(db, feed, ['dev', 'staging', 'production'], 0);
+    const deployments = new DeploymentService(db, feed, new EnvironmentService(db, ['dev', 'staging', 'production']), 0);
     const service = new ExecutionService(db, deployments, new MetricService(db));
     const name = 'stats-prompt-1';
     const to = new Date(now).toISOString();

@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { json, listParam, nullableTimestamp, timestamp } from '../db/values.js';
+import { json, nullableTimestamp, timestamp } from '../db/values.js';
 import type { Guard } from '../rollouts/schemas.js';
 
 export type RequestStatus = 'pending' | 'rejected' | 'expired' | 'applied';
@@ -144,9 +144,9 @@ export async function findPending(
   return row && toRequest(row);
 }
 
-/** Locks the request row until the transaction ends (SQLite's one writer already serialises). */
+/** Locks the request row until the transaction ends (SQLite's one writer already serialises), then reads it with its joins. */
 export async function lockRequest(tx: Transaction, id: string): Promise<RequestRow | undefined> {
-  if (tx.dialect === 'postgres') await tx.get('SELECT id FROM deployment_requests WHERE id = $1 FOR UPDATE', [id]);
+  await tx.get(`SELECT id FROM deployment_requests WHERE id = $1${tx.sql.forUpdate}`, [id]);
   return getRequest(tx, id);
 }
 
@@ -166,10 +166,10 @@ export async function insertDecision(
 
 export async function decisionsFor(db: Queryable, ids: readonly string[]): Promise<DecisionRow[]> {
   if (ids.length === 0) return [];
-  const where = db.dialect === 'postgres' ? 'request_id = ANY($1::uuid[])' : 'request_id IN (SELECT value FROM json_each($1))';
   const rows = await db.all<Record<string, unknown>>(
-    `SELECT request_id, actor, COALESCE(person, actor) AS person, credential, decision, comment, decided_at FROM deployment_approvals WHERE ${where} ORDER BY id`,
-    [listParam(db.dialect, ids)],
+    `SELECT request_id, actor, COALESCE(person, actor) AS person, credential, decision, comment, decided_at FROM deployment_approvals
+      WHERE ${db.sql.inList('request_id', 1, 'uuid')} ORDER BY id`,
+    [db.sql.list(ids)],
   );
   return rows.map((r) => ({
     request_id: String(r.request_id),

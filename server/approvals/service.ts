@@ -3,14 +3,13 @@ import type { Principal } from '../auth/principal.js';
 import type { Database, Transaction } from '../db/index.js';
 import { AppError, conflict, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
-import type { DeploymentService, DeploymentView } from '../deployments/service.js';
+import type { DeployPath, PlannedChange } from '../deployments/deploy-path.js';
 import type { EnvironmentService } from '../environments/service.js';
 import type { PolicyView } from '../environments/schemas.js';
 import * as prompts from '../prompts/repository.js';
 import * as repo from './repository.js';
 import type { DecisionRow, RequestFilter, RequestRow } from './repository.js';
 import type { RequestView } from './schemas.js';
-import type { Guard } from '../rollouts/schemas.js';
 
 function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): RequestView {
   const mine = decisions.filter((d) => d.request_id === r.id);
@@ -41,9 +40,6 @@ function view(r: RequestRow, decisions: DecisionRow[], now = Date.now()): Reques
   };
 }
 
-/** Applies an approved rollout request inside the approval's transaction (set by the rollouts module). */
-export type RolloutApplier = (tx: Transaction, actor: Principal, req: RequestRow, as: { requestedBy: string; details: Record<string, unknown> }) => Promise<void>;
-
 /** 409 request_outdated: something else went live since the request was made (`live`: what is live now). */
 function outdated(req: RequestRow, live: number | null) {
   const now = live === null ? 'nothing' : `version ${live}`;
@@ -55,87 +51,24 @@ function outdated(req: RequestRow, live: number | null) {
   );
 }
 
-export type DeployOutcome = { deployment: DeploymentView; created: boolean; request?: undefined } | { request: RequestView; deployment?: undefined };
-
 /**
- * Deploys and rollbacks through their environment's policy: straight away,
- * or as a request that takes effect when enough other people approve it. The
- * final approval applies the deploy in its own transaction, with the request
- * row locked, so two approvers at once apply it once.
+ * Deployment requests: where an environment's policy needs approvals, the deploy path (deploys,
+ * rollbacks, rollout changes) leaves the change here as a pending request, and it takes effect when
+ * enough other people approve it. The final approval applies it through the deploy path in its own
+ * transaction, with the request row locked, so two approvers at once apply it once.
  */
 export class ApprovalService {
-  /** Set by the rollouts module: applies approved rollout_start and rollout_abort requests. */
-  applyRollout: RolloutApplier | undefined;
-
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
-    private readonly deployments: DeploymentService,
     private readonly environments: EnvironmentService,
-  ) {}
-
-  async deploy(actor: Principal, name: string, version: number, environment: string, comment?: string): Promise<DeployOutcome> {
-    this.deployments.assertEnvironment(environment);
-    return this.db.transaction(async (tx) => {
-      const policy = await this.environments.policy(environment, tx);
-      this.environments.requireDeploy(actor, policy);
-      if (policy.required_approvals === 0) return this.deployments.deployIn(tx, actor, name, version, environment);
-      const prompt = await prompts.lockPrompt(tx, name);
-      if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
-      if (!(await prompts.getVersion(tx, prompt.id, version))) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
-      const live = await this.deployments.liveVersion(tx, prompt.id, environment);
-      if (live === version) throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
-      // The evaluation gate is checked now, and again when the approved deploy is applied.
-      await this.environments.requireEvaluation(tx, { promptId: prompt.id, name, environment, version });
-      return { request: await this.request(tx, actor, policy, { promptId: prompt.id, name, action: 'deploy', version, fromVersion: live, comment }) };
-    });
+    private readonly path: DeployPath,
+  ) {
+    path.onRequest((tx, actor, policy, change) => this.request(tx, actor, policy, change));
   }
 
-  async rollback(
-    actor: Principal,
-    name: string,
-    environment: string,
-    version: number | undefined,
-    opts: { dryRun?: boolean; comment?: string | undefined } = {},
-  ): Promise<{ deployment: DeploymentView; request?: undefined } | { request: RequestView; deployment?: undefined }> {
-    this.deployments.assertEnvironment(environment);
-    return this.db.transaction(async (tx) => {
-      const policy = await this.environments.policy(environment, tx);
-      this.environments.requireDeploy(actor, policy, 'roll back');
-      if (policy.required_approvals === 0 || opts.dryRun) {
-        return { deployment: await this.deployments.rollbackIn(tx, actor, name, environment, version, { dryRun: opts.dryRun }) };
-      }
-      // Fix what the rollback restores now, so approvers approve a known version.
-      const planned = await this.deployments.rollbackIn(tx, actor, name, environment, version, { dryRun: true });
-      const prompt = (await prompts.findPrompt(tx, name))!;
-      return {
-        request: await this.request(tx, actor, policy, {
-          promptId: prompt.id,
-          name,
-          action: 'rollback',
-          version: planned.version,
-          fromVersion: planned.previous_version,
-          comment: opts.comment,
-        }),
-      };
-    });
-  }
-
-  /** A pending request for the change, in the caller's transaction (the rollouts module asks through it too). */
-  async request(
-    tx: Transaction,
-    actor: Principal,
-    policy: PolicyView,
-    r: {
-      promptId: string;
-      name: string;
-      action: repo.RequestAction;
-      version: number;
-      fromVersion: number | null;
-      comment?: string | undefined;
-      rollout?: { weight?: number | undefined; guard?: Guard | null | undefined; id?: string | undefined } | undefined;
-    },
-  ): Promise<RequestView> {
+  /** A pending request for the change, in the deploy path's transaction. */
+  private async request(tx: Transaction, actor: Principal, policy: PolicyView, r: PlannedChange): Promise<RequestView> {
     const now = new Date();
     // Asking again for what is already waiting (a retried CI job, a double click) answers the waiting request.
     const waiting = await repo.findPending(tx, {
@@ -203,7 +136,7 @@ export class ApprovalService {
    */
   private async assertCurrent(tx: Transaction, req: RequestRow): Promise<void> {
     const prompt = await prompts.lockPrompt(tx, req.prompt);
-    const live = prompt ? await this.deployments.liveVersion(tx, prompt.id, req.environment) : null;
+    const live = prompt ? await this.path.liveVersion(tx, prompt.id, req.environment) : null;
     if (live !== req.from_version) throw outdated(req, live);
   }
 
@@ -252,15 +185,7 @@ export class ApprovalService {
       } else if (approvers.length >= req.required_approvals) {
         // The requester deploys; the final approver is who the audit entry names, with everyone who approved.
         const details = { request_id: id, requested_by: req.requested_by, approved_by: approvers };
-        const as = { deployedBy: req.requested_by, details };
-        if (req.action === 'deploy') {
-          deploymentId = (await this.deployments.deployIn(tx, actor, req.prompt, req.version_number, req.environment, as)).deployment.id;
-        } else if (req.action === 'rollback') {
-          deploymentId = (await this.deployments.rollbackIn(tx, actor, req.prompt, req.environment, req.version_number, { ...as, fromVersion: req.from_version })).id;
-        } else {
-          if (!this.applyRollout) throw conflict('rollouts_unavailable', 'this server cannot apply rollout requests');
-          await this.applyRollout(tx, actor, req, { requestedBy: req.requested_by, details });
-        }
+        deploymentId = await this.path.applyApproved(tx, actor, req, { requestedBy: req.requested_by, details });
         status = 'applied';
       }
       if (status !== 'pending') {

@@ -65,8 +65,7 @@ export async function findDataset(db: Queryable, name: string): Promise<DatasetR
 }
 
 export async function lockDataset(tx: Transaction, name: string): Promise<DatasetRow | undefined> {
-  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  const row = await tx.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM datasets WHERE name = $1${lock}`, [name]);
+  const row = await tx.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM datasets WHERE name = $1${tx.sql.forUpdate}`, [name]);
   return row && dataset(row);
 }
 

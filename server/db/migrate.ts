@@ -26,11 +26,10 @@ export function loadMigrations(dialect: Database['dialect']): Migration[] {
 const MIGRATION_LOCK = 7_340_121;
 
 async function ensureTable(tx: Transaction): Promise<void> {
-  const timestamp = tx.dialect === 'postgres' ? 'TIMESTAMPTZ NOT NULL DEFAULT NOW()' : "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
   await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
-    applied_at ${timestamp}
+    applied_at ${tx.sql.timestampDefaultNow}
   )`);
 }
 

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CONNECTION_FAILED, isDatabaseUnavailable } from './errors.js';
 import { runAfterCommit, stderrAfterCommitErrors, type AfterCommitErrorHandler, type AfterCommitWork } from './after-commit.js';
+import { POSTGRES_SQL } from './sql.js';
 import type { Database, PoolStats, Queryable, Row, Transaction } from './types.js';
 
 // Answer TIMESTAMPTZ and BIGINT as strings we control: timestamps become ISO
@@ -75,6 +76,7 @@ function connectionConfig(connectionString: string, options: PostgresOptions): p
 
 class PgQueryable implements Queryable {
   readonly dialect = 'postgres' as const;
+  readonly sql = POSTGRES_SQL;
   constructor(protected readonly client: Client) {}
 
   async all<T = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -97,6 +99,9 @@ class PgTransaction extends PgQueryable {
   }
   async exec(script: string): Promise<void> {
     await this.client.query(script);
+  }
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.get('SELECT pg_notify($1, $2)', [channel, payload]);
   }
   async copyFrom(sql: string, chunks: Iterable<string>): Promise<number> {
     const copy = (this.client as pg.PoolClient).query(copyFrom(sql));
@@ -172,6 +177,11 @@ export class PostgresDatabase extends PgQueryable implements Database {
     client.release();
     runAfterCommit(tx.committed.splice(0), this.afterCommitError);
     return result;
+  }
+
+  async writeProblem(): Promise<string | undefined> {
+    const row = await this.get<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");
+    return row?.ro === 'on' ? 'the database is read-only (a standby, or default_transaction_read_only)' : undefined;
   }
 
   async listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void> {

@@ -1,5 +1,9 @@
+import { constants } from 'node:fs';
+import { access, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { loadSqliteDriver, type SqliteConnection, type SqliteDriver, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import { runAfterCommit, stderrAfterCommitErrors, type AfterCommitErrorHandler, type AfterCommitWork } from './after-commit.js';
+import { SQLITE_SQL } from './sql.js';
 import type { Database, Queryable, Row, Transaction } from './types.js';
 
 interface Prepared {
@@ -31,6 +35,7 @@ function bindable(value: unknown): unknown {
 
 class SqliteQueryable implements Queryable {
   readonly dialect = 'sqlite' as const;
+  readonly sql = SQLITE_SQL;
   private readonly cache = new Map<string, Prepared>();
 
   constructor(readonly connection: SqliteConnection) {}
@@ -72,6 +77,9 @@ class SqliteTransaction extends SqliteQueryable {
   }
   async exec(script: string): Promise<void> {
     this.connection.exec(script);
+  }
+  async notify(): Promise<void> {
+    // One process owns a SQLite file's server: nobody else to tell.
   }
 }
 
@@ -157,6 +165,19 @@ export class SqliteDatabase extends SqliteQueryable implements Database {
     }
     runAfterCommit(tx.committed.splice(0), this.afterCommitError);
     return result;
+  }
+
+  async writeProblem(): Promise<string | undefined> {
+    const main = (await this.all<{ name: string; file: string }>('PRAGMA database_list')).find((d) => d.name === 'main');
+    if (!main?.file) return undefined; // in memory
+    try {
+      await access(main.file, constants.W_OK);
+      await access(dirname(main.file), constants.W_OK); // the WAL and journal files are made beside it
+    } catch {
+      return `${main.file} or its directory is not writable`;
+    }
+    const fs = await statfs(dirname(main.file));
+    return fs.bavail > 0 ? undefined : `the volume holding ${main.file} is full`;
   }
 
   async listen(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { AfterCommitErrorHandler } from './after-commit.js';
+import type { Sql } from './sql.js';
 
 /**
  * The storage contract both dialects implement. SQL is written once with
@@ -10,6 +11,8 @@ export type Row = Record<string, unknown>;
 
 export interface Queryable {
   readonly dialect: Dialect;
+  /** The fragments of SQL that differ by dialect (locks, lists, case-insensitive matching): see ./sql.ts. */
+  readonly sql: Sql;
   all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
   /** Runs a statement and answers how many rows it changed. */
@@ -29,6 +32,11 @@ export interface Transaction extends Queryable {
    * reported to the database's after-commit error handler with `what`, never to the caller.
    */
   afterCommit(what: string, fn: () => void): void;
+  /**
+   * Tells the other processes listening on `channel` (Postgres NOTIFY), once the transaction commits.
+   * SQLite has one process, so it tells no one.
+   */
+  notify(channel: string, payload: string): Promise<void>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
   /**
@@ -59,6 +67,11 @@ export interface Database extends Queryable {
    * lost and is back (Postgres reconnected); notifications in between were missed.
    */
   listen(channel: string, onNotify: (payload: string) => void, onResumed?: () => void): Promise<void>;
+  /**
+   * Why a write would fail now, or undefined: Postgres read-only (a standby); SQLite's file or directory
+   * not writable, or its volume full. For the readiness check.
+   */
+  writeProblem(): Promise<string | undefined>;
   close(): Promise<void>;
   /** Postgres only: the connection pool's use, for the operator metrics. */
   poolStats?(): PoolStats;

@@ -1,3 +1,6 @@
+import { SQL } from './sql.js';
+import type { Dialect } from './types.js';
+
 /**
  * Row values in one form on both dialects: Postgres answers arrays, JSON and
  * booleans natively; SQLite answers JSON text and 0/1.
@@ -26,7 +29,7 @@ export function nullableTimestamp(value: unknown): string | null {
   return value === null || value === undefined ? null : timestamp(value);
 }
 
-/** A list parameter: a text[] for Postgres, JSON text for SQLite's json_each. */
-export function listParam(dialect: 'postgres' | 'sqlite', values: readonly string[]): unknown {
-  return dialect === 'postgres' ? values : JSON.stringify(values);
+/** A list parameter: a text[] for Postgres, JSON text for SQLite's json_each (`db.sql.list`, for a caller holding the dialect). */
+export function listParam(dialect: Dialect, values: readonly string[]): unknown {
+  return SQL[dialect].list(values);
 }

@@ -4,13 +4,12 @@ import { errorSchema, page } from '../http/schemas.js';
 import { nameParams } from '../prompts/schemas.js';
 import { bundleSchema, deployBody, deploymentSchema, exportQuery, historyQuery, latestQuery, resolvedSchema, rollbackBody, rollbackQuery } from './schemas.js';
 import { sendResolved } from './resolve-fast-path.js';
-import type { ApprovalService } from '../approvals/service.js';
 import { requestSchema } from '../approvals/schemas.js';
 import type { DeploymentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
 
-export function deploymentRoutes(deployments: DeploymentService, approvals: ApprovalService): Route[] {
+export function deploymentRoutes(deployments: DeploymentService): Route[] {
   return [
     defineRoute({
       method: 'get',
@@ -49,7 +48,7 @@ export function deploymentRoutes(deployments: DeploymentService, approvals: Appr
         409: err("The environment's policy requires a passing experiment the version lacks (evaluation_required); with approvals, the version is already live (already_live)"),
       },
       async handler({ params, body }, ctx) {
-        const outcome = await approvals.deploy(ctx.principal, params.name, body.version, body.environment, body.comment);
+        const outcome = await deployments.deploy(ctx.principal, params.name, body.version, body.environment, body.comment);
         if (outcome.request) {
           ctx.status(202);
           return outcome.request;
@@ -93,7 +92,7 @@ export function deploymentRoutes(deployments: DeploymentService, approvals: Appr
         409: err('Nothing earlier to roll back to'),
       },
       async handler({ params, body, query }, ctx) {
-        const outcome = await approvals.rollback(ctx.principal, params.name, body.environment, body.version, { dryRun: query.dry_run, comment: body.comment });
+        const outcome = await deployments.rollback(ctx.principal, params.name, body.environment, body.version, { dryRun: query.dry_run, comment: body.comment });
         if (outcome.request) {
           ctx.status(202);
           return outcome.request;

@@ -1,7 +1,9 @@
 import { recordAudit } from '../audit/repository.js';
 import type { Principal } from '../auth/principal.js';
 import type { Database, Queryable, Transaction } from '../db/index.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import type { RequestView } from '../approvals/schemas.js';
+import type { EnvironmentService } from '../environments/service.js';
+import { conflict, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { errorBody } from '../http/error-handler.js';
 import * as prompts from '../prompts/repository.js';
@@ -14,6 +16,7 @@ import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
 import { assignVariant } from '../../shared/rollouts/assign.js';
 import type { RolloutInfo } from '../rollouts/schemas.js';
 import { BUNDLE_FORMAT, type bundleSchema, type deploymentSchema } from './schemas.js';
+import { DeployPath, type PlannedChange } from './deploy-path.js';
 import type { z } from 'zod';
 
 export type DeploymentView = z.infer<typeof deploymentSchema>;
@@ -83,8 +86,7 @@ export interface RolloutSplit {
   candidate: ResolvedRow;
 }
 
-/** Called inside every deploy and rollback transaction that changes what is live. */
-export type LiveChangeHook = (tx: Transaction, actor: Principal, change: { promptId: string; name: string; environment: string; version: number }) => Promise<void>;
+export type DeployOutcome = { deployment: DeploymentView; created: boolean; request?: undefined } | { request: RequestView; deployment?: undefined };
 
 /** Both answers of a rollout: the live one (for keyless callers too) carrying the candidate's. */
 function splitAnswer(live: ResolvedRow, environment: string, split: RolloutSplit, liveSource: LiveSource, candidateSource: LiveSource): CachedAnswer {
@@ -102,22 +104,31 @@ function pickVariant(name: string, environment: string, found: CachedAnswer, key
   return assignVariant(name, environment, found.split.rollout, key) === 'candidate' ? found.split.candidate : found;
 }
 
-/** Deploys, rollbacks, their history, and resolving what is live. */
+/**
+ * Deploys, rollbacks, their history, and resolving what is live. Deploys and rollbacks go through the
+ * deploy path (`path`, ./deploy-path.ts), which approvals and rollouts plug into too.
+ */
 export class DeploymentService {
   readonly cache: ResolveCache;
+  readonly path: DeployPath;
   /** Set by the rollouts module: the rollout running on a live version, if any. */
   rolloutSplit: ((db: Queryable, name: string, environment: string, live: ResolvedRow) => Promise<RolloutSplit | undefined>) | undefined;
-  readonly liveChangeHooks: LiveChangeHook[] = [];
-  /** Set by the environments module: refuses a deploy its environment's policy does not allow yet (the evaluation gate). */
-  deployGate: ((tx: Transaction, change: { promptId: string; name: string; environment: string; version: number }) => Promise<void>) | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
-    readonly environments: readonly string[],
+    private readonly envs: EnvironmentService,
     cacheSize: number,
   ) {
     this.cache = new ResolveCache(cacheSize);
+    this.path = new DeployPath(db, envs);
+    this.path.onApproved('deploy', async (tx, actor, req, as) => {
+      return (await this.deployIn(tx, actor, req.prompt, req.version_number, req.environment, { deployedBy: as.requestedBy, details: as.details })).deployment.id;
+    });
+    this.path.onApproved('rollback', async (tx, actor, req, as) => {
+      const opts = { deployedBy: as.requestedBy, details: as.details, fromVersion: req.from_version };
+      return (await this.rollbackIn(tx, actor, req.prompt, req.environment, req.version_number, opts)).id;
+    });
     feed.subscribe((event) => {
       // Deploys and rollbacks change the answer; a first version turns "no such prompt" into "not deployed".
       if (event.prompt && !event.type.startsWith('deployment_request.')) this.cache.invalidatePrompt(event.prompt);
@@ -125,13 +136,63 @@ export class DeploymentService {
     feed.onResumed(() => this.cache.clear());
   }
 
+  /** The environments' names and their check, for the modules given only this service (executions, prompt routes, MCP). */
+  get environments(): readonly string[] {
+    return this.envs.names;
+  }
+
   assertEnvironment(environment: string): void {
-    if (!this.environments.includes(environment)) {
-      throw invalid('unknown_environment', `unknown environment "${environment}"; this registry has: ${this.environments.join(', ')}`, {
-        environment,
-        environments: this.environments,
-      });
-    }
+    this.envs.assert(environment);
+  }
+
+  /** Deploys `version` (POST /prompts/{name}/deployments): now, or as a request where the environment needs approvals. */
+  async deploy(actor: Principal, name: string, version: number, environment: string, comment?: string): Promise<DeployOutcome> {
+    const outcome = await this.path.run(actor, environment, {
+      verb: 'deploy to',
+      apply: (tx) => this.deployIn(tx, actor, name, version, environment),
+      plan: async (tx) => ({ change: await this.planDeploy(tx, name, version, environment, comment) }),
+    });
+    return 'request' in outcome ? { request: outcome.request } : outcome.applied;
+  }
+
+  /**
+   * Rolls back (POST /prompts/{name}/rollback): now, or as a request where the environment needs
+   * approvals. A dry run answers what it would do, approvals or not.
+   */
+  async rollback(
+    actor: Principal,
+    name: string,
+    environment: string,
+    version: number | undefined,
+    opts: { dryRun?: boolean; comment?: string | undefined } = {},
+  ): Promise<{ deployment: DeploymentView; request?: undefined } | { request: RequestView; deployment?: undefined }> {
+    const outcome = await this.path.run<DeploymentView>(actor, environment, {
+      verb: 'roll back',
+      apply: (tx) => this.rollbackIn(tx, actor, name, environment, version, { dryRun: opts.dryRun }),
+      plan: async (tx) => {
+        // Fix what the rollback restores now, so approvers approve a known version.
+        const planned = await this.rollbackIn(tx, actor, name, environment, version, { dryRun: true });
+        if (opts.dryRun) return { applied: planned };
+        const prompt = (await prompts.findPrompt(tx, name))!;
+        const change: PlannedChange = { promptId: prompt.id, name, action: 'rollback', version: planned.version, fromVersion: planned.previous_version, comment: opts.comment };
+        return { change };
+      },
+    });
+    return 'request' in outcome ? { request: outcome.request } : { deployment: outcome.applied };
+  }
+
+  /**
+   * A deploy as a request would record it, checked as if applied now (the prompt and version exist, the
+   * version is not live, the evaluation gate passes); nothing written. Rollouts plan their promotion so too.
+   */
+  async planDeploy(tx: Transaction, name: string, version: number, environment: string, comment?: string): Promise<PlannedChange> {
+    const prompt = await this.lockPrompt(tx, name);
+    if (!(await prompts.getVersion(tx, prompt.id, version))) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
+    const live = await this.path.liveVersion(tx, prompt.id, environment);
+    if (live === version) throw conflict('already_live', `version ${version} of "${name}" is already live in ${environment}`, { prompt: name, environment, version });
+    // The evaluation gate is checked now, and again when the approved deploy is applied.
+    await this.path.admit(tx, { promptId: prompt.id, name, environment, version });
+    return { promptId: prompt.id, name, action: 'deploy', version, fromVersion: live, comment };
   }
 
   private async lockPrompt(tx: Transaction, name: string) {
@@ -142,7 +203,8 @@ export class DeploymentService {
 
   /**
    * Makes `version` the live one in `environment` (what is already live changes nothing),
-   * inside the caller's transaction. `as.deployedBy` records
+   * inside the caller's transaction, for an environment the caller has asserted (the deploy path
+   * does). `as.deployedBy` records
    * someone other than the actor (an approved request: the requester deploys,
    * the final approver is the audit entry's actor).
    */
@@ -154,15 +216,14 @@ export class DeploymentService {
     environment: string,
     as: { deployedBy?: string; details?: Record<string, unknown> } = {},
   ): Promise<{ deployment: DeploymentView; created: boolean }> {
-    this.assertEnvironment(environment);
     const prompt = await this.lockPrompt(tx, name);
     const target = await prompts.getVersion(tx, prompt.id, version);
     if (!target) throw notFound('version_not_found', `"${name}" has no version ${version}`, { prompt: name, version });
     const current = await repo.activeDeployment(tx, prompt.id, environment);
     if (current && current.prompt_version_id === target.id) return { deployment: view(name, current), created: false };
-    await this.deployGate?.(tx, { promptId: prompt.id, name, environment, version });
+    await this.path.admit(tx, { promptId: prompt.id, name, environment, version });
     if (current) await repo.deactivate(tx, current.id);
-    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version });
+    await this.path.liveChanged(tx, actor, { promptId: prompt.id, name, environment, version });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.id,
@@ -185,7 +246,8 @@ export class DeploymentService {
 
   /**
    * Restores the version live before the current deployment (or, with `version`, the nearest
-   * earlier deployment of that version), inside the caller's transaction. Each rollback steps
+   * earlier deployment of that version), inside the caller's transaction, for an environment the
+   * caller has asserted. Each rollback steps
    * further back through the history; `opts.fromVersion` refuses it if what is live changed since.
    */
   async rollbackIn(
@@ -196,7 +258,6 @@ export class DeploymentService {
     version?: number,
     opts: { dryRun?: boolean; deployedBy?: string; fromVersion?: number | null; details?: Record<string, unknown> } = {},
   ): Promise<DeploymentView> {
-    this.assertEnvironment(environment);
     const prompt = await this.lockPrompt(tx, name);
     const current = await repo.activeDeployment(tx, prompt.id, environment);
     if (!current) {
@@ -237,7 +298,7 @@ export class DeploymentService {
       };
     }
     await repo.deactivate(tx, current.id);
-    for (const hook of this.liveChangeHooks) await hook(tx, actor, { promptId: prompt.id, name, environment, version: target.version_number });
+    await this.path.liveChanged(tx, actor, { promptId: prompt.id, name, environment, version: target.version_number });
     const deployment = await repo.insertDeployment(tx, {
       promptId: prompt.id,
       versionId: target.prompt_version_id,
@@ -258,13 +319,8 @@ export class DeploymentService {
     return view(name, deployment);
   }
 
-  /** The version live in an environment now, if any. */
-  async liveVersion(tx: Transaction, promptId: string, environment: string): Promise<number | null> {
-    return (await repo.activeDeployment(tx, promptId, environment))?.version_number ?? null;
-  }
-
   async history(name: string, f: { environment?: string | undefined; beforeSeq?: number | undefined; limit: number }): Promise<Array<DeploymentView & { seq: number }>> {
-    if (f.environment) this.assertEnvironment(f.environment);
+    if (f.environment) this.envs.assert(f.environment);
     const prompt = await prompts.findPrompt(this.db, name);
     if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
     return (await repo.history(this.db, prompt.id, f)).map((d) => ({ ...view(name, d), seq: d.seq }));
@@ -289,7 +345,7 @@ export class DeploymentService {
    * the partials it followed, whose changes invalidate it too).
    */
   private async lookUp(name: string, environment: string): Promise<{ answer: CachedAnswer; live?: LiveSource }> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const ticket = this.cache.ticket();
     const row = await repo.resolve(this.db, name, environment);
     let result: CachedAnswer;
@@ -350,7 +406,7 @@ export class DeploymentService {
 
   /** Everything live in an environment, as the bundle clients fall back on when the registry is unreachable. */
   async exportBundle(environment: string): Promise<z.infer<typeof bundleSchema>> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const rows = await repo.liveIn(this.db, environment);
     const prompts: Array<[string, ReturnType<typeof resolvedBody>]> = [];
     for (const r of rows) {
@@ -369,7 +425,7 @@ export class DeploymentService {
    * (without one, the live version), with `variant` and `rollout` set.
    */
   async resolve(name: string, environment: string, key?: string): Promise<ResolvedRow & { variant?: 'candidate' | 'live'; rollout?: RolloutInfo }> {
-    this.assertEnvironment(environment);
+    this.envs.assert(environment);
     const row = await repo.resolve(this.db, name, environment);
     if (row) {
       const split = await this.rolloutSplit?.(this.db, name, environment, row);

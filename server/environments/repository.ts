@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { json, listParam, stringArray, timestamp } from '../db/values.js';
+import { json, stringArray, timestamp } from '../db/values.js';
 
 /** What a deploy gate requires: a completed experiment of the version on the dataset, passing the threshold. */
 export interface EvaluationRequirement {
@@ -52,7 +52,7 @@ export async function upsertPolicy(
      ON CONFLICT (environment) DO UPDATE SET deploy_scopes = excluded.deploy_scopes, required_approvals = excluded.required_approvals,
        approval_ttl_hours = excluded.approval_ttl_hours, evaluation = excluded.evaluation, updated_at = excluded.updated_at, updated_by = excluded.updated_by
      RETURNING ${COLUMNS}`,
-    [p.environment, listParam(tx.dialect, p.deployScopes), p.requiredApprovals, p.approvalTtlHours, p.evaluation === null ? null : JSON.stringify(p.evaluation), new Date().toISOString(), p.updatedBy],
+    [p.environment, tx.sql.list(p.deployScopes), p.requiredApprovals, p.approvalTtlHours, p.evaluation === null ? null : JSON.stringify(p.evaluation), new Date().toISOString(), p.updatedBy],
   );
   return toPolicy(row!);
 }

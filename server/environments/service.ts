@@ -3,7 +3,6 @@ import { grants, SCOPE_PATTERN, type Principal } from '../auth/principal.js';
 import type { Database, Queryable } from '../db/index.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import * as datasetRepo from '../datasets/repository.js';
-import type { DeploymentService } from '../deployments/service.js';
 import * as experimentRepo from '../experiments/repository.js';
 import { aggregate } from '../experiments/service.js';
 import * as repo from './repository.js';
@@ -28,26 +27,37 @@ function view(environment: string, row: PolicyRow | undefined): PolicyView {
 }
 
 /**
- * Per-environment deploy policy: which scopes may deploy (they narrow
- * deploy:ENV, never widen it) and how many other people must approve a
- * deploy or rollback first. Stored in the database and changed by admins
- * only, every change audited.
+ * The environments versions are deployed to (configured at start) and their
+ * deploy policies: which scopes may deploy (they narrow deploy:ENV, never
+ * widen it), how many other people must approve a deploy or rollback first,
+ * and the evaluation a version must have passed (the deploy gate). Policies
+ * are stored in the database and changed by admins only, every change
+ * audited. Deployments, approvals and rollouts ask here.
  */
 export class EnvironmentService {
   constructor(
     private readonly db: Database,
-    private readonly deployments: DeploymentService,
-  ) {
-    deployments.deployGate = (tx, change) => this.requireEvaluation(tx, change);
-  }
+    readonly names: readonly string[],
+  ) {}
 
-  get names(): readonly string[] {
-    return this.deployments.environments;
+  /** Refuses a name that is not one of this registry's environments (400 unknown_environment). */
+  assert(environment: string): void {
+    if (!this.names.includes(environment)) {
+      throw invalid('unknown_environment', `unknown environment "${environment}"; this registry has: ${this.names.join(', ')}`, {
+        environment,
+        environments: this.names,
+      });
+    }
   }
 
   /** The policy in force, read through `db` (a transaction, to decide on what it reads). */
   async policy(environment: string, db: Queryable = this.db): Promise<PolicyView> {
-    this.deployments.assertEnvironment(environment);
+    this.assert(environment);
+    return this.policyOf(db, environment);
+  }
+
+  /** The policy of an environment the caller has asserted, read through `db`. */
+  async policyOf(db: Queryable, environment: string): Promise<PolicyView> {
     return view(environment, await repo.getPolicy(db, environment));
   }
 
@@ -61,7 +71,7 @@ export class EnvironmentService {
     environment: string,
     input: { deploy_scopes: string[]; required_approvals: number; approval_ttl_hours: number; evaluation: EvaluationRequirement | null },
   ): Promise<PolicyView> {
-    this.deployments.assertEnvironment(environment);
+    this.assert(environment);
     const bad = input.deploy_scopes.find((s) => !SCOPE_PATTERN.test(s));
     if (bad !== undefined) throw invalid('invalid_scope', `unknown scope "${bad}": use deploy:${environment}, deploy or admin`, { scope: bad });
     const scopes = [...new Set(input.deploy_scopes)];
@@ -97,10 +107,11 @@ export class EnvironmentService {
    * may go live only if a completed experiment on the policy's dataset (any dataset version; within
    * max_age_days when set) ran it with a pass rate of at least min_pass_rate, and with each named
    * evaluator's mean score at least min_pass_rate too. Else a 409 evaluation_required saying what is
-   * missing and the best pass rate found. Read through `db` (the deploy's transaction).
+   * missing and the best pass rate found. Read through `db` (the deploy's transaction); the environment
+   * is the caller's to have asserted.
    */
   async requireEvaluation(db: Queryable, change: { promptId: string; name: string; environment: string; version: number }): Promise<void> {
-    const policy = await this.policy(change.environment, db);
+    const policy = await this.policyOf(db, change.environment);
     const need = policy.evaluation;
     if (!need) return;
     const names = need.evaluators ?? [];

@@ -109,9 +109,8 @@ export async function statusOf(db: Queryable, id: string): Promise<ExperimentSta
 
 /** Takes one experiment that is queued, or running with its lease run out (its server stopped or died). */
 export async function claim(tx: Transaction, owner: string, now: string, leaseUntil: string): Promise<string | undefined> {
-  const skip = tx.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
   const row = await tx.get<{ id: string }>(
-    `SELECT id FROM experiments WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at LIMIT 1${skip}`,
+    `SELECT id FROM experiments WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at LIMIT 1${tx.sql.forUpdateSkipLocked()}`,
     [now],
   );
   if (!row) return undefined;

@@ -1,6 +1,3 @@
-import { constants } from 'node:fs';
-import { access, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Database } from '../db/index.js';
 import { migrationsCurrent } from '../db/migrate.js';
@@ -29,24 +26,6 @@ async function bounded(check: Check): Promise<string | undefined> {
   }
 }
 
-/** Where writes land: Postgres not in read-only mode (a standby); SQLite's file and directory writable, with free space. */
-async function storageWritable(db: Database): Promise<string | undefined> {
-  if (db.dialect === 'postgres') {
-    const row = await db.get<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");
-    return row?.ro === 'on' ? 'the database is read-only (a standby, or default_transaction_read_only)' : undefined;
-  }
-  const main = (await db.all<{ name: string; file: string }>('PRAGMA database_list')).find((d) => d.name === 'main');
-  if (!main?.file) return undefined; // in memory
-  try {
-    await access(main.file, constants.W_OK);
-    await access(dirname(main.file), constants.W_OK); // the WAL and journal files are made beside it
-  } catch {
-    return `${main.file} or its directory is not writable`;
-  }
-  const fs = await statfs(dirname(main.file));
-  return fs.bavail > 0 ? undefined : `the volume holding ${main.file} is full`;
-}
-
 function checks(db: Database): Record<string, Check> {
   return {
     database: async () => {
@@ -57,7 +36,7 @@ function checks(db: Database): Record<string, Check> {
       const m = await migrationsCurrent(db);
       return m.current ? undefined : `migration ${m.applied} applied, ${m.known} expected: run prompt-registry migrate (or restart one replica)`;
     },
-    storage: () => storageWritable(db),
+    storage: () => db.writeProblem(),
   };
 }
 

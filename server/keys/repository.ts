@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { listParam, nullableTimestamp, stringArray, timestamp } from '../db/values.js';
+import { nullableTimestamp, stringArray, timestamp } from '../db/values.js';
 
 export interface ApiKeyRecord {
   id: string;
@@ -43,7 +43,7 @@ export async function insertKey(
   const row = await tx.get<Record<string, unknown>>(
     `INSERT INTO api_keys (name, owner, key_prefix, key_hash, hash_scheme, scopes, created_by, expires_at)
      VALUES ($1, $2, $3, $4, 'hmac-sha256', $5, $6, $7) RETURNING ${COLUMNS}`,
-    [key.name, key.owner, key.prefix ?? '', key.hash, listParam(tx.dialect, key.scopes), key.createdBy, key.expiresAt],
+    [key.name, key.owner, key.prefix ?? '', key.hash, tx.sql.list(key.scopes), key.createdBy, key.expiresAt],
   );
   return toRecord(row!);
 }
@@ -106,11 +106,11 @@ export async function countLiveKeys(db: Queryable): Promise<number> {
 
 /** Admin keys that work now (neither revoked nor expired). */
 export async function liveAdminKeyIds(tx: Transaction, now: string): Promise<string[]> {
-  const sql =
-    tx.dialect === 'postgres'
-      ? `SELECT id FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1::timestamptz) AND 'admin' = ANY(scopes) FOR UPDATE`
-      : `SELECT id FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1) AND EXISTS (SELECT 1 FROM json_each(api_keys.scopes) WHERE value = 'admin')`;
-  return (await tx.all<{ id: string }>(sql, [now])).map((r) => String(r.id));
+  const rows = await tx.all<{ id: string }>(
+    `SELECT id FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1::timestamptz) AND ${tx.sql.has('api_keys.scopes', "'admin'")}${tx.sql.forUpdate}`,
+    [now],
+  );
+  return rows.map((r) => String(r.id));
 }
 
 export async function revokeKey(tx: Transaction, id: string): Promise<ApiKeyRecord | undefined> {

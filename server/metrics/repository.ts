@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { listParam, stringArray, timestamp } from '../db/values.js';
+import { stringArray, timestamp } from '../db/values.js';
 
 export type MetricType = 'numeric' | 'boolean' | 'categorical';
 
@@ -40,7 +40,7 @@ export async function insertMetric(tx: Transaction, m: Omit<MetricRow, 'id' | 'c
   const row = await tx.get<Record<string, unknown>>(
     `INSERT INTO metrics (name, type, min_value, max_value, categories, description, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${METRIC_COLUMNS}`,
-    [m.name, m.type, m.min, m.max, m.categories === null ? null : listParam(tx.dialect, m.categories), m.description, m.created_by],
+    [m.name, m.type, m.min, m.max, m.categories === null ? null : tx.sql.list(m.categories), m.description, m.created_by],
   );
   return toMetric(row!);
 }
@@ -92,8 +92,7 @@ export async function scoresOf(db: Queryable, executionId: string): Promise<Scor
 
 /** Whether the execution exists; on Postgres it is share-locked so retention can't delete it before the commit. */
 export async function lockExecution(tx: Transaction, executionId: string): Promise<boolean> {
-  const lock = tx.dialect === 'postgres' ? ' FOR SHARE' : '';
-  return (await tx.get(`SELECT id FROM prompt_executions WHERE id = $1${lock}`, [executionId])) !== undefined;
+  return (await tx.get(`SELECT id FROM prompt_executions WHERE id = $1${tx.sql.forShare}`, [executionId])) !== undefined;
 }
 
 export async function scoreExists(tx: Transaction, executionId: string, metricId: string, source: string): Promise<boolean> {

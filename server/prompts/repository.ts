@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { json, listParam, stringArray, timestamp } from '../db/values.js';
+import { json, stringArray, timestamp } from '../db/values.js';
 import type { Include, MessageTemplate } from './schemas.js';
 
 export interface PromptRow {
@@ -93,8 +93,7 @@ export async function findPrompt(db: Queryable, name: string): Promise<PromptRow
 
 /** The prompt row, locked until the transaction ends (SQLite's writer lock already serialises). */
 export async function lockPrompt(tx: Transaction, name: string): Promise<PromptRow | undefined> {
-  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  const row = await tx.get<Record<string, unknown>>(`SELECT ${PROMPT_COLUMNS} FROM prompts WHERE name = $1${lock}`, [name]);
+  const row = await tx.get<Record<string, unknown>>(`SELECT ${PROMPT_COLUMNS} FROM prompts WHERE name = $1${tx.sql.forUpdate}`, [name]);
   return row && toPrompt(row);
 }
 
@@ -106,7 +105,7 @@ export async function insertPrompt(
   const row = await tx.get<Record<string, unknown>>(
     `INSERT INTO prompts (name, description, tags, created_by) VALUES ($1, $2, $3, $4)
      ON CONFLICT (name) DO NOTHING RETURNING ${PROMPT_COLUMNS}`,
-    [p.name, p.description, listParam(tx.dialect, p.tags), p.createdBy],
+    [p.name, p.description, tx.sql.list(p.tags), p.createdBy],
   );
   return row && toPrompt(row);
 }
@@ -114,7 +113,7 @@ export async function insertPrompt(
 export async function updatePrompt(tx: Transaction, id: string, p: { description: string | null; tags: string[] }): Promise<PromptRow> {
   const row = await tx.get<Record<string, unknown>>(
     `UPDATE prompts SET description = $2, tags = $3, updated_at = $4 WHERE id = $1 RETURNING ${PROMPT_COLUMNS}`,
-    [id, p.description, listParam(tx.dialect, p.tags), new Date().toISOString()],
+    [id, p.description, tx.sql.list(p.tags), new Date().toISOString()],
   );
   return toPrompt(row!);
 }
@@ -124,34 +123,24 @@ export async function listPrompts(
   f: { search?: string | undefined; tags: string[]; environment?: string | undefined; after?: string | undefined; limit: number },
 ): Promise<PromptRow[]> {
   const pattern = f.search ? `%${f.search.replace(/[\\%_]/g, (c) => '\\' + c)}%` : null;
-  const sql =
-    db.dialect === 'postgres'
-      ? `SELECT ${PROMPT_COLUMNS} FROM prompts
-          WHERE ($1::text IS NULL OR name ILIKE $1 ESCAPE '\\' OR description ILIKE $1 ESCAPE '\\')
-            AND tags @> $2::text[]
-            AND ($3::text IS NULL OR name > $3)
-            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM prompt_deployments d WHERE d.prompt_id = prompts.id AND d.environment = $5::text AND d.is_active))
-          ORDER BY name LIMIT $4`
-      : `SELECT ${PROMPT_COLUMNS} FROM prompts
-          WHERE ($1 IS NULL OR name LIKE $1 ESCAPE '\\' OR description LIKE $1 ESCAPE '\\')
-            AND NOT EXISTS (SELECT 1 FROM json_each($2) AS wanted
-                             WHERE wanted.value NOT IN (SELECT value FROM json_each(prompts.tags)))
-            AND ($3 IS NULL OR name > $3)
-            AND ($5 IS NULL OR EXISTS (SELECT 1 FROM prompt_deployments d WHERE d.prompt_id = prompts.id AND d.environment = $5 AND d.is_active))
-          ORDER BY name LIMIT $4`;
-  const rows = await db.all<Record<string, unknown>>(sql, [pattern, listParam(db.dialect, f.tags), f.after ?? null, f.limit, f.environment ?? null]);
+  const rows = await db.all<Record<string, unknown>>(
+    `SELECT ${PROMPT_COLUMNS} FROM prompts
+      WHERE ($1::text IS NULL OR ${db.sql.ilike('name', 1)} OR ${db.sql.ilike('description', 1)})
+        AND ${db.sql.hasAll('prompts.tags', 2)}
+        AND ($3::text IS NULL OR name > $3)
+        AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM prompt_deployments d WHERE d.prompt_id = prompts.id AND d.environment = $5::text AND d.is_active))
+      ORDER BY name LIMIT $4`,
+    [pattern, db.sql.list(f.tags), f.after ?? null, f.limit, f.environment ?? null],
+  );
   return rows.map(toPrompt);
 }
-
-const IDS = (dialect: Queryable['dialect'], column: string) =>
-  dialect === 'postgres' ? `${column} = ANY($1::uuid[])` : `${column} IN (SELECT value FROM json_each($1))`;
 
 /** The latest version number of each prompt. */
 export async function latestVersions(db: Queryable, promptIds: string[]): Promise<Map<string, number>> {
   if (promptIds.length === 0) return new Map();
   const rows = await db.all<{ prompt_id: string; n: number }>(
-    `SELECT prompt_id, MAX(version_number) AS n FROM prompt_versions WHERE ${IDS(db.dialect, 'prompt_id')} GROUP BY prompt_id`,
-    [listParam(db.dialect, promptIds)],
+    `SELECT prompt_id, MAX(version_number) AS n FROM prompt_versions WHERE ${db.sql.inList('prompt_id', 1, 'uuid')} GROUP BY prompt_id`,
+    [db.sql.list(promptIds)],
   );
   return new Map(rows.map((r) => [String(r.prompt_id), Number(r.n)]));
 }
@@ -162,9 +151,9 @@ export async function activeDeployments(db: Queryable, promptIds: string[]): Pro
   const rows = await db.all<Record<string, unknown>>(
     `SELECT d.prompt_id, d.environment, v.version_number, v.id AS version_id, d.deployed_at, d.deployed_by
        FROM prompt_deployments d JOIN prompt_versions v ON v.id = d.prompt_version_id
-      WHERE d.is_active AND ${IDS(db.dialect, 'd.prompt_id')}
+      WHERE d.is_active AND ${db.sql.inList('d.prompt_id', 1, 'uuid')}
       ORDER BY d.environment`,
-    [listParam(db.dialect, promptIds)],
+    [db.sql.list(promptIds)],
   );
   return rows.map((r) => ({
     prompt_id: String(r.prompt_id),

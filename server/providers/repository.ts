@@ -57,8 +57,7 @@ export async function findProvider(db: Queryable, name: string): Promise<Provide
 }
 
 export async function lockProvider(tx: Transaction, name: string): Promise<ProviderRow | undefined> {
-  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  const row = await tx.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM providers WHERE name = $1${lock}`, [name]);
+  const row = await tx.get<Record<string, unknown>>(`SELECT ${COLUMNS} FROM providers WHERE name = $1${tx.sql.forUpdate}`, [name]);
   return row && provider(row);
 }
 

@@ -4,10 +4,9 @@ import type { Database, Queryable, Transaction } from '../db/index.js';
 import * as deploymentsRepo from '../deployments/repository.js';
 import type { ResolvedRow } from '../deployments/repository.js';
 import type { DeploymentService, RolloutSplit } from '../deployments/service.js';
-import type { ApprovalService } from '../approvals/service.js';
+import type { DeployPath, LiveChange, StepOutcome } from '../deployments/deploy-path.js';
 import type { RequestRow } from '../approvals/repository.js';
 import type { RequestView } from '../approvals/schemas.js';
-import type { EnvironmentService } from '../environments/service.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import type { ChangeFeed } from '../events.js';
 import { findMetric } from '../metrics/repository.js';
@@ -90,18 +89,27 @@ export class RolloutService {
   private readonly checking = new Set<string>();
   private readonly recheck = new Set<string>();
 
+  private readonly path: DeployPath;
+
   constructor(
     private readonly db: Database,
     private readonly feed: ChangeFeed,
     private readonly deployments: DeploymentService,
-    private readonly environments: EnvironmentService,
-    private readonly approvals: ApprovalService,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
+    this.path = deployments.path;
     deployments.rolloutSplit = (db, name, environment, live) => this.split(db, name, environment, live);
     // A deploy or rollback outside the rollout changes what it was measured against: the rollout ends.
-    deployments.liveChangeHooks.push((tx, actor, change) => this.supersede(tx, actor, change));
-    approvals.applyRollout = (tx, actor, req, as) => this.applyRequest(tx, actor, req, as);
+    this.path.onLiveChange((tx, actor, change) => this.supersede(tx, actor, change));
+    this.path.onApproved('rollout_start', async (tx, actor, req, as) => {
+      const input = { candidate: req.version_number, weight: req.rollout_weight!, guard: req.rollout_guard, comment: req.comment ?? undefined };
+      await this.startIn(tx, actor, req.prompt, req.environment, input, { startedBy: as.requestedBy, details: as.details });
+      return null;
+    });
+    this.path.onApproved('rollout_abort', async (tx, actor, req, as) => {
+      await this.applyAbort(tx, actor, req, as.details);
+      return null;
+    });
     feed.subscribe((event) => {
       if (event.type === 'rollout.changed') this.guarded = undefined;
     });
@@ -109,7 +117,7 @@ export class RolloutService {
   }
 
   async get(name: string, environment: string): Promise<RolloutView> {
-    this.deployments.assertEnvironment(environment);
+    this.path.environments.assert(environment);
     const prompt = await prompts.findPrompt(this.db, name);
     if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
     const rollout = await repo.activeRollout(this.db, prompt.id, environment);
@@ -128,32 +136,25 @@ export class RolloutService {
     environment: string,
     input: RolloutInput,
   ): Promise<{ rollout: RolloutView; created: boolean; request?: undefined } | { request: RequestView; rollout?: undefined; created?: undefined }> {
-    this.deployments.assertEnvironment(environment);
     const guard = input.guard ?? null;
-    if (guard && !(BUILTIN_GUARD_METRICS as readonly string[]).includes(guard.metric)) {
-      const metric = await findMetric(this.db, guard.metric);
-      if (!metric) throw invalid('unknown_metric', `guard.metric: no metric named "${guard.metric}"; use error_rate, latency_ms, quality_score or a numeric metric`, { field: 'guard.metric' });
-      if (metric.type !== 'numeric') throw invalid('unknown_metric', `guard.metric: "${guard.metric}" is a ${metric.type} metric; a guard watches a numeric one`, { field: 'guard.metric' });
-    }
-    return this.db.transaction(async (tx) => {
-      const policy = await this.environments.policy(environment, tx);
-      this.environments.requireDeploy(actor, policy, 'start a rollout in');
-      if (policy.required_approvals === 0) return this.startIn(tx, actor, name, environment, input);
-      // Checked as if it happened now, so a request that cannot be applied is refused at once.
-      const planned = await this.startIn(tx, actor, name, environment, input, { dryRun: true });
-      if (!planned.changes) return { rollout: planned.rollout, created: false };
-      const prompt = (await prompts.findPrompt(tx, name))!;
-      const request = await this.approvals.request(tx, actor, policy, {
-        promptId: prompt.id,
-        name,
-        action: 'rollout_start',
-        version: input.candidate,
-        fromVersion: planned.live,
-        comment: input.comment,
-        rollout: { weight: input.weight, guard },
-      });
-      return { request };
+    const outcome = await this.path.run<{ rollout: RolloutView; created: boolean }>(actor, environment, {
+      verb: 'start a rollout in',
+      validate: async () => {
+        if (!guard || (BUILTIN_GUARD_METRICS as readonly string[]).includes(guard.metric)) return;
+        const metric = await findMetric(this.db, guard.metric);
+        if (!metric) throw invalid('unknown_metric', `guard.metric: no metric named "${guard.metric}"; use error_rate, latency_ms, quality_score or a numeric metric`, { field: 'guard.metric' });
+        if (metric.type !== 'numeric') throw invalid('unknown_metric', `guard.metric: "${guard.metric}" is a ${metric.type} metric; a guard watches a numeric one`, { field: 'guard.metric' });
+      },
+      apply: (tx) => this.startIn(tx, actor, name, environment, input),
+      plan: async (tx) => {
+        // Checked as if it happened now, so a request that cannot be applied is refused at once.
+        const planned = await this.startIn(tx, actor, name, environment, input, { dryRun: true });
+        if (!planned.changes) return { applied: planned };
+        const change = { promptId: planned.promptId, name, action: 'rollout_start' as const, version: input.candidate, fromVersion: planned.live, comment: input.comment, rollout: { weight: input.weight, guard } };
+        return { change };
+      },
     });
+    return 'request' in outcome ? { request: outcome.request } : { rollout: outcome.applied.rollout, created: outcome.applied.created };
   }
 
   /**
@@ -167,7 +168,7 @@ export class RolloutService {
     environment: string,
     input: RolloutInput,
     opts: { dryRun?: boolean; startedBy?: string; details?: Record<string, unknown> } = {},
-  ): Promise<{ rollout: RolloutView; created: boolean; changes: boolean; live: number }> {
+  ): Promise<{ rollout: RolloutView; created: boolean; changes: boolean; live: number; promptId: string }> {
     const guard = input.guard ?? null;
     const prompt = await prompts.lockPrompt(tx, name);
     if (!prompt) throw notFound('prompt_not_found', `no prompt named "${name}"`, { prompt: name });
@@ -189,7 +190,7 @@ export class RolloutService {
         );
       }
       const unchanged = running.weight === input.weight && JSON.stringify(running.guard) === JSON.stringify(guard);
-      if (unchanged || opts.dryRun) return { rollout: view(running), created: false, changes: !unchanged, live: live.version_number };
+      if (unchanged || opts.dryRun) return { rollout: view(running), created: false, changes: !unchanged, live: live.version_number, promptId: prompt.id };
       const updated = await repo.updateRollout(tx, running.id, { weight: input.weight, guard, at });
       await recordAudit(tx, actor, {
         action: 'rollout.updated',
@@ -199,7 +200,7 @@ export class RolloutService {
         details: { candidate: running.candidate, live: running.live, weight: input.weight, previous_weight: running.weight, guard, ...details },
       });
       await this.publish(tx, updated);
-      return { rollout: view(updated), created: false, changes: true, live: live.version_number };
+      return { rollout: view(updated), created: false, changes: true, live: live.version_number, promptId: prompt.id };
     }
     if (live.prompt_version_id === candidate.id) {
       throw conflict('candidate_is_live', `candidate: version ${input.candidate} of "${name}" is already live in ${environment}; roll out another version`, {
@@ -210,10 +211,11 @@ export class RolloutService {
       });
     }
     // A candidate serves real traffic: the environment's evaluation gate applies (when asked, and again when applied).
-    await this.environments.requireEvaluation(tx, { promptId: prompt.id, name, environment, version: input.candidate });
+    await this.path.admit(tx, { promptId: prompt.id, name, environment, version: input.candidate });
     if (opts.dryRun) {
       const planned = { id: '', prompt: name, environment, candidate: input.candidate, live: live.version_number, weight: input.weight, guard };
-      return { rollout: { ...planned, status: 'active', started_at: at, started_by: actor.name, updated_at: at, ended_at: null, ended_by: null, end_reason: null }, created: true, changes: true, live: live.version_number };
+      const rollout: RolloutView = { ...planned, status: 'active', started_at: at, started_by: actor.name, updated_at: at, ended_at: null, ended_by: null, end_reason: null };
+      return { rollout, created: true, changes: true, live: live.version_number, promptId: prompt.id };
     }
     const created = await repo.insertRollout(tx, {
       promptId: prompt.id,
@@ -233,7 +235,7 @@ export class RolloutService {
       details: { candidate: created.candidate, live: created.live, weight: created.weight, guard, ...details },
     });
     await this.publish(tx, created);
-    return { rollout: view(created), created: true, changes: true, live: live.version_number };
+    return { rollout: view(created), created: true, changes: true, live: live.version_number, promptId: prompt.id };
   }
 
   /**
@@ -242,34 +244,32 @@ export class RolloutService {
    * rollout runs on until the request is applied, and ends as promoted then.
    */
   async promote(actor: Principal, name: string, environment: string, comment?: string): Promise<{ rollout: RolloutView; request?: undefined } | { request: RequestView; rollout?: undefined }> {
-    this.deployments.assertEnvironment(environment);
-    const policy = await this.environments.policy(environment);
-    if (policy.required_approvals > 0) {
-      const rollout = await this.get(name, environment);
-      const outcome = await this.approvals.deploy(actor, name, rollout.candidate, environment, comment ?? `promote the rollout of version ${rollout.candidate}`);
-      if (outcome.request) return { request: outcome.request };
-    }
-    return { rollout: await this.promoteNow(actor, name, environment, comment) };
+    const outcome = await this.path.run(actor, environment, {
+      verb: 'promote a rollout in',
+      apply: (tx) => this.promoteIn(tx, actor, name, environment, comment),
+      plan: async (tx) => {
+        const rollout = await this.lockRunning(tx, name, environment);
+        return { change: await this.deployments.planDeploy(tx, name, rollout.candidate, environment, comment ?? `promote the rollout of version ${rollout.candidate}`) };
+      },
+    });
+    return this.answer(outcome);
   }
 
-  private async promoteNow(actor: Principal, name: string, environment: string, comment?: string): Promise<RolloutView> {
-    return this.db.transaction(async (tx) => {
-      this.environments.requireDeploy(actor, await this.environments.policy(environment, tx), 'promote a rollout in');
-      const rollout = await this.lockRunning(tx, name, environment);
-      const at = new Date().toISOString();
-      await repo.endRollout(tx, rollout.id, { status: 'promoted', by: actor.name, reason: comment ?? null, at });
-      const { deployment } = await this.deployments.deployIn(tx, actor, name, rollout.candidate, environment, { details: { rollout_id: rollout.id } });
-      await recordAudit(tx, actor, {
-        action: 'rollout.promoted',
-        prompt: name,
-        environment,
-        targetId: rollout.id,
-        details: { candidate: rollout.candidate, live: rollout.live, weight: rollout.weight, deployment_id: deployment.id, comment: comment ?? null },
-      });
-      const ended = (await repo.getRollout(tx, rollout.id))!;
-      await this.publish(tx, ended);
-      return view(ended);
+  private async promoteIn(tx: Transaction, actor: Principal, name: string, environment: string, comment?: string): Promise<RolloutView> {
+    const rollout = await this.lockRunning(tx, name, environment);
+    const at = new Date().toISOString();
+    await repo.endRollout(tx, rollout.id, { status: 'promoted', by: actor.name, reason: comment ?? null, at });
+    const { deployment } = await this.deployments.deployIn(tx, actor, name, rollout.candidate, environment, { details: { rollout_id: rollout.id } });
+    await recordAudit(tx, actor, {
+      action: 'rollout.promoted',
+      prompt: name,
+      environment,
+      targetId: rollout.id,
+      details: { candidate: rollout.candidate, live: rollout.live, weight: rollout.weight, deployment_id: deployment.id, comment: comment ?? null },
     });
+    const ended = (await repo.getRollout(tx, rollout.id))!;
+    await this.publish(tx, ended);
+    return view(ended);
   }
 
   /**
@@ -277,42 +277,33 @@ export class RolloutService {
    * needs approvals, the abort waits as a deployment request (rollout_abort). A guard aborts at once.
    */
   async abort(actor: Principal, name: string, environment: string, reason?: string): Promise<{ rollout: RolloutView; request?: undefined } | { request: RequestView; rollout?: undefined }> {
-    this.deployments.assertEnvironment(environment);
-    return this.db.transaction(async (tx) => {
-      const policy = await this.environments.policy(environment, tx);
-      this.environments.requireDeploy(actor, policy, 'abort a rollout in');
-      const rollout = await this.lockRunning(tx, name, environment);
-      if (policy.required_approvals > 0) {
-        const request = await this.approvals.request(tx, actor, policy, {
-          promptId: rollout.prompt_id,
-          name,
-          action: 'rollout_abort',
-          version: rollout.candidate,
-          fromVersion: rollout.live,
-          comment: reason,
-          rollout: { id: rollout.id },
-        });
-        return { request };
-      }
-      await this.end(tx, actor, rollout, { status: 'aborted', reason: reason ?? 'aborted by hand', details: {} });
-      return { rollout: view((await repo.getRollout(tx, rollout.id))!) };
+    const outcome = await this.path.run(actor, environment, {
+      verb: 'abort a rollout in',
+      apply: async (tx) => {
+        const rollout = await this.lockRunning(tx, name, environment);
+        await this.end(tx, actor, rollout, { status: 'aborted', reason: reason ?? 'aborted by hand', details: {} });
+        return view((await repo.getRollout(tx, rollout.id))!);
+      },
+      plan: async (tx) => {
+        const rollout = await this.lockRunning(tx, name, environment);
+        const change = { promptId: rollout.prompt_id, name, action: 'rollout_abort' as const, version: rollout.candidate, fromVersion: rollout.live, comment: reason, rollout: { id: rollout.id } };
+        return { change };
+      },
     });
+    return this.answer(outcome);
   }
 
-  /** Applies an approved rollout_start or rollout_abort request, in the approval's transaction. */
-  private async applyRequest(tx: Transaction, actor: Principal, req: RequestRow, as: { requestedBy: string; details: Record<string, unknown> }): Promise<void> {
-    if (req.action === 'rollout_start') {
-      await this.startIn(tx, actor, req.prompt, req.environment, { candidate: req.version_number, weight: req.rollout_weight!, guard: req.rollout_guard, comment: req.comment ?? undefined }, {
-        startedBy: as.requestedBy,
-        details: as.details,
-      });
-      return;
-    }
+  private answer(outcome: StepOutcome<RolloutView>): { rollout: RolloutView; request?: undefined } | { request: RequestView; rollout?: undefined } {
+    return 'request' in outcome ? { request: outcome.request } : { rollout: outcome.applied };
+  }
+
+  /** Applies an approved rollout_abort request, in the approval's transaction. */
+  private async applyAbort(tx: Transaction, actor: Principal, req: RequestRow, details: Record<string, unknown>): Promise<void> {
     const rollout = await this.lockRunning(tx, req.prompt, req.environment);
     if (rollout.id !== req.rollout_id) {
       throw conflict('request_outdated', `the rollout this abort was requested for has ended; reject the request`, { prompt: req.prompt, environment: req.environment });
     }
-    await this.end(tx, actor, rollout, { status: 'aborted', reason: req.comment ?? 'aborted by an approved request', details: as.details });
+    await this.end(tx, actor, rollout, { status: 'aborted', reason: req.comment ?? 'aborted by an approved request', details });
   }
 
   /** The split resolve answers with: the running rollout on `live` (a version id), with its candidate. */
@@ -414,7 +405,7 @@ export class RolloutService {
    * Ends the rollout running on an environment whose live version a deploy or rollback just changed:
    * promoted when the candidate went live (an approved promotion), else superseded.
    */
-  private async supersede(tx: Transaction, actor: Principal, change: { promptId: string; name: string; environment: string; version: number }): Promise<void> {
+  private async supersede(tx: Transaction, actor: Principal, change: LiveChange): Promise<void> {
     const rollout = await repo.activeRollout(tx, change.promptId, change.environment);
     if (!rollout) return;
     if (change.version === rollout.candidate) {

@@ -1,5 +1,5 @@
 import type { Queryable, Transaction } from '../db/index.js';
-import { bool, json, listParam, nullableTimestamp, stringArray, timestamp } from '../db/values.js';
+import { bool, json, nullableTimestamp, stringArray, timestamp } from '../db/values.js';
 
 export interface WebhookRow {
   id: string;
@@ -38,7 +38,7 @@ export async function insertWebhook(
   const row = await tx.get<Record<string, unknown>>(
     `INSERT INTO webhooks (url, events, description, secret_encrypted, enabled, created_by)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${WEBHOOK_COLUMNS}`,
-    [w.url, listParam(tx.dialect, w.events), w.description, w.secretEncrypted, w.enabled, w.createdBy],
+    [w.url, tx.sql.list(w.events), w.description, w.secretEncrypted, w.enabled, w.createdBy],
   );
   return webhook(row!);
 }
@@ -49,8 +49,7 @@ export async function findWebhook(db: Queryable, id: string): Promise<WebhookRow
 }
 
 export async function lockWebhook(tx: Transaction, id: string): Promise<WebhookRow | undefined> {
-  const lock = tx.dialect === 'postgres' ? ' FOR UPDATE' : '';
-  const row = await tx.get<Record<string, unknown>>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1${lock}`, [id]);
+  const row = await tx.get<Record<string, unknown>>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1${tx.sql.forUpdate}`, [id]);
   return row && webhook(row);
 }
 
@@ -70,7 +69,7 @@ export async function updateWebhook(
   const row = await tx.get<Record<string, unknown>>(
     `UPDATE webhooks SET url = $2, events = $3, description = $4, secret_encrypted = $5, enabled = $6, disabled_reason = $7, updated_at = $8
       WHERE id = $1 RETURNING ${WEBHOOK_COLUMNS}`,
-    [id, w.url, listParam(tx.dialect, w.events), w.description, w.secretEncrypted, w.enabled, w.disabledReason, w.at],
+    [id, w.url, tx.sql.list(w.events), w.description, w.secretEncrypted, w.enabled, w.disabledReason, w.at],
   );
   return webhook(row!);
 }
@@ -109,25 +108,19 @@ export interface ClaimedDelivery {
  * then. On Postgres, rows another replica is claiming are skipped, not waited for.
  */
 export async function claimDue(tx: Transaction, now: string, leaseUntil: string, limit: number): Promise<ClaimedDelivery[]> {
-  const skipLocked = tx.dialect === 'postgres' ? ' FOR UPDATE OF d SKIP LOCKED' : '';
   const claimed = await tx.all<Record<string, unknown>>(
     `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2
       WHERE id IN (
         SELECT d.id FROM webhook_deliveries d
          WHERE d.status = 'pending' AND d.next_attempt_at <= $1
            AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled)
-         ORDER BY d.next_attempt_at LIMIT $3${skipLocked})
+         ORDER BY d.next_attempt_at LIMIT $3${tx.sql.forUpdateSkipLocked('d')})
       RETURNING id, webhook_id, event_type, payload, attempts`,
     [now, leaseUntil, limit],
   );
   if (claimed.length === 0) return [];
   const ids = [...new Set(claimed.map((r) => String(r.webhook_id)))];
-  const hooks = await tx.all<Record<string, unknown>>(
-    tx.dialect === 'postgres'
-      ? 'SELECT id, url, secret_encrypted FROM webhooks WHERE id = ANY($1::uuid[])'
-      : 'SELECT id, url, secret_encrypted FROM webhooks WHERE id IN (SELECT value FROM json_each($1))',
-    [listParam(tx.dialect, ids)],
-  );
+  const hooks = await tx.all<Record<string, unknown>>(`SELECT id, url, secret_encrypted FROM webhooks WHERE ${tx.sql.inList('id', 1, 'uuid')}`, [tx.sql.list(ids)]);
   const byId = new Map(hooks.map((h) => [String(h.id), h]));
   return claimed.map((r) => {
     const h = byId.get(String(r.webhook_id))!;
@@ -253,10 +246,8 @@ export interface AttemptRow {
 export async function attemptsOf(db: Queryable, deliveryIds: readonly string[]): Promise<AttemptRow[]> {
   if (deliveryIds.length === 0) return [];
   const rows = await db.all<Record<string, unknown>>(
-    db.dialect === 'postgres'
-      ? 'SELECT delivery_id, attempt, attempted_at, status_code, duration_ms, error, next_attempt_at FROM webhook_attempts WHERE delivery_id = ANY($1::text[]) ORDER BY id'
-      : 'SELECT delivery_id, attempt, attempted_at, status_code, duration_ms, error, next_attempt_at FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each($1)) ORDER BY id',
-    [listParam(db.dialect, deliveryIds)],
+    `SELECT delivery_id, attempt, attempted_at, status_code, duration_ms, error, next_attempt_at FROM webhook_attempts WHERE ${db.sql.inList('delivery_id', 1, 'text')} ORDER BY id`,
+    [db.sql.list(deliveryIds)],
   );
   return rows.map((r) => ({
     delivery_id: String(r.delivery_id),

@@ -160,5 +160,38 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(seen, ['second']);
       assert.deepEqual(reported, [['first', 'subscriber broke']]);
     });
+
+    it('answers alike on both databases through the dialect fragments (db.sql): IN lists, list columns, case-insensitive LIKE, row locks', async () => {
+      const probe = [
+        ['sql-a', ['x', 'y']],
+        ['sql-B', ['y']],
+        ['sql-c', []],
+      ] as const;
+      const names = (rows: Array<{ name: string }>) => rows.map((r) => r.name);
+      await db.transaction(async (tx) => {
+        for (const [name, tags] of probe) await tx.run('INSERT INTO prompts (name, tags, created_by) VALUES ($1, $2, $3)', [name, tx.sql.list(tags), 'test']);
+      });
+      const ids = new Map((await db.all<{ id: string; name: string }>("SELECT id, name FROM prompts WHERE name LIKE 'sql-%'")).map((r) => [r.name, String(r.id)]));
+      const mine = "name LIKE 'sql-%'";
+      const select = (where: string, params: unknown[]) => db.all<{ name: string }>(`SELECT name FROM prompts WHERE ${mine} AND ${where} ORDER BY name`, params);
+
+      assert.deepEqual(names(await select(db.sql.inList('id', 1, 'uuid'), [db.sql.list([ids.get('sql-a')!, ids.get('sql-c')!])])), ['sql-a', 'sql-c']);
+      assert.deepEqual(names(await select(db.sql.inList('name', 1, 'text'), [db.sql.list(['sql-B', 'nothing'])])), ['sql-B']);
+      assert.deepEqual(names(await select(db.sql.inList('name', 1, 'text'), [db.sql.list([])])), []);
+      assert.deepEqual(names(await select(db.sql.has('prompts.tags', "'y'"), [])), ['sql-B', 'sql-a']);
+      assert.deepEqual(names(await select(db.sql.hasAll('prompts.tags', 1), [db.sql.list(['y', 'x'])])), ['sql-a']);
+      assert.deepEqual(names(await select(db.sql.hasAll('prompts.tags', 1), [db.sql.list([])])), ['sql-B', 'sql-a', 'sql-c']);
+      assert.deepEqual(names(await select(db.sql.ilike('name', 1), ['%SQL-b%'])), ['sql-B']);
+      assert.deepEqual(names(await select(db.sql.ilike('name', 1), ['sql\\_%'])), [], 'a backslash escapes the LIKE wildcard');
+
+      const locked = await db.transaction(async (tx) => [
+        await tx.get<{ name: string }>(`SELECT name FROM prompts WHERE name = $1${tx.sql.forUpdate}`, ['sql-a']),
+        await tx.get<{ name: string }>(`SELECT name FROM prompts WHERE name = $1${tx.sql.forShare}`, ['sql-B']),
+        await tx.get<{ name: string }>(`SELECT p.name FROM prompts p WHERE p.name = $1 LIMIT 1${tx.sql.forUpdateSkipLocked('p')}`, ['sql-c']),
+      ]);
+      assert.deepEqual(locked.map((r) => r?.name), ['sql-a', 'sql-B', 'sql-c']);
+      assert.equal(await db.writeProblem(), undefined);
+      await db.transaction((tx) => tx.run(`DELETE FROM prompts WHERE ${mine}`));
+    });
   });
 }
