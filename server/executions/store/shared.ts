@@ -156,3 +156,18 @@ export const withNumbers = (sql: string) => `SELECT a.*, v.version_number FROM (
 
 export const HOUR = 3_600_000;
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * How a stats window splits: the whole hours the hourly totals answer
+ * ([first, last), null when there are none), and the part-hours at either end
+ * that are added up from the rows.
+ */
+export function windowParts(w: { from: string; to: string }): { hours: [string, string] | null; edges: Array<[string, string]> } {
+  const [from, to] = [Date.parse(w.from), Date.parse(w.to)];
+  const [first, last] = [Math.ceil(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR];
+  if (first >= last) return { hours: null, edges: [[w.from, w.to]] };
+  const edges: Array<[string, string]> = [];
+  if (from < first) edges.push([w.from, iso(first)]);
+  if (last < to) edges.push([iso(last), w.to]);
+  return { hours: [iso(first), iso(last)], edges };
+}

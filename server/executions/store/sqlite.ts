@@ -1,8 +1,16 @@
 import type { Database, Queryable, Transaction } from '../../db/index.js';
 import { timestamp } from '../../db/values.js';
 import type { Interval } from '../schemas.js';
-import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, HOUR, INSERT_COLUMNS, iso, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toRef, withNumbers } from './shared.js';
-import type { Aggregate, BucketAggregate, DeploymentAt, DeploymentWindow, ExecutionRecord, ExecutionStore, LatencyRange, StatsWindow, VersionRef } from './types.js';
+import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toRef, windowParts, withNumbers } from './shared.js';
+import type { Aggregate, BucketAggregate, DeploymentAt, DeploymentWindow, ExecutionPartitions, ExecutionRecord, ExecutionStore, LatencyRange, StatsWindow, VersionRef } from './types.js';
+
+/** SQLite keeps one table: retention deletes row by row. */
+const NO_PARTITIONS: ExecutionPartitions = {
+  ensure: () => Promise.resolve(),
+  list: () => Promise.resolve([]),
+  counts: () => Promise.resolve([]),
+  drop: () => Promise.reject(new Error('SQLite has no partitions')),
+};
 
 // A multi-row VALUES list in a few fixed sizes (statements are cached by text),
 // which SQLite runs faster than walking a JSON array. An id already stored is
@@ -33,6 +41,8 @@ const inList = (column: string, n: number) => `${column} IN (SELECT value FROM j
 
 /** Executions on SQLite: JSON text for lists, hourly totals kept by triggers. */
 export class SqliteExecutionStore implements ExecutionStore {
+  readonly partitions = NO_PARTITIONS;
+
   insert(db: Database, records: readonly ExecutionRecord[]): Promise<number> {
     return db.transaction((tx) => insertRows(tx, records));
   }
@@ -93,21 +103,20 @@ export class SqliteExecutionStore implements ExecutionStore {
 
   /** The whole hours from prompt_execution_hours, the part-hours at either end from the rows. */
   async bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]> {
-    const [from, to] = [Date.parse(w.from), Date.parse(w.to)];
-    const [first, last] = [Math.ceil(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR];
-    if (first >= last) return this.fromRows(db, w, interval, w.from, w.to);
-    const parts = [
-      db
-        .all<Record<string, unknown>>(
-          withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${ROLLUP_SUMS}
-                         FROM prompt_execution_hours WHERE prompt_id = $1 AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR environment = $4::text)
-                        GROUP BY prompt_version_id, bucket`),
-          [w.promptId, iso(first).slice(0, 13), iso(last).slice(0, 13), w.environment],
-        )
-        .then(toBuckets),
-    ];
-    if (from < first) parts.push(this.fromRows(db, w, interval, w.from, iso(first)));
-    if (last < to) parts.push(this.fromRows(db, w, interval, iso(last), w.to));
+    const { hours, edges } = windowParts(w);
+    const parts = edges.map(([from, to]) => this.fromRows(db, w, interval, from, to));
+    if (hours) {
+      parts.push(
+        db
+          .all<Record<string, unknown>>(
+            withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${ROLLUP_SUMS}
+                           FROM prompt_execution_hours WHERE prompt_id = $1 AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR environment = $4::text)
+                          GROUP BY prompt_version_id, bucket`),
+            [w.promptId, hours[0].slice(0, 13), hours[1].slice(0, 13), w.environment],
+          )
+          .then(toBuckets),
+      );
+    }
     return (await Promise.all(parts)).flat();
   }
 
@@ -115,7 +124,7 @@ export class SqliteExecutionStore implements ExecutionStore {
     const rows = await db.all<Record<string, unknown>>(
       withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[interval]} AS bucket, ${AGGREGATES}
                      FROM prompt_executions
-                    WHERE prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text)
+                    WHERE prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text) AND NOT draft
                     GROUP BY prompt_version_id, bucket`),
       [w.promptId, from, to, w.environment],
     );
@@ -127,7 +136,7 @@ export class SqliteExecutionStore implements ExecutionStore {
     const rows = await db.all<{ latencies: string | null }>(
       `SELECT (SELECT group_concat(latency_ms) FROM prompt_executions
                 WHERE prompt_version_id = w.value ->> 0 AND executed_at >= w.value ->> 1 AND executed_at < w.value ->> 2
-                  AND ($2::text IS NULL OR environment = $2::text)) AS latencies
+                  AND ($2::text IS NULL OR environment = $2::text) AND NOT draft) AS latencies
          FROM json_each($1) AS w ORDER BY w.key`,
       [JSON.stringify(ranges.map((r) => [r.versionId, r.from, r.to])), environment],
     );
@@ -143,7 +152,7 @@ export class SqliteExecutionStore implements ExecutionStore {
          FROM prompt_executions
         WHERE ${inList('prompt_version_id', 1)}
           AND ($2::text IS NULL OR environment = $2::text)
-          AND ($3::timestamptz IS NULL OR executed_at >= $3::timestamptz) AND ($4::timestamptz IS NULL OR executed_at < $4::timestamptz)
+          AND ($3::timestamptz IS NULL OR executed_at >= $3::timestamptz) AND ($4::timestamptz IS NULL OR executed_at < $4::timestamptz) AND NOT draft
         GROUP BY prompt_version_id`,
       [JSON.stringify(f.versionIds), f.environment, f.from, f.to],
     );

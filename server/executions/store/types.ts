@@ -130,12 +130,39 @@ export interface LatencyRange {
   to: string;
 }
 
+/** One month partition of prompt_executions (Postgres): [from, to). */
+export interface Partition {
+  name: string;
+  from: string;
+  to: string;
+}
+
+/** Executions of one (prompt, environment) in a partition. */
+export interface PartitionCount {
+  prompt_id: string | null;
+  environment: string | null;
+  count: number;
+}
+
+/** Time partitions of prompt_executions: months on Postgres; SQLite has none. */
+export interface ExecutionPartitions {
+  /** Makes sure executions at these times can be stored: creates the month partitions missing. */
+  ensure(db: Queryable, times: readonly string[]): Promise<void>;
+  /** Every partition, oldest first. */
+  list(db: Queryable): Promise<Partition[]>;
+  /** A partition's executions per (prompt, environment), drafts included, from the hourly totals. */
+  counts(db: Queryable, p: Partition): Promise<PartitionCount[]>;
+  /** Detaches and drops a partition, with its hourly totals and its executions' scores. */
+  drop(tx: Transaction, p: Partition): Promise<void>;
+}
+
 /**
  * Where executions live, one implementation per dialect: what differs between
  * Postgres and SQLite (bulk inserts, list parameters, time buckets, rollups,
  * partitions) is written once in each, and the services above call this.
  */
 export interface ExecutionStore {
+  readonly partitions: ExecutionPartitions;
   /** Stores the records, all or none; answers how many were new (an id stored already is skipped). */
   insert(db: Database, records: readonly ExecutionRecord[]): Promise<number>;
   versionsByIds(db: Queryable, ids: readonly string[]): Promise<VersionRef[]>;
@@ -150,11 +177,11 @@ export interface ExecutionStore {
   /** Executions, newest first, without their large text fields. */
   list(db: Queryable, f: ExecutionFilter): Promise<ExecutionRow[]>;
   get(db: Queryable, id: string): Promise<ExecutionDetailRow | undefined>;
-  /** Counts and sums per version and bucket over a window. */
+  /** Counts and sums per version and bucket over a window, draft runs left out. */
   bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]>;
-  /** Each (version, time range)'s latencies, as comma-separated text (null: none). */
+  /** Each (version, time range)'s latencies, as comma-separated text (null: none), draft runs left out. */
   latencyLists(db: Queryable, ranges: readonly LatencyRange[], environment: string | null): Promise<Array<string | null>>;
-  /** Per version totals for some versions; bounds optional (null: unbounded). */
+  /** Per version totals for some versions, draft runs left out; bounds optional (null: unbounded). */
   versionAggregates(
     db: Queryable,
     f: { versionIds: readonly string[]; environment: string | null; from: string | null; to: string | null },
