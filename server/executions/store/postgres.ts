@@ -142,8 +142,9 @@ class MonthPartitions implements ExecutionPartitions {
     });
   }
 
-  async counts(db: Queryable, p: Partition): Promise<PartitionCount[]> {
-    const rows = await db.all<{ prompt_id: string | null; environment: string; n: unknown }>(
+  async counts(tx: Transaction, p: Partition): Promise<PartitionCount[]> {
+    await tx.exec(`LOCK TABLE ${quoteIdent(p.name)} IN SHARE MODE`);
+    const rows = await tx.all<{ prompt_id: string | null; environment: string; n: unknown }>(
       `SELECT prompt_id, environment, SUM(n) AS n FROM prompt_execution_hours
         WHERE hour >= $1::timestamptz AND hour < $2::timestamptz GROUP BY prompt_id, environment
        UNION ALL

@@ -150,8 +150,12 @@ export interface ExecutionPartitions {
   ensure(db: Queryable, times: readonly string[]): Promise<void>;
   /** Every partition, oldest first. */
   list(db: Queryable): Promise<Partition[]>;
-  /** A partition's executions per (prompt, environment), drafts included, from the hourly totals. */
-  counts(db: Queryable, p: Partition): Promise<PartitionCount[]>;
+  /**
+   * A partition's executions per (prompt, environment), drafts included, from
+   * the hourly totals; the partition is locked against writes until the
+   * transaction ends, so the counts hold for a drop in the same transaction.
+   */
+  counts(tx: Transaction, p: Partition): Promise<PartitionCount[]>;
   /** Detaches and drops a partition, with its hourly totals and its executions' scores. */
   drop(tx: Transaction, p: Partition): Promise<void>;
 }
