@@ -73,7 +73,7 @@ async function loadPostgres(db: Database, prompts: StatsPrompt[], span: Array<[n
        SELECT gen_random_uuid(), ($4::uuid[])[1 + g % $5], ($6::uuid[])[1 + g % $5],
               $1::timestamptz + ((g::float8 / $3) * $2::float8) * INTERVAL '1 millisecond',
               CASE WHEN g % 5 = 4 THEN 'staging' ELSE 'production' END, CASE WHEN g % 40 = 0 THEN 'error' ELSE 'ok' END,
-              100 + g % 400, 50 + g % 300, 200 + (g * 7919) % 3000, 0.0001 * (g % 50), CASE WHEN g % 3 = 0 THEN NULL ELSE (g % 10) / 10.0 END, '{}'
+              100 + g % 400, 50 + g % 300, 200 + (g::bigint * 7919) % 3000, 0.0001 * (g % 50), CASE WHEN g % 3 = 0 THEN NULL ELSE (g % 10) / 10.0 END, '{}'
          FROM generate_series(0, $3 - 1) AS g`,
       [new Date(from).toISOString(), to - from, perMonth, versions.map((v) => v[0]), versions.length, versions.map((v) => v[1])],
     );
@@ -180,7 +180,8 @@ async function rawSqlite(db: Database, rows: Raw[]) {
 
 async function benchOne(dialect: 'sqlite' | 'postgres') {
   const target = await freshDatabase(dialect);
-  const db = await openDatabase(target.url);
+  // No statement timeout: a month of rows is one statement.
+  const db = await openDatabase(target.url, { postgres: { statementTimeoutMs: 0 } });
   try {
     await migrate(db);
     const prompts = await seedStatsPrompts(db, PROMPTS);

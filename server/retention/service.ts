@@ -191,7 +191,10 @@ export class RetentionService {
   start(minutes: number, logger: Logger): void {
     this.intervalMinutes = minutes;
     // The months ahead exist from the start, whatever the schedule.
-    this.createAhead().catch((err: unknown) => logger.error({ err }, 'creating the month partitions ahead failed; ingest creates a missing month itself'));
+    // In the chain, so stop() waits for it.
+    this.chain = this.chain
+      .then(() => this.createAhead())
+      .catch((err: unknown) => logger.error({ err }, 'creating the month partitions ahead failed; ingest creates a missing month itself'));
     if (minutes <= 0) return;
     const every = Math.max(1, Math.round(minutes * 60_000));
     const tick = () => {
