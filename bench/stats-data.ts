@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../server/db/index.js';
-import type { ExecutionRecord } from '../server/executions/repository.js';
+import type { ExecutionRecord } from '../server/executions/store/index.js';
 
 export interface StatsPrompt {
   id: string;

@@ -41,7 +41,7 @@ import type { Database } from '../../server/db/index.js';
 import { DeploymentService } from '../../server/deployments/service.js';
 import { EnvironmentService } from '../../server/environments/service.js';
 import { ChangeFeed } from '../../server/events.js';
-import { insertExecutions, type ExecutionRecord } from '../../server/executions/repository.js';
+import { executionStore, type ExecutionRecord } from '../../server/executions/store/index.js';
 import { parseBatch } from '../../server/executions/routes.js';
 import { ExecutionService } from '../../server/executions/service.js';
 import { MetricService } from '../../server/metrics/service.js';
@@ -104,7 +104,7 @@ async function seedStats(db: Database, now: number): Promise<{ name: string; ver
     for (let i = start; i < Math.min(ROWS, start + 10_000); i++) {
       rows.push(statsExecution(prompts, i, new Date(now - Math.floor((i / ROWS) * 28 * DAY) - 1).toISOString()));
     }
-    await db.transaction((tx) => insertExecutions(tx, rows));
+    await executionStore(db.dialect).insert(db, rows);
   }
   await db.transaction((tx) => tx.exec('ANALYZE'));
   return prompts[0]!;

@@ -22,7 +22,8 @@ import { migrate } from '../../server/db/migrate.js';
 import { DeploymentService } from '../../server/deployments/service.js';
 import { EnvironmentService } from '../../server/environments/service.js';
 import { ChangeFeed } from '../../server/events.js';
-import { insertExecutions, statsRows, type ExecutionRecord } from '../../server/executions/repository.js';
+import { statsRows } from '../../server/executions/stats-rows.js';
+import { executionStore, type ExecutionRecord } from '../../server/executions/store/index.js';
 import { ExecutionService } from '../../server/executions/service.js';
 import { MetricService } from '../../server/metrics/service.js';
 import { freshDatabase, type TestDatabase } from '../../test/support/db.js';
@@ -60,7 +61,7 @@ async function load(db: Database, prompts: StatsPrompt[], now: number): Promise<
       // Newest first, evenly spread: row i ran i/ROWS of the way back through the 28 days.
       rows.push(statsExecution(prompts, i, new Date(now - Math.floor((i / ROWS) * DAYS * DAY) - 1).toISOString()));
     }
-    await db.transaction((tx) => insertExecutions(tx, rows));
+    await executionStore(db.dialect).insert(db, rows);
     if ((start / LOAD_CHUNK) % 10 === 9) progress(`  loaded ${(start + LOAD_CHUNK).toLocaleString('en')} rows`);
   }
   return ROWS / ((performance.now() - t0) / 1000);
@@ -111,7 +112,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
 
     const stats = await measure(`${dialect} stats (whole answer)`, () => service.stats(name, { from, to }));
     const production = await measure(`${dialect} stats, environment=production`, () => service.stats(name, { from, to, environment: 'production' }));
-    const query = await measure(`${dialect} the aggregate query alone`, () => statsRows(db, { promptId: prompts[0]!.id, environment: null, from, to }, 'day'));
+    const query = await measure(`${dialect} the aggregate query alone`, () => statsRows(executionStore(db.dialect), db, { promptId: prompts[0]!.id, environment: null, from, to }, 'day'));
     return {
       rows: ROWS,
       window_rows: windowRows,

@@ -19,7 +19,8 @@ import {
   statsQuery,
   statsSchema,
 } from './schemas.js';
-import { batchTooLarge, emptyBatch, type Batch, type ExecutionService } from './service.js';
+import { batchTooLarge, emptyBatch, type Batch } from './ingest.js';
+import type { ExecutionService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
 

@@ -5,7 +5,9 @@ import { recordAudit } from '../audit/repository.js';
 import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/index.js';
 import { invalid, notFound } from '../errors.js';
+import { executionStore, type ExecutionPartitions } from '../executions/store/index.js';
 import * as prompts from '../prompts/repository.js';
+import { dropExpiredPartitions } from './partitions.js';
 import * as repo from './repository.js';
 import type { PolicyRow, RetentionAction } from './repository.js';
 import type { PolicyInput } from './schemas.js';
@@ -36,6 +38,14 @@ export interface RetentionOptions {
   batchSize: number;
   /** The environments a policy may name. */
   environments: readonly string[];
+  /**
+   * Postgres: a month partition wholly past its policies' cutoffs is dropped
+   * whole when it holds at least this many executions (default 10,000);
+   * smaller ones are deleted row by row, in batches, like the boundary month.
+   */
+  partitionDropMinRows?: number;
+  /** Postgres: month partitions kept created ahead of now (default 3). */
+  monthsAhead?: number;
 }
 
 /**
@@ -44,7 +54,9 @@ export interface RetentionOptions {
  * policy governs an execution. Applying works in small transactions, yielding
  * between them, so a large purge never holds the database for long; each
  * transaction records what it changed in the audit log. Prompts, versions and
- * deployments are never touched.
+ * deployments are never touched. On Postgres, months of executions wholly past
+ * their cutoff are dropped as whole partitions first (partitions.ts), and each
+ * run creates the months ahead.
  */
 export class RetentionService {
   private chain: Promise<unknown> = Promise.resolve();
@@ -52,10 +64,21 @@ export class RetentionService {
   private stopping = false;
   private intervalMinutes = 0;
 
+  private readonly partitions: ExecutionPartitions;
+
   constructor(
     private readonly db: Database,
     private readonly options: RetentionOptions,
-  ) {}
+  ) {
+    this.partitions = executionStore(db.dialect).partitions;
+  }
+
+  /** Creates the month partitions from this month to `monthsAhead` ahead (Postgres; nothing on SQLite). */
+  async createAhead(now = Date.now()): Promise<void> {
+    const d = new Date(now);
+    const months = Array.from({ length: (this.options.monthsAhead ?? 3) + 1 }, (_, k) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + k, 1)).toISOString());
+    await this.partitions.ensure(this.db, months);
+  }
 
   async get(): Promise<{ policies: PolicyView[]; updated_at: string | null; updated_by: string | null; interval_minutes: number }> {
     const rows = await repo.listPolicies(this.db);
@@ -116,9 +139,23 @@ export class RetentionService {
   private async runNow(actor: Principal, { dryRun, now = Date.now() }: { dryRun: boolean; now?: number }): Promise<RunResult> {
     const runId = randomUUID();
     const result: RunResult = { dry_run: dryRun, deleted: 0, redacted: 0, policies: [] };
-    for (const policy of await repo.listPolicies(this.db)) {
-      const cutoff = new Date(now - policy.days * DAY).toISOString();
-      let count = 0;
+    const policies = await repo.listPolicies(this.db);
+    const cutoffOf = (policy: PolicyRow) => new Date(now - policy.days * DAY).toISOString();
+    let dropped = new Map<string, number>();
+    if (!dryRun) {
+      await this.createAhead(now);
+      dropped = await dropExpiredPartitions(this.db, this.partitions, {
+        policies,
+        cutoffOf,
+        minRows: this.options.partitionDropMinRows ?? 10_000,
+        actor,
+        runId,
+        stopping: () => this.stopping,
+      });
+    }
+    for (const policy of policies) {
+      const cutoff = cutoffOf(policy);
+      let count = dropped.get(policy.id) ?? 0;
       if (dryRun) {
         count = await repo.countGoverned(this.db, policy, cutoff);
       } else {
@@ -153,6 +190,11 @@ export class RetentionService {
   /** Applies the policies every `minutes` (the first time after a minute at most); 0 never. */
   start(minutes: number, logger: Logger): void {
     this.intervalMinutes = minutes;
+    // The months ahead exist from the start, whatever the schedule.
+    // In the chain, so stop() waits for it.
+    this.chain = this.chain
+      .then(() => this.createAhead())
+      .catch((err: unknown) => logger.error({ err }, 'creating the month partitions ahead failed; ingest creates a missing month itself'));
     if (minutes <= 0) return;
     const every = Math.max(1, Math.round(minutes * 60_000));
     const tick = () => {

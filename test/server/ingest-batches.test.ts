@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { COPY_MIN_ROWS } from '../../server/executions/repository.js';
+import { COPY_MIN_ROWS } from '../../server/executions/store/postgres.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 

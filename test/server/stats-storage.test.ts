@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { nearestRank } from '../../server/executions/repository.js';
+import { nearestRank } from '../../server/executions/percentiles.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 

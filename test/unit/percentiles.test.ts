@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nearestRank, percentiles } from '../../server/executions/repository.js';
+import { nearestRank, percentiles } from '../../server/executions/percentiles.js';
 import { random } from '../support/random.js';
 
 describe('percentiles by selection', () => {
