@@ -270,7 +270,8 @@ for (const dialect of DIALECTS) {
         assert.ok(attempt.next_attempt_at, 'retried later, in case the name resolves elsewhere then');
       }
       assert.equal(receiver.on('/rebound').length, 0, 'nothing reached the loopback receiver');
-      await eventually(async () => (await deliveries(redirected.id))[0]?.attempts.length === 1, 'the redirect is logged');
+      // At least one: with a 50 ms retry base, a loaded machine may log a retry before this looks.
+      await eventually(async () => ((await deliveries(redirected.id))[0]?.attempts.length ?? 0) >= 1, 'the redirect is logged');
       const [attempt] = (await deliveries(redirected.id))[0]!.attempts;
       assert.equal(attempt!.status_code, 302);
       assert.match(attempt!.error!, /redirects are not followed/);
