@@ -258,7 +258,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
   const operatorMetrics = opts.operatorMetrics
-    ? new OperatorMetrics({ db, resolveCache: deployments.cache, ingested: executions.ingested, feed })
+    ? new OperatorMetrics({ db, resolveCache: deployments.cache, ingested: executions.ingested, feed, outboxDepth: () => webhooks.outboxDepth() })
     : undefined;
 
   const app = express();

@@ -72,6 +72,12 @@ export class WebhookService {
     tx.afterCommit(`webhook outbox: ${type}`, () => this.worker.wake());
   }
 
+  /** Deliveries waiting in the outbox and the age of the oldest, in seconds (0 when none wait). */
+  async outboxDepth(now = Date.now()): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const { pending, oldestAt } = await repo.outboxDepth(this.db);
+    return { pending, oldestAgeSeconds: oldestAt === null ? 0 : Math.max(0, (now - Date.parse(oldestAt)) / 1000) };
+  }
+
   /**
    * Refuses a URL that is not http(s), or whose host is (or resolves to) a loopback, private,
    * link-local, unspecified or multicast address, unless the allow-list names it. Delivery checks
