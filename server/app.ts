@@ -228,7 +228,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const providers = new ProviderService(db, secret, opts.providerCalls);
   const runs = new RunService(prompts, deployments, executions, providers);
   const datasets = new DatasetService(db, executions);
-  const experiments = new ExperimentService(db, prompts, providers, runs, metrics, logger, opts.experiments);
+  const experiments = new ExperimentService(db, prompts, providers, runs, metrics, logger, opts.experiments, feed.wakeup('experiments'));
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
   const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), new CredentialRateLimiter(opts.rateLimit, opts.rateLimitBurst), logger);
 

@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import * as datasetRepo from '../datasets/repository.js';
 import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
+import { localWakeup, type Wakeup } from '../events.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
 import * as metricRepo from '../metrics/repository.js';
@@ -27,13 +28,17 @@ type Aggregate = z.infer<typeof aggregateSchema>;
 export interface ExperimentOptions {
   /** How long a server holds an experiment without renewing; a dead server's experiment is taken up after it. */
   leaseMs: number;
-  /** How often idle servers look for experiments to run (queued ones start at once on this server). */
+  /**
+   * The fallback poll: how often an idle server looks for experiments although nothing woke it. A queued
+   * experiment wakes every replica's runner at once (the change feed's wake-ups); the poll finds a dead
+   * server's experiment after its lease, and any wake-up missed.
+   */
   pollMs: number;
   /** Experiments one server runs at the same time. */
   maxActive: number;
 }
 
-export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 5_000, maxActive: 2 };
+export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 30_000, maxActive: 2 };
 
 type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, number> };
 type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
@@ -135,6 +140,8 @@ export class ExperimentService {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private ticking = false;
+  private again = false;
+  private unlisten: (() => void) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -144,6 +151,8 @@ export class ExperimentService {
     private readonly metrics: MetricService,
     private readonly logger: Logger,
     private readonly options: ExperimentOptions = DEFAULT_EXPERIMENT_OPTIONS,
+    /** Tells the runners (here and on other replicas) an experiment is waiting; this process alone by default. */
+    private readonly queued: Wakeup = localWakeup(),
   ) {}
 
   async create(actor: Principal, input: CreateExperimentInput): Promise<ExperimentView> {
@@ -177,7 +186,7 @@ export class ExperimentService {
       await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions } });
       return created;
     });
-    if (!this.stopped) later(() => this.tick());
+    await this.wakeRunners();
     return this.get(id);
   }
 
@@ -285,11 +294,25 @@ export class ExperimentService {
     return this.get(id);
   }
 
+  /** An experiment is waiting (queued, or let go by a stopping server): every runner looks now. */
+  private async wakeRunners(): Promise<void> {
+    try {
+      await this.queued.notify();
+    } catch (err) {
+      // This server's runner still looks; the others find it at their poll.
+      this.logger.warn({ err }, 'could not wake the other servers\' experiment runners');
+      if (!this.stopped) later(() => this.tick());
+    }
+  }
+
   /** Starts looking for experiments to run: queued ones, and running ones whose server stopped. */
   start(): void {
     this.stopped = false;
     this.timer = setInterval(() => void this.tick(), this.options.pollMs);
     this.timer.unref();
+    this.unlisten ??= this.queued.listen(() => {
+      if (!this.stopped) later(() => this.tick());
+    });
     void this.tick();
   }
 
@@ -297,15 +320,25 @@ export class ExperimentService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.unlisten?.();
+    this.unlisten = undefined;
+    const released = this.active.size > 0;
     for (const a of this.active.values()) {
       a.stopping = true;
       a.controller.abort();
     }
     await Promise.all([...this.active.values()].map((a) => a.done));
+    // Another replica takes up what this one let go at once, not after its poll.
+    if (released) await this.wakeRunners();
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || this.ticking) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      // Woken mid-look (an experiment queued after this look's claim found none): look once more after.
+      this.again = true;
+      return;
+    }
     this.ticking = true;
     try {
       while (!this.stopped && this.active.size < this.options.maxActive) {
@@ -323,6 +356,10 @@ export class ExperimentService {
       this.logger.warn({ err }, 'could not look for experiments to run; trying again later');
     } finally {
       this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        later(() => this.tick());
+      }
     }
   }
 

@@ -56,6 +56,12 @@ export class WebhookService {
     this.secretsKey = secret.derive('webhook-secret');
     this.worker = new DeliveryWorker(db, this.secretsKey, this.policy, options, logger);
     feed.withinTransaction((tx, change) => this.enqueue(tx, change));
+    // Another replica's change may have queued deliveries: its notification wakes this worker too,
+    // so the worker's own poll is only a slow fallback (retries due later are timed by the worker).
+    feed.subscribe((change) => {
+      if (webhookEventOf(change)) this.worker.wake();
+    });
+    feed.onResumed(() => this.worker.wake());
   }
 
   /**
