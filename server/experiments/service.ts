@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import * as datasetRepo from '../datasets/repository.js';
 import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
+import type { ExecutionInput } from '../executions/schemas.js';
 import { localWakeup, type Wakeup } from '../events.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
@@ -39,6 +40,63 @@ export interface ExperimentOptions {
 }
 
 export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 30_000, maxActive: 2 };
+
+/** A finished run: its result, and the executions it (and its judges) logged, written together. */
+type Finished = { result: ResultRow; executions: ExecutionInput[] };
+
+/**
+ * Writes results in groups: what finished within a short window, or while the last commit ran, goes
+ * in one write (the runs' executions in one batch, then the results and their scores in one
+ * transaction), so a commit serves many items instead of two commits each, and a run's slot moves on
+ * to the next item without waiting for its write. Too much queued (the database slower than the
+ * runs) makes runs wait.
+ */
+class ResultWriter {
+  private queue: Finished[] = [];
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failure: { err: unknown } | undefined;
+
+  constructor(
+    private readonly write: (batch: Finished[]) => Promise<void>,
+    /** A group this large is written at once; a smaller one after `windowMs`. */
+    private readonly groupSize: number,
+    private readonly windowMs = 20,
+  ) {}
+
+  async add(finished: Finished): Promise<void> {
+    this.check();
+    this.queue.push(finished);
+    if (this.queue.length >= this.groupSize) this.next();
+    else this.timer ??= setTimeout(() => this.next(), this.windowMs);
+    while (this.queue.length >= 4 * this.groupSize && this.writing) await this.writing;
+    this.check();
+  }
+
+  /** Writes what is queued now and waits until it is written; throws what a write threw. */
+  async drain(): Promise<void> {
+    this.next();
+    while (this.writing) await this.writing;
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.err;
+  }
+
+  private next(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing || this.failure || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, 500);
+    this.writing = this.write(batch)
+      .catch((err: unknown) => void (this.failure = { err }))
+      .finally(() => {
+        this.writing = undefined;
+        this.next();
+      });
+  }
+}
 
 type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, number> };
 type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
@@ -210,7 +268,7 @@ export class ExperimentService {
   }
 
   /** Runs an LLM judge on one output: its verdict, or a failed evaluation saying why it could not judge. */
-  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal): Promise<Evaluation> {
+  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal, deferLog: (row: ExecutionInput) => void): Promise<Evaluation> {
     if (e.spec.type !== 'llm_judge') throw new Error('not a judge');
     const j = e.spec;
     const expected = item.expected === null || item.expected === undefined ? '' : typeof item.expected === 'string' ? item.expected : JSON.stringify(item.expected);
@@ -218,7 +276,7 @@ export class ExperimentService {
       const verdict = await this.runs.run(
         j.prompt,
         { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, placeholders: {}, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId } },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId }, deferLog },
       );
       return judgeVerdict(verdict.output.text, j.pass_threshold);
     } catch (err) {
@@ -388,10 +446,14 @@ export class ExperimentService {
       const done = await repo.doneKeys(this.db, id);
       const queue: Array<{ item: ItemRow; version: number }> = [];
       for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
+      const writer = new ResultWriter((batch) => this.writeResults(x, metrics, batch), x.concurrency);
       const worker = async () => {
-        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, metrics, next.item, next.version, schemas.get(next.version) ?? null, signal);
+        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, schemas.get(next.version) ?? null, signal, writer);
       };
-      await Promise.all(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
+      const ran = await Promise.allSettled(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
+      // The runs that finished are stored, also when stopping (so a server that resumes need not run them again).
+      await writer.drain();
+      for (const r of ran) if (r.status === 'rejected') throw r.reason;
       if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner));
       else if (!signal.aborted) await this.db.transaction((t) => repo.finish(t, id, 'completed', null, new Date().toISOString()));
     } catch (err) {
@@ -403,19 +465,21 @@ export class ExperimentService {
     }
   }
 
-  /** Runs one item on one version and stores its result; a failed run is a result too (status error), a cancelled one is not. */
-  private async runOne(x: ExperimentRow, evaluators: Evaluator[], metrics: Map<string, MetricRow>, item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal): Promise<void> {
+  /** Runs one item on one version and queues its result; a failed run is a result too (status error), a cancelled one is not. */
+  private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal, writer: ResultWriter): Promise<void> {
     let result: ResultRow;
+    const executions: ExecutionInput[] = [];
+    const deferLog = (row: ExecutionInput) => void executions.push(row);
     try {
       const run = await this.runs.run(
         x.prompt,
         { version, variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq } },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq }, deferLog },
       );
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};
       for (const e of evaluators) {
-        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
+        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal, deferLog) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
       }
       result = {
         item_seq: item.seq,
@@ -437,16 +501,28 @@ export class ExperimentService {
       const executionId = err instanceof AppError && typeof err.details.execution_id === 'string' ? err.details.execution_id : null;
       result = { item_seq: item.seq, version, status: 'error', output: null, error: `${err.code}: ${err.message}`, latency_ms: null, input_tokens: null, output_tokens: null, cost_usd: null, execution_id: executionId, scores: {}, passed: false };
     }
-    // One commit per result: the result, and its scores on the run's execution as custom metrics
-    // (where statistics and the panel show them). A metric deleted meanwhile is skipped.
+    await writer.add({ result, executions });
+  }
+
+  /**
+   * Stores finished runs: their executions (one batch), then in one transaction each result and its
+   * scores on the run's execution as custom metrics (where statistics and the panel show them). A
+   * metric deleted meanwhile is skipped.
+   */
+  private async writeResults(x: ExperimentRow, metrics: Map<string, MetricRow>, batch: Finished[]): Promise<void> {
+    // An ingest takes at most 1,000 rows (a run logs one execution, and one more per judge).
+    const executions = batch.flatMap((f) => f.executions);
+    for (let i = 0; i < executions.length; i += 1_000) await this.runs.logExecutions(executions.slice(i, i + 1_000));
     const scorer = x.created_by;
     await this.db.transaction(async (t) => {
-      await repo.insertResult(t, x.id, result);
-      if (result.status !== 'ok' || !result.execution_id) return;
-      for (const [name, s] of Object.entries(result.scores)) {
-        const metric = metrics.get(name);
-        if (!metric) continue;
-        await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
+      for (const { result } of batch) {
+        await repo.insertResult(t, x.id, result);
+        if (result.status !== 'ok' || !result.execution_id) continue;
+        for (const [name, s] of Object.entries(result.scores)) {
+          const metric = metrics.get(name);
+          if (!metric) continue;
+          await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
+        }
       }
     });
   }
