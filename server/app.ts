@@ -7,6 +7,7 @@ import { ApprovalService } from './approvals/service.js';
 import { auditRoutes } from './audit/routes.js';
 import { FailedAuthLimiter } from './auth/failures.js';
 import { OidcVerifier, type OidcConfig } from './auth/oidc.js';
+import { CredentialRateLimiter } from './auth/rate-limit.js';
 import { authRoutes } from './auth/routes.js';
 import { changeRoutes } from './changes/routes.js';
 import { requireScope } from './auth/principal.js';
@@ -77,6 +78,10 @@ export interface AppOptions {
   /** Failed authentications a client address may make per window before they answer 429; 0 no limit. */
   authFailureLimit: number;
   authFailureWindowMs: number;
+  /** Requests a second each credential (API key, bearer subject) may send before 429, per server process; 0 no limit. */
+  rateLimit: number;
+  /** Requests a credential may send at once, after a quiet spell, before its rate applies. */
+  rateLimitBurst: number;
   /** Express's `trust proxy`: which proxies' X-Forwarded-For names the client address (rate limiting, logs). */
   trustProxy: boolean | number | string;
   /** Template budgets and the worker pool that compiles and renders (docs/templates.md, "Limits"). */
@@ -104,6 +109,8 @@ export const DEFAULT_APP_OPTIONS: AppOptions = {
   retentionIntervalMinutes: 60,
   authFailureLimit: 20,
   authFailureWindowMs: 60_000,
+  rateLimit: 100,
+  rateLimitBurst: 300,
   trustProxy: false,
   templates: DEFAULT_TEMPLATE_POOL_OPTIONS,
   operatorMetrics: false,
@@ -221,9 +228,9 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const providers = new ProviderService(db, secret, opts.providerCalls);
   const runs = new RunService(prompts, deployments, executions, providers);
   const datasets = new DatasetService(db, executions);
-  const experiments = new ExperimentService(db, prompts, providers, runs, metrics, logger, opts.experiments);
+  const experiments = new ExperimentService(db, prompts, providers, runs, metrics, logger, opts.experiments, feed.wakeup('experiments'));
   const oidc = opts.oidc ? new OidcVerifier(opts.oidc) : undefined;
-  const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), logger);
+  const auth = authenticator(keys, oidc, new FailedAuthLimiter(opts.authFailureLimit, opts.authFailureWindowMs), new CredentialRateLimiter(opts.rateLimit, opts.rateLimitBurst), logger);
 
   let document: unknown;
   const routes: Route[] = [
@@ -251,7 +258,7 @@ export async function createApp(db: Database, logger: Logger, secret: ServerSecr
   const lifecycle: Lifecycle = { draining: false };
   routes.push(...healthRoutes(db, lifecycle), ...systemRoutes(() => (document ??= openApiDocument(routes, { version: VERSION }))));
   const operatorMetrics = opts.operatorMetrics
-    ? new OperatorMetrics({ db, resolveCache: deployments.cache, ingested: executions.ingested, feed })
+    ? new OperatorMetrics({ db, resolveCache: deployments.cache, ingested: executions.ingested, feed, outboxDepth: () => webhooks.outboxDepth() })
     : undefined;
 
   const app = express();

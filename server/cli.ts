@@ -95,6 +95,8 @@ export function buildCli(): Command {
     .option('--oidc-allow-insecure-http', 'accept an http:// issuer that is not on loopback (never in production)')
     .option('--trust-proxy <value>', 'the proxies whose X-Forwarded-For names the client: a hop count, loopback, or addresses/subnets')
     .option('--auth-failure-limit <n>', 'failed authentications per client address a minute before 429 (default 20; 0 no limit)')
+    .option('--rate-limit <n>', 'requests a second each credential may send before 429, per server process (default 100; 0 no limit; or PROMPT_REGISTRY_RATE_LIMIT)')
+    .option('--rate-limit-burst <n>', 'requests a credential may send at once before its rate applies (default 3 x --rate-limit)')
     .option('--render-max-template-chars <n>', 'longest template accepted at publish, in characters (default 200000)')
     .option('--render-max-tags <n>', 'most {{…}} tags in a template (default 5000)')
     .option('--render-max-depth <n>', 'deepest nesting of blocks in a template (default 32)')

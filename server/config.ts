@@ -69,6 +69,8 @@ export interface ServeFlags {
   oidcAllowInsecureHttp?: boolean | undefined;
   trustProxy?: string | undefined;
   authFailureLimit?: string | undefined;
+  rateLimit?: string | undefined;
+  rateLimitBurst?: string | undefined;
   renderMaxTemplateChars?: string | undefined;
   renderMaxTags?: string | undefined;
   renderMaxDepth?: string | undefined;
@@ -179,6 +181,17 @@ function parseLimit(value: string): number {
   return n;
 }
 
+/**
+ * The per-credential request rate: --rate-limit / PROMPT_REGISTRY_RATE_LIMIT (requests a second, 0 no limit), and
+ * --rate-limit-burst / PROMPT_REGISTRY_RATE_LIMIT_BURST (default three seconds' worth).
+ */
+export function rateLimitConfig(flags: ServeFlags, env = process.env): { rateLimit: number; rateLimitBurst: number } {
+  const rateLimit = wholeNumber(flags.rateLimit ?? env.PROMPT_REGISTRY_RATE_LIMIT ?? String(DEFAULT_APP_OPTIONS.rateLimit), 'PROMPT_REGISTRY_RATE_LIMIT (--rate-limit, requests a second per credential; 0 no limit)', 0);
+  const burst = flags.rateLimitBurst ?? env.PROMPT_REGISTRY_RATE_LIMIT_BURST;
+  const rateLimitBurst = burst === undefined || burst === '' ? Math.max(1, rateLimit * 3) : wholeNumber(burst, 'PROMPT_REGISTRY_RATE_LIMIT_BURST (--rate-limit-burst)', 1);
+  return { rateLimit, rateLimitBurst };
+}
+
 function wholeNumber(value: string, what: string, min: number): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new Error(`invalid ${what} "${value}": a whole number from ${min}`);
@@ -261,6 +274,7 @@ export function serverConfig(flags: ServeFlags, env = process.env): ServerConfig
     oidc: oidcConfig(flags, env),
     trustProxy: parseTrustProxy(flags.trustProxy ?? env.PROMPT_REGISTRY_TRUST_PROXY),
     authFailureLimit: parseLimit(flags.authFailureLimit ?? env.PROMPT_REGISTRY_AUTH_FAILURE_LIMIT ?? String(DEFAULT_APP_OPTIONS.authFailureLimit)),
+    ...rateLimitConfig(flags, env),
     templates: templatePoolConfig(flags, env),
     webhooks: webhookConfig(env),
     providerCalls: providerCallConfig(env),

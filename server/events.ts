@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { RegistryEventType } from '../shared/contract/events.js';
-import type { Database, Transaction } from './db/index.js';
+import type { Database, Queryable, Transaction } from './db/index.js';
 
 /** A committed change other parts (the resolve cache, event streams) react to. */
 export interface ChangeEvent {
@@ -22,6 +22,33 @@ export interface ChangeEvent {
 }
 
 const CHANNEL = 'prompt_registry_changes';
+/** Wake-ups for background workers: not changes (never streamed or sent to webhooks), so a channel of their own. */
+const WAKE_CHANNEL = 'prompt_registry_wakeups';
+
+/**
+ * Tells a background worker, in this process and (on Postgres) in every replica, that work was
+ * queued for it, so it need not poll the database to find out.
+ */
+export interface Wakeup {
+  /** Wakes the listeners now, or once `tx` has committed (the work it queued is then visible). */
+  notify(tx?: Transaction): Promise<void>;
+  listen(listener: () => void): () => void;
+}
+
+/** A wake-up within this process alone (a service used without a change feed). */
+export function localWakeup(): Wakeup {
+  const emitter = new EventEmitter();
+  return {
+    notify: async (tx) => {
+      if (tx) tx.afterCommit('wake-up', () => emitter.emit('wake'));
+      else emitter.emit('wake');
+    },
+    listen: (listener) => {
+      emitter.on('wake', listener);
+      return () => emitter.off('wake', listener);
+    },
+  };
+}
 
 /**
  * Publishes changes once their transaction has committed: in this process
@@ -50,6 +77,35 @@ export class ChangeFeed {
       },
       () => this.emitter.emit('resumed'),
     );
+    await this.db.listen(WAKE_CHANNEL, (payload) => {
+      try {
+        const { origin, name } = JSON.parse(payload) as { origin: string; name: string };
+        if (origin !== this.origin && typeof name === 'string') this.emitter.emit(`wake:${name}`);
+      } catch {
+        // A malformed notification is not ours to act on.
+      }
+    });
+  }
+
+  /**
+   * A named wake-up (`experiments`, ...): its listeners in this process and in the other replicas are
+   * called when anyone notifies it. Missed ones (a lost connection) are for the workers' slow polls to catch.
+   */
+  wakeup(name: string): Wakeup {
+    const event = `wake:${name}`;
+    const message = JSON.stringify({ origin: this.origin, name });
+    return {
+      notify: async (tx) => {
+        const on: Queryable = tx ?? this.db;
+        if (on.dialect === 'postgres') await on.get('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, message]);
+        if (tx) tx.afterCommit(`wake-up: ${name}`, () => this.emitter.emit(event));
+        else this.emitter.emit(event);
+      },
+      listen: (listener) => {
+        this.emitter.on(event, listener);
+        return () => this.emitter.off(event, listener);
+      },
+    };
   }
 
   /** After a lost notification connection came back: other replicas' changes meanwhile were missed, so caches start over. */

@@ -33,7 +33,7 @@ async function timePerCall(fn: () => Promise<unknown> | unknown, calls: number):
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'prompt-registry-bench-client-'));
   const server = await startServer(
-    { ...DEFAULT_APP_OPTIONS, port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'r.db')}`, adminKey: KEY, secret: 'bench-server-secret-0123456789abcdef0123456789', logLevel: 'silent', logRequests: false },
+    { ...DEFAULT_APP_OPTIONS, port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'r.db')}`, adminKey: KEY, secret: 'bench-server-secret-0123456789abcdef0123456789', logLevel: 'silent', logRequests: false, rateLimit: 0 },
     pino({ level: 'silent' }),
   );
   const call = (method: string, path: string, body?: unknown) =>

@@ -282,7 +282,7 @@ async function benchOne(dialect: 'sqlite' | 'postgres') {
     const url = `http://127.0.0.1:${port}`;
     if (CPU_PROF) mkdirSync(join(CPU_PROF, dialect), { recursive: true });
     const profile = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(CPU_PROF, dialect)}`] : [];
-    server = start(process.execPath, [...profile, '--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', target.url, '--no-log-requests', '--retention-interval', '0'], {
+    server = start(process.execPath, [...profile, '--import', 'tsx', 'server/cli.ts', 'serve', '--port', String(port), '--db', target.url, '--no-log-requests', '--retention-interval', '0', '--rate-limit', '0'], {
       NODE_ENV: 'production',
       PROMPT_REGISTRY_ADMIN_KEY: KEY,
       PROMPT_REGISTRY_LOG_LEVEL: 'warn',

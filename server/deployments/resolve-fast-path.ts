@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { grants } from '../auth/principal.js';
+import { rateLimitMessage } from '../auth/rate-limit.js';
 import type { Authenticator } from '../http/auth.js';
 import { SECURITY_HEADERS } from '../http/security-headers.js';
 import type { CachedAnswer } from './resolve-cache.js';
@@ -48,6 +49,12 @@ export function resolveFastPath(deployments: DeploymentService, auth: Authentica
     if (!principal || !grants(principal.scopes, 'read')) return false;
     const found = deployments.cache.get(m[1]!, m[2] ?? 'production');
     if (!found) return false; // the route will look again, and count the miss
+    // Counted only when answered here: a miss goes on to the route, which counts it there.
+    const wait = auth.overRate(principal);
+    if (wait !== undefined) {
+      sendRateLimited(res, requestId, wait);
+      return true;
+    }
     deployments.cache.stats.hits++;
     // All headers in one writeHead of a flat list: no per-header setHeader bookkeeping on the hottest path.
     const headers = [...FIXED_HEADERS, 'X-Request-Id', requestId, 'Cache-Control', 'no-cache'];
@@ -62,6 +69,14 @@ export function resolveFastPath(deployments: DeploymentService, auth: Authentica
     res.writeHead(found.status, headers).end(found.body);
     return true;
   };
+}
+
+/** The 429 the route would answer (the error handler's shape), without entering Express. */
+function sendRateLimited(res: ServerResponse, requestId: string, wait: number): void {
+  const body = JSON.stringify({ error: { code: 'rate_limited', message: rateLimitMessage(wait), retry_after: wait, request_id: requestId } });
+  res
+    .writeHead(429, [...FIXED_HEADERS, 'X-Request-Id', requestId, 'Retry-After', String(wait), 'Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))])
+    .end(body);
 }
 
 /** The security headers every answer carries, flattened for writeHead. */

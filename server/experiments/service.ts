@@ -7,6 +7,8 @@ import type { Principal } from '../auth/principal.js';
 import * as datasetRepo from '../datasets/repository.js';
 import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
+import type { ExecutionInput } from '../executions/schemas.js';
+import { localWakeup, type Wakeup } from '../events.js';
 import { AppError, invalid, notFound } from '../errors.js';
 import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
 import * as metricRepo from '../metrics/repository.js';
@@ -27,13 +29,74 @@ type Aggregate = z.infer<typeof aggregateSchema>;
 export interface ExperimentOptions {
   /** How long a server holds an experiment without renewing; a dead server's experiment is taken up after it. */
   leaseMs: number;
-  /** How often idle servers look for experiments to run (queued ones start at once on this server). */
+  /**
+   * The fallback poll: how often an idle server looks for experiments although nothing woke it. A queued
+   * experiment wakes every replica's runner at once (the change feed's wake-ups); the poll finds a dead
+   * server's experiment after its lease, and any wake-up missed.
+   */
   pollMs: number;
   /** Experiments one server runs at the same time. */
   maxActive: number;
 }
 
-export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 5_000, maxActive: 2 };
+export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, pollMs: 30_000, maxActive: 2 };
+
+/** A finished run: its result, and the executions it (and its judges) logged, written together. */
+type Finished = { result: ResultRow; executions: ExecutionInput[] };
+
+/**
+ * Writes results in groups: what finished within a short window, or while the last commit ran, goes
+ * in one write (the runs' executions in one batch, then the results and their scores in one
+ * transaction), so a commit serves many items instead of two commits each, and a run's slot moves on
+ * to the next item without waiting for its write. Too much queued (the database slower than the
+ * runs) makes runs wait.
+ */
+class ResultWriter {
+  private queue: Finished[] = [];
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failure: { err: unknown } | undefined;
+
+  constructor(
+    private readonly write: (batch: Finished[]) => Promise<void>,
+    /** A group this large is written at once; a smaller one after `windowMs`. */
+    private readonly groupSize: number,
+    private readonly windowMs = 20,
+  ) {}
+
+  async add(finished: Finished): Promise<void> {
+    this.check();
+    this.queue.push(finished);
+    if (this.queue.length >= this.groupSize) this.next();
+    else this.timer ??= setTimeout(() => this.next(), this.windowMs);
+    while (this.queue.length >= 4 * this.groupSize && this.writing) await this.writing;
+    this.check();
+  }
+
+  /** Writes what is queued now and waits until it is written; throws what a write threw. */
+  async drain(): Promise<void> {
+    this.next();
+    while (this.writing) await this.writing;
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.err;
+  }
+
+  private next(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing || this.failure || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, 500);
+    this.writing = this.write(batch)
+      .catch((err: unknown) => void (this.failure = { err }))
+      .finally(() => {
+        this.writing = undefined;
+        this.next();
+      });
+  }
+}
 
 type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, number> };
 type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
@@ -135,6 +198,8 @@ export class ExperimentService {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private ticking = false;
+  private again = false;
+  private unlisten: (() => void) | undefined;
 
   constructor(
     private readonly db: Database,
@@ -144,6 +209,8 @@ export class ExperimentService {
     private readonly metrics: MetricService,
     private readonly logger: Logger,
     private readonly options: ExperimentOptions = DEFAULT_EXPERIMENT_OPTIONS,
+    /** Tells the runners (here and on other replicas) an experiment is waiting; this process alone by default. */
+    private readonly queued: Wakeup = localWakeup(),
   ) {}
 
   async create(actor: Principal, input: CreateExperimentInput): Promise<ExperimentView> {
@@ -177,7 +244,7 @@ export class ExperimentService {
       await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions } });
       return created;
     });
-    if (!this.stopped) later(() => this.tick());
+    await this.wakeRunners();
     return this.get(id);
   }
 
@@ -201,7 +268,7 @@ export class ExperimentService {
   }
 
   /** Runs an LLM judge on one output: its verdict, or a failed evaluation saying why it could not judge. */
-  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal): Promise<Evaluation> {
+  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal, deferLog: (row: ExecutionInput) => void): Promise<Evaluation> {
     if (e.spec.type !== 'llm_judge') throw new Error('not a judge');
     const j = e.spec;
     const expected = item.expected === null || item.expected === undefined ? '' : typeof item.expected === 'string' ? item.expected : JSON.stringify(item.expected);
@@ -209,7 +276,7 @@ export class ExperimentService {
       const verdict = await this.runs.run(
         j.prompt,
         { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, placeholders: {}, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId } },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId }, deferLog },
       );
       return judgeVerdict(verdict.output.text, j.pass_threshold);
     } catch (err) {
@@ -285,11 +352,25 @@ export class ExperimentService {
     return this.get(id);
   }
 
+  /** An experiment is waiting (queued, or let go by a stopping server): every runner looks now. */
+  private async wakeRunners(): Promise<void> {
+    try {
+      await this.queued.notify();
+    } catch (err) {
+      // This server's runner still looks; the others find it at their poll.
+      this.logger.warn({ err }, 'could not wake the other servers\' experiment runners');
+      if (!this.stopped) later(() => this.tick());
+    }
+  }
+
   /** Starts looking for experiments to run: queued ones, and running ones whose server stopped. */
   start(): void {
     this.stopped = false;
     this.timer = setInterval(() => void this.tick(), this.options.pollMs);
     this.timer.unref();
+    this.unlisten ??= this.queued.listen(() => {
+      if (!this.stopped) later(() => this.tick());
+    });
     void this.tick();
   }
 
@@ -297,15 +378,25 @@ export class ExperimentService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.unlisten?.();
+    this.unlisten = undefined;
+    const released = this.active.size > 0;
     for (const a of this.active.values()) {
       a.stopping = true;
       a.controller.abort();
     }
     await Promise.all([...this.active.values()].map((a) => a.done));
+    // Another replica takes up what this one let go at once, not after its poll.
+    if (released) await this.wakeRunners();
   }
 
   private async tick(): Promise<void> {
-    if (this.stopped || this.ticking) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      // Woken mid-look (an experiment queued after this look's claim found none): look once more after.
+      this.again = true;
+      return;
+    }
     this.ticking = true;
     try {
       while (!this.stopped && this.active.size < this.options.maxActive) {
@@ -323,6 +414,10 @@ export class ExperimentService {
       this.logger.warn({ err }, 'could not look for experiments to run; trying again later');
     } finally {
       this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        later(() => this.tick());
+      }
     }
   }
 
@@ -351,10 +446,14 @@ export class ExperimentService {
       const done = await repo.doneKeys(this.db, id);
       const queue: Array<{ item: ItemRow; version: number }> = [];
       for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
+      const writer = new ResultWriter((batch) => this.writeResults(x, metrics, batch), x.concurrency);
       const worker = async () => {
-        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, metrics, next.item, next.version, schemas.get(next.version) ?? null, signal);
+        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, schemas.get(next.version) ?? null, signal, writer);
       };
-      await Promise.all(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
+      const ran = await Promise.allSettled(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
+      // The runs that finished are stored, also when stopping (so a server that resumes need not run them again).
+      await writer.drain();
+      for (const r of ran) if (r.status === 'rejected') throw r.reason;
       if (entry.stopping) await this.db.transaction((t) => repo.release(t, id, this.owner));
       else if (!signal.aborted) await this.db.transaction((t) => repo.finish(t, id, 'completed', null, new Date().toISOString()));
     } catch (err) {
@@ -366,19 +465,21 @@ export class ExperimentService {
     }
   }
 
-  /** Runs one item on one version and stores its result; a failed run is a result too (status error), a cancelled one is not. */
-  private async runOne(x: ExperimentRow, evaluators: Evaluator[], metrics: Map<string, MetricRow>, item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal): Promise<void> {
+  /** Runs one item on one version and queues its result; a failed run is a result too (status error), a cancelled one is not. */
+  private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal, writer: ResultWriter): Promise<void> {
     let result: ResultRow;
+    const executions: ExecutionInput[] = [];
+    const deferLog = (row: ExecutionInput) => void executions.push(row);
     try {
       const run = await this.runs.run(
         x.prompt,
         { version, variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq } },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq }, deferLog },
       );
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};
       for (const e of evaluators) {
-        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
+        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal, deferLog) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
       }
       result = {
         item_seq: item.seq,
@@ -400,16 +501,28 @@ export class ExperimentService {
       const executionId = err instanceof AppError && typeof err.details.execution_id === 'string' ? err.details.execution_id : null;
       result = { item_seq: item.seq, version, status: 'error', output: null, error: `${err.code}: ${err.message}`, latency_ms: null, input_tokens: null, output_tokens: null, cost_usd: null, execution_id: executionId, scores: {}, passed: false };
     }
-    // One commit per result: the result, and its scores on the run's execution as custom metrics
-    // (where statistics and the panel show them). A metric deleted meanwhile is skipped.
+    await writer.add({ result, executions });
+  }
+
+  /**
+   * Stores finished runs: their executions (one batch), then in one transaction each result and its
+   * scores on the run's execution as custom metrics (where statistics and the panel show them). A
+   * metric deleted meanwhile is skipped.
+   */
+  private async writeResults(x: ExperimentRow, metrics: Map<string, MetricRow>, batch: Finished[]): Promise<void> {
+    // An ingest takes at most 1,000 rows (a run logs one execution, and one more per judge).
+    const executions = batch.flatMap((f) => f.executions);
+    for (let i = 0; i < executions.length; i += 1_000) await this.runs.logExecutions(executions.slice(i, i + 1_000));
     const scorer = x.created_by;
     await this.db.transaction(async (t) => {
-      await repo.insertResult(t, x.id, result);
-      if (result.status !== 'ok' || !result.execution_id) return;
-      for (const [name, s] of Object.entries(result.scores)) {
-        const metric = metrics.get(name);
-        if (!metric) continue;
-        await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
+      for (const { result } of batch) {
+        await repo.insertResult(t, x.id, result);
+        if (result.status !== 'ok' || !result.execution_id) continue;
+        for (const [name, s] of Object.entries(result.scores)) {
+          const metric = metrics.get(name);
+          if (!metric) continue;
+          await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
+        }
       }
     });
   }

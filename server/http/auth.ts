@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { FailedAuthLimiter } from '../auth/failures.js';
 import type { OidcVerifier } from '../auth/oidc.js';
+import { rateLimitMessage, type CredentialRateLimiter } from '../auth/rate-limit.js';
 import type { Principal } from '../auth/principal.js';
 import { AppError, rateLimited, unauthorized } from '../errors.js';
 import type { KeyService } from '../keys/service.js';
@@ -12,6 +13,8 @@ export interface Authenticator {
   authenticate(req: Request, res: Response): Promise<Principal>;
   /** A credential verified lately, without any I/O (the resolve fast path). */
   cached(req: IncomingMessage): Principal | undefined;
+  /** Counts a request against the credential's rate: undefined when it may go ahead, else the seconds to wait. */
+  overRate(principal: Principal): number | undefined;
 }
 
 function header(req: Request, name: string): string | undefined {
@@ -21,7 +24,7 @@ function header(req: Request, name: string): string | undefined {
 
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)\s*$/i;
 
-export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, limiter: FailedAuthLimiter, logger: Logger): Authenticator {
+export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, limiter: FailedAuthLimiter, rate: CredentialRateLimiter, logger: Logger): Authenticator {
   const challenge = oidc ? 'Bearer realm="prompt-registry"' : undefined;
   const limited = (address: string, failures: number) =>
     logger.warn({ address, failures, window_s: limiter.windowMs / 1000 }, 'failed authentications over the limit; answering 429 to this address');
@@ -47,8 +50,9 @@ export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, 
 
   return {
     async authenticate(req, res) {
+      let principal: Principal;
       try {
-        return await identify(req);
+        principal = await identify(req);
       } catch (err) {
         if (!(err instanceof AppError) || err.kind !== 'unauthorized') throw err;
         const wait = limiter.fail(req.ip ?? req.socket.remoteAddress ?? 'unknown', Date.now(), limited);
@@ -58,7 +62,11 @@ export function authenticator(keys: KeyService, oidc: OidcVerifier | undefined, 
         if (challenge) res.setHeader('WWW-Authenticate', err.details.reason ? `${challenge}, error="invalid_token"` : challenge);
         throw err;
       }
+      const wait = rate.take(principal.credential);
+      if (wait !== undefined) throw rateLimited('rate_limited', rateLimitMessage(wait), wait);
+      return principal;
     },
+    overRate: (principal) => rate.take(principal.credential),
     cached(req) {
       const key = req.headers['x-api-key'];
       if (typeof key === 'string') return keys.cachedPrincipal(key);

@@ -10,6 +10,8 @@ export interface MetricSources {
   resolveCache: ResolveCache;
   ingested: { batches: number; rows: number; duplicates: number };
   feed: ChangeFeed;
+  /** The webhook outbox's backlog, read from the database at each scrape. */
+  outboxDepth?: () => Promise<{ pending: number; oldestAgeSeconds: number }>;
 }
 
 /** The label a request is counted under: the route pattern it matched, never the raw URL (unbounded). */
@@ -74,6 +76,31 @@ export class OperatorMetrics {
         this.set(sources.feed.streamCount());
       },
     });
+    const outbox = sources.outboxDepth;
+    if (outbox) {
+      // One query a scrape for both gauges (prom-client collects them at once). A database that cannot
+      // answer leaves the last values, and the scrape still answers (database_unavailable_total says why).
+      let reading: Promise<{ pending: number; oldestAgeSeconds: number } | undefined> | undefined;
+      const read = () => (reading ??= outbox().catch(() => undefined).finally(() => (reading = undefined)));
+      new Gauge({
+        name: 'prompt_registry_webhook_outbox_pending',
+        help: 'Webhook deliveries waiting to be sent (to enabled webhooks): queued, or failed and due for a retry',
+        registers: [registry],
+        async collect() {
+          const d = await read();
+          if (d) this.set(d.pending);
+        },
+      });
+      new Gauge({
+        name: 'prompt_registry_webhook_outbox_oldest_pending_age_seconds',
+        help: 'Age of the oldest webhook delivery waiting to be sent, in seconds (0 when none waits)',
+        registers: [registry],
+        async collect() {
+          const d = await read();
+          if (d) this.set(d.oldestAgeSeconds);
+        },
+      });
+    }
     const pool = sources.db.poolStats?.bind(sources.db);
     if (pool) {
       new Gauge({

@@ -29,6 +29,11 @@ export interface RunHooks {
   onDelta?: (text: string) => void;
   /** Added to the logged execution's metadata (e.g. the experiment and item it ran for). */
   metadata?: Record<string, unknown>;
+  /**
+   * Takes the execution instead of logging it now: the caller logs it later with `logExecutions`, in a
+   * batch (experiments write many runs' executions and results in one commit).
+   */
+  deferLog?: (execution: ExecutionInput) => void;
 }
 
 /**
@@ -79,6 +84,11 @@ export class RunService {
    * "error" with the reason), and answers the output. A provider failure is a 502 (down,
    * an error answer, garbage) or a 504 (timeout) naming the execution it was logged as.
    */
+  /** Logs executions whose runs deferred it (`RunHooks.deferLog`), in one batch. */
+  async logExecutions(rows: ExecutionInput[]): Promise<void> {
+    if (rows.length) await this.executions.ingest({ rows, invalid: [] });
+  }
+
   async run(name: string, body: RunBody, hooks: RunHooks = {}): Promise<RunResult> {
     const source = await this.source(name, body);
     const { target, defaultModel, prices } = await this.providers.target(body.provider);
@@ -90,32 +100,30 @@ export class RunService {
 
     const executionId = randomUUID();
     const started = Date.now();
-    const log = ({ metadata: extra, ...e }: Partial<ExecutionInput>) =>
-      this.executions.ingest({
-        rows: [
-          {
-            id: executionId,
-            prompt_version_id: source.versionId,
-            ...(source.environment ? { environment: source.environment } : {}),
-            input_variables: JSON.stringify(body.variables),
-            rendered_prompt: out.rendered,
-            ...(messages ? { messages: JSON.stringify(messages) } : {}),
-            ...(out.partials_used.length ? { partials_used: JSON.stringify(out.partials_used) } : {}),
-            latency_ms: Date.now() - started,
-            ...e,
-            metadata: JSON.stringify({
-              run: true,
-              provider: target.name,
-              model,
-              stream: body.stream,
-              ...(source.draftHash ? { draft: true, draft_hash: source.draftHash, base_version: source.versionNumber } : {}),
-              ...hooks.metadata,
-              ...(extra ? (JSON.parse(extra) as Record<string, unknown>) : {}),
-            }),
-          } as ExecutionInput,
-        ],
-        invalid: [],
-      });
+    const log = async ({ metadata: extra, ...e }: Partial<ExecutionInput>) => {
+      const row = {
+        id: executionId,
+        prompt_version_id: source.versionId,
+        ...(source.environment ? { environment: source.environment } : {}),
+        input_variables: JSON.stringify(body.variables),
+        rendered_prompt: out.rendered,
+        ...(messages ? { messages: JSON.stringify(messages) } : {}),
+        ...(out.partials_used.length ? { partials_used: JSON.stringify(out.partials_used) } : {}),
+        latency_ms: Date.now() - started,
+        ...e,
+        metadata: JSON.stringify({
+          run: true,
+          provider: target.name,
+          model,
+          stream: body.stream,
+          ...(source.draftHash ? { draft: true, draft_hash: source.draftHash, base_version: source.versionNumber } : {}),
+          ...hooks.metadata,
+          ...(extra ? (JSON.parse(extra) as Record<string, unknown>) : {}),
+        }),
+      } as ExecutionInput;
+      if (hooks.deferLog) hooks.deferLog(row);
+      else await this.executions.ingest({ rows: [row], invalid: [] });
+    };
 
     let answer: ModelAnswer;
     try {

@@ -145,6 +145,15 @@ export async function nextDue(db: Queryable): Promise<string | null> {
   return nullableTimestamp(row?.due);
 }
 
+/** The outbox's backlog for the operator metrics: deliveries waiting to be sent (to enabled webhooks), and when the oldest was queued. */
+export async function outboxDepth(db: Queryable): Promise<{ pending: number; oldestAt: string | null }> {
+  const row = await db.get<{ pending: unknown; oldest: unknown }>(
+    `SELECT COUNT(*) AS pending, MIN(d.created_at) AS oldest FROM webhook_deliveries d
+      WHERE d.status = 'pending' AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled)`,
+  );
+  return { pending: Number(row?.pending ?? 0), oldestAt: nullableTimestamp(row?.oldest) };
+}
+
 export interface AttemptRecord {
   deliveryId: string;
   attempt: number;

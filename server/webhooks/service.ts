@@ -56,6 +56,12 @@ export class WebhookService {
     this.secretsKey = secret.derive('webhook-secret');
     this.worker = new DeliveryWorker(db, this.secretsKey, this.policy, options, logger);
     feed.withinTransaction((tx, change) => this.enqueue(tx, change));
+    // Another replica's change may have queued deliveries: its notification wakes this worker too,
+    // so the worker's own poll is only a slow fallback (retries due later are timed by the worker).
+    feed.subscribe((change) => {
+      if (webhookEventOf(change)) this.worker.wake();
+    });
+    feed.onResumed(() => this.worker.wake());
   }
 
   /**
@@ -70,6 +76,12 @@ export class WebhookService {
     const payload = JSON.stringify({ type, timestamp: change.at, data: await payloadData(tx, type, change) });
     for (const w of targets) await repo.insertDelivery(tx, { id: messageId(), webhookId: w.id, type, payload, createdAt: change.at });
     tx.afterCommit(`webhook outbox: ${type}`, () => this.worker.wake());
+  }
+
+  /** Deliveries waiting in the outbox and the age of the oldest, in seconds (0 when none wait). */
+  async outboxDepth(now = Date.now()): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const { pending, oldestAt } = await repo.outboxDepth(this.db);
+    return { pending, oldestAgeSeconds: oldestAt === null ? 0 : Math.max(0, (now - Date.parse(oldestAt)) / 1000) };
   }
 
   /**

@@ -15,13 +15,16 @@ export interface WebhookOptions {
   timeoutMs: number;
   /** The first retry's delay; later ones are multiples of it (RETRY_STEPS). */
   retryBaseMs: number;
-  /** How often the worker looks for deliveries other replicas queued (its own changes wake it at once). */
+  /**
+   * The fallback poll: how often an idle worker looks at the outbox although nothing woke it. Changes
+   * (here, or on another replica through the change feed) wake it at once, and it sleeps until the next retry is due.
+   */
   pollMs: number;
   /** Deliveries in flight at once, per server process. */
   concurrency: number;
 }
 
-export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { allowedHosts: [], timeoutMs: 10_000, retryBaseMs: 5_000, pollMs: 1_000, concurrency: 8 };
+export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { allowedHosts: [], timeoutMs: 10_000, retryBaseMs: 5_000, pollMs: 30_000, concurrency: 8 };
 
 /**
  * Delays before each retry, in multiples of retryBaseMs: with the default 5 s,

@@ -47,6 +47,7 @@ export const ERROR_CODES = [
   'forbidden',
   'self_approval',
   'too_many_failed_attempts',
+  'rate_limited',
   'credential_expired',
   'credential_revoked',
   // Not found.

@@ -215,3 +215,39 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('experiments across replicas (postgres)', () => {
+  const mock = new MockProvider();
+  let db: TestDatabase;
+  let queuer: TestServer;
+  let runner: TestServer;
+  before(async () => {
+    await mock.start();
+    answerer(mock);
+    db = await freshDatabase('postgres');
+    // The runner's fallback poll is far beyond the test: only a wake-up from the other replica can start it.
+    runner = await startTestServer('postgres', { experiments: { ...EXPERIMENTS, pollMs: 600_000 }, providerCalls: PROVIDER_CALLS }, db);
+    // This replica runs no experiment of its own (no slot), so whatever it queues is the other one's to run.
+    queuer = await startTestServer('postgres', { experiments: { ...EXPERIMENTS, pollMs: 600_000, maxActive: 0 }, providerCalls: PROVIDER_CALLS }, db);
+  });
+  after(async () => {
+    await queuer?.close();
+    await runner?.close();
+    await db?.drop();
+    await mock.close();
+  });
+
+  it('an experiment queued on one replica wakes the runner of another (NOTIFY), without waiting for its poll', async () => {
+    const a = queuer.admin;
+    assert.equal((await a.post('/prompts/quiz/versions', { content: 'Q{{n}} plain', model: 'mock-1' })).status, 201);
+    assert.equal((await a.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.openAiBase, api_key: 'sk-x', prices: { 'mock-1': PRICE } })).status, 201);
+    assert.equal((await a.post('/datasets', { name: 'woken' })).status, 201);
+    assert.equal((await a.raw('POST', '/datasets/woken/import', jsonl([1, 2, 3, 4].map((n) => ({ input: { n }, expected: String(n) }))), { 'Content-Type': 'application/x-ndjson' })).status, 201);
+    const created = await a.post('/experiments', { prompt: 'quiz', versions: [1], dataset: 'woken', provider: 'mock', concurrency: 2, evaluators: [{ type: 'exact_match' }] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await eventually(async () => (await a.get(`/experiments/${created.body.id}`)).body.status === 'completed', 'the other replica ran it', 20_000);
+    const done = (await a.get(`/experiments/${created.body.id}`)).body;
+    assert.equal(done.progress.done, 4);
+    assert.deepEqual((await allResults(a, created.body.id)).map((r) => r.item_seq), [1, 2, 3, 4]);
+  });
+});

@@ -270,7 +270,7 @@ for (const dialect of DIALECTS) {
         assert.ok(attempt.next_attempt_at, 'retried later, in case the name resolves elsewhere then');
       }
       assert.equal(receiver.on('/rebound').length, 0, 'nothing reached the loopback receiver');
-      // At least one: with a 50 ms retry base, a loaded machine may log a retry before this looks.
+      // At least one: a 302 is a failure, retried 50 ms later (retryBaseMs) and again, so there may be more by now.
       await eventually(async () => ((await deliveries(redirected.id))[0]?.attempts.length ?? 0) >= 1, 'the redirect is logged');
       const [attempt] = (await deliveries(redirected.id))[0]!.attempts;
       assert.equal(attempt!.status_code, 302);
@@ -439,6 +439,49 @@ for (const dialect of DIALECTS) {
       process.kill(server!.child.pid!, 'SIGTERM');
       assert.equal(await server!.exited, 0, server!.output());
       server = undefined;
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe(`webhook outbox depth in the operator metrics (${dialect})`, () => {
+    const receiver = new Receiver();
+    let s: TestServer;
+    before(async () => {
+      await receiver.start();
+      // A receiver that keeps failing, and a retry a minute away: the delivery stays in the outbox.
+      receiver.answer = () => 503;
+      s = await startTestServer(dialect, { metricsPort: 0, webhooks: { ...DEFAULT_WEBHOOK_OPTIONS, allowedHosts: ['127.0.0.1'], retryBaseMs: 60_000 } });
+    });
+    after(async () => {
+      await s?.close();
+      await receiver.close();
+    });
+
+    const outbox = async () => {
+      const text = await (await fetch(s.running.metricsUrl!)).text();
+      const value = (name: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        assert.ok(line, `${name} is exported`);
+        return Number(line.slice(name.length + 1));
+      };
+      return { pending: value('prompt_registry_webhook_outbox_pending'), age: value('prompt_registry_webhook_outbox_oldest_pending_age_seconds') };
+    };
+
+    it('reports pending deliveries and the oldest one\'s age, and 0 once nothing waits', async () => {
+      assert.deepEqual(await outbox(), { pending: 0, age: 0 });
+      const hook = await s.admin.post('/webhooks', { url: `${receiver.url}/failing`, events: ['deployment.deployed'] });
+      assert.equal(hook.status, 201);
+      assert.equal((await s.admin.post('/prompts/o/versions', { content: 'x' })).status, 201);
+      assert.equal((await s.admin.post('/prompts/o/deployments', { version: 1, environment: 'production' })).status, 201);
+      assert.equal((await s.admin.post('/prompts/o/deployments', { version: 1, environment: 'staging' })).status, 201);
+      await eventually(() => receiver.received.length >= 2, 'both first attempts made (and failed)');
+      const waiting = await outbox();
+      assert.equal(waiting.pending, 2, 'two deliveries wait for their retry');
+      assert.ok(waiting.age >= 0 && waiting.age < 3_600, `oldest pending age ${waiting.age} s`);
+      // A disabled webhook's deliveries are not sent, so they are not the worker's backlog.
+      assert.equal((await s.admin.patch(`/webhooks/${hook.body.id}`, { enabled: false })).status, 200);
+      assert.deepEqual(await outbox(), { pending: 0, age: 0 });
     });
   });
 }

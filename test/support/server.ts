@@ -78,6 +78,9 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     secret: TEST_SECRET,
     logLevel: 'silent',
     logRequests: false,
+    // Tests send bursts of requests with one key; the per-credential limit is tested on its own (rate-limit.test.ts).
+    rateLimit: 1_000_000,
+    rateLimitBurst: 1_000_000,
     ...overrides,
   };
   const running = await startServer(config, silentLogger());
