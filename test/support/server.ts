@@ -81,6 +81,10 @@ export async function startTestServer(dialect: Dialect, overrides: Partial<Serve
     // Tests send bursts of requests with one key; the per-credential limit is tested on its own (rate-limit.test.ts).
     rateLimit: 1_000_000,
     rateLimitBurst: 1_000_000,
+    // The hard stop counts from submission, so it includes starting a worker, which loads the
+    // engine through tsx here: on a starved CI machine that alone took seconds. Render budgets are
+    // tested with their own pools (render-limits.test.ts).
+    templates: { ...DEFAULT_APP_OPTIONS.templates, hardTimeoutGraceMs: 60_000 },
     ...overrides,
   };
   const running = await startServer(config, silentLogger());
