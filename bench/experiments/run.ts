@@ -3,9 +3,12 @@
  * SQLite (or Postgres with BENCH_DIALECT=postgres), every call answered by a mock provider after
  * 50 ms, with concurrency 16. The ideal is concurrency / latency items a second; the run's rate
  * is items over the time between the experiment's start and its end, as the server recorded them.
+ * The mock provider runs in its own process (bench/experiments/mock-process.ts), as a provider would.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { freshDatabase } from '../../test/support/db.js';
-import { MockProvider } from '../../test/support/mock-provider.js';
 import { startTestServer } from '../../test/support/server.js';
 import { benchPostgres } from '../support.js';
 
@@ -14,17 +17,33 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const LATENCY_MS = 50;
 const DIALECT = process.env.BENCH_DIALECT === 'postgres' ? 'postgres' : 'sqlite';
 
+/** The mock provider in a child process: its base URL, its call count, and a way to stop it. */
+async function startMock(): Promise<{ base: string; calls: () => Promise<number>; close: () => Promise<void> }> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./mock-process.ts', import.meta.url)), { env: { ...process.env, MOCK_DELAY_MS: String(LATENCY_MS) } });
+  const [{ base }] = (await once(child, 'message')) as [{ base: string }];
+  return {
+    base,
+    async calls() {
+      child.send({ type: 'calls' });
+      const [{ calls }] = (await once(child, 'message')) as [{ calls: number }];
+      return calls;
+    },
+    async close() {
+      child.send({ type: 'close' });
+      await once(child, 'exit');
+    },
+  };
+}
+
 async function main() {
   const postgres = DIALECT === 'postgres' ? await benchPostgres((m) => process.stderr.write(`${m}\n`)) : undefined;
-  const mock = new MockProvider();
-  await mock.start();
-  mock.fallback = { delayMs: LATENCY_MS, text: '42' };
+  const mock = await startMock();
   const db = await freshDatabase(DIALECT);
   const s = await startTestServer(DIALECT, { experiments: { leaseMs: 30_000, pollMs: 1_000, maxActive: 1 } }, db);
   try {
     const a = s.admin;
     await a.post('/prompts/bench/versions', { content: 'What is {{q}}?', model: 'mock' });
-    await a.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.openAiBase, prices: { mock: { input_per_million: 1, output_per_million: 1 } } });
+    await a.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.base, prices: { mock: { input_per_million: 1, output_per_million: 1 } } });
     await a.post('/datasets', { name: 'bench' });
     const lines = Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ input: { q: `item ${i}` }, expected: '42' }));
     await a.raw('POST', '/datasets/bench/import', lines.join('\n'), { 'Content-Type': 'application/x-ndjson' });
@@ -51,7 +70,7 @@ async function main() {
           ideal_items_per_second: round(ideal),
           items_per_second: round(achieved),
           ratio_to_ideal: round(achieved / ideal),
-          provider_calls: mock.calls.length,
+          provider_calls: await mock.calls(),
           pass_rate: x.aggregates[0].pass_rate,
         },
         null,
