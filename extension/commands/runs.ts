@@ -69,14 +69,15 @@ function runInput(file: PromptFile): { variables: Record<string, unknown>; place
 export function runFailure(err: unknown): NonNullable<RunView['error']> {
   if (err instanceof RegistryError) {
     const logged = typeof err.details.execution_id === 'string' ? ` The failed run was logged as execution ${err.details.execution_id}.` : '';
-    const status = typeof err.details.provider_status === 'number' ? ` (the provider answered ${err.details.provider_status})` : '';
+    const status = typeof err.details.provider_status === 'number' ? err.details.provider_status : undefined;
     const what: Record<string, string> = {
       provider_timeout: 'The provider did not answer in time',
-      provider_error: `The provider answered an error${status}`,
+      provider_error: 'The provider answered an error',
       provider_unavailable: 'The provider could not be reached',
       provider_bad_answer: 'The provider answered something unreadable',
     };
-    const lead = what[err.code];
+    // A provider that answered an HTTP error says so, whatever the registry made of it.
+    const lead = err.code in what && status !== undefined && err.code !== 'provider_timeout' ? `The provider answered ${status}` : what[err.code];
     return { message: lead ? `${lead}: ${err.message}.${logged}` : err.message, code: err.code, status: err.status };
   }
   if (err instanceof RegistryUnreachableError) return { message: err.message, code: 'not_connected' };

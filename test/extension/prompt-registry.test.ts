@@ -625,7 +625,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       // Sent as a draft, streamed, and logged as a draft run of quiz.
       const call = mock.calls.at(-1)!;
       assert.equal(call.body.stream, true);
-      assert.equal(call.body.messages.at(-1).content, 'Q7 plain');
+      assert.equal(call.body.messages.at(-1).content, 'Q7 plain\n');
       const logged = await api.getExecution(await fact('Execution'));
       assert.equal(logged.metadata?.draft, true);
       assert.equal(logged.response, 'The answer to question 7 is 7.');
@@ -640,7 +640,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       assert.match(await wb.page.locator('.quick-input-list .monaco-list-row').first().innerText(), /mock-1/, 'the last choice comes first');
       await wb.page.keyboard.press('Enter');
       const panel = await webviewFrame(wb.page, '#output');
-      await eventually('the error', () => panel.locator('#message').innerText(), (t) => t.startsWith('The provider answered an error (the provider answered 500)'));
+      await eventually('the error', () => panel.locator('#message').innerText(), (t) => t.startsWith('The provider answered 500: '));
       assert.equal(await panel.locator('#status').innerText(), 'Failed');
       assert.match(await panel.locator('#message').innerText(), /The failed run was logged as execution [0-9a-f-]{36}\./);
       mock.script({ delayMs: 15_000 });
@@ -655,6 +655,11 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     });
 
     it('evaluates the file (as a draft) and the live version on a dataset, and shows the matrix', { timeout: 4 * MINUTE }, async () => {
+      // Room for the matrix: the Run panel closed (the next run opens it again), the side bar hidden.
+      await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().click();
+      await wb.runCommand('View: Close Editor');
+      await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().waitFor({ state: 'detached', timeout: 10_000 });
+      await wb.page.locator('[aria-label^="Toggle Primary Side Bar"]').first().click();
       await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
       await wb.runCommand('Prompt Registry: Evaluate Against Dataset');
       await quickPick(/^quiz-set/).waitFor({ timeout: 30_000 });
@@ -691,7 +696,7 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.screenshot('43-eval-matrix-item');
     });
 
-    it('reads well in a dark theme: the matrix and the Run panel', { timeout: 2 * MINUTE }, async () => {
+    it('reads well in a dark theme: the matrix', { timeout: 2 * MINUTE }, async () => {
       await wb.page.keyboard.press('F1');
       await wb.page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
@@ -699,23 +704,20 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
       const matrix = await webviewFrame(wb.page, '#matrix-rows');
       await eventually('the dark theme reaches the matrix', () => matrix.evaluate<string>('document.body.className'), (c) => c.includes('vscode-dark'));
-      await matrix.locator('header').scrollIntoViewIfNeeded();
+      await matrix.locator('#title').scrollIntoViewIfNeeded();
       await wb.screenshot('44-eval-matrix-dark');
-      await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().click();
-      const run = await webviewFrame(wb.page, '#output');
-      await eventually('the dark theme reaches the Run panel', () => run.evaluate<string>('document.body.className'), (c) => c.includes('vscode-dark'));
-      await wb.screenshot('41-run-panel-dark');
     });
 
-    it('adds the run\'s execution to a new dataset from the execution panel', { timeout: 3 * MINUTE }, async () => {
-      const run = await webviewFrame(wb.page, '#output');
-      // The panel shows the last run (cancelled, no execution): run again, then open its execution.
+    it('runs again in the dark theme, and adds the run\'s execution to a new dataset from the execution panel', { timeout: 3 * MINUTE }, async () => {
       await wb.page.locator('.tab', { hasText: 'quiz.prompt' }).first().click();
       await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
       await wb.runCommand('Prompt Registry: Run Prompt');
       await quickPick(/last used/).waitFor({ timeout: 30_000 });
       await wb.page.keyboard.press('Enter');
+      const run = await webviewFrame(wb.page, '#output');
       await eventually('done', () => run.locator('#status').innerText(), (t) => t === 'Done');
+      await eventually('the dark theme reaches the Run panel', () => run.evaluate<string>('document.body.className'), (c) => c.includes('vscode-dark'));
+      await wb.screenshot('41-run-panel-dark');
       const id = await run.locator('dd[data-fact="Execution"]').innerText();
       await run.locator('#execution').click();
       const detail = await webviewFrame(wb.page, '#add-to-dataset');

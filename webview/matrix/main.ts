@@ -35,6 +35,11 @@ const el = {
 
 const percent = (x: number | null) => (x === null ? NONE : `${Math.round(x * 100)}%`);
 const score = (x: number | null | undefined) => (x === null || x === undefined ? NONE : String(Math.round(x * 100) / 100));
+/** An item's variables as `name: value` pairs. */
+const inputText = (input: Record<string, unknown>) =>
+  Object.entries(input)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
 const short = (value: unknown, max = 60) => {
   const s = typeof value === 'string' ? value : JSON.stringify(value);
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
@@ -65,7 +70,7 @@ function renderItem(view: MatrixView): void {
   for (const tr of el.rows.querySelectorAll('tr')) tr.classList.toggle('selected', Number(tr.getAttribute('data-seq')) === state.selected);
   if (!row) return;
   el.itemTitle.textContent = `Item ${row.seq}`;
-  el.itemFacts.replaceChildren(h('dt', {}, 'Input'), h('dd', {}, JSON.stringify(row.input)), h('dt', {}, 'Expected'), h('dd', {}, row.expected === null || row.expected === undefined ? NONE : JSON.stringify(row.expected)));
+  el.itemFacts.replaceChildren(h('dt', {}, 'Input'), h('dd', {}, inputText(row.input)), h('dt', {}, 'Expected'), h('dd', {}, row.expected === null || row.expected === undefined ? NONE : JSON.stringify(row.expected)));
   el.outputs.replaceChildren(
     ...view.columns.map((col, i) => {
       const c = row.cells[i]!;
@@ -99,7 +104,7 @@ function render(): void {
   el.head.replaceChildren(h('tr', {}, h('th', {}, '#'), h('th', {}, 'Input'), h('th', {}, 'Expected'), ...view.columns.map((c) => h('th', { class: 'col' }, c.label))));
   el.rows.replaceChildren(
     ...view.rows.map((r) => {
-      const tr = h('tr', { 'data-seq': r.seq, tabindex: 0, title: 'Show both outputs and their diff' }, h('td', { class: 'num' }, String(r.seq)), h('td', { class: 'input' }, short(r.input, 50)), h('td', { class: 'input' }, r.expected === null || r.expected === undefined ? NONE : short(r.expected, 30)), ...r.cells.map((c) => h('td', { class: cellClass(c) }, ...cellText(c, view.evaluators))));
+      const tr = h('tr', { 'data-seq': r.seq, tabindex: 0, title: 'Show both outputs and their diff' }, h('td', { class: 'num' }, String(r.seq)), h('td', { class: 'input' }, short(inputText(r.input), 50)), h('td', { class: 'input' }, r.expected === null || r.expected === undefined ? NONE : short(r.expected, 30)), ...r.cells.map((c) => h('td', { class: cellClass(c) }, ...cellText(c, view.evaluators))));
       const open = () => {
         state.selected = r.seq;
         rpc.save(state);
