@@ -656,11 +656,14 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
 
     it('evaluates the file (as a draft) and the live version on a dataset, and shows the matrix', { timeout: 4 * MINUTE }, async () => {
       // Room for the matrix: the Run panel closed (the next run opens it again), the side bar hidden.
-      await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().click();
-      await wb.runCommand('View: Close Editor');
+      await wb.runCommand('View: Close All Editor Groups');
       await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().waitFor({ state: 'detached', timeout: 10_000 });
       await wb.page.locator('[aria-label^="Toggle Primary Side Bar"]').first().click();
-      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
+      await wb.page.keyboard.press('Control+P');
+      await wb.page.locator('.quick-input-widget input').fill('quiz.prompt');
+      await quickPick('quiz.prompt').waitFor({ timeout: 10_000 });
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click({ timeout: 30_000 });
       await wb.runCommand('Prompt Registry: Evaluate Against Dataset');
       await quickPick(/^quiz-set/).waitFor({ timeout: 30_000 });
       await quickPick(/^quiz-set/).click();
