@@ -1,4 +1,4 @@
-import { RegistryError } from './errors.js';
+import { RegistryError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
 import { Http, type BearerTokens, type HttpAnswer } from './http.js';
 import { readAuthConfig, type OidcConfig } from './oauth.js';
@@ -445,6 +445,87 @@ export class RegistryApi {
       throw err;
     }
   }
+
+  // --- Runs, providers, datasets and experiments of drafts, for the editor (issue 13) ---
+
+  /** The model providers (no keys), with their price tables. */
+  listProviders(f: { limit?: number; cursor?: string | null } = {}): Promise<Page<ProviderInfo>> {
+    return this.body('GET', `/providers${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  listDatasets(f: { limit?: number; cursor?: string | null } = {}): Promise<Page<Dataset>> {
+    return this.body('GET', `/datasets${query({ limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
+  /**
+   * Runs a prompt streamed (Server-Sent Events): each text chunk goes to `onDelta`, the answer is the
+   * run as logged. Aborting `signal` stops the run (the registry cancels the provider call). A provider
+   * failure is a RegistryError with the registry's code (provider_error, provider_timeout, ...), before or during the stream.
+   */
+  async runStream(name: string, request: RunRequest, hooks: { onDelta?: (text: string) => void; signal?: AbortSignal } = {}): Promise<RunResult> {
+    const headers = { ...(await this.http.authHeaders()), 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/prompts/${encodeURIComponent(name)}/run`, { method: 'POST', headers, body: JSON.stringify({ ...request, stream: true }), ...(hooks.signal ? { signal: hooks.signal } : {}) });
+    } catch (err) {
+      if (hooks.signal?.aborted) throw err;
+      throw new RegistryUnreachableError(`the prompt registry at ${this.url} is unreachable: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+    const failure = (status: number, body: unknown) => {
+      const e = (body as { error?: Record<string, unknown> } | null)?.error ?? {};
+      const { code, message, ...details } = e;
+      return new RegistryError(status, typeof code === 'string' ? code : 'http_error', typeof message === 'string' ? message : `the registry answered ${status}`, details);
+    };
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
+      if (res.ok) return body as RunResult;
+      throw failure(res.status, body);
+    }
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new RegistryUnreachableError(`the prompt registry at ${this.url} ended the run's stream without its result`);
+      buffer += value;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        if (!event || !data) continue;
+        const parsed = JSON.parse(data) as unknown;
+        if (event === 'delta') hooks.onDelta?.((parsed as { text: string }).text);
+        else if (event === 'done') {
+          await reader.cancel().catch(() => undefined);
+          return parsed as RunResult;
+        } else if (event === 'error') {
+          await reader.cancel().catch(() => undefined);
+          throw failure(502, parsed);
+        }
+      }
+    }
+  }
+
+  /** Starts an experiment of versions and (or) drafts; a draft's column is named by its label. */
+  startExperiment(experiment: NewExperimentWithDrafts): Promise<ExperimentWithDrafts> {
+    return this.body('POST', '/experiments', experiment);
+  }
+
+  /** An experiment with its drafts' columns (aggregates name a version or a draft). */
+  experiment(id: string): Promise<ExperimentWithDrafts> {
+    return this.body('GET', `/experiments/${encodeURIComponent(id)}`);
+  }
+
+  /** A page of an experiment's results (outputs, scores), by item then column; needs executions:read. */
+  experimentResults(id: string, f: { version?: number; draft?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<ExperimentResult>> {
+    return this.body('GET', `/experiments/${encodeURIComponent(id)}/results${query({ version: f.version, draft: f.draft, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
 }
 
 function deployResult(answer: HttpAnswer): DeployResult {
@@ -458,4 +539,54 @@ export type RolloutResult = { kind: 'applied'; rollout: Rollout; created: boolea
 function rolloutResult(answer: HttpAnswer): RolloutResult {
   if (answer.status === 202) return { kind: 'pending', request: answer.body as DeploymentRequest };
   return { kind: 'applied', rollout: answer.body as Rollout, created: answer.status === 201 };
+}
+
+// --- Types of runs, providers and experiments of drafts, for the editor (issue 13) ---
+
+export interface ProviderInfo {
+  name: string;
+  kind: 'openai' | 'anthropic';
+  base_url: string | null;
+  has_api_key: boolean;
+  default_model: string | null;
+  /** Per model: USD per million input and output tokens. */
+  prices: Record<string, { input_per_million: number; output_per_million: number }>;
+  [field: string]: unknown;
+}
+
+/** A draft in an experiment: the body a run takes as `draft`, named by a label. */
+export interface ExperimentDraft extends DraftBody {
+  label: string;
+}
+
+export interface NewExperimentWithDrafts extends Omit<NewExperiment, 'versions'> {
+  versions?: number[];
+  drafts?: ExperimentDraft[];
+}
+
+/** Which column: a version (`draft` null), or a draft by its label (`version` null). */
+export interface ExperimentColumn {
+  version: number | null;
+  draft: string | null;
+}
+
+export type ExperimentColumnAggregate = Omit<ExperimentAggregate, 'version'> & ExperimentColumn;
+
+export interface ExperimentWithDrafts extends Omit<Experiment, 'aggregates'> {
+  drafts: string[];
+  aggregates: ExperimentColumnAggregate[];
+}
+
+export interface ExperimentResult extends ExperimentColumn {
+  item_seq: number;
+  status: 'ok' | 'error';
+  output: string | null;
+  error: string | null;
+  latency_ms: number | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost_usd: number | null;
+  execution_id: string | null;
+  scores: Record<string, { score: number; passed: boolean; reason: string }>;
+  passed: boolean;
 }

@@ -6,6 +6,7 @@ import { Accounts } from './auth/accounts.js';
 import { ApprovalCommands } from './commands/approvals.js';
 import { AuthoringCommands } from './commands/authoring.js';
 import { PromptFileCommands } from './commands/prompt-files.js';
+import { RunCommands } from './commands/runs.js';
 import { ComparePanel } from './compare/compare-panel.js';
 import { ConnectionCommands } from './commands/connection.js';
 import { DeployCommands } from './commands/deploy.js';
@@ -25,6 +26,8 @@ import { ExecutionPanel } from './executions/execution-panel.js';
 import { ExecutionsView } from './executions/executions-view.js';
 import { StatsPanel } from './executions/stats-panel.js';
 import { PreviewPanel } from './preview/preview-panel.js';
+import { MatrixPanel } from './runs/matrix-panel.js';
+import { RunPanel } from './runs/run-panel.js';
 import { StatusBar } from './status-bar.js';
 import type { LoadMoreNode } from './tree/nodes.js';
 import { RegistryTree } from './tree/provider.js';
@@ -56,6 +59,9 @@ export interface ExtensionApi {
   executions: ExecutionsView;
   execution: ExecutionPanel;
   statistics: StatsPanel;
+  /** A run of a .prompt file, streaming; an evaluation's matrix (issue 13). */
+  run: RunPanel;
+  matrix: MatrixPanel;
   /** Milliseconds activate() took, and until the connection settled. */
   timings: { activateMs: number; connectedMs?: number };
 }
@@ -88,6 +94,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const execution = new ExecutionPanel(context.extensionUri, connection);
   const statistics = new StatsPanel(context.extensionUri, connection);
   const deployFlow = new DeployFlow(settings, approvals);
+  const run = new RunPanel(context.extensionUri);
+  const matrix = new MatrixPanel(context.extensionUri);
 
   const updateContext = () => {
     void vscode.commands.executeCommand('setContext', 'promptRegistry.state', connection.state.kind);
@@ -123,6 +131,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     new RolloutCommands(connection, deployFlow, rollouts, statistics, refresh),
     new ApprovalCommands(connection, approvals, refresh),
     new ExecutionCommands(connection, executions, execution, statistics),
+    run,
+    matrix,
+    new RunCommands(connection, editors, run, matrix, context.globalState),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
     accounts.onDidChange(updateContext),
@@ -144,7 +155,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   // Connect in the background: activation never waits for the server.
   void connection.connect().then(() => (timings.connectedMs = performance.now() - started));
   timings.activateMs = performance.now() - started;
-  return { connection, accounts, prompts, live, rollouts, liveUpdates, drift, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, timings };
+  return { connection, accounts, prompts, live, rollouts, liveUpdates, drift, editors, preview, compare, index, approvals, approvalsView, executions, execution, statistics, run, matrix, timings };
 }
 
 export function deactivate(): void {

@@ -1,6 +1,6 @@
 // Builds what the VS Code extension ships, with esbuild:
 //   dist/extension/extension.cjs   the extension host code (CommonJS; `vscode` external)
-//   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats
+//   dist/webview/NAME.js|css       the webviews (browser): preview, executions, execution, stats, run, matrix
 //   dist/bundled-server/cli.mjs    the registry server it starts locally on VS Code's own runtime,
 //                                  on its built-in node:sqlite: no native module, one .vsix for every platform
 //   dist/bundled-server/render-worker.mjs  the worker thread that compiles and renders templates,
@@ -34,7 +34,7 @@ await build({
 
 // The webviews: one script (browser, with what it imports bundled: uPlot for the
 // statistics) and one stylesheet (its @imports inlined) each.
-const webviews = { preview: 'preview', compare: 'compare', executions: 'executions', execution: 'execution', stats: 'stats' };
+const webviews = { preview: 'preview', compare: 'compare', executions: 'executions', execution: 'execution', stats: 'stats', run: 'run', matrix: 'matrix' };
 for (const [name, dir] of Object.entries(webviews)) {
   await build({
     entryPoints: [join(root, `webview/${dir}/main.ts`)],
@@ -50,7 +50,7 @@ for (const [name, dir] of Object.entries(webviews)) {
 }
 cpSync(join(root, 'webview/preview/preview.css'), out('webview/preview.css'));
 cpSync(join(root, 'webview/compare/compare.css'), out('webview/compare.css'));
-for (const name of ['executions', 'execution', 'stats']) {
+for (const name of ['executions', 'execution', 'stats', 'run', 'matrix']) {
   await build({
     entryPoints: [join(root, `webview/${name}/${name}.css`)],
     outfile: out(`webview/${name}.css`),

@@ -191,8 +191,10 @@ export type ExecutionMethods = {
   /** Always as a human score: the extension is a person's tool. */
   addScore: { params: { id: string; metric: string; value: number | boolean | string; comment?: string }; result: Score };
   openStats: { params: { prompt: string }; result: null };
+  /** "Add to Dataset": the host asks which dataset (or a new one); null when the user cancelled. */
+  addToDataset: { params: { id: string }; result: { dataset: string; item: number } | null };
 };
-export const EXECUTION_METHODS = ['detail', 'metrics', 'addScore', 'openStats'] as const satisfies readonly (keyof ExecutionMethods)[];
+export const EXECUTION_METHODS = ['detail', 'metrics', 'addScore', 'openStats', 'addToDataset'] as const satisfies readonly (keyof ExecutionMethods)[];
 
 export type ExecutionNotice = { type: 'show'; id: string };
 export const EXECUTION_NOTICES = ['show'] as const satisfies readonly ExecutionNotice['type'][];
@@ -234,3 +236,96 @@ export type StatsShown = {
   /** Comparing a rollout's variants: which, and the comparison's rows once drawn. */
   rollout?: { live: number; candidate: number; since: string; compared: number };
 };
+
+// A run of the current .prompt file (a webview panel): the host streams the output in.
+export interface RunView {
+  /** The file's name and what ran it: "greeting.prompt · mock / mock-1". */
+  title: string;
+  prompt: string;
+  provider: string;
+  model: string;
+  status: 'running' | 'done' | 'error' | 'cancelled';
+  /** The output so far (all of it once done). */
+  text: string;
+  /** Once done: tool calls (JSON), usage, latency, cost, and the execution it was logged as. */
+  toolCalls: string | null;
+  usage: { input_tokens: number | null; output_tokens: number | null } | null;
+  latencyMs: number | null;
+  costUsd: number | null;
+  executionId: string | null;
+  finishReason: string | null;
+  /** A failure in the user's words, and the registry's code (provider_error, provider_timeout, ...). */
+  error: { message: string; code?: string; status?: number } | null;
+}
+
+export type RunMethods = {
+  cancel: { params: Record<string, never>; result: null };
+  openExecution: { params: { id: string }; result: null };
+};
+export const RUN_METHODS = ['cancel', 'openExecution'] as const satisfies readonly (keyof RunMethods)[];
+
+/** Host → run panel: the whole run as it stands (the latest replaces any not yet shown). */
+export type RunNotice = { type: 'run'; run: RunView };
+export const RUN_NOTICES = ['run'] as const satisfies readonly RunNotice['type'][];
+
+/** Run panel → host, after each render. */
+export type RunShown = { type: 'shown'; status: RunView['status']; text: string; error: string | null };
+
+// An experiment of the file (a draft) and a live version on a dataset, as a matrix: items × columns.
+export interface MatrixColumn {
+  /** "draft" or "v3 (production)". */
+  label: string;
+  version: number | null;
+  draft: string | null;
+  aggregate: {
+    results: number;
+    errors: number;
+    pass_rate: number | null;
+    mean_scores: Record<string, number | null>;
+    latency_p50_ms: number | null;
+    latency_p95_ms: number | null;
+    cost_usd: number;
+  } | null;
+}
+
+export interface MatrixCell {
+  status: 'ok' | 'error' | 'missing';
+  passed: boolean;
+  output: string | null;
+  error: string | null;
+  scores: Record<string, { score: number; passed: boolean; reason: string }>;
+  latencyMs: number | null;
+  costUsd: number | null;
+  executionId: string | null;
+}
+
+export interface MatrixRow {
+  seq: number;
+  input: Record<string, unknown>;
+  expected: unknown;
+  /** One per column, in the columns' order. */
+  cells: MatrixCell[];
+  /** The first column's output against the second's, line by line. */
+  diff: LineChange[];
+}
+
+export interface MatrixView {
+  title: string;
+  experimentId: string;
+  status: string;
+  error: string | null;
+  evaluators: string[];
+  columns: MatrixColumn[];
+  rows: MatrixRow[];
+}
+
+export type MatrixMethods = {
+  openExecution: { params: { id: string }; result: null };
+};
+export const MATRIX_METHODS = ['openExecution'] as const satisfies readonly (keyof MatrixMethods)[];
+
+export type MatrixNotice = { type: 'matrix'; view: MatrixView } | { type: 'select'; seq: number };
+export const MATRIX_NOTICES = ['matrix', 'select'] as const satisfies readonly MatrixNotice['type'][];
+
+/** Matrix → host, after each render: its rows and columns, and the item open (if any). */
+export type MatrixShown = { type: 'shown'; experimentId: string; columns: string[]; rows: number; selected: number | null };

@@ -7,10 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import type { EvaluatorSpec, Experiment, RegistryApi } from '../../client/index.js';
+import type { EvaluatorSpec, RegistryApi } from '../../client/index.js';
+import type { DraftBody, ExperimentWithDrafts } from '../../client/api.js';
 import { parsePromptFile, versionRequest } from '../../shared/prompt-files/prompt-file.js';
 import { connect } from '../sync/commands.js';
-import { evaluateDraft } from './draft.js';
 import { failingVersions, formatTable, parseEvaluator, UsageError } from './spec.js';
 
 interface EvalFlags {
@@ -51,11 +51,11 @@ const progress = (text: string) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Starts the experiment and polls it until it is over; Ctrl-C (or SIGTERM) cancels it. */
-async function runExperiment(api: RegistryApi, flags: EvalFlags, versions: number[]): Promise<Experiment> {
-  let experiment = await api.createExperiment({
-    prompt: flags.prompt!,
-    versions,
+/** Starts the experiment (of versions, or of a draft labelled "draft") and polls it until it is over; Ctrl-C (or SIGTERM) cancels it. */
+async function runExperiment(api: RegistryApi, flags: EvalFlags, prompt: string, what: { versions: number[] } | { draft: DraftBody }): Promise<ExperimentWithDrafts> {
+  let experiment: ExperimentWithDrafts = await api.startExperiment({
+    prompt,
+    ...('draft' in what ? { drafts: [{ label: 'draft', ...what.draft }] } : { versions: what.versions }),
     dataset: flags.dataset,
     evaluators: flags.evaluator,
     ...(flags.provider ? { provider: flags.provider } : {}),
@@ -76,14 +76,14 @@ async function runExperiment(api: RegistryApi, flags: EvalFlags, versions: numbe
     while (!interrupted && (experiment.status === 'queued' || experiment.status === 'running')) {
       await sleep(flags.pollMs);
       if (interrupted) break;
-      experiment = await api.getExperiment(experiment.id);
+      experiment = await api.experiment(experiment.id);
       if (experiment.progress.done !== shown) {
         shown = experiment.progress.done;
         progress(`${experiment.status}: ${shown}/${experiment.progress.total}`);
       }
     }
     if (interrupted) {
-      experiment = await api.cancelExperiment(experiment.id);
+      experiment = (await api.cancelExperiment(experiment.id)) as unknown as ExperimentWithDrafts;
       if (process.stderr.isTTY) process.stderr.write('\n');
       process.stderr.write(`prompt-registry: experiment ${experiment.id} cancelled (${experiment.progress.done}/${experiment.progress.total} done)\n`);
       process.exit(130);
@@ -104,7 +104,7 @@ export function evalCommands(): Command[] {
     )
     .option('--prompt <name>', 'the prompt (with --version; with --file, default the file\'s name)')
     .option('--version <n>', 'a version to evaluate (repeat to compare several)', versions)
-    .option('--file <path>', 'a .prompt file to evaluate as a draft, unpublished (runs item by item from this machine, as the registry runs drafts)')
+    .option('--file <path>', 'a .prompt file to evaluate as a draft, unpublished (an experiment of the draft on the registry)')
     .requiredOption('--dataset <name>', 'the dataset (its latest version)')
     .option(
       '--evaluator <spec>',
@@ -141,7 +141,7 @@ async function evaluate(flags: EvalFlags): Promise<void> {
   // A draft's runs are single requests that wait for the model (the registry's own provider timeout is 60 s, with retries).
   const api = connect(flags, process.env, 300_000);
 
-  let experiment: Experiment;
+  let experiment: ExperimentWithDrafts;
   if (flags.file) {
     let text: string;
     try {
@@ -155,18 +155,11 @@ async function evaluate(flags: EvalFlags): Promise<void> {
     const name = flags.prompt ?? file.meta.name;
     if (!name) throw new UsageError(`${flags.file} names no prompt: give --prompt`);
     const { type, content, messages, model, temperature, max_tokens, config, input_schema } = versionRequest(file);
-    experiment = await evaluateDraft(api, {
-      prompt: name,
-      draft: { ...(type ? { type } : {}), content, messages, model, temperature, max_tokens, config, input_schema },
-      dataset: flags.dataset,
-      evaluators: flags.evaluator,
-      provider: flags.provider,
-      model: flags.model,
-      concurrency: flags.concurrency ?? 4,
-      progress,
-    });
+    const draft = { ...(type ? { type } : {}), content, messages, model, temperature, max_tokens, config, input_schema };
+    // Undefined fields dropped: the registry's draft body is strict about what it takes.
+    experiment = await runExperiment(api, flags, name, { draft: JSON.parse(JSON.stringify(draft)) as DraftBody });
   } else {
-    experiment = await runExperiment(api, flags, flags.version!);
+    experiment = await runExperiment(api, flags, flags.prompt!, { versions: flags.version! });
   }
 
   const failing = failingVersions(experiment, flags.minPassRate);
@@ -179,7 +172,7 @@ async function evaluate(flags: EvalFlags): Promise<void> {
   if (experiment.status !== 'completed') {
     process.stderr.write(`prompt-registry eval: the experiment ${experiment.status}${experiment.error ? `: ${experiment.error}` : ''}\n`);
   } else if (failing.length) {
-    const label = (v: number) => (v > 0 ? `v${v}` : 'the draft');
+    const label = (v: number | null) => (v !== null && v > 0 ? `v${v}` : 'the draft');
     process.stderr.write(`prompt-registry eval: ${failing.map(label).join(', ')} below the minimum pass rate of ${(flags.minPassRate * 100).toFixed(1)}%\n`);
   }
   process.exitCode = passed ? 0 : 1;

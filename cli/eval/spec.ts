@@ -1,6 +1,7 @@
 /** `--evaluator` specs and the result table of `prompt-registry eval`. */
 import { InvalidArgumentError } from 'commander';
-import type { EvaluatorSpec, Experiment } from '../../client/index.js';
+import type { EvaluatorSpec } from '../../client/index.js';
+import type { ExperimentWithDrafts } from '../../client/api.js';
 
 /** A usage error: the command exits 2 with its message (an InvalidArgumentError, so that option parsers may throw it). */
 export class UsageError extends InvalidArgumentError {}
@@ -54,7 +55,7 @@ export function parseEvaluator(text: string): EvaluatorSpec {
 }
 
 /** The version a CLI threshold is judged on: every version's pass rate must meet it. */
-export function failingVersions(experiment: Experiment, minPassRate: number): number[] {
+export function failingVersions(experiment: ExperimentWithDrafts, minPassRate: number): Array<number | null> {
   return experiment.aggregates.filter((a) => (a.pass_rate ?? 0) < minPassRate).map((a) => a.version);
 }
 
@@ -62,11 +63,12 @@ const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`
 const ms = (x: number | null) => (x === null ? '-' : `${Math.round(x)} ms`);
 
 /** A plain-text table: one row per version, a column per evaluator's mean score. */
-export function formatTable(experiment: Experiment, minPassRate: number): string {
+export function formatTable(experiment: ExperimentWithDrafts, minPassRate: number): string {
   const names = [...new Set(experiment.aggregates.flatMap((a) => Object.keys(a.mean_scores)))];
   const header = ['version', 'items', 'errors', 'pass rate', ...names, 'p50', 'p95', 'cost', 'threshold'];
   const rows = experiment.aggregates.map((a) => [
-    a.version > 0 ? `v${a.version}` : 'draft',
+    // A draft's column has no version (null), or 0 from older registries' CLI.
+    a.version !== null && a.version > 0 ? `v${a.version}` : 'draft',
     String(a.results),
     String(a.errors),
     pct(a.pass_rate),

@@ -6,8 +6,10 @@ import { Disposable } from '../lifecycle.js';
 import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="when" class="muted"></span>
+  <button id="add-to-dataset" type="button" class="secondary" hidden>Add to Dataset</button>
   <button id="stats" type="button" class="secondary" hidden>Statistics</button><button id="reload" type="button" class="secondary">Reload</button></header>
 <div id="message" role="status" hidden></div>
+<div id="dataset-note" class="message" role="status" hidden></div>
 <main id="detail" hidden>
   <section><h2>Summary</h2><dl id="facts" class="facts"></dl></section>
   <section id="error-section" hidden><h2>Error</h2><pre id="error" class="text error"></pre></section>
@@ -67,6 +69,8 @@ export class ExecutionPanel extends Disposable {
         await vscode.commands.executeCommand('promptRegistry.showStatistics', { prompt: String(prompt) });
         return null;
       },
+      // The command picks (or creates) the dataset and reports failures itself.
+      addToDataset: async ({ id }) => (await vscode.commands.executeCommand<{ dataset: string; item: number } | undefined>('promptRegistry.addToDataset', String(id))) ?? null,
     };
   }
 

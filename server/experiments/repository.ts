@@ -1,5 +1,6 @@
 import type { Queryable, Transaction } from '../db/index.js';
 import { bool, json, nullableTimestamp, timestamp } from '../db/values.js';
+import type { DraftInput } from '../runs/schemas.js';
 
 export type ExperimentStatus = 'queued' | 'running' | 'completed' | 'cancelled' | 'failed';
 
@@ -10,6 +11,8 @@ export interface ExperimentRow {
   dataset_id: string;
   dataset_version: number;
   versions: number[];
+  /** Unpublished bodies it runs; their results carry the version -1, -2, ... (position, negated). */
+  drafts: ExperimentDraft[];
   evaluators: unknown[];
   provider: string | null;
   model: string | null;
@@ -23,8 +26,14 @@ export interface ExperimentRow {
   finished_at: string | null;
 }
 
+export interface ExperimentDraft {
+  label: string;
+  body: DraftInput;
+}
+
 export interface ResultRow {
   item_seq: number;
+  /** A version, or a draft as -(its position + 1). */
   version: number;
   status: 'ok' | 'error';
   output: string | null;
@@ -40,7 +49,7 @@ export interface ResultRow {
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-const SELECT = `SELECT x.id, p.name AS prompt, d.name AS dataset, x.dataset_id, x.dataset_version, x.versions, x.evaluators, x.provider, x.model,
+const SELECT = `SELECT x.id, p.name AS prompt, d.name AS dataset, x.dataset_id, x.dataset_version, x.versions, x.drafts, x.evaluators, x.provider, x.model,
   x.concurrency, x.status, x.total, x.error, x.created_at, x.created_by, x.started_at, x.finished_at
   FROM experiments x JOIN prompts p ON p.id = x.prompt_id JOIN datasets d ON d.id = x.dataset_id`;
 
@@ -52,6 +61,7 @@ function experiment(r: Record<string, unknown>): ExperimentRow {
     dataset_id: String(r.dataset_id),
     dataset_version: Number(r.dataset_version),
     versions: json(r.versions) as number[],
+    drafts: json(r.drafts) as ExperimentDraft[],
     evaluators: json(r.evaluators) as unknown[],
     provider: (r.provider as string | null) ?? null,
     model: (r.model as string | null) ?? null,
@@ -87,12 +97,12 @@ function result(r: Record<string, unknown>): ResultRow {
 
 export async function insertExperiment(
   tx: Transaction,
-  x: { promptId: string; datasetId: string; datasetVersion: number; versions: number[]; evaluators: unknown[]; provider: string | null; model: string | null; concurrency: number; total: number; createdBy: string },
+  x: { promptId: string; datasetId: string; datasetVersion: number; versions: number[]; drafts: ExperimentDraft[]; evaluators: unknown[]; provider: string | null; model: string | null; concurrency: number; total: number; createdBy: string },
 ): Promise<string> {
   const row = await tx.get<{ id: string }>(
-    `INSERT INTO experiments (prompt_id, dataset_id, dataset_version, versions, evaluators, provider, model, concurrency, total, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-    [x.promptId, x.datasetId, x.datasetVersion, JSON.stringify(x.versions), JSON.stringify(x.evaluators), x.provider, x.model, x.concurrency, x.total, x.createdBy],
+    `INSERT INTO experiments (prompt_id, dataset_id, dataset_version, versions, drafts, evaluators, provider, model, concurrency, total, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+    [x.promptId, x.datasetId, x.datasetVersion, JSON.stringify(x.versions), JSON.stringify(x.drafts), JSON.stringify(x.evaluators), x.provider, x.model, x.concurrency, x.total, x.createdBy],
   );
   return String(row!.id);
 }

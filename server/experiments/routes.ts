@@ -6,7 +6,8 @@ import { compareQuery, comparisonSchema, createBody, experimentSchema, idParams,
 import type { ExperimentService } from './service.js';
 
 const err = (description: string) => ({ description, schema: errorSchema });
-const resultKey = z.tuple([int4Key, int4Key]);
+// (item, column): a version, or a draft as -1 ... -10.
+const resultKey = z.tuple([int4Key, z.number().int().min(-10).max(2_147_483_647)]);
 
 export function experimentRoutes(experiments: ExperimentService): Route[] {
   return [
@@ -14,14 +15,15 @@ export function experimentRoutes(experiments: ExperimentService): Route[] {
       method: 'post',
       status: 201,
       path: '/experiments',
-      summary: 'Start an experiment: every item of the dataset (its current version) against every listed version, scored by the evaluators, in the background',
+      summary: 'Start an experiment: every item of the dataset (its current version) against every listed version and draft, scored by the evaluators, in the background',
       tag: 'experiments',
       scope: 'run',
       body: createBody,
       responses: {
         201: { description: 'The experiment, queued', schema: experimentSchema },
-        400: err('A bad field or evaluator (a regex or schema that does not compile), naming it; an unknown provider; an empty dataset'),
+        400: err('A bad field, evaluator (a regex or schema that does not compile) or draft (drafts[i]...), naming it; an unknown provider; an empty dataset'),
         404: err('No such prompt, version or dataset'),
+        409: err('Drafts for a prompt with no version yet (no_base_version): draft runs are logged against its latest version'),
       },
       handler: ({ body }, ctx) => experiments.create(ctx.principal, body),
     }),
@@ -38,7 +40,7 @@ export function experimentRoutes(experiments: ExperimentService): Route[] {
     defineRoute({
       method: 'get',
       path: '/experiments/:id/results',
-      summary: "An experiment's per-item results (output, scores, error), by item then version; needs executions:read (outputs are payloads)",
+      summary: "An experiment's per-item results (output, scores, error), by item, then column; ?version=N or ?draft=LABEL for one column; needs executions:read (outputs are payloads)",
       tag: 'experiments',
       scope: 'executions:read',
       params: idParams,
@@ -46,13 +48,15 @@ export function experimentRoutes(experiments: ExperimentService): Route[] {
       responses: { 200: { description: 'A page of results', schema: page(resultSchema) }, 404: err('No such experiment') },
       async handler({ params, query }) {
         const after = decodeCursor(query.cursor, resultKey);
-        return pageOf(await experiments.results(params.id, { version: query.version, after, limit: query.limit + 1 }), query.limit, (r) => [r.item_seq, r.version]);
+        const rows = await experiments.results(params.id, { version: query.version, draft: query.draft, after, limit: query.limit + 1 });
+        const page = pageOf(rows, query.limit, (r) => [r.item_seq, r.key]);
+        return { ...page, items: page.items.map(({ key: _k, ...r }) => r) };
       },
     }),
     defineRoute({
       method: 'get',
       path: '/experiments/:id/compare',
-      summary: 'Compare two of its versions item by item: the items version b did worse on (failed where a passed, errored where a ran, an evaluator scored lower), and better',
+      summary: 'Compare two of its versions (a and b: a version number, or draft:LABEL) item by item: the items b did worse on (failed where a passed, errored where a ran, an evaluator scored lower), and better',
       tag: 'experiments',
       scope: 'read',
       params: idParams,

@@ -9,7 +9,7 @@ import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
 import type { ExecutionInput } from '../executions/schemas.js';
 import { localWakeup, type Wakeup } from '../events.js';
-import { AppError, invalid, notFound } from '../errors.js';
+import { AppError, conflict, invalid, notFound } from '../errors.js';
 import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
 import * as metricRepo from '../metrics/repository.js';
 import type { MetricRow } from '../metrics/repository.js';
@@ -20,11 +20,24 @@ import type { ProviderService } from '../providers/service.js';
 import type { RunService } from '../runs/service.js';
 import { TemplateError } from '../../shared/templates/index.js';
 import * as repo from './repository.js';
-import type { ExperimentRow, ResultRow } from './repository.js';
+import type { ExperimentDraft, ExperimentRow, ResultRow } from './repository.js';
 import type { aggregateSchema, CreateExperimentInput, experimentSchema } from './schemas.js';
 
 export type ExperimentView = z.infer<typeof experimentSchema>;
 type Aggregate = z.infer<typeof aggregateSchema>;
+/** An aggregate of one column, by its key: a version, or a draft as -(its position + 1). */
+type KeyedAggregate = Omit<Aggregate, 'version' | 'draft'> & { version: number };
+type Result = Omit<ResultRow, 'version'> & { version: number | null; draft: string | null };
+
+/** The keys of an experiment's columns: its versions, then its drafts as -1, -2, ... */
+export function columnKeys(x: { versions: number[]; drafts: unknown[] }): number[] {
+  return [...x.versions, ...x.drafts.map((_, i) => -(i + 1))];
+}
+
+/** A column's key as the API shows it: `{version: N, draft: null}` or `{version: null, draft: LABEL}`. */
+function publicColumn(drafts: ExperimentDraft[], key: number): { version: number | null; draft: string | null } {
+  return key > 0 ? { version: key, draft: null } : { version: null, draft: drafts[-key - 1]?.label ?? null };
+}
 
 export interface ExperimentOptions {
   /** How long a server holds an experiment without renewing; a dead server's experiment is taken up after it. */
@@ -150,7 +163,7 @@ const round = (x: number) => Math.round(x * 1e9) / 1e9;
  * counting as failures); each evaluator's mean score over the results that ran; latency
  * p50/p95 (nearest rank) over those; token and cost totals.
  */
-export function aggregate(versions: number[], evaluatorNames: string[], results: ResultRow[]): Aggregate[] {
+export function aggregate(versions: number[], evaluatorNames: string[], results: ResultRow[]): KeyedAggregate[] {
   return versions.map((version) => {
     const mine = results.filter((r) => r.version === version);
     const ran = mine.filter((r) => r.status === 'ok');
@@ -224,6 +237,7 @@ export class ExperimentService {
     await this.checkJudges(evaluators, input.provider);
     await this.ensureMetrics(actor, evaluators);
     for (const v of input.versions) await this.prompts.getVersion(input.prompt, v);
+    const drafts = await this.checkDrafts(input);
     await this.providers.target(input.provider);
     const dataset = await datasetRepo.findDataset(this.db, input.dataset);
     if (!dataset) throw notFound('dataset_not_found', `no dataset named "${input.dataset}"`, { dataset: input.dataset });
@@ -234,18 +248,40 @@ export class ExperimentService {
         datasetId: dataset.id,
         datasetVersion: dataset.version,
         versions: input.versions,
+        drafts,
         evaluators: evaluators.map((e) => e.spec),
         provider: input.provider ?? null,
         model: input.model ?? null,
         concurrency: input.concurrency,
-        total: dataset.item_count * input.versions.length,
+        total: dataset.item_count * (input.versions.length + drafts.length),
         createdBy: actor.name,
       });
-      await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions } });
+      await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions, drafts: drafts.map((d) => d.label) } });
       return created;
     });
     await this.wakeRunners();
     return this.get(id);
+  }
+
+  /**
+   * Each draft compiles (its partials exist, its schemas are valid), as a run of it would; a draft
+   * run is logged against the prompt's latest version, so the prompt needs one.
+   */
+  private async checkDrafts(input: CreateExperimentInput): Promise<ExperimentDraft[]> {
+    if (input.drafts.length === 0) return [];
+    const [latest] = await this.prompts.listVersions(input.prompt, { limit: 1 });
+    if (!latest) throw conflict('no_base_version', `"${input.prompt}" has no version yet; a draft run is logged against the prompt's latest version, so publish a first version, then evaluate drafts`, { prompt: input.prompt });
+    const drafts: ExperimentDraft[] = [];
+    for (const [i, { label, ...body }] of input.drafts.entries()) {
+      try {
+        await this.prompts.draftSource(input.prompt, body);
+      } catch (err) {
+        if (!(err instanceof AppError) && !(err instanceof TemplateError)) throw err;
+        throw invalid('invalid_draft', `drafts[${i}] ("${label}"): ${err.message}`, { field: `drafts[${i}]` });
+      }
+      drafts.push({ label, body });
+    }
+    return drafts;
   }
 
   /**
@@ -321,23 +357,40 @@ export class ExperimentService {
     const row = await this.require(id);
     const results = await repo.allResults(this.db, id);
     const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
-    const { dataset_id: _d, total, ...rest } = row;
-    return { ...rest, progress: { done: results.length, total }, aggregates: aggregate(row.versions, names, results) };
+    const { dataset_id: _d, total, drafts, ...rest } = row;
+    return {
+      ...rest,
+      drafts: drafts.map((d) => d.label),
+      progress: { done: results.length, total },
+      aggregates: aggregate(columnKeys(row), names, results).map((a) => ({ ...a, ...publicColumn(drafts, a.version) })),
+    };
   }
 
-  /** Which items got worse (and better) from version a to version b. */
-  async compare(id: string, a: number, b: number) {
-    const row = await this.require(id);
-    for (const v of [a, b]) {
-      if (!row.versions.includes(v)) throw invalid('version_not_in_experiment', `version ${v} is not one this experiment ran (it ran ${row.versions.join(', ')})`, { field: v === a ? 'a' : 'b' });
+  /** The key of a column named in a query (a version number, or draft:LABEL), if the experiment ran it. */
+  private keyOf(row: ExperimentRow, column: number | string, field: string): number {
+    const ran = [...row.versions.map(String), ...row.drafts.map((d) => `draft:${d.label}`)].join(', ');
+    const key = typeof column === 'number' ? (row.versions.includes(column) ? column : undefined) : -(row.drafts.findIndex((d) => `draft:${d.label}` === column) + 1) || undefined;
+    if (key === undefined) {
+      const what = typeof column === 'number' ? `version ${column}` : `the draft "${column.slice('draft:'.length)}"`;
+      throw invalid('version_not_in_experiment', `${what} is not one this experiment ran (it ran ${ran})`, { field });
     }
-    const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
-    return { a, b, ...compareResults(await repo.allResults(this.db, id), a, b, names) };
+    return key;
   }
 
-  async results(id: string, f: { version?: number | undefined; after?: readonly [number, number] | undefined; limit: number }): Promise<ResultRow[]> {
-    await this.require(id);
-    return repo.listResults(this.db, id, f);
+  /** Which items got worse (and better) from column a to column b (each a version, or draft:LABEL). */
+  async compare(id: string, a: number | string, b: number | string) {
+    const row = await this.require(id);
+    const [ka, kb] = [this.keyOf(row, a, 'a'), this.keyOf(row, b, 'b')];
+    const names = row.evaluators.map((spec) => compileEvaluator(spec).name);
+    return { a, b, ...compareResults(await repo.allResults(this.db, id), ka, kb, names) };
+  }
+
+  /** A page of results, of one version or draft when asked; the page's cursor is over (item, key). */
+  async results(id: string, f: { version?: number | undefined; draft?: string | undefined; after?: readonly [number, number] | undefined; limit: number }): Promise<Array<Result & { key: number }>> {
+    const row = await this.require(id);
+    const key = f.draft !== undefined ? this.keyOf(row, `draft:${f.draft}`, 'draft') : f.version;
+    const rows = await repo.listResults(this.db, id, { version: key, after: f.after, limit: f.limit });
+    return rows.map((r) => ({ ...r, ...publicColumn(row.drafts, r.version), key: r.version }));
   }
 
   async cancel(actor: Principal, id: string): Promise<ExperimentView> {
@@ -442,10 +495,11 @@ export class ExperimentService {
       // The JSON-Schema evaluator's default: each version's response_format schema.
       const schemas = new Map<number, Record<string, unknown> | null>();
       for (const v of x.versions) schemas.set(v, responseSchema((await this.prompts.renderSource(x.prompt, v)).config));
+      for (const [i, d] of x.drafts.entries()) schemas.set(-(i + 1), responseSchema((await this.prompts.draftSource(x.prompt, d.body)).config));
       const items = await allItems(this.db, x.dataset_id, x.dataset_version);
       const done = await repo.doneKeys(this.db, id);
       const queue: Array<{ item: ItemRow; version: number }> = [];
-      for (const item of items) for (const version of x.versions) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
+      for (const item of items) for (const version of columnKeys(x)) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
       const writer = new ResultWriter((batch) => this.writeResults(x, metrics, batch), x.concurrency);
       const worker = async () => {
         for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, schemas.get(next.version) ?? null, signal, writer);
@@ -465,16 +519,17 @@ export class ExperimentService {
     }
   }
 
-  /** Runs one item on one version and queues its result; a failed run is a result too (status error), a cancelled one is not. */
+  /** Runs one item on one version (or draft: a negative key) and queues its result; a failed run is a result too (status error), a cancelled one is not. */
   private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal, writer: ResultWriter): Promise<void> {
     let result: ResultRow;
+    const draft = version < 0 ? x.drafts[-version - 1] : undefined;
     const executions: ExecutionInput[] = [];
     const deferLog = (row: ExecutionInput) => void executions.push(row);
     try {
       const run = await this.runs.run(
         x.prompt,
-        { version, variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq }, deferLog },
+        { ...(draft ? { draft: draft.body } : { version }), variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
+        { signal, metadata: { experiment: x.id, dataset_item: item.seq, ...(draft ? { draft_label: draft.label } : {}) }, deferLog },
       );
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};

@@ -4,19 +4,17 @@ import { configSchema, messageTemplate, placeholderMessage, refineVersionBody } 
 import { providerName } from '../providers/schemas.js';
 
 /** An unpublished version body, as the editor has it, checked like a create-version body: a text template (`content`) or chat `messages`, with config and input schema. */
-export const draftSchema = z
-  .object({
-    type: z.enum(['text', 'chat'], { error: 'type is "text" or "chat"' }).default('text'),
-    content: text(1_000_000).min(1, 'content is required').optional(),
-    messages: z.array(messageTemplate).min(1, 'a chat prompt has at least one message').max(200, 'at most 200 messages').optional(),
-    model: text(100).min(1).optional(),
-    temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').optional(),
-    max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).optional(),
-    config: configSchema.optional(),
-    input_schema: z.record(z.string(), z.unknown()).nullable().optional(),
-  })
-  .strict()
-  .superRefine((b, ctx) => refineVersionBody(b, ctx));
+export const draftFields = z.object({
+  type: z.enum(['text', 'chat'], { error: 'type is "text" or "chat"' }).default('text'),
+  content: text(1_000_000).min(1, 'content is required').optional(),
+  messages: z.array(messageTemplate).min(1, 'a chat prompt has at least one message').max(200, 'at most 200 messages').optional(),
+  model: text(100).min(1).optional(),
+  temperature: z.number().min(0, 'temperature is 0 to 2').max(2, 'temperature is 0 to 2').optional(),
+  max_tokens: z.number().int('max_tokens is a whole number').min(1, 'max_tokens is at least 1').max(2_147_483_647).optional(),
+  config: configSchema.optional(),
+  input_schema: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+export const draftSchema = draftFields.strict().superRefine((b, ctx) => refineVersionBody(b, ctx));
 export type DraftInput = z.output<typeof draftSchema>;
 
 export const runBody = z

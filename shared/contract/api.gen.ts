@@ -339,7 +339,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start an experiment: every item of the dataset (its current version) against every listed version, scored by the evaluators, in the background */
+        /** Start an experiment: every item of the dataset (its current version) against every listed version and draft, scored by the evaluators, in the background */
         post: operations["postExperiments"];
         delete?: never;
         options?: never;
@@ -388,7 +388,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Compare two of its versions item by item: the items version b did worse on (failed where a passed, errored where a ran, an evaluator scored lower), and better */
+        /** Compare two of its versions (a and b: a version number, or draft:LABEL) item by item: the items b did worse on (failed where a passed, errored where a ran, an evaluator scored lower), and better */
         get: operations["getExperimentsIdCompare"];
         put?: never;
         post?: never;
@@ -405,7 +405,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An experiment's per-item results (output, scores, error), by item then version; needs executions:read (outputs are payloads) */
+        /** An experiment's per-item results (output, scores, error), by item, then column; ?version=N or ?draft=LABEL for one column; needs executions:read (outputs are payloads) */
         get: operations["getExperimentsIdResults"];
         put?: never;
         post?: never;
@@ -3023,11 +3023,91 @@ export interface operations {
                     /** @default 4 */
                     concurrency?: number;
                     dataset: string;
+                    /**
+                     * @description Unpublished bodies to run beside the versions, each named by its label
+                     * @default []
+                     */
+                    drafts?: {
+                        config?: {
+                            frequency_penalty?: number;
+                            max_tokens?: number;
+                            model?: string;
+                            presence_penalty?: number;
+                            response_format?: {
+                                /** @constant */
+                                type: "text";
+                            } | {
+                                /** @constant */
+                                type: "json_object";
+                            } | {
+                                json_schema: {
+                                    description?: string;
+                                    name: string;
+                                    schema: {
+                                        [key: string]: unknown;
+                                    };
+                                    strict?: boolean;
+                                };
+                                /** @constant */
+                                type: "json_schema";
+                            };
+                            seed?: number;
+                            stop?: string | string[];
+                            temperature?: number;
+                            tool_choice?: ("auto" | "none" | "required") | {
+                                function: {
+                                    name: string;
+                                };
+                                /** @constant */
+                                type: "function";
+                            };
+                            tools?: ({
+                                function: {
+                                    description?: string;
+                                    name: string;
+                                    parameters?: {
+                                        [key: string]: unknown;
+                                    };
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @constant */
+                                type: "function";
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                            top_p?: number;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        content?: string;
+                        input_schema?: {
+                            [key: string]: unknown;
+                        } | null;
+                        label: string;
+                        max_tokens?: number;
+                        messages?: {
+                            content?: string;
+                            name?: string;
+                            /** @enum {string} */
+                            role?: "system" | "user" | "assistant" | "tool";
+                            /** @constant */
+                            type?: "placeholder";
+                        }[];
+                        model?: string;
+                        temperature?: number;
+                        /**
+                         * @default text
+                         * @enum {string}
+                         */
+                        type?: "text" | "chat";
+                    }[];
                     evaluators: unknown[];
                     model?: string;
                     prompt: string;
                     provider?: string;
-                    versions: number[];
+                    /** @default [] */
+                    versions?: number[];
                 };
             };
         };
@@ -3041,6 +3121,8 @@ export interface operations {
                     "application/json": {
                         aggregates: {
                             cost_usd: number;
+                            /** @description The draft's label; null for a version */
+                            draft: string | null;
                             errors: number;
                             input_tokens: number;
                             latency_p50_ms: number | null;
@@ -3052,13 +3134,16 @@ export interface operations {
                             /** @description Items where every evaluator passed, over the results */
                             pass_rate: number | null;
                             results: number;
-                            version: number;
+                            /** @description The version run; null for a draft */
+                            version: number | null;
                         }[];
                         concurrency: number;
                         created_at: string;
                         created_by: string;
                         dataset: string;
                         dataset_version: number;
+                        /** @description The labels of the drafts it runs */
+                        drafts: string[];
                         error: string | null;
                         evaluators: unknown[];
                         finished_at: string | null;
@@ -3077,7 +3162,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description A bad field or evaluator (a regex or schema that does not compile), naming it; an unknown provider; an empty dataset */
+            /** @description A bad field, evaluator (a regex or schema that does not compile) or draft (drafts[i]...), naming it; an unknown provider; an empty dataset */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3096,6 +3181,23 @@ export interface operations {
             };
             /** @description No such prompt, version or dataset */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            request_id?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description Drafts for a prompt with no version yet (no_base_version): draft runs are logged against its latest version */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3133,6 +3235,8 @@ export interface operations {
                     "application/json": {
                         aggregates: {
                             cost_usd: number;
+                            /** @description The draft's label; null for a version */
+                            draft: string | null;
                             errors: number;
                             input_tokens: number;
                             latency_p50_ms: number | null;
@@ -3144,13 +3248,16 @@ export interface operations {
                             /** @description Items where every evaluator passed, over the results */
                             pass_rate: number | null;
                             results: number;
-                            version: number;
+                            /** @description The version run; null for a draft */
+                            version: number | null;
                         }[];
                         concurrency: number;
                         created_at: string;
                         created_by: string;
                         dataset: string;
                         dataset_version: number;
+                        /** @description The labels of the drafts it runs */
+                        drafts: string[];
                         error: string | null;
                         evaluators: unknown[];
                         finished_at: string | null;
@@ -3208,6 +3315,8 @@ export interface operations {
                     "application/json": {
                         aggregates: {
                             cost_usd: number;
+                            /** @description The draft's label; null for a version */
+                            draft: string | null;
                             errors: number;
                             input_tokens: number;
                             latency_p50_ms: number | null;
@@ -3219,13 +3328,16 @@ export interface operations {
                             /** @description Items where every evaluator passed, over the results */
                             pass_rate: number | null;
                             results: number;
-                            version: number;
+                            /** @description The version run; null for a draft */
+                            version: number | null;
                         }[];
                         concurrency: number;
                         created_at: string;
                         created_by: string;
                         dataset: string;
                         dataset_version: number;
+                        /** @description The labels of the drafts it runs */
+                        drafts: string[];
                         error: string | null;
                         evaluators: unknown[];
                         finished_at: string | null;
@@ -3283,8 +3395,8 @@ export interface operations {
     getExperimentsIdCompare: {
         parameters: {
             query: {
-                a: number;
-                b: number;
+                a: number | string;
+                b: number | string;
             };
             header?: never;
             path: {
@@ -3301,8 +3413,9 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        a: number;
-                        b: number;
+                        /** @description As asked: a version number, or draft:LABEL */
+                        a: number | string;
+                        b: number | string;
                         better: {
                             a: {
                                 passed: boolean;
@@ -3391,6 +3504,7 @@ export interface operations {
         parameters: {
             query?: {
                 cursor?: string;
+                draft?: string;
                 limit?: number;
                 version?: number;
             };
@@ -3411,6 +3525,8 @@ export interface operations {
                     "application/json": {
                         items: {
                             cost_usd: number | null;
+                            /** @description The draft's label; null for a version */
+                            draft: string | null;
                             error: string | null;
                             execution_id: string | null;
                             input_tokens: number | null;
@@ -3428,7 +3544,8 @@ export interface operations {
                             };
                             /** @enum {string} */
                             status: "ok" | "error";
-                            version: number;
+                            /** @description The version run; null for a draft */
+                            version: number | null;
                         }[];
                         next_cursor: string | null;
                     };

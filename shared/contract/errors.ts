@@ -42,6 +42,7 @@ export const ERROR_CODES = [
   'no_provider',
   'empty_dataset',
   'empty_import',
+  'invalid_draft',
   // Credentials.
   'unauthorized',
   'forbidden',

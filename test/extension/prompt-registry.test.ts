@@ -18,6 +18,7 @@ import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCod
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { MockProvider } from '../support/mock-provider.js';
 import { GREETING, SAFETY, SUPPORT_CHAT, SUPPORT_CHAT_V2 } from './greeting.js';
 import { ensureToolchain } from './setup.js';
 
@@ -203,6 +204,13 @@ async function seedRollouts(api: RegistryApi): Promise<Rollout> {
   }
   await api.logExecutions(rows);
   return started.rollout;
+}
+
+/** The experiments the registry holds, newest first (through the audit log: there is no list route). */
+async function registryExperiments(api: RegistryApi): Promise<Array<{ versions: number[]; drafts: string[]; status: string }>> {
+  const res = await fetch(`${api.url}/audit?action=experiment.created&limit=10`, { headers: { 'X-API-Key': ADMIN_KEY } });
+  const entries = ((await res.json()) as { items: Array<{ target_id: string }> }).items;
+  return Promise.all(entries.map((e) => api.experiment(e.target_id)));
 }
 
 describe('Prompt Registry extension in a real VS Code', { concurrency: false }, () => {
@@ -600,6 +608,177 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await eventually('the dark theme reaches the webview', () => stats.evaluate<string>(`document.body.className`), (c) => c.includes('vscode-dark'));
       await stats.locator('header').scrollIntoViewIfNeeded();
       await wb.screenshot('14-statistics-dark');
+    });
+  });
+
+  describe('UI scenario: run and evaluate a .prompt file against a mock provider', { concurrency: false }, () => {
+    let wb: Workbench;
+    let api: RegistryApi;
+    const mock = new MockProvider();
+    const N = 6;
+    /** The quiz: "plain" answers a sentence (unsure for multiples of 3), "json" an object. */
+    const answer = (content: string) => {
+      const n = Number(/Q(\d+)/.exec(content)?.[1]);
+      if (content.includes('json')) return JSON.stringify({ answer: n });
+      return n % 3 === 0 ? `I am not sure about question ${n}.` : `The answer to question ${n} is ${n}.`;
+    };
+    uiScenario(
+      async (onClose) => {
+        await mock.start();
+        onClose(() => mock.close());
+        mock.respond = (call) => ({ text: answer(String(call.body.messages?.at(-1)?.content ?? '')), usage: { input: 21, output: 9 } });
+        const registry = await startTestServer('sqlite', { providerCalls: { timeoutMs: 20_000, maxRetries: 0, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 1_000 } });
+        onClose(() => registry.close());
+        api = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY });
+        const provider = await registry.admin.post('/providers', { name: 'mock', kind: 'openai', base_url: mock.openAiBase, api_key: 'sk-test', default_model: 'mock-1', prices: { 'mock-1': { input_per_million: 2, output_per_million: 10 } } });
+        assert.equal(provider.status, 201, JSON.stringify(provider.body));
+        // What is live answers JSON; the file in the workspace (the draft) asks for a sentence.
+        await api.createVersion('quiz', { content: 'Q{{n}} json', model: 'mock-1' } as never);
+        await api.deploy('quiz', 1, 'production');
+        await api.createDataset('quiz-set', 'Six questions with their answers');
+        await api.addDatasetItems('quiz-set', Array.from({ length: N }, (_, i) => ({ input: { n: i + 1 }, expected: `The answer to question ${i + 1} is ${i + 1}.` })));
+        const file = ['---', 'name: quiz', 'model: mock-1', 'promptRegistry.samples:', '  n: 7', '---', 'Q{{n}} plain', ''].join('\n');
+        return workspace({ 'quiz.prompt': file }, { 'promptRegistry.serverUrl': registry.url });
+      },
+      (opened) => (wb = opened),
+    );
+
+    const quickPick = (text: string | RegExp) => wb.page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+
+    it('runs the file as a draft from the palette, the output streaming into the Run panel with usage, latency and cost', { timeout: 3 * MINUTE }, async () => {
+      await wb.openViewContainer('Prompt Registry');
+      await wb.runCommand('Prompt Registry: Set API Key');
+      await wb.page.locator('.quick-input-widget input').fill(ADMIN_KEY);
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.statusbar-item', { hasText: 'Prompts: remote' }).first().waitFor({ timeout: MINUTE });
+      await wb.page.keyboard.press('Control+P');
+      await wb.page.locator('.quick-input-widget input').fill('quiz.prompt');
+      await quickPick('quiz.prompt').waitFor({ timeout: 10_000 });
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().waitFor({ timeout: 30_000 });
+      await wb.runCommand('Prompt Registry: Run Prompt');
+      // The provider and its price table's models; mock-1 is the one priced.
+      await quickPick(/^mock-1/).waitFor({ timeout: 30_000 });
+      await quickPick(/^mock-1/).click();
+      const panel = await webviewFrame(wb.page, '#output');
+      await eventually('the streamed output', () => panel.locator('#output').innerText(), (t) => t === 'The answer to question 7 is 7.');
+      assert.equal(await panel.locator('#status').innerText(), 'Done');
+      const fact = (k: string) => panel.locator(`dd[data-fact="${k}"]`).innerText();
+      assert.equal(await fact('Tokens (in → out)'), '21 → 9');
+      assert.equal(await fact('Cost'), '$0.00013');
+      assert.match(await fact('Latency'), /^\d+ ms$|s$/);
+      // Sent as a draft, streamed, and logged as a draft run of quiz.
+      const call = mock.calls.at(-1)!;
+      assert.equal(call.body.stream, true);
+      assert.equal(call.body.messages.at(-1).content, 'Q7 plain\n');
+      const logged = await api.getExecution(await fact('Execution'));
+      assert.equal(logged.metadata?.draft, true);
+      assert.equal(logged.response, 'The answer to question 7 is 7.');
+      await wb.screenshot('40-run-panel');
+    });
+
+    it('shows the provider failure in the panel, and Cancel aborts a run in flight', { timeout: 3 * MINUTE }, async () => {
+      mock.script({ status: 500 });
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
+      await wb.runCommand('Prompt Registry: Run Prompt');
+      await quickPick(/last used/).waitFor({ timeout: 30_000 });
+      assert.match(await wb.page.locator('.quick-input-list .monaco-list-row').first().innerText(), /mock-1/, 'the last choice comes first');
+      await wb.page.keyboard.press('Enter');
+      const panel = await webviewFrame(wb.page, '#output');
+      await eventually('the error', () => panel.locator('#message').innerText(), (t) => t.startsWith('The provider answered 500: '));
+      assert.equal(await panel.locator('#status').innerText(), 'Failed');
+      assert.match(await panel.locator('#message').innerText(), /The failed run was logged as execution [0-9a-f-]{36}\./);
+      mock.script({ delayMs: 15_000 });
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
+      await wb.runCommand('Prompt Registry: Run Prompt');
+      await quickPick(/last used/).waitFor({ timeout: 30_000 });
+      await wb.page.keyboard.press('Enter');
+      await eventually('running', () => panel.locator('#status').innerText(), (t) => t === 'Running…');
+      await panel.locator('#cancel').click();
+      await eventually('cancelled', () => panel.locator('#status').innerText(), (t) => t === 'Cancelled');
+      assert.equal(await panel.locator('#cancel').isVisible(), false);
+    });
+
+    it('evaluates the file (as a draft) and the live version on a dataset, and shows the matrix', { timeout: 4 * MINUTE }, async () => {
+      // Room for the matrix: the Run panel closed (the next run opens it again), the side bar hidden.
+      await wb.runCommand('View: Close All Editor Groups');
+      await wb.page.locator('.tab', { hasText: 'Run: quiz' }).first().waitFor({ state: 'detached', timeout: 10_000 });
+      await wb.page.locator('[aria-label^="Toggle Primary Side Bar"]').first().click();
+      await wb.page.keyboard.press('Control+P');
+      await wb.page.locator('.quick-input-widget input').fill('quiz.prompt');
+      await quickPick('quiz.prompt').waitFor({ timeout: 10_000 });
+      await wb.page.keyboard.press('Enter');
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click({ timeout: 30_000 });
+      await wb.runCommand('Prompt Registry: Evaluate Against Dataset');
+      await quickPick(/^quiz-set/).waitFor({ timeout: 30_000 });
+      await quickPick(/^quiz-set/).click();
+      // Evaluators: exact_match is ticked already; tick contains too.
+      await quickPick(/^contains/).waitFor({ timeout: 30_000 });
+      await quickPick(/^contains/).click();
+      await wb.page.keyboard.press('Enter');
+      await quickPick(/^production/).waitFor({ timeout: 30_000 });
+      await quickPick(/^production/).click();
+      await quickPick(/last used/).waitFor({ timeout: 30_000 });
+      await wb.page.keyboard.press('Enter');
+      const matrix = await webviewFrame(wb.page, '#matrix-rows', 2 * MINUTE);
+      await eventually('six rows', () => matrix.locator('#matrix-rows tr').count(), (n) => n === N);
+      const heads = await matrix.locator('#matrix-head th.col').allInnerTexts();
+      assert.deepEqual(heads, ['draft (quiz.prompt)', 'v1 (production)']);
+      const classes = await matrix.locator('#matrix-rows tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td.cell')].map((td) => td.className.replace('cell ', ''))));
+      // The draft answers the sentence, except for multiples of 3; the live version answers JSON.
+      assert.deepEqual(classes, Array.from({ length: N }, (_, i) => [(i + 1) % 3 === 0 ? 'fail' : 'pass', 'fail']));
+      const foot = await matrix.locator('#matrix-foot tr').evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+      assert.deepEqual(foot[0], ['Pass rate', '67%', '0%']);
+      assert.deepEqual(foot[1], ['Mean exact_match', '0.67', '0']);
+      // The registry agrees: one experiment of the draft and v1.
+      const x = (await eventually('the experiment', async () => (await registryExperiments(api))[0], (e) => e !== undefined))!;
+      assert.deepEqual([x.versions, x.drafts, x.status], [[1], ['draft'], 'completed']);
+      await wb.screenshot('42-eval-matrix');
+      await matrix.locator('#matrix-rows tr[data-seq="2"]').click();
+      await matrix.locator('#item').waitFor({ state: 'visible', timeout: 10_000 });
+      assert.equal(await matrix.locator('#item-title').innerText(), 'Item 2');
+      const outputs = await matrix.locator('#item-outputs pre').allInnerTexts();
+      assert.deepEqual(outputs, ['The answer to question 2 is 2.', '{"answer":2}']);
+      assert.deepEqual(await matrix.locator('#item-diff .line').allInnerTexts(), ['− {"answer":2}', '+ The answer to question 2 is 2.']);
+      await matrix.locator('#item').scrollIntoViewIfNeeded();
+      await wb.screenshot('43-eval-matrix-item');
+    });
+
+    it('reads well in a dark theme: the matrix', { timeout: 2 * MINUTE }, async () => {
+      await wb.page.keyboard.press('F1');
+      await wb.page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+      await wb.page.locator('.quick-input-widget input').fill('Dark 2026');
+      await wb.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Dark 2026' }).first().click();
+      const matrix = await webviewFrame(wb.page, '#matrix-rows');
+      await eventually('the dark theme reaches the matrix', () => matrix.evaluate<string>('document.body.className'), (c) => c.includes('vscode-dark'));
+      await matrix.locator('#title').scrollIntoViewIfNeeded();
+      await wb.screenshot('44-eval-matrix-dark');
+    });
+
+    it('runs again in the dark theme, and adds the run\'s execution to a new dataset from the execution panel', { timeout: 3 * MINUTE }, async () => {
+      await wb.page.locator('.tab', { hasText: 'quiz.prompt' }).first().click();
+      await wb.page.locator('.monaco-editor .view-lines', { hasText: 'plain' }).first().click();
+      await wb.runCommand('Prompt Registry: Run Prompt');
+      await quickPick(/last used/).waitFor({ timeout: 30_000 });
+      await wb.page.keyboard.press('Enter');
+      const run = await webviewFrame(wb.page, '#output');
+      await eventually('done', () => run.locator('#status').innerText(), (t) => t === 'Done');
+      await eventually('the dark theme reaches the Run panel', () => run.evaluate<string>('document.body.className'), (c) => c.includes('vscode-dark'));
+      await wb.screenshot('41-run-panel-dark');
+      const id = await run.locator('dd[data-fact="Execution"]').innerText();
+      await run.locator('#execution').click();
+      const detail = await webviewFrame(wb.page, '#add-to-dataset');
+      await eventually('the detail', () => detail.locator('#response').innerText(), (t) => t === 'The answer to question 7 is 7.');
+      await detail.locator('#add-to-dataset').click();
+      await quickPick('New Dataset').waitFor({ timeout: 30_000 });
+      await quickPick('New Dataset').click();
+      await wb.page.locator('.quick-input-widget input').fill('from-runs');
+      await wb.page.keyboard.press('Enter');
+      await eventually('the note', () => detail.locator('#dataset-note').innerText(), (t) => t === 'Added to dataset from-runs as item 1.');
+      const items = (await api.datasetItems('from-runs')).items;
+      assert.deepEqual(items.map((i) => [i.seq, i.input, i.expected, i.source_execution_id]), [[1, { n: 7 }, 'The answer to question 7 is 7.', id]]);
+      await wb.screenshot('45-add-to-dataset');
     });
   });
 

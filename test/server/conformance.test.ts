@@ -5,6 +5,7 @@ import { DEFAULT_WEBHOOK_OPTIONS } from '../../server/webhooks/worker.js';
 import { MockProvider } from '../support/mock-provider.js';
 import { DIALECTS } from '../support/db.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
+import { eventually } from '../support/wait.js';
 
 /**
  * Conformance: every route of /openapi.json is called for real, on both
@@ -29,6 +30,8 @@ interface Call {
 }
 
 interface Ids {
+  /** An experiment of a version and a draft (completed). */
+  draftExperiment: string;
   key: string;
   victimKey: string;
   execution: string;
@@ -127,7 +130,7 @@ const CALLS: Record<string, Call> = {
   'delete /datasets/{name}': { url: () => '/datasets/spare-ds', status: 200, missing: '/datasets/nope' },
 };
 
-/** More calls checked against their route's declaration: the chat forms of the answers. */
+/** More calls checked against their route's declaration: the chat forms of the answers, and experiments of drafts. */
 const CHAT_CALLS: Array<[route: string, call: Call]> = [
   ['get /prompts/{name}/versions/{version}', { url: () => '/prompts/chatty/versions/1', status: 200 }],
   ['get /prompts/{name}/versions', { url: () => '/prompts/chatty/versions', status: 200 }],
@@ -135,6 +138,11 @@ const CHAT_CALLS: Array<[route: string, call: Call]> = [
   ['post /prompts/{name}/render', { url: () => '/prompts/chatty/render', body: () => ({ environment: 'production', variables: { topic: 'tea' }, placeholders: { history: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] } }), status: 200 }],
   ['get /export', { url: () => '/export?environment=production', status: 200 }],
   ['post /executions', { url: () => '/executions', body: () => ({ prompt: 'chatty', version: 1, messages: [{ role: 'user', content: 'tea?' }], response_messages: [{ role: 'assistant', content: 'yes' }] }), status: 201 }],
+  // Experiments of drafts: a draft's column is named by its label.
+  ['post /experiments', { url: () => '/experiments', body: () => ({ prompt: 'p', versions: [1], drafts: [{ label: 'edited', content: 'Draft {{n}}' }], dataset: 'ds', provider: 'mock', evaluators: [{ type: 'json_valid' }] }), status: 201 }],
+  ['get /experiments/{id}', { url: (ids) => `/experiments/${ids.draftExperiment}`, status: 200 }],
+  ['get /experiments/{id}/results', { url: (ids) => `/experiments/${ids.draftExperiment}/results?draft=edited`, status: 200 }],
+  ['get /experiments/{id}/compare', { url: (ids) => `/experiments/${ids.draftExperiment}/compare?a=1&b=draft:edited`, status: 200 }],
 ];
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema?: object }> }> };
@@ -219,6 +227,10 @@ for (const dialect of DIALECTS) {
       const experiment = (model: string) => a.post('/experiments', { prompt: 'p', versions: [1], dataset: 'ds', provider: 'mock', model, evaluators: [{ type: 'json_valid' }] });
       ids.experiment = (await experiment('m')).body.id;
       ids.spareExperiment = (await experiment('slow')).body.id;
+      const drafted = await a.post('/experiments', { prompt: 'p', versions: [1], drafts: [{ label: 'edited', content: 'Draft {{n}}' }], dataset: 'ds', provider: 'mock', model: 'm', evaluators: [{ type: 'json_valid' }] });
+      assert.equal(drafted.status, 201, JSON.stringify(drafted.body));
+      ids.draftExperiment = drafted.body.id;
+      await eventually(async () => (await a.get(`/experiments/${ids.draftExperiment}`)).body.status === 'completed', 'the draft experiment completes', 30_000);
       ({ paths, components } = (await a.get('/openapi.json')).body);
     });
     after(async () => {
@@ -261,7 +273,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(failures, []);
     });
 
-    it('answers the chat forms (messages, config, partials) as declared', async () => {
+    it('answers the chat forms (messages, config, partials) and experiments of drafts as declared', async () => {
       const failures: string[] = [];
       for (const [key, call] of CHAT_CALLS) {
         const r = await send(key.split(' ')[0]!, call.url(ids), call.body?.(ids));

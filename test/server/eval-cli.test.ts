@@ -117,19 +117,35 @@ for (const dialect of DIALECTS) {
       assert.equal((await s.admin.get(`/experiments/${out.id}`)).body.status, 'completed');
     });
 
-    it('evaluates a .prompt file as a draft, scoring it as an experiment would', async () => {
+    it('evaluates a .prompt file as a draft in an experiment, an LLM judge included', async () => {
       const file = join(dir, 'quiz.prompt');
       writeFileSync(file, '---\nname: quiz\nmodel: mock-1\n---\nQ{{n}}\n');
       const pass = await evalCli(['--file', file, '--dataset', 'six', '--evaluator', 'exact_match', '--provider', 'mock', '--min-pass-rate', '0.5', '--json'], env);
       assert.equal(pass.code, 0, pass.stderr);
       const out = JSON.parse(pass.stdout);
       assert.equal(out.passed, true);
-      assert.equal(out.aggregates[0].version, 0);
-      assert.equal(out.aggregates[0].pass_rate, 4 / 6);
+      assert.deepEqual([out.aggregates[0].version, out.aggregates[0].draft, out.drafts], [null, 'draft', ['draft']]);
+      assert.equal(out.aggregates[0].pass_rate, Math.round((4 / 6) * 1e9) / 1e9);
       assert.equal(out.aggregates[0].input_tokens, 60);
-      // Each run was the draft's, logged by the registry as a draft run.
-      const executions = (await s.admin.get('/executions?prompt=quiz&limit=100')).body.items;
-      assert.ok(executions.length >= 6);
+      // The registry ran it: an experiment of the draft, each run logged as a draft run.
+      assert.equal((await s.admin.get(`/experiments/${out.id}`)).body.status, 'completed');
+      const results = (await s.admin.get(`/experiments/${out.id}/results?draft=draft`)).body.items;
+      assert.equal(results.length, 6);
+      const logged = await s.admin.get(`/executions/${results[0].execution_id}`);
+      assert.deepEqual([logged.body.metadata.draft, logged.body.metadata.draft_label], [true, 'draft']);
+      // An LLM judge works with --file now (a judge runs only inside experiments).
+      assert.equal((await s.admin.post('/prompts/judge/versions', { content: 'Judge: output={{output}} expected={{expected}}', model: 'mock-1' })).status, 201);
+      mock.respond = (call) => {
+        const content = String(call.body.messages?.[0]?.content ?? '');
+        const judged = /^Judge: output=(.*) expected=(.*)$/s.exec(content);
+        if (judged) return { text: JSON.stringify({ score: judged[1] === judged[2] ? 1 : 0, reason: 'compared' }) };
+        const n = Number(/Q(\d+)/.exec(content)?.[1]);
+        return { text: n % 3 === 0 ? 'wrong' : String(n), usage: { input: 10, output: 1 } };
+      };
+      const judged = await evalCli(['--file', file, '--dataset', 'six', '--evaluator', 'llm_judge:judge', '--provider', 'mock', '--min-pass-rate', '0.5', '--json'], env);
+      assert.equal(judged.code, 0, judged.stderr);
+      assert.deepEqual(JSON.parse(judged.stdout).aggregates[0].mean_scores, { llm_judge: Math.round((4 / 6) * 1e9) / 1e9 });
+      answerer(mock);
       const fail = await evalCli(['--file', file, '--dataset', 'six', '--evaluator', 'exact_match', '--provider', 'mock', '--min-pass-rate', '0.9'], env);
       assert.equal(fail.code, 1, fail.stderr);
       assert.match(fail.stdout, /^draft\s+6\s+0\s+66\.7%/m);
@@ -139,7 +155,7 @@ for (const dialect of DIALECTS) {
       writeFileSync(chat, '---\nname: quiz\nmodel: mock-1\n---\n{{role "user"}}\nQ{{n}}\n');
       const chatRun = await evalCli(['--file', chat, '--dataset', 'six', '--evaluator', 'exact_match', '--provider', 'mock', '--min-pass-rate', '0.5', '--json'], env);
       assert.equal(chatRun.code, 0, chatRun.stderr);
-      assert.equal(JSON.parse(chatRun.stdout).aggregates[0].pass_rate, 4 / 6);
+      assert.equal(JSON.parse(chatRun.stdout).aggregates[0].pass_rate, Math.round((4 / 6) * 1e9) / 1e9);
       assert.equal(mock.calls.at(-1)!.body.messages[0].role, 'user');
       // A spec the registry refuses ends it before any run.
       mock.reset();

@@ -196,6 +196,97 @@ for (const dialect of DIALECTS) {
       assert.equal((await a.post(`/experiments/${id}/cancel`)).status, 400);
     });
 
+    it('runs a draft beside a version, named by its label in aggregates, results and compare, and resumes it after a restart', async () => {
+      answerer(mock, 60);
+      const items = Array.from({ length: 12 }, (_, i) => ({ input: { n: i + 1 }, expected: String(i + 1) }));
+      assert.equal((await a.post('/datasets', { name: 'draft-set' })).status, 201);
+      assert.equal((await a.post('/datasets/draft-set/items', { items })).status, 201);
+      // The draft asks for JSON (as version 2 does): the judge and exact match fail it everywhere.
+      const created = await a.post('/experiments', {
+        prompt: 'quiz',
+        versions: [1],
+        drafts: [{ label: 'json-ask', content: 'Q{{n}} json', model: 'mock-1' }],
+        dataset: 'draft-set',
+        provider: 'mock',
+        concurrency: 2,
+        evaluators: [{ type: 'exact_match', name: 'exact' }, { type: 'llm_judge', name: 'judge', prompt: 'judge' }],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id;
+      assert.deepEqual([created.body.versions, created.body.drafts, created.body.progress.total], [[1], ['json-ask'], 24]);
+      // Stopped halfway: the restarted server has only what was stored, the draft's body included.
+      await eventually(async () => (await a.get(`/experiments/${id}`)).body.progress.done >= 4, 'some runs are done', 20_000);
+      await s.close();
+      s = await start();
+      a = s.admin;
+      await eventually(async () => (await a.get(`/experiments/${id}`)).body.status === 'completed', 'the restarted server completes it', 30_000);
+      const x = (await a.get(`/experiments/${id}`)).body;
+      assert.deepEqual(x.progress, { done: 24, total: 24 });
+      const good = 8 / 12; // v1 answers n except for multiples of 3
+      assert.deepEqual(
+        x.aggregates.map((g: any) => [g.version, g.draft, g.results, g.errors, g.pass_rate, g.mean_scores]),
+        [
+          [1, null, 12, 0, Math.round(good * 1e9) / 1e9, { exact: Math.round(good * 1e9) / 1e9, judge: Math.round(good * 1e9) / 1e9 }],
+          [null, 'json-ask', 12, 0, 0, { exact: 0, judge: 0 }],
+        ],
+      );
+
+      const results = await allResults(a, id);
+      assert.equal(results.length, 24);
+      assert.equal(new Set(results.map((r) => `${r.item_seq}:${r.version}:${r.draft}`)).size, 24, 'no run stored twice');
+      const drafted = results.filter((r) => r.draft === 'json-ask');
+      assert.deepEqual(drafted.map((r) => r.item_seq), Array.from({ length: 12 }, (_, i) => i + 1));
+      assert.ok(drafted.every((r) => r.version === null && r.output === JSON.stringify({ answer: r.item_seq })));
+      // One column by its label; a page boundary inside the drafts' column keeps its place.
+      const onlyDraft = await a.get(`/experiments/${id}/results?draft=json-ask&limit=5`);
+      assert.deepEqual(onlyDraft.body.items.map((r: any) => [r.item_seq, r.draft]), [1, 2, 3, 4, 5].map((n) => [n, 'json-ask']));
+      const next = await a.get(`/experiments/${id}/results?draft=json-ask&limit=5&cursor=${onlyDraft.body.next_cursor}`);
+      assert.deepEqual(next.body.items.map((r: any) => r.item_seq), [6, 7, 8, 9, 10]);
+      assert.equal((await a.get(`/experiments/${id}/results?draft=other`)).status, 400);
+
+      // The draft's runs are logged as draft runs of the prompt, with their label.
+      const e = await a.get(`/executions/${drafted[0].execution_id}`);
+      assert.equal(e.body.metadata.draft, true);
+      assert.equal(e.body.metadata.draft_label, 'json-ask');
+      assert.equal(e.body.metadata.experiment, id);
+
+      const cmp = await a.get(`/experiments/${id}/compare?a=1&b=draft:json-ask`);
+      assert.equal(cmp.status, 200, JSON.stringify(cmp.body));
+      assert.equal(cmp.body.a, 1);
+      assert.equal(cmp.body.b, 'draft:json-ask');
+      assert.equal(cmp.body.compared, 12);
+      assert.deepEqual(cmp.body.worse.map((w: any) => w.item_seq), [1, 2, 4, 5, 7, 8, 10, 11]);
+      const unknown = await a.get(`/experiments/${id}/compare?a=1&b=draft:nope`);
+      assert.equal(unknown.status, 400);
+      assert.match(unknown.body.error.message, /the draft "nope" is not one this experiment ran \(it ran 1, draft:json-ask\)/);
+    });
+
+    it('refuses bad drafts naming drafts[i], writing nothing', async () => {
+      assert.equal((await a.post('/datasets', { name: 'bad-draft-set' })).status, 201);
+      assert.equal((await a.post('/datasets/bad-draft-set/items', { items: [{ input: { n: 1 } }] })).status, 201);
+      const base = { prompt: 'quiz', dataset: 'bad-draft-set', provider: 'mock', evaluators: [{ type: 'json_valid' }] };
+      const before = (await a.get('/audit?action=experiment.created&limit=100')).body.items.length;
+      const missing = await a.post('/experiments', { ...base, drafts: [{ label: 'ok', content: 'Q{{n}}' }, { label: 'empty' }] });
+      assert.equal(missing.status, 400);
+      assert.match(missing.body.error.message, /drafts\[1\]\.content/);
+      const label = await a.post('/experiments', { ...base, drafts: [{ label: 'has space', content: 'x' }] });
+      assert.equal(label.status, 400);
+      assert.match(label.body.error.message, /drafts\[0\]\.label/);
+      const twice = await a.post('/experiments', { ...base, drafts: [{ label: 'a', content: 'x' }, { label: 'a', content: 'y' }] });
+      assert.equal(twice.status, 400);
+      assert.match(twice.body.error.message, /drafts\[1\]\.label: a second draft labelled "a"/);
+      const partial = await a.post('/experiments', { ...base, versions: [1], drafts: [{ label: 'p', content: 'Q{{n}} {{#if n}}never closed' }] });
+      assert.equal(partial.status, 400, JSON.stringify(partial.body));
+      assert.equal(partial.body.error.field, 'drafts[0]');
+      assert.match(partial.body.error.message, /^drafts\[0\] \("p"\): /);
+      const none = await a.post('/experiments', { ...base, versions: [], drafts: [] });
+      assert.equal(none.status, 400);
+      assert.match(none.body.error.message, /at least one version or draft/);
+      const unpublished = await a.post('/experiments', { ...base, prompt: 'never-published', drafts: [{ label: 'd', content: 'x' }] });
+      assert.equal(unpublished.status, 404, 'no such prompt');
+      assert.equal((await a.get('/audit?action=experiment.created&limit=100')).body.items.length, before, 'no experiment was created');
+    });
+
     it('refuses bad experiments: a bad regex or schema naming the evaluator, an unknown provider, dataset or version', async () => {
       const base = { prompt: 'quiz', versions: [1], dataset: 'quiz-set', provider: 'mock' };
       const regex = await a.post('/experiments', { ...base, evaluators: [{ type: 'exact_match' }, { type: 'regex', pattern: '(' }] });

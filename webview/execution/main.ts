@@ -28,6 +28,7 @@ interface State {
 }
 
 const rpc = connect<ExecutionMethods, ExecutionNotice, ExecutionShown, State>(EXECUTION_NOTICES, (notice) => {
+  if (state.id !== notice.id) showMessage(el.datasetNote, null);
   state.id = notice.id;
   rpc.save(state);
   void load();
@@ -42,6 +43,8 @@ const el = {
   title: $('title'),
   when: $('when'),
   stats: $<HTMLButtonElement>('stats'),
+  addToDataset: $<HTMLButtonElement>('add-to-dataset'),
+  datasetNote: $('dataset-note'),
   message: $('message'),
   main: $('detail'),
   facts: $('facts'),
@@ -86,6 +89,7 @@ function render(): void {
   el.title.textContent = `${d.prompt ?? '(deleted prompt)'}${d.version === null ? '' : ` v${d.version}`}`;
   el.when.textContent = formatTimestamp(d.executed_at);
   el.stats.hidden = !d.prompt;
+  el.addToDataset.hidden = false;
   const facts: Array<[string, string, string?]> = [
     ['Status', d.status, `status status-${d.status}`],
     ['Environment', d.environment ?? NONE],
@@ -217,6 +221,17 @@ el.form.addEventListener('submit', (ev) => {
 });
 $('reload').addEventListener('click', () => void load());
 el.stats.addEventListener('click', () => detail?.prompt && void rpc.call('openStats', { prompt: detail.prompt }));
+el.addToDataset.addEventListener('click', () => {
+  const id = state.id;
+  if (!id) return;
+  el.addToDataset.disabled = true;
+  void rpc
+    .call('addToDataset', { id })
+    .then((added) => {
+      if (added && state.id === id) showMessage(el.datasetNote, `Added to dataset ${added.dataset} as item ${added.item}.`);
+    })
+    .finally(() => (el.addToDataset.disabled = false));
+});
 
 void loadMetrics();
 void load();

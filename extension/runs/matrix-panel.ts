@@ -1,0 +1,92 @@
+import * as vscode from 'vscode';
+import { MATRIX_METHODS, type MatrixMethods, type MatrixNotice, type MatrixShown, type MatrixView } from '../../webview/protocol.js';
+import { Disposable } from '../lifecycle.js';
+import { openRpcPanel, type Handlers, type WebviewRpc } from '../executions/webview-rpc.js';
+
+const BODY = `<header class="toolbar"><h1 id="title">Evaluation</h1><span id="summary" class="muted"></span></header>
+<div id="message" role="alert" hidden></div>
+<main id="matrix-main" hidden>
+  <table id="matrix" class="matrix">
+    <thead id="matrix-head"></thead>
+    <tbody id="matrix-rows"></tbody>
+    <tfoot id="matrix-foot"></tfoot>
+  </table>
+  <section id="item" hidden>
+    <header class="toolbar"><h2 id="item-title">Item</h2><button id="item-close" type="button" class="secondary">Close</button></header>
+    <dl id="item-facts" class="facts"></dl>
+    <div id="item-outputs" class="outputs"></div>
+    <h3>Diff</h3>
+    <pre id="item-diff" class="diff"></pre>
+  </section>
+</main>`;
+
+/**
+ * The matrix of an experiment: dataset items down, versions (the draft, the
+ * live version) across, each cell coloured by its score; the aggregates of each
+ * column at the foot; an item clicked shows both outputs and their diff.
+ */
+export class MatrixPanel extends Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private rpc: WebviewRpc<MatrixMethods, MatrixNotice, MatrixShown> | undefined;
+  private readonly shownEmitter = this._register(new vscode.EventEmitter<MatrixShown>());
+  readonly onDidShow = this.shownEmitter.event;
+  last: MatrixShown | undefined;
+  private view: MatrixView | undefined;
+  private readonly handlers: Handlers<MatrixMethods>;
+
+  constructor(private readonly extensionUri: vscode.Uri) {
+    super();
+    this.handlers = {
+      openExecution: async ({ id }) => {
+        await vscode.commands.executeCommand('promptRegistry.openExecution', String(id));
+        return null;
+      },
+    };
+  }
+
+  show(view: MatrixView): void {
+    this.view = view;
+    if (!this.panel) this.create();
+    this.panel!.title = view.title;
+    this.rpc!.notify({ type: 'matrix', view });
+    this.panel!.reveal(vscode.ViewColumn.Active);
+  }
+
+  /** Opens an item's outputs and diff (what a click on its row does). */
+  select(seq: number): void {
+    this.rpc?.notify({ type: 'select', seq });
+  }
+
+  get current(): MatrixView | undefined {
+    return this.view;
+  }
+
+  private create(): void {
+    const { panel, rpc } = openRpcPanel<MatrixMethods, MatrixNotice, MatrixShown>({
+      extensionUri: this.extensionUri,
+      viewType: 'promptRegistry.matrix',
+      title: 'Evaluation',
+      script: 'matrix',
+      body: BODY,
+      methods: MATRIX_METHODS,
+      handlers: this.handlers,
+      onShown: (s) => {
+        this.last = s;
+        this.shownEmitter.fire(s);
+      },
+      onClosed: () => {
+        if (this.panel !== panel) return;
+        this.panel = undefined;
+        this.rpc = undefined;
+      },
+    });
+    rpc.onDidBecomeReady(() => this.view && rpc.notify({ type: 'matrix', view: this.view }));
+    this.panel = panel;
+    this.rpc = rpc;
+  }
+
+  override dispose(): void {
+    this.panel?.dispose();
+    super.dispose();
+  }
+}
