@@ -1,3 +1,4 @@
+import { createParser } from 'eventsource-parser';
 import { RegistryError, RegistryUnreachableError } from './errors.js';
 import { EventSubscription, type EventHandlers } from './events.js';
 import { Http, type BearerTokens, type HttpAnswer } from './http.js';
@@ -487,29 +488,26 @@ export class RegistryApi {
       if (res.ok) return body as RunResult;
       throw failure(res.status, body);
     }
+    // The run's stream ends with `done` (its result) or `error`; `delta` events carry the text so far.
+    let outcome: { result: RunResult } | { error: RegistryError } | undefined;
+    const parser = createParser({
+      onEvent: (message) => {
+        if (outcome || !message.data) return;
+        const parsed = JSON.parse(message.data) as unknown;
+        if (message.event === 'delta') hooks.onDelta?.((parsed as { text: string }).text);
+        else if (message.event === 'done') outcome = { result: parsed as RunResult };
+        else if (message.event === 'error') outcome = { error: failure(502, parsed) };
+      },
+    });
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
+    while (!outcome) {
       const { value, done } = await reader.read();
       if (done) throw new RegistryUnreachableError(`the prompt registry at ${this.url} ended the run's stream without its result`);
-      buffer += value;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = frame.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!event || !data) continue;
-        const parsed = JSON.parse(data) as unknown;
-        if (event === 'delta') hooks.onDelta?.((parsed as { text: string }).text);
-        else if (event === 'done') {
-          await reader.cancel().catch(() => undefined);
-          return parsed as RunResult;
-        } else if (event === 'error') {
-          await reader.cancel().catch(() => undefined);
-          throw failure(502, parsed);
-        }
-      }
+      parser.feed(value);
     }
+    await reader.cancel().catch(() => undefined);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.result;
   }
 
   /** Starts an experiment of versions and (or) drafts; a draft's column is named by its label. */

@@ -82,5 +82,22 @@ for (const dialect of DIALECTS) {
       assert.equal((await api.getExperiment(slow.id)).status, 'cancelled');
       await assert.rejects(api.createExperiment({ prompt: 'shout', versions: [1], dataset: 'missing', evaluators: [{ type: 'exact_match' }] }), (err: unknown) => err instanceof RegistryError && err.status === 404);
     });
+
+    it('streams a run: the deltas add up to the logged result, and a provider failure is a RegistryError with its code', async () => {
+      mock.respond = (call) => ({ text: String(call.body.messages?.[0]?.content ?? '').toUpperCase(), usage: { input: 3, output: 2 } });
+      const deltas: string[] = [];
+      const run = await api.runStream('shout', { version: 1, variables: { name: 'dee and friends' }, provider: 'mock' }, { onDelta: (t) => deltas.push(t) });
+      assert.equal(run.output.text, 'HI DEE AND FRIENDS');
+      assert.ok(deltas.length > 1, `streamed in pieces (${deltas.length})`);
+      assert.equal(deltas.join(''), run.output.text);
+      assert.equal((await api.getExecution(run.execution_id)).response, 'HI DEE AND FRIENDS');
+      mock.script({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
+      await assert.rejects(api.runStream('shout', { version: 1, variables: { name: 'x' }, provider: 'mock' }), (err: unknown) => {
+        assert.ok(err instanceof RegistryError, String(err));
+        assert.equal(err.status, 502);
+        assert.match(err.code, /^provider_/);
+        return true;
+      });
+    });
   });
 }
