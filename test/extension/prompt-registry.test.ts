@@ -651,6 +651,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await wb.page.locator('.quick-input-widget input').fill(ADMIN_KEY);
       await wb.page.keyboard.press('Enter');
       await wb.page.locator('.statusbar-item', { hasText: 'Prompts: remote' }).first().waitFor({ timeout: MINUTE });
+      // "Prompts: remote" is also the connecting state's text: the tree's row says it connected.
+      await wb.page.locator('.monaco-list-row', { hasText: 'quiz' }).first().waitFor({ timeout: MINUTE });
       await wb.page.keyboard.press('Control+P');
       await wb.page.locator('.quick-input-widget input').fill('quiz.prompt');
       await quickPick('quiz.prompt').waitFor({ timeout: 10_000 });
