@@ -170,7 +170,8 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
       assert.ok(markers.length >= 1, rows.join(' | '));
       for (const r of markers) assert.match(r, /prompt-registry/, `every problem is ours: ${rows.join(' | ')}`);
       assert.ok(!rows.some((r) => /not supported in prompt files/.test(r)), rows.join(' | '));
-      assert.equal(await wb.page.locator('.editor-actions .action-label[aria-label*="Run Prompt"]').count(), 0, 'no "Run Prompt In New Chat" title action');
+      // VS Code's own chat action, not ours ("Run Prompt" of Prompt Registry runs the file on a provider).
+      assert.equal(await wb.page.locator('.editor-actions .action-label[aria-label*="In New Chat"]').count(), 0, 'no "Run Prompt In New Chat" title action');
       assert.ok(await wb.page.locator('.editor-actions .action-label[aria-label^="Publish Version"]').count(), 'our Publish action is in the title');
       await wb.screenshot('20-prompt-file-only-our-diagnostics');
     });
