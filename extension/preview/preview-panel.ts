@@ -10,6 +10,7 @@ import type { PromptIndex } from '../editor/partials.js';
 import type { PromptEditorSupport } from '../editor/prompt-editor.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
+import { COMMANDS } from '../commands/ids.js';
 
 
 /** A chat's conversation as plain text, for Copy and the counts. */
@@ -60,7 +61,7 @@ export class PreviewPanel extends Disposable {
       return;
     }
     const root = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    this.panel = vscode.window.createWebviewPanel('promptRegistry.preview', 'Prompt Preview', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
+    this.panel = vscode.window.createWebviewPanel(COMMANDS.preview, 'Prompt Preview', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
       enableScripts: true,
       localResourceRoots: [root],
       retainContextWhenHidden: false,
