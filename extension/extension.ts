@@ -33,6 +33,7 @@ import type { LoadMoreNode } from './tree/nodes.js';
 import { RegistryTree } from './tree/provider.js';
 import { RolloutIndex } from './tree/rollout-index.js';
 import { SCHEME, VersionDocuments } from './version-documents.js';
+import { COMMANDS } from './commands/ids.js';
 
 /** What activate() hands to tests, so they can observe the extension's state. */
 export interface ExtensionApi {
@@ -137,17 +138,17 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, new VersionDocuments(connection)),
     connection.onDidChange(updateContext),
     accounts.onDidChange(updateContext),
-    command('promptRegistry.refresh', () => {
+    command(COMMANDS.refresh, () => {
       rollouts.clear();
       refresh();
       void approvals.reload();
     }),
-    command('promptRegistry.loadMore', (node: LoadMoreNode) => (node.parent && 'environment' in node.parent ? live : prompts).loadMore(node)),
-    command('promptRegistry.filter', async (text?: string) => {
+    command(COMMANDS.loadMore, (node: LoadMoreNode) => (node.parent && 'environment' in node.parent ? live : prompts).loadMore(node)),
+    command(COMMANDS.filter, async (text?: string) => {
       const value = text ?? (await vscode.window.showInputBox({ title: 'Filter Prompts', prompt: 'Words match names and descriptions; tag:NAME requires a tag', value: '' }));
       if (value !== undefined) prompts.setFilter(parseFilter(value));
     }),
-    command('promptRegistry.clearFilter', () => prompts.setFilter({ tags: [] })),
+    command(COMMANDS.clearFilter, () => prompts.setFilter({ tags: [] })),
   );
   updateContext();
 

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Connection, ConnectionState } from './connection.js';
 import { Disposable } from './lifecycle.js';
+import { COMMANDS } from './commands/ids.js';
 
 function text(s: ConnectionState): { text: string; tooltip: string; warning: boolean } {
   const where = s.mode === 'local' ? 'local' : 'remote';
@@ -25,7 +26,7 @@ export class StatusBar extends Disposable {
   constructor(connection: Connection) {
     super();
     this.item.name = 'Prompt Registry';
-    this.item.command = 'promptRegistry.showConnection';
+    this.item.command = COMMANDS.showConnection;
     this.update(connection.state);
     this._register(connection.onDidChange((s) => this.update(s)));
     this.item.show();

@@ -28,6 +28,12 @@ export class HostError extends Error {
 }
 
 /**
+ * How long a request waits for the host's answer. The host's own calls to the registry time out
+ * sooner; past this the host is gone or stuck, and the page says so instead of waiting forever.
+ */
+export const REQUEST_TIMEOUT_MS = 90_000;
+
+/**
  * Connects to the host: `onNotice` gets each notification of `notices`; then
  * says `ready`, after which the host may post.
  */
@@ -37,13 +43,14 @@ export function connect<M extends Methods, N extends { type: string }, S extends
 ): Rpc<M, S, State> {
   const vscode = acquireVsCodeApi<State>();
   let next = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   window.addEventListener('message', (event: MessageEvent<unknown>) => {
     const data = event.data;
     if (isResponse(data)) {
       const waiting = pending.get(data.id);
       if (!waiting) return;
       pending.delete(data.id);
+      clearTimeout(waiting.timer);
       const r = data as Response;
       if (r.ok) waiting.resolve(r.result);
       else waiting.reject(new HostError(r.error.message, r.error.code));
@@ -55,7 +62,11 @@ export function connect<M extends Methods, N extends { type: string }, S extends
     call(method, params) {
       const id = next++;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new HostError(`VS Code did not answer "${method}" within ${REQUEST_TIMEOUT_MS / 1000} s; close the panel and open it again.`, 'timeout'));
+        }, REQUEST_TIMEOUT_MS);
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
         vscode.postMessage({ kind: 'request', id, method, params });
       });
     },

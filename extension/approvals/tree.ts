@@ -4,6 +4,7 @@ import { Disposable } from '../lifecycle.js';
 import { MessageNode } from '../tree/nodes.js';
 import type { Approvals } from './approvals.js';
 import { awaitingDecision, requestDetails, requestText, roleOf, type DetailText } from './model.js';
+import { COMMANDS } from '../commands/ids.js';
 
 /** A pending request; `contextValue` `request.own|decide|decided|view` picks Approve / Reject or Withdraw. */
 export class RequestNode extends vscode.TreeItem {
@@ -33,8 +34,8 @@ export class RequestDetailNode extends vscode.TreeItem {
     const c = d.compare;
     if (c) {
       this.command = c.from
-        ? { command: 'promptRegistry.compareVersions', title: 'Compare', arguments: [{ prompt: c.prompt, versions: [c.from, c.to] }] }
-        : { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [{ prompt: c.prompt, version: c.to }] };
+        ? { command: COMMANDS.compareVersions, title: 'Compare', arguments: [{ prompt: c.prompt, versions: [c.from, c.to] }] }
+        : { command: COMMANDS.openVersion, title: 'Open Version', arguments: [{ prompt: c.prompt, version: c.to }] };
     }
   }
 }

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Disposable } from '../lifecycle.js';
 import type { Accounts } from './accounts.js';
+import { COMMANDS } from '../commands/ids.js';
 
 /** Who is signed in, beside the connection's item; hidden when no one is. A click offers Sign Out. */
 export class AccountStatusBar extends Disposable {
@@ -9,7 +10,7 @@ export class AccountStatusBar extends Disposable {
   constructor(private readonly accounts: Accounts) {
     super();
     this.item.name = 'Prompt Registry Account';
-    this.item.command = 'promptRegistry.showConnection';
+    this.item.command = COMMANDS.showConnection;
     this._register(accounts.onDidChange(() => this.update()));
     this.update();
   }

@@ -6,6 +6,7 @@ import { RequestNode } from '../approvals/tree.js';
 import type { Connection } from '../connection.js';
 import { Disposable } from '../lifecycle.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 /** Arguments for scripted use (tests, keybindings): a comment given (even empty) is not asked for. */
 export interface DecisionArgs {
@@ -27,9 +28,9 @@ export class ApprovalCommands extends Disposable {
     private readonly refresh: () => void,
   ) {
     super();
-    this._register(command('promptRegistry.approveRequest', (arg?: RequestNode | DecisionArgs) => this.decide('approve', arg)));
-    this._register(command('promptRegistry.rejectRequest', (arg?: RequestNode | DecisionArgs) => this.decide('reject', arg)));
-    this._register(command('promptRegistry.withdrawRequest', (arg?: RequestNode | DecisionArgs) => this.decide('withdraw', arg)));
+    this._register(command(COMMANDS.approveRequest, (arg?: RequestNode | DecisionArgs) => this.decide('approve', arg)));
+    this._register(command(COMMANDS.rejectRequest, (arg?: RequestNode | DecisionArgs) => this.decide('reject', arg)));
+    this._register(command(COMMANDS.withdrawRequest, (arg?: RequestNode | DecisionArgs) => this.decide('withdraw', arg)));
   }
 
   private async pick(decision: Decision): Promise<DeploymentRequest> {

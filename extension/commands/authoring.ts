@@ -14,6 +14,7 @@ import { PromptNode, VersionNode } from '../tree/nodes.js';
 import { pulledFile, versionUri } from '../version-documents.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
@@ -33,13 +34,13 @@ export class AuthoringCommands extends Disposable {
     private readonly refresh: () => void,
   ) {
     super();
-    this._register(command('promptRegistry.newPrompt', (name?: string) => this.newPrompt(name)));
-    this._register(command('promptRegistry.publish', (uri?: vscode.Uri, message?: string) => this.publish(uri, message)));
-    this._register(command('promptRegistry.pull', (arg?: VersionNode | PromptNode | { prompt: string; version?: number }) => this.pull(arg)));
-    this._register(command('promptRegistry.openVersion', (arg?: VersionNode | { prompt: string; version: number }) => this.open(arg)));
-    this._register(command('promptRegistry.compareVersions', (arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }) => this.compare(arg)));
-    this._register(command('promptRegistry.compareWithLive', (uri?: vscode.Uri, environment?: string) => this.compareWithLive(uri, environment)));
-    this._register(command('promptRegistry.preview', (uri?: vscode.Uri) => this.showPreview(uri)));
+    this._register(command(COMMANDS.newPrompt, (name?: string) => this.newPrompt(name)));
+    this._register(command(COMMANDS.publish, (uri?: vscode.Uri, message?: string) => this.publish(uri, message)));
+    this._register(command(COMMANDS.pull, (arg?: VersionNode | PromptNode | { prompt: string; version?: number }) => this.pull(arg)));
+    this._register(command(COMMANDS.openVersion, (arg?: VersionNode | { prompt: string; version: number }) => this.open(arg)));
+    this._register(command(COMMANDS.compareVersions, (arg?: VersionNode | PromptNode | { prompt: string; versions: [number, number] }) => this.compare(arg)));
+    this._register(command(COMMANDS.compareWithLive, (uri?: vscode.Uri, environment?: string) => this.compareWithLive(uri, environment)));
+    this._register(command(COMMANDS.preview, (uri?: vscode.Uri) => this.showPreview(uri)));
   }
 
   private async promptDocument(uri?: vscode.Uri): Promise<vscode.TextDocument> {

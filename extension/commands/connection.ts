@@ -4,6 +4,7 @@ import type { Connection } from '../connection.js';
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
 import { command, picked } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 /** Set API Key, Retry, and the status bar's menu (which offers Sign In or Sign Out too). */
 export class ConnectionCommands extends Disposable {
@@ -14,9 +15,9 @@ export class ConnectionCommands extends Disposable {
     private readonly accounts: Accounts,
   ) {
     super();
-    this._register(command('promptRegistry.setApiKey', (key?: string) => this.setApiKey(key)));
-    this._register(command('promptRegistry.retry', () => this.connection.reconnect()));
-    this._register(command('promptRegistry.showConnection', () => this.show()));
+    this._register(command(COMMANDS.setApiKey, (key?: string) => this.setApiKey(key)));
+    this._register(command(COMMANDS.retry, () => this.connection.reconnect()));
+    this._register(command(COMMANDS.showConnection, () => this.show()));
   }
 
   async setApiKey(key?: string): Promise<void> {
@@ -41,8 +42,8 @@ export class ConnectionCommands extends Disposable {
       { label: '$(refresh) Retry', description: 'Connect again', run: () => this.connection.reconnect() },
       { label: '$(key) Set API Key', description: this.settings.serverUrl || '(for a remote registry)', run: () => this.setApiKey() },
       this.accounts.signedIn
-        ? { label: '$(sign-out) Sign Out', description: this.accounts.signedIn.session.identity.label, run: () => vscode.commands.executeCommand('promptRegistry.signOut') }
-        : { label: '$(account) Sign In', description: 'with your identity provider', run: () => vscode.commands.executeCommand('promptRegistry.signIn') },
+        ? { label: '$(sign-out) Sign Out', description: this.accounts.signedIn.session.identity.label, run: () => vscode.commands.executeCommand(COMMANDS.signOut) }
+        : { label: '$(account) Sign In', description: 'with your identity provider', run: () => vscode.commands.executeCommand(COMMANDS.signIn) },
       { label: '$(gear) Settings', run: () => vscode.commands.executeCommand('workbench.action.openSettings', 'promptRegistry') },
       { label: '$(output) Show Server Log', run: () => this.output.show() },
     ];

@@ -9,6 +9,7 @@ import { usedByOrNone } from '../tree/used-by.js';
 import type { DeployFlow } from './deploy-flow.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 /** Arguments for scripted use (tests, keybindings): anything missing is asked for. */
 export interface DeployArgs {
@@ -39,8 +40,8 @@ export class DeployCommands extends Disposable {
     private readonly flow: DeployFlow,
   ) {
     super();
-    this._register(command('promptRegistry.deploy', (arg?: VersionNode | PromptNode | DeployArgs) => this.deploy(arg)));
-    this._register(command('promptRegistry.rollback', (arg?: PromptNode | LiveNode | DeployArgs) => this.rollback(arg)));
+    this._register(command(COMMANDS.deploy, (arg?: VersionNode | PromptNode | DeployArgs) => this.deploy(arg)));
+    this._register(command(COMMANDS.rollback, (arg?: PromptNode | LiveNode | DeployArgs) => this.rollback(arg)));
   }
 
   async deploy(arg?: VersionNode | PromptNode | DeployArgs): Promise<DeployResult> {

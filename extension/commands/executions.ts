@@ -8,6 +8,7 @@ import { Disposable } from '../lifecycle.js';
 import { LiveNode, PromptNode, VersionNode } from '../tree/nodes.js';
 import { pickPrompt } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -30,10 +31,10 @@ export class ExecutionCommands extends Disposable {
     private readonly stats: StatsPanel,
   ) {
     super();
-    this._register(command('promptRegistry.showExecutions', (arg?: Target) => this.view.show(filterOf(arg))));
-    this._register(command('promptRegistry.showStatistics', (arg?: Target) => this.showStatistics(arg)));
-    this._register(command('promptRegistry.openExecution', (id?: string) => this.openExecution(id)));
-    this._register(command('promptRegistry.refreshExecutions', () => this.view.refresh()));
+    this._register(command(COMMANDS.showExecutions, (arg?: Target) => this.view.show(filterOf(arg))));
+    this._register(command(COMMANDS.showStatistics, (arg?: Target) => this.showStatistics(arg)));
+    this._register(command(COMMANDS.openExecution, (id?: string) => this.openExecution(id)));
+    this._register(command(COMMANDS.refreshExecutions, () => this.view.refresh()));
   }
 
   async showStatistics(arg?: Target): Promise<string> {

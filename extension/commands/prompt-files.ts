@@ -9,6 +9,7 @@ import { importPrompty } from '../core/prompty.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
 import { Disposable } from '../lifecycle.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 export interface ConvertResult {
   converted: string[];
@@ -20,9 +21,9 @@ export interface ConvertResult {
 export class PromptFileCommands extends Disposable {
   constructor(private readonly comparePanel: ComparePanel) {
     super();
-    this._register(command('promptRegistry.convertFiles', (uri?: vscode.Uri) => this.convert(uri)));
-    this._register(command('promptRegistry.importPrompty', (uri?: vscode.Uri) => this.importPrompty(uri)));
-    this._register(command('promptRegistry.compareFiles', (left?: vscode.Uri, right?: vscode.Uri) => this.compareFiles(left, right)));
+    this._register(command(COMMANDS.convertFiles, (uri?: vscode.Uri) => this.convert(uri)));
+    this._register(command(COMMANDS.importPrompty, (uri?: vscode.Uri) => this.importPrompty(uri)));
+    this._register(command(COMMANDS.compareFiles, (left?: vscode.Uri, right?: vscode.Uri) => this.compareFiles(left, right)));
   }
 
   /** Rewrites one file (the given or active one in the old format), else every old-format file of the workspace, in the Dotprompt form. */

@@ -10,6 +10,7 @@ import { dependentsNote } from './deploy.js';
 import type { DeployFlow } from './deploy-flow.js';
 import { pickEnvironment, pickPrompt, pickVersion } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 /** Arguments for scripted use (tests, keybindings): anything missing is asked for. */
 export interface RolloutArgs {
@@ -53,11 +54,11 @@ export class RolloutCommands extends Disposable {
     private readonly refresh: () => void,
   ) {
     super();
-    this._register(command('promptRegistry.startRollout', (arg?: Target) => this.start(argsOf(arg))));
-    this._register(command('promptRegistry.changeRolloutWeight', (arg?: Target) => this.changeWeight(argsOf(arg))));
-    this._register(command('promptRegistry.promoteRollout', (arg?: Target) => this.promote(argsOf(arg))));
-    this._register(command('promptRegistry.abortRollout', (arg?: Target) => this.abort(argsOf(arg))));
-    this._register(command('promptRegistry.compareRollout', (arg?: Target) => this.compare(argsOf(arg))));
+    this._register(command(COMMANDS.startRollout, (arg?: Target) => this.start(argsOf(arg))));
+    this._register(command(COMMANDS.changeRolloutWeight, (arg?: Target) => this.changeWeight(argsOf(arg))));
+    this._register(command(COMMANDS.promoteRollout, (arg?: Target) => this.promote(argsOf(arg))));
+    this._register(command(COMMANDS.abortRollout, (arg?: Target) => this.abort(argsOf(arg))));
+    this._register(command(COMMANDS.compareRollout, (arg?: Target) => this.compare(argsOf(arg))));
   }
 
   async start(args: RolloutArgs): Promise<RolloutResult> {

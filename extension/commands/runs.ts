@@ -12,6 +12,7 @@ import type { MatrixPanel } from '../runs/matrix-panel.js';
 import type { RunPanel } from '../runs/run-panel.js';
 import { pickPrompt } from './pickers.js';
 import { command, picked, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATASET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -94,10 +95,10 @@ export class RunCommands extends Disposable {
     private readonly state: vscode.Memento,
   ) {
     super();
-    this._register(command('promptRegistry.runPrompt', (uri?: vscode.Uri, target?: RunTarget) => this.run(uri, target)));
-    this._register(command('promptRegistry.cancelRun', () => this.runPanel.cancel()));
-    this._register(command('promptRegistry.evaluateDataset', (uri?: vscode.Uri, options?: EvaluateOptions) => this.evaluate(uri, options)));
-    this._register(command('promptRegistry.addToDataset', (id?: string, dataset?: string) => this.addToDataset(id, dataset)));
+    this._register(command(COMMANDS.runPrompt, (uri?: vscode.Uri, target?: RunTarget) => this.run(uri, target)));
+    this._register(command(COMMANDS.cancelRun, () => this.runPanel.cancel()));
+    this._register(command(COMMANDS.evaluateDataset, (uri?: vscode.Uri, options?: EvaluateOptions) => this.evaluate(uri, options)));
+    this._register(command(COMMANDS.addToDataset, (id?: string, dataset?: string) => this.addToDataset(id, dataset)));
   }
 
   private async promptFile(uri?: vscode.Uri): Promise<{ document: vscode.TextDocument; file: PromptFile; name: string }> {

@@ -4,6 +4,7 @@ import { SignInUnavailableError, type Accounts, type PendingSignIn } from '../au
 import type { Settings } from '../config.js';
 import { Disposable } from '../lifecycle.js';
 import { command, UserError } from './ui.js';
+import { COMMANDS } from './ids.js';
 
 /** Sign In (device flow) and Sign Out, and telling the user when a sign-in expired. */
 export class SignInCommands extends Disposable {
@@ -15,16 +16,16 @@ export class SignInCommands extends Disposable {
     private readonly settings: Settings,
   ) {
     super();
-    this._register(command('promptRegistry.signIn', () => this.signIn()));
-    this._register(command('promptRegistry.signOut', () => this.signOut()));
+    this._register(command(COMMANDS.signIn, () => this.signIn()));
+    this._register(command(COMMANDS.signOut, () => this.signOut()));
     // The link in the sign-in notification (not in the palette: it only means something while signing in).
-    this._register(command('promptRegistry.openSignInPage', () => this.openSignInPage()));
+    this._register(command(COMMANDS.openSignInPage, () => this.openSignInPage()));
     this._register({ dispose: () => this.active?.abort() });
     this._register(
       accounts.onDidChange((why) => {
         if (why !== 'expired') return;
         void vscode.window.showWarningMessage('Your sign-in to the Prompt Registry has expired. Sign in again to go on.', 'Sign In').then((choice) => {
-          if (choice) void vscode.commands.executeCommand('promptRegistry.signIn');
+          if (choice) void vscode.commands.executeCommand(COMMANDS.signIn);
         });
       }),
     );
@@ -53,7 +54,7 @@ export class SignInCommands extends Disposable {
         { location: vscode.ProgressLocation.Notification, title, cancellable: true },
         async (progress, token) => {
           // One notification, gone when the flow ends: the code, where to enter it, and a link that does both.
-          progress.report({ message: `enter code ${device.userCode} at ${device.verificationUri}. [Copy Code and Open Browser](command:promptRegistry.openSignInPage)` });
+          progress.report({ message: `enter code ${device.userCode} at ${device.verificationUri}. [Copy Code and Open Browser](command:${COMMANDS.openSignInPage})` });
           this.active?.abort();
           const abort = (this.active = new AbortController());
           const cancelled = token.onCancellationRequested(() => abort.abort());

@@ -1,12 +1,13 @@
 import * as vscode from 'vscode';
 import { RegistryError, RegistryUnreachableError } from '../../client/index.js';
 import { NotConnectedError } from '../connection.js';
+import { COMMANDS, type CommandId } from './ids.js';
 
 /** A problem the user can act on: shown as it is. */
 export class UserError extends Error {}
 
 /** Registers a command whose failures reach the user in plain words, never as a stack trace. */
-export function command(id: string, run: (...args: any[]) => unknown): vscode.Disposable {
+export function command(id: CommandId, run: (...args: any[]) => unknown): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
     try {
       return await run(...args);
@@ -18,8 +19,8 @@ export function command(id: string, run: (...args: any[]) => unknown): vscode.Di
           : `Prompt Registry: ${err instanceof Error ? err.message : String(err)}`;
       if (err instanceof NotConnectedError) {
         void vscode.window.showErrorMessage(message, 'Retry', 'Show Connection').then((choice) => {
-          if (choice === 'Retry') void vscode.commands.executeCommand('promptRegistry.retry');
-          if (choice === 'Show Connection') void vscode.commands.executeCommand('promptRegistry.showConnection');
+          if (choice === 'Retry') void vscode.commands.executeCommand(COMMANDS.retry);
+          if (choice === 'Show Connection') void vscode.commands.executeCommand(COMMANDS.showConnection);
         });
       } else {
         void vscode.window.showErrorMessage(message);

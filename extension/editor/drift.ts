@@ -6,6 +6,7 @@ import { driftOf, type Drift } from '../core/drift.js';
 import { Disposable } from '../lifecycle.js';
 import type { LiveUpdates } from '../live-updates.js';
 import { PROMPT_LANGUAGE } from './prompt-editor.js';
+import { COMMANDS } from '../commands/ids.js';
 
 /**
  * Drift: whether the `.prompt` file in the active editor differs from its
@@ -69,7 +70,7 @@ export class DriftMarker extends Disposable {
     if (drift.kind === 'new') {
       this.item.text = `$(cloud-upload) ${drift.name}: not published`;
       this.item.tooltip = `The registry has no version of "${drift.name}" yet: Publish Version creates one.`;
-      this.item.command = 'promptRegistry.publish';
+      this.item.command = COMMANDS.publish;
       this.item.backgroundColor = undefined;
     } else if (drift.kind === 'same') {
       this.item.text = `$(check) ${drift.name}: same as v${drift.version}`;
@@ -80,7 +81,7 @@ export class DriftMarker extends Disposable {
       const what = [drift.messages ? `${drift.messages} message${drift.messages === 1 ? '' : 's'}` : '', drift.config ? `${drift.config} setting${drift.config === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ');
       this.item.text = `$(git-compare) ${drift.name}: differs from v${drift.version}`;
       this.item.tooltip = `This file differs from ${drift.name} v${drift.version}, the registry's latest version: ${what}. Click to compare with what is live; Publish Version makes it a new version.`;
-      this.item.command = 'promptRegistry.compareWithLive';
+      this.item.command = COMMANDS.compareWithLive;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
     }
     this.item.show();

@@ -4,6 +4,7 @@ import { EXECUTION_METHODS, type ExecutionMethods, type ExecutionNotice, type Ex
 import type { Connection } from '../connection.js';
 import { Disposable } from '../lifecycle.js';
 import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
+import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="when" class="muted"></span>
   <button id="add-to-dataset" type="button" class="secondary" hidden>Add to Dataset</button>
@@ -66,11 +67,11 @@ export class ExecutionPanel extends Disposable {
       addScore: ({ id, metric, value, comment }) =>
         this.connection.api.addScore(String(id), { metric, value, source: 'human', ...(comment?.trim() ? { comment: comment.trim() } : {}) }),
       openStats: async ({ prompt }) => {
-        await vscode.commands.executeCommand('promptRegistry.showStatistics', { prompt: String(prompt) });
+        await vscode.commands.executeCommand(COMMANDS.showStatistics, { prompt: String(prompt) });
         return null;
       },
       // The command picks (or creates) the dataset and reports failures itself.
-      addToDataset: async ({ id }) => (await vscode.commands.executeCommand<{ dataset: string; item: number } | undefined>('promptRegistry.addToDataset', String(id))) ?? null,
+      addToDataset: async ({ id }) => (await vscode.commands.executeCommand<{ dataset: string; item: number } | undefined>(COMMANDS.addToDataset, String(id))) ?? null,
     };
   }
 

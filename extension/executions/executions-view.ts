@@ -5,6 +5,7 @@ import type { Connection } from '../connection.js';
 import { executionQuery, normalizeFilter } from '../core/executions.js';
 import { Disposable } from '../lifecycle.js';
 import { webviewHtml, webviewOptions, WebviewRpc, type Handlers } from './webview-rpc.js';
+import { COMMANDS } from '../commands/ids.js';
 
 /** Executions a page: the API's largest. */
 const PAGE_SIZE = 100;
@@ -56,11 +57,11 @@ export class ExecutionsView extends Disposable implements vscode.WebviewViewProv
       versions: async ({ prompt }) => (await this.connection.api.listVersions(String(prompt), { limit: 100 })).items.map((v) => v.version),
       environments: () => this.connection.api.environments(),
       openExecution: async ({ id }) => {
-        await vscode.commands.executeCommand('promptRegistry.openExecution', String(id));
+        await vscode.commands.executeCommand(COMMANDS.openExecution, String(id));
         return null;
       },
       openStats: async ({ prompt }) => {
-        await vscode.commands.executeCommand('promptRegistry.showStatistics', { prompt: String(prompt) });
+        await vscode.commands.executeCommand(COMMANDS.showStatistics, { prompt: String(prompt) });
         return null;
       },
     };

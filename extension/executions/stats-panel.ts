@@ -5,6 +5,7 @@ import type { Rollout } from '../../client/index.js';
 import { DEFAULT_STATS_RANGE, isStatsRange, sinceWindow, statsWindow } from '../core/executions.js';
 import { Disposable } from '../lifecycle.js';
 import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
+import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Statistics</h1>
   <label>Time <select id="range"></select></label>
@@ -53,7 +54,7 @@ export class StatsPanel extends Disposable {
         return this.connection.api.compare(String(prompt), Number(a), Number(b), { from, to, ...(env ? { environment: env } : {}) });
       },
       showExecutions: async (filter) => {
-        await vscode.commands.executeCommand('promptRegistry.showExecutions', filter);
+        await vscode.commands.executeCommand(COMMANDS.showExecutions, filter);
         return null;
       },
     };

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { TemplateError } from '../../shared/templates/index.js';
@@ -9,7 +8,13 @@ import { sampleValues } from '../../shared/prompt-files/prompt-file.js';
 import type { PromptIndex } from '../editor/partials.js';
 import type { PromptEditorSupport } from '../editor/prompt-editor.js';
 import { PROMPT_LANGUAGE } from '../editor/prompt-editor.js';
+import { webviewHtml, webviewOptions } from '../executions/webview-rpc.js';
 import { Disposable } from '../lifecycle.js';
+
+const PREVIEW_BODY = `<header><span id="file"></span><span id="counts"></span><button id="copy" title="Copy the rendered prompt">Copy</button></header>
+<div id="error" role="alert" hidden></div><div id="missing" hidden></div>
+<pre id="output" aria-label="Rendered prompt"></pre>
+<ol id="conversation" aria-label="Conversation" hidden></ol>`;
 
 
 /** A chat's conversation as plain text, for Copy and the counts. */
@@ -59,29 +64,10 @@ export class PreviewPanel extends Disposable {
       this.post();
       return;
     }
-    const root = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    this.panel = vscode.window.createWebviewPanel('promptRegistry.preview', 'Prompt Preview', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
-      enableScripts: true,
-      localResourceRoots: [root],
-      retainContextWhenHidden: false,
-    });
+    this.panel = vscode.window.createWebviewPanel('promptRegistry.preview', 'Prompt Preview', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(this.extensionUri));
     this.ready = false;
     const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(root, 'preview.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(root, 'preview.css'));
-    webview.html = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}"><title>Prompt Preview</title></head>
-<body>
-<header><span id="file"></span><span id="counts"></span><button id="copy" title="Copy the rendered prompt">Copy</button></header>
-<div id="error" role="alert" hidden></div><div id="missing" hidden></div>
-<pre id="output" aria-label="Rendered prompt"></pre>
-<ol id="conversation" aria-label="Conversation" hidden></ol>
-<script nonce="${nonce}" src="${script}"></script>
-</body></html>`;
+    webview.html = webviewHtml(webview, this.extensionUri, 'preview', 'Prompt Preview', PREVIEW_BODY);
     this._register(
       webview.onDidReceiveMessage((message: unknown) => {
         if (!isPreviewToHost(message)) return;

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { MATRIX_METHODS, type MatrixMethods, type MatrixNotice, type MatrixShown, type MatrixView } from '../../webview/protocol.js';
 import { Disposable } from '../lifecycle.js';
 import { openRpcPanel, type Handlers, type WebviewRpc } from '../executions/webview-rpc.js';
+import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Evaluation</h1><span id="summary" class="muted"></span></header>
 <div id="message" role="alert" hidden></div>
@@ -38,7 +39,7 @@ export class MatrixPanel extends Disposable {
     super();
     this.handlers = {
       openExecution: async ({ id }) => {
-        await vscode.commands.executeCommand('promptRegistry.openExecution', String(id));
+        await vscode.commands.executeCommand(COMMANDS.openExecution, String(id));
         return null;
       },
     };

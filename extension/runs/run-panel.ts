@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { RUN_METHODS, type RunMethods, type RunNotice, type RunShown, type RunView } from '../../webview/protocol.js';
 import { Disposable } from '../lifecycle.js';
 import { openRpcPanel, type Handlers, type WebviewRpc } from '../executions/webview-rpc.js';
+import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Run</h1><span id="status" class="status"></span>
   <button id="cancel" type="button" class="secondary" hidden>Cancel</button></header>
@@ -37,7 +38,7 @@ export class RunPanel extends Disposable {
         return null;
       },
       openExecution: async ({ id }) => {
-        await vscode.commands.executeCommand('promptRegistry.openExecution', String(id));
+        await vscode.commands.executeCommand(COMMANDS.openExecution, String(id));
         return null;
       },
     };

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { PromptSummary, Rollout, UsedBy, VersionInfo } from '../../client/index.js';
 import { liveRolloutText, rolloutText, usedByHeading, usedByText } from '../core/rollouts.js';
 import { liveText, promptText, versionText } from '../core/tree-model.js';
+import { COMMANDS } from '../commands/ids.js';
 
 /** Tree items carry what their commands need; `contextValue` picks their menus. */
 export class PromptNode extends vscode.TreeItem {
@@ -25,7 +26,7 @@ export class VersionNode extends vscode.TreeItem {
     this.tooltip = t.tooltip;
     this.contextValue = version.environments.length ? 'version.live' : 'version';
     this.iconPath = new vscode.ThemeIcon(version.environments.length ? 'pass-filled' : 'git-commit');
-    this.command = { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [this] };
+    this.command = { command: COMMANDS.openVersion, title: 'Open Version', arguments: [this] };
   }
 }
 
@@ -105,7 +106,7 @@ export class UsedByEntryNode extends vscode.TreeItem {
     this.tooltip = t.tooltip;
     this.contextValue = 'usedBy.version';
     this.iconPath = new vscode.ThemeIcon(entry.live_in.length ? 'pass-filled' : 'git-commit');
-    this.command = { command: 'promptRegistry.openVersion', title: 'Open Version', arguments: [{ prompt: entry.prompt, version: entry.version }] };
+    this.command = { command: COMMANDS.openVersion, title: 'Open Version', arguments: [{ prompt: entry.prompt, version: entry.version }] };
   }
 }
 
@@ -119,7 +120,7 @@ export class LoadMoreNode extends vscode.TreeItem {
     this.id = `more:${parent?.id ?? 'root'}:${cursor}`;
     this.contextValue = 'loadMore';
     this.iconPath = new vscode.ThemeIcon('ellipsis');
-    this.command = { command: 'promptRegistry.loadMore', title: 'Load More', arguments: [this] };
+    this.command = { command: COMMANDS.loadMore, title: 'Load More', arguments: [this] };
   }
 }
 
