@@ -1,8 +1,7 @@
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Database, Queryable, Transaction } from '../../db/index.js';
-import { timestamp } from '../../db/values.js';
 import type { Interval } from '../schemas.js';
-import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toRef, windowParts, withNumbers } from './shared.js';
+import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toDeploymentAt, toRef, windowParts, withNumbers } from './shared.js';
 import type {
   Aggregate,
   BucketAggregate,
@@ -251,14 +250,7 @@ export class PostgresExecutionStore implements ExecutionStore {
         ORDER BY d.deployed_at, d.seq`,
       [windows.map((w) => w.promptId), windows.map((w) => w.environment), windows.map((w) => w.first), windows.map((w) => w.last)],
     );
-    return rows.map((r) => ({
-      prompt_id: String(r.prompt_id),
-      environment: String(r.environment),
-      version_id: String(r.prompt_version_id),
-      version_number: Number(r.version_number),
-      deployed_at: timestamp(r.deployed_at),
-      seq: Number(r.seq),
-    }));
+    return rows.map(toDeploymentAt);
   }
 
   list = listExecutions;

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/index.js';
 import { json, nullableTimestamp, timestamp } from '../../db/values.js';
-import type { Aggregate, BucketAggregate, ExecutionDetailRow, ExecutionFilter, ExecutionRecord, ExecutionRow, VersionRef } from './types.js';
+import type { Aggregate, BucketAggregate, DeploymentAt, ExecutionDetailRow, ExecutionFilter, ExecutionRecord, ExecutionRow, VersionRef } from './types.js';
 
 // What both dialects run alike: the columns, the list and detail queries, and
 // the aggregate expressions. Each dialect's store adds what differs.
@@ -170,4 +170,16 @@ export function windowParts(w: { from: string; to: string }): { hours: [string, 
   if (from < first) edges.push([w.from, iso(first)]);
   if (last < to) edges.push([iso(last), w.to]);
   return { hours: [iso(first), iso(last)], edges };
+}
+
+/** A deployment row as deploymentsDuring answers it, the same on both databases. */
+export function toDeploymentAt(r: Record<string, unknown>): DeploymentAt {
+  return {
+    prompt_id: String(r.prompt_id),
+    environment: String(r.environment),
+    version_id: String(r.prompt_version_id),
+    version_number: Number(r.version_number),
+    deployed_at: timestamp(r.deployed_at),
+    seq: Number(r.seq),
+  };
 }

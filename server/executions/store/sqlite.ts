@@ -1,7 +1,6 @@
 import type { Database, Queryable, Transaction } from '../../db/index.js';
-import { timestamp } from '../../db/values.js';
 import type { Interval } from '../schemas.js';
-import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toRef, windowParts, withNumbers } from './shared.js';
+import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toDeploymentAt, toRef, windowParts, withNumbers } from './shared.js';
 import type { Aggregate, BucketAggregate, DeploymentAt, DeploymentWindow, ExecutionPartitions, ExecutionRecord, ExecutionStore, LatencyRange, StatsWindow, VersionRef } from './types.js';
 
 /** SQLite keeps one table: retention deletes row by row. */
@@ -88,14 +87,7 @@ export class SqliteExecutionStore implements ExecutionStore {
         ORDER BY d.deployed_at, d.seq`,
       [JSON.stringify(windows.map((w) => [w.promptId, w.environment, w.first, w.last]))],
     );
-    return rows.map((r) => ({
-      prompt_id: String(r.prompt_id),
-      environment: String(r.environment),
-      version_id: String(r.prompt_version_id),
-      version_number: Number(r.version_number),
-      deployed_at: timestamp(r.deployed_at),
-      seq: Number(r.seq),
-    }));
+    return rows.map(toDeploymentAt);
   }
 
   list = listExecutions;
