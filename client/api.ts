@@ -539,52 +539,20 @@ function rolloutResult(answer: HttpAnswer): RolloutResult {
   return { kind: 'applied', rollout: answer.body as Rollout, created: answer.status === 201 };
 }
 
-// --- Types of runs, providers and experiments of drafts, for the editor (issue 13) ---
+// --- Types of runs, providers and experiments of drafts, for the editor (issue 13): aliases of the generated contract ---
 
-export interface ProviderInfo {
-  name: string;
-  kind: 'openai' | 'anthropic';
-  base_url: string | null;
-  has_api_key: boolean;
-  default_model: string | null;
-  /** Per model: USD per million input and output tokens. */
-  prices: Record<string, { input_per_million: number; output_per_million: number }>;
-  [field: string]: unknown;
-}
+export type ProviderInfo = ResponseBody<'getProviders'>['items'][number];
 
 /** A draft in an experiment: the body a run takes as `draft`, named by a label. */
-export interface ExperimentDraft extends DraftBody {
-  label: string;
-}
+export type ExperimentDraft = NonNullable<NewExperiment['drafts']>[number];
 
-export interface NewExperimentWithDrafts extends Omit<NewExperiment, 'versions'> {
-  versions?: number[];
-  drafts?: ExperimentDraft[];
-}
+export type NewExperimentWithDrafts = NewExperiment;
 
 /** Which column: a version (`draft` null), or a draft by its label (`version` null). */
-export interface ExperimentColumn {
-  version: number | null;
-  draft: string | null;
-}
+export type ExperimentColumn = Pick<ExperimentAggregate, 'version' | 'draft'>;
 
-export type ExperimentColumnAggregate = Omit<ExperimentAggregate, 'version'> & ExperimentColumn;
+export type ExperimentColumnAggregate = ExperimentAggregate;
 
-export interface ExperimentWithDrafts extends Omit<Experiment, 'aggregates'> {
-  drafts: string[];
-  aggregates: ExperimentColumnAggregate[];
-}
+export type ExperimentWithDrafts = Experiment;
 
-export interface ExperimentResult extends ExperimentColumn {
-  item_seq: number;
-  status: 'ok' | 'error';
-  output: string | null;
-  error: string | null;
-  latency_ms: number | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cost_usd: number | null;
-  execution_id: string | null;
-  scores: Record<string, { score: number; passed: boolean; reason: string }>;
-  passed: boolean;
-}
+export type ExperimentResult = ResponseBody<'getExperimentsIdResults'>['items'][number];
