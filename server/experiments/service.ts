@@ -259,8 +259,10 @@ export class ExperimentService {
       await recordAudit(tx, actor, { action: 'experiment.created', prompt: input.prompt, targetId: created, details: { dataset: input.dataset, dataset_version: dataset.version, versions: input.versions, drafts: drafts.map((d) => d.label) } });
       return created;
     });
+    // Read before waking the runners, so the answer is the experiment as created (queued), not a runner's first claim.
+    const created = await this.get(id);
     await this.wakeRunners();
-    return this.get(id);
+    return created;
   }
 
   /**
