@@ -39,17 +39,17 @@ async function main() {
   const pool = new TemplatePool(DEFAULT_TEMPLATE_POOL_OPTIONS);
   try {
     const expected = template.render(VARIABLES);
-    if ((await pool.render('v1', TEMPLATE, VARIABLES)) !== expected) throw new Error('the pool renders differently');
+    if ((await pool.render(TEMPLATE, VARIABLES)) !== expected) throw new Error('the pool renders differently');
     // Warm up both paths (JIT, every worker started and holding the compiled template).
     await perCall(() => template.render(VARIABLES), CALLS);
-    await perCall(() => pool.render('v1', TEMPLATE, VARIABLES), CALLS, CONCURRENCY);
+    await perCall(() => pool.render(TEMPLATE, VARIABLES), CALLS, CONCURRENCY);
     const inProcess: number[] = [];
     const sequential: number[] = [];
     const concurrent: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       inProcess.push(await perCall(() => template.render(VARIABLES), CALLS));
-      sequential.push(await perCall(() => pool.render('v1', TEMPLATE, VARIABLES), CALLS));
-      concurrent.push(await perCall(() => pool.render('v1', TEMPLATE, VARIABLES), CALLS, CONCURRENCY));
+      sequential.push(await perCall(() => pool.render(TEMPLATE, VARIABLES), CALLS));
+      concurrent.push(await perCall(() => pool.render(TEMPLATE, VARIABLES), CALLS, CONCURRENCY));
     }
     const inProcessUs = median(inProcess);
     const sequentialUs = median(sequential);

@@ -8,7 +8,7 @@ import { TemplateError } from '../../shared/templates/errors.js';
 import type { TemplatePool } from '../templates/pool.js';
 import { checkJsonSchema, validateVariables } from './json-schemas.js';
 import { checkIncludes, parseRef, resolvePartials, type ResolvedPartials, type ResolveMode } from './partials.js';
-import type { KeyedSource } from '../templates/render-worker.js';
+import { renderJob, type RenderJob } from '../templates/render-job.js';
 import * as repo from './repository.js';
 import type { ActiveDeployment, PromptRow, VersionRow } from './repository.js';
 import type { z } from 'zod';
@@ -129,24 +129,22 @@ function sameTags(a: readonly string[], b: readonly string[]): boolean {
 }
 
 interface RenderPlan {
-  /** The templates to render, each keyed for the workers' caches. */
-  templates: KeyedSource[];
+  /** The templates to render: the text, or each message that is not a placeholder. */
+  templates: string[];
   placeholders: Set<string>;
 }
 
-// Sources from the resolve cache are the same objects render after render: what is derived from them is kept with them.
+// Sources from the resolve cache are the same objects render after render: what is derived from them
+// (down to the render job's key, a hash of its templates and partials) is kept with them.
 const plans = new WeakMap<RenderSource, RenderPlan>();
-const partialPlans = new WeakMap<ResolvedPartials, Record<string, KeyedSource>>();
+const jobs = new WeakMap<RenderPlan, WeakMap<ResolvedPartials, RenderJob>>();
 
 function renderPlan(source: RenderSource): RenderPlan {
   let plan = plans.get(source);
   if (!plan) {
     const list = source.messages ?? [];
     plan = {
-      templates:
-        source.type === 'text'
-          ? [{ key: source.version_id, source: source.content }]
-          : list.flatMap((m, i) => (isPlaceholder(m) ? [] : [{ key: `${source.version_id}#${i}`, source: m.content }])),
+      templates: source.type === 'text' ? [source.content] : list.flatMap((m) => (isPlaceholder(m) ? [] : [m.content])),
       placeholders: new Set(list.filter(isPlaceholder).map((m) => m.name)),
     };
     plans.set(source, plan);
@@ -154,13 +152,15 @@ function renderPlan(source: RenderSource): RenderPlan {
   return plan;
 }
 
-function partialPlan(resolved: ResolvedPartials): Record<string, KeyedSource> {
-  let plan = partialPlans.get(resolved);
-  if (!plan) {
-    plan = Object.fromEntries(Object.entries(resolved.partials).map(([ref, p]) => [ref, { key: p.version_id, source: p.content }]));
-    partialPlans.set(resolved, plan);
+function jobOf(plan: RenderPlan, resolved: ResolvedPartials): RenderJob {
+  let byPartials = jobs.get(plan);
+  if (!byPartials) jobs.set(plan, (byPartials = new WeakMap()));
+  let job = byPartials.get(resolved);
+  if (!job) {
+    job = renderJob(plan.templates, Object.fromEntries(Object.entries(resolved.partials).map(([ref, p]) => [ref, p.content])));
+    byPartials.set(resolved, job);
   }
-  return plan;
+  return job;
 }
 
 /** Prompts and their immutable versions. */
@@ -351,11 +351,6 @@ export class PromptService {
     return versionView(name, version, (await this.liveEnvironments(prompt.id)).get(version.id) ?? []);
   }
 
-  /** Renders in the template pool, where compiled templates are cached by version id: a version's content never changes. */
-  render(versionId: string, content: string, variables: Record<string, unknown>): Promise<string> {
-    return this.templates.render(versionId, content, variables);
-  }
-
   /** The version `number` of `name` as a render source. */
   async renderSource(name: string, number: number): Promise<{ source: RenderSource; config: Record<string, unknown> }> {
     const prompt = await this.requirePrompt(name);
@@ -410,15 +405,8 @@ export class PromptService {
       }
     }
     const resolved = 'mode' in partials ? await resolvePartials(this.db, source.includes, partials.mode) : partials;
-    const partialSources = partialPlan(resolved);
-    if (source.type === 'text') {
-      const rendered =
-        source.includes.length === 0
-          ? await this.templates.render(source.version_id, source.content, variables)
-          : (await this.templates.renderMany(plan.templates, partialSources, variables))[0]!;
-      return { rendered, messages: null, partials_used: resolved.used };
-    }
-    const outputs = await this.templates.renderMany(plan.templates, partialSources, variables);
+    const outputs = await this.templates.renderJob(jobOf(plan, resolved), variables);
+    if (source.type === 'text') return { rendered: outputs[0]!, messages: null, partials_used: resolved.used };
     let next = 0;
     const messages = (source.messages ?? []).flatMap((m) => (isPlaceholder(m) ? (given.placeholders[m.name] ?? []) : [{ role: m.role, content: outputs[next++]! }]));
     return { rendered: null, messages, partials_used: resolved.used };

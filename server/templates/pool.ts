@@ -5,7 +5,9 @@ import { Piscina } from 'piscina';
 import { unavailable } from '../errors.js';
 import { TemplateError } from '../../shared/templates/errors.js';
 import { DEFAULT_TEMPLATE_LIMITS, timeExceeded, type TemplateLimits } from '../../shared/templates/limits.js';
-import type { CompiledInfo, KeyedSource, WorkerConfig, WorkerResult, WorkerTask } from './render-worker.js';
+import { LruCache } from '../lru.js';
+import { renderJob, type RenderJob } from './render-job.js';
+import type { CompiledInfo, WorkerConfig, WorkerResult, WorkerTask } from './render-worker.js';
 
 export interface TemplatePoolOptions {
   limits: TemplateLimits;
@@ -13,7 +15,7 @@ export interface TemplatePoolOptions {
   threads: number;
   /** Old-generation heap of each worker, in MB: a render cannot take more of the server's memory. */
   workerHeapMb: number;
-  /** Compiled templates each worker keeps. */
+  /** Compiled templates, and render jobs ready to render, each worker keeps. */
   cacheSize: number;
   /**
    * Past `timeoutMs` plus this, a task still running is stopped by terminating its worker. The
@@ -41,6 +43,8 @@ export interface TemplatePoolStats {
   /** Tasks that compiled a template (publishes, and renders that missed the workers' caches). */
   compiles: number;
   renders: number;
+  /** Renders sent without their sources to a worker that did not have them ready, and sent again with them. */
+  resent: number;
   /** Tasks stopped by terminating their worker. */
   terminated: number;
 }
@@ -63,10 +67,16 @@ function workerFile(): string {
  */
 export class TemplatePool {
   private readonly pool: Piscina<WorkerTask, WorkerResult>;
-  private readonly counts: TemplatePoolStats = { compiles: 0, renders: 0, terminated: 0 };
+  private readonly counts: TemplatePoolStats = { compiles: 0, renders: 0, resent: 0, terminated: 0 };
+  /**
+   * The render jobs sent to a worker with their sources lately: a worker probably has them ready, so
+   * they go without (a worker started since, or another one, answers "missing", and they go again).
+   */
+  private readonly sent: LruCache<string, true>;
 
   constructor(private readonly options: TemplatePoolOptions = DEFAULT_TEMPLATE_POOL_OPTIONS) {
     const workerData: WorkerConfig = { limits: options.limits, cacheSize: options.cacheSize };
+    this.sent = new LruCache(options.cacheSize);
     this.pool = new Piscina({
       filename: workerFile(),
       minThreads: 0,
@@ -84,7 +94,7 @@ export class TemplatePool {
     const result = await this.run({ op: 'compile', source }, ms, () =>
       unavailable('compile_timeout', `compiling the template took longer than ${ms} ms; the server may be busy: retry, or publish a smaller template`),
     );
-    return result.variables ?? [];
+    return (result.ok && result.variables) || [];
   }
 
   /**
@@ -96,26 +106,38 @@ export class TemplatePool {
     const result = await this.run({ op: 'compileMany', sources }, ms, () =>
       unavailable('compile_timeout', `compiling the templates took longer than ${ms} ms; the server may be busy: retry, or publish smaller templates`),
     );
-    return result.compiledInfo ?? [];
+    return (result.ok && result.compiledInfo) || [];
   }
 
   /**
-   * Renders templates with the partials they include (by reference as written), under one render budget;
-   * compiled templates are cached under their keys.
+   * Renders a job's templates with the partials they include (by reference as written), under one
+   * render budget: one output per template. A worker that has rendered the job keeps it ready; the
+   * sources go to the workers only when none is known to have it, or when the one that took the
+   * task answers that it does not.
    */
-  async renderMany(templates: KeyedSource[], partials: Record<string, KeyedSource>, variables: Record<string, unknown>): Promise<string[]> {
+  async renderJob(job: RenderJob, variables: Record<string, unknown>): Promise<string[]> {
     const { timeoutMs } = this.options.limits;
-    const result = await this.run({ op: 'renderMany', templates, partials, variables }, timeoutMs + this.options.hardTimeoutGraceMs, () => timeExceeded(timeoutMs));
+    const hardTimeoutMs = timeoutMs + this.options.hardTimeoutGraceMs;
+    const task = (withSources: boolean): WorkerTask => ({
+      op: 'render',
+      key: job.key,
+      variables,
+      ...(withSources ? { sources: { templates: job.templates, partials: job.partials } } : {}),
+    });
+    let result = await this.run(task(this.sent.get(job.key) === undefined), hardTimeoutMs, () => timeExceeded(timeoutMs));
+    if (!result.ok) {
+      this.counts.resent += 1;
+      result = await this.run(task(true), hardTimeoutMs, () => timeExceeded(timeoutMs));
+      if (!result.ok) throw new Error('a template worker answered "missing" to a render that carried its sources');
+    }
+    this.sent.set(job.key, true);
     this.counts.renders += 1;
     return result.outputs ?? [];
   }
 
-  /** Renders with the compiled template cached under `key` (a version id: its content never changes). */
-  async render(key: string, source: string, variables: Record<string, unknown>): Promise<string> {
-    const { timeoutMs } = this.options.limits;
-    const result = await this.run({ op: 'render', key, source, variables }, timeoutMs + this.options.hardTimeoutGraceMs, () => timeExceeded(timeoutMs));
-    this.counts.renders += 1;
-    return result.rendered ?? '';
+  /** Renders one template (a render job of its own). */
+  async render(source: string, variables: Record<string, unknown>): Promise<string> {
+    return (await this.renderJob(renderJob([source]), variables))[0]!;
   }
 
   stats(): TemplatePoolStats {
@@ -128,7 +150,7 @@ export class TemplatePool {
   }
 
   /** Runs a task; past `hardTimeoutMs` its worker is terminated and `overran()` is thrown. */
-  private async run(task: WorkerTask, hardTimeoutMs: number, overran: () => Error): Promise<WorkerResult & { ok: true }> {
+  private async run(task: WorkerTask, hardTimeoutMs: number, overran: () => Error): Promise<Extract<WorkerResult, { ok: true } | { missing: true }>> {
     if (this.pool.queueSize >= this.options.maxQueue) {
       throw unavailable('render_busy', 'the server has too many templates waiting to compile or render; retry shortly');
     }
@@ -153,7 +175,8 @@ export class TemplatePool {
       clearTimeout(timer);
     }
     if (result.compiled) this.counts.compiles += 1;
-    if (!result.ok) throw new TemplateError(result.error.code, result.error.message, result.error.details);
+    // A render sent without its sources to a worker that does not have them is answered as is: its caller sends them.
+    if (!result.ok && !result.missing) throw new TemplateError(result.error.code, result.error.message, result.error.details);
     return result;
   }
 }

@@ -1,29 +1,30 @@
 /**
  * The worker side of the template pool (pool.ts): compiles and renders off the server's event loop.
- * Compiled templates are kept per version, in each worker, for the next render of the same version.
+ * Each worker keeps compiled templates (by content hash, so a partial many prompts include is
+ * compiled once) and render jobs made ready to render (by job key, render-job.ts), for the next
+ * render of the same job: that render sends its key and variables, not its sources.
  */
+import { createHash } from 'node:crypto';
 import { workerData } from 'node:worker_threads';
 import { LruCache } from '../lru.js';
-import { compileTemplate, renderTemplates, type CompiledTemplate } from '../../shared/templates/engine.js';
+import { compileTemplate, prepareTemplates, type CompiledTemplate, type PreparedTemplates } from '../../shared/templates/engine.js';
 import { TemplateError } from '../../shared/templates/errors.js';
-import { outputExceeded, type TemplateLimits } from '../../shared/templates/limits.js';
+import { DEFAULT_TEMPLATE_LIMITS, outputExceeded, type TemplateLimits } from '../../shared/templates/limits.js';
+import { renderJobKey } from './render-job.js';
 
 export interface WorkerConfig {
   limits: TemplateLimits;
   cacheSize: number;
 }
 
-/** A template to render, cached under `key` (a version id, with the message index for a chat prompt's messages). */
-export interface KeyedSource {
-  key: string;
-  source: string;
-}
-
 export type WorkerTask =
   | { op: 'compile'; source: string }
   | { op: 'compileMany'; sources: string[] }
-  | { op: 'render'; key: string; source: string; variables: Record<string, unknown> }
-  | { op: 'renderMany'; templates: KeyedSource[]; partials: Record<string, KeyedSource>; variables: Record<string, unknown> };
+  /**
+   * Renders the job `key`: with its sources, compiling what this worker lacks; without them, only if
+   * this worker has the job ready, and otherwise answers `missing` (the pool sends it again with them).
+   */
+  | { op: 'render'; key: string; variables: Record<string, unknown>; sources?: { templates: readonly string[]; partials: Readonly<Record<string, string>> } };
 
 export interface CompiledInfo {
   variables: string[];
@@ -31,20 +32,24 @@ export interface CompiledInfo {
 }
 
 export type WorkerResult =
-  | { ok: true; variables?: string[]; rendered?: string; compiledInfo?: CompiledInfo[]; outputs?: string[]; compiled: boolean }
-  | { ok: false; error: { code: TemplateError['code']; message: string; details: Record<string, unknown> }; compiled: boolean };
+  | { ok: true; variables?: string[]; compiledInfo?: CompiledInfo[]; outputs?: string[]; compiled: boolean }
+  | { ok: false; missing: true; compiled: false }
+  | { ok: false; missing?: undefined; error: { code: TemplateError['code']; message: string; details: Record<string, unknown> }; compiled: boolean };
 
-const config = workerData as WorkerConfig;
-const cache = new LruCache<string, CompiledTemplate>(config.cacheSize);
+// Outside a worker thread (a test calling run), the default limits.
+const config = (workerData as WorkerConfig | null) ?? { limits: DEFAULT_TEMPLATE_LIMITS, cacheSize: 100 };
+const templates = new LruCache<string, CompiledTemplate>(config.cacheSize);
+const jobs = new LruCache<string, PreparedTemplates>(config.cacheSize);
 
 export default function run(task: WorkerTask): WorkerResult {
   let compiled = false;
-  const cached = ({ key, source }: KeyedSource): CompiledTemplate => {
-    let template = cache.get(key);
+  const cached = (source: string): CompiledTemplate => {
+    const key = createHash('sha256').update(source, 'utf8').digest('base64url');
+    let template = templates.get(key);
     if (!template) {
       compiled = true;
       template = compileTemplate(source, config.limits);
-      cache.set(key, template);
+      templates.set(key, template);
     }
     return template;
   };
@@ -63,12 +68,21 @@ export default function run(task: WorkerTask): WorkerResult {
         });
         return { ok: true, compiledInfo, compiled };
       }
-      case 'render':
-        return { ok: true, rendered: cached(task).render(task.variables), compiled };
-      case 'renderMany': {
-        const partials = Object.fromEntries(Object.entries(task.partials).map(([ref, s]) => [ref, cached(s)]));
-        const templates = task.templates.map(cached);
-        return { ok: true, outputs: renderTemplates(templates, task.variables, partials, config.limits), compiled };
+      case 'render': {
+        let job = jobs.get(task.key);
+        if (!job) {
+          if (!task.sources) return { ok: false, missing: true, compiled: false };
+          const { templates: sources, partials } = task.sources;
+          // A key names one content: a caller's wrong key must not file these templates under another's.
+          if (renderJobKey(sources, partials) !== task.key) throw new Error(`render job key ${task.key} does not match its templates`);
+          job = prepareTemplates(
+            sources.map(cached),
+            Object.fromEntries(Object.entries(partials).map(([ref, source]) => [ref, cached(source)])),
+            config.limits,
+          );
+          jobs.set(task.key, job);
+        }
+        return { ok: true, outputs: job.render(task.variables), compiled };
       }
     }
   } catch (thrown) {

@@ -492,6 +492,92 @@ function missingPartial(ref: string): HandlebarsTemplate {
 }
 
 /**
+ * Several templates (a chat prompt's messages) and the partials they include, made ready to render
+ * again and again against different variables: the template workers keep one per render job.
+ */
+export interface PreparedTemplates {
+  /** One output per template, under one render budget: the limits hold for the whole prompt, not for each message. */
+  render(data: Record<string, unknown>): string[];
+}
+
+/**
+ * Each call of a Handlebars template from outside (not as a partial) sets it up anew: it copies and
+ * wraps every helper and builds the prototype-access rules, the larger part of rendering a short
+ * template. So several templates are rendered in one call: a wrapper template that includes each
+ * as a partial, named here, whose output is kept aside (the wrapper's own output is nothing). As
+ * partials they get the wrapper's helpers, partials, access rules and data (@root is the same
+ * variables), and their output is their own, never re-indented: what each renders is what it
+ * renders alone.
+ */
+const TEMPLATE_PARTIAL = '__pr_template_';
+/** Wrappers kept for up to this many templates (one per count); more are compiled for each preparation. */
+const MAX_KEPT_WRAPPER = 64;
+const wrappers = new Map<number, HandlebarsTemplate>();
+
+function wrapperFor(count: number): HandlebarsTemplate {
+  let wrapper = wrappers.get(count);
+  if (!wrapper) {
+    const source = Array.from({ length: count }, (_, i) => `{{> ${TEMPLATE_PARTIAL}${i}}}`).join('');
+    wrapper = env.compile(source, COMPILE_OPTIONS) as unknown as HandlebarsTemplate;
+    if (count <= MAX_KEPT_WRAPPER) wrappers.set(count, wrapper);
+  }
+  return wrapper;
+}
+
+export function prepareTemplates(
+  templates: readonly CompiledTemplate[],
+  partials: Readonly<Record<string, CompiledTemplate>>,
+  given: Partial<TemplateLimits> = {},
+): PreparedTemplates {
+  const limits = templateLimits(given);
+  const runtime = runtimePartials(partials);
+  // A reference left out is an error that names it (Handlebars' own message would not).
+  for (const t of templates) for (const ref of t.partials) runtime[ref] ??= missingPartial(ref);
+  const functionsOf = templates.map((t) => functions.get(t)!);
+  // The wrapper's names cannot clash with a reference the templates make or a partial given (no registry
+  // name starts so; should one, the templates are called one by one, as before).
+  const clash = Object.keys(runtime).some((ref) => ref.startsWith(TEMPLATE_PARTIAL));
+  let sink: string[] = [];
+  let call: (data: Record<string, unknown>, options: Handlebars.RuntimeOptions) => string[];
+  if (functionsOf.length === 1) {
+    const only = functionsOf[0]!;
+    call = (data, options) => [only(data, options)];
+  } else if (functionsOf.length === 0 || clash) {
+    call = (data, options) => functionsOf.map((fn) => fn(data, options));
+  } else {
+    const wrapper = wrapperFor(functionsOf.length);
+    functionsOf.forEach((fn, i) => {
+      runtime[`${TEMPLATE_PARTIAL}${i}`] = (context: unknown, options?: Handlebars.RuntimeOptions) => {
+        sink[i] = fn(context, options);
+        return '';
+      };
+    });
+    call = (data, options) => {
+      sink = new Array<string>(functionsOf.length);
+      wrapper(data, options);
+      return sink;
+    };
+  }
+  return {
+    render(data) {
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
+      }
+      const outer = budget;
+      budget = new RenderBudget(limits);
+      try {
+        const outputs = call(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: runtime });
+        // One text's check covers the total: the budget is the prompt's.
+        budget.finish(outputs.join(''));
+        return outputs;
+      } finally {
+        budget = outer;
+      }
+    },
+  };
+}
+
+/**
  * Renders several templates (a chat prompt's messages) against the same variables and partials,
  * under one render budget: the limits hold for the whole prompt, not for each message.
  */
@@ -501,24 +587,7 @@ export function renderTemplates(
   partials: Readonly<Record<string, CompiledTemplate>>,
   given: Partial<TemplateLimits> = {},
 ): string[] {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new TemplateError('invalid_variable', 'variables must be an object of names to values');
-  }
-  const limits = templateLimits(given);
-  const outer = budget;
-  budget = new RenderBudget(limits);
-  try {
-    const runtime = runtimePartials(partials);
-    // A reference left out is an error that names it (Handlebars' own message would not).
-    for (const t of templates) for (const ref of t.partials) runtime[ref] ??= missingPartial(ref);
-    const options = { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false, partials: runtime };
-    const outputs = templates.map((t) => functions.get(t)!(data, options));
-    // One text's check covers the total: the budget is the prompt's.
-    budget.finish(outputs.join(''));
-    return outputs;
-  } finally {
-    budget = outer;
-  }
+  return prepareTemplates(templates, partials, given).render(data);
 }
 
 function analyze(source: string, limits: TemplateLimits): { program: Program; variables: string[]; occurrences: VariableOccurrence[]; partials: string[] } {
