@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { assignVariant, rolloutBucket } from '../../shared/rollouts/assign.js';
+import * as onServer from '../../server/rollouts/assign.js';
 import { judge } from '../../server/rollouts/service.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, twoReplicas, type Api, type TestServer } from '../support/server.js';
@@ -19,11 +21,21 @@ interface Vector {
 const VECTORS = (JSON.parse(readFileSync(new URL('../vectors/rollout-assignment.json', import.meta.url), 'utf8')) as { cases: Vector[] }).cases;
 
 describe('rollout assignment function', () => {
-  it('matches every shared vector', () => {
+  it('matches every shared vector, in the clients (plain-JavaScript SHA-256) and on the server (node:crypto)', () => {
     assert.ok(VECTORS.length >= 300);
     for (const v of VECTORS) {
-      assert.equal(rolloutBucket(v.prompt, v.environment, v.rollout_id, v.key), v.bucket, JSON.stringify(v));
-      assert.equal(assignVariant(v.prompt, v.environment, { id: v.rollout_id, weight: v.weight }, v.key), v.variant, JSON.stringify(v));
+      for (const [where, f] of [['client', { rolloutBucket, assignVariant }], ['server', onServer]] as const) {
+        assert.equal(f.rolloutBucket(v.prompt, v.environment, v.rollout_id, v.key), v.bucket, `${where}: ${JSON.stringify(v)}`);
+        assert.equal(f.assignVariant(v.prompt, v.environment, { id: v.rollout_id, weight: v.weight }, v.key), v.variant, `${where}: ${JSON.stringify(v)}`);
+      }
+    }
+  });
+
+  it('gives the same bucket on the server as in the clients for any key, non-ASCII and long ones too', () => {
+    const keys = ['', 'ä', '用户-42', '🙂 emoji', 'x'.repeat(1_000)];
+    for (let i = 0; i < 500; i++) keys.push(randomBytes(1 + (i % 90)).toString(i % 2 ? 'base64' : 'latin1'));
+    for (const key of keys) {
+      assert.equal(onServer.rolloutBucket('checkout', 'production', 'a5d0c3f2-3c1e-4b7a-9f0e-2d4c6b8a1e3f', key), rolloutBucket('checkout', 'production', 'a5d0c3f2-3c1e-4b7a-9f0e-2d4c6b8a1e3f', key), JSON.stringify(key));
     }
   });
 
