@@ -33,6 +33,12 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/cli/**'], message: 'the extension imports shared/, client/ and webview/ only: the server is reached over HTTP (docs/architecture.md).' }] }] },
   },
   {
+    // The server assigns rollout keys with node:crypto's SHA-256 (server/rollouts/assign.ts), the same buckets as the clients' plain-JavaScript one.
+    files: ['server/**/*.ts'],
+    ignores: ['server/rollouts/assign.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/shared/rollouts/assign.js', '**/shared/rollouts/sha256.js'], message: 'on the server, import the rollout assignment from server/rollouts/assign.ts (node:crypto).' }] }] },
+  },
+  {
     // Commands take loosely typed arguments from menus, keybindings and tests.
     files: ['extension/commands/ui.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

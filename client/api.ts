@@ -224,6 +224,14 @@ export class RegistryApi {
     return this.body('GET', `${p(name)}/rollouts/${encodeURIComponent(environment)}`);
   }
 
+  /**
+   * The rollouts running in an environment, a page by prompt name (`prompt`: only that prompt's, an empty page when none runs).
+   * A registry older than this list answers 404 (RegistryError, code route_not_found); ask `rolloutIfAny` per prompt there.
+   */
+  listRollouts(environment: string, f: { prompt?: string; limit?: number; cursor?: string | null } = {}): Promise<Page<Rollout>> {
+    return this.body('GET', `/rollouts${query({ environment, prompt: f.prompt, limit: f.limit, cursor: f.cursor ?? undefined })}`);
+  }
+
   /** The candidate goes live for every key; the rollout ends. */
   promoteRollout(name: string, environment: string, comment?: string): Promise<Rollout> {
     return this.body('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/promote`, comment ? { comment } : {});
@@ -435,6 +443,27 @@ export class RegistryApi {
   /** Every key gets the live version again; pending (a rollout_abort request) where the environment needs approval. */
   async rolloutAbort(name: string, environment: string, reason?: string): Promise<RolloutResult> {
     return rolloutResult(await this.http.request('POST', `${p(name)}/rollouts/${encodeURIComponent(environment)}/abort`, { body: reason ? { reason } : {} }));
+  }
+
+  /**
+   * Every rollout running in an environment (all pages of `listRollouts`), or undefined from a registry older
+   * than that list (it answers 404 there): ask `rolloutIfAny` per prompt instead.
+   */
+  async runningRollouts(environment: string): Promise<Rollout[] | undefined> {
+    const found: Rollout[] = [];
+    let cursor: string | null = null;
+    do {
+      let page: Page<Rollout>;
+      try {
+        page = await this.listRollouts(environment, { limit: 100, cursor });
+      } catch (err) {
+        if (cursor === null && err instanceof RegistryError && err.status === 404) return undefined;
+        throw err;
+      }
+      found.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return found;
   }
 
   /** The rollout running in an environment, or undefined when none runs there. */

@@ -98,7 +98,7 @@ export class PromptRegistryClient {
 
   /**
    * The variant that serves `key` during a rollout, assigned here from the cached rollout (the
-   * registry's function, server/rollouts/assign.ts): the live prompt, or the candidate.
+   * registry's function, shared/rollouts/assign.ts): the live prompt, or the candidate.
    */
   private async variantFor(entry: Entry, key: string | undefined): Promise<Prompt> {
     const { prompt } = entry;

@@ -2,8 +2,7 @@ import * as vscode from 'vscode';
 import type { Metric } from '../../client/index.js';
 import { EXECUTION_METHODS, type ExecutionMethods, type ExecutionNotice, type ExecutionShown } from '../../webview/protocol.js';
 import type { Connection } from '../connection.js';
-import { Disposable } from '../lifecycle.js';
-import { openRpcPanel, type Handlers, type WebviewRpc } from './webview-rpc.js';
+import { ReusedRpcPanel, type Handlers } from './webview-rpc.js';
 import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="when" class="muted"></span>
@@ -38,19 +37,14 @@ const BODY = `<header class="toolbar"><h1 id="title">Execution</h1><span id="whe
  * One execution's detail, in the editor area: everything logged, its scores,
  * and "Add Score". One panel, reused for the next execution opened.
  */
-export class ExecutionPanel extends Disposable {
-  private panel: vscode.WebviewPanel | undefined;
-  private rpc: WebviewRpc<ExecutionMethods, ExecutionNotice, ExecutionShown> | undefined;
-  private readonly shownEmitter = this._register(new vscode.EventEmitter<ExecutionShown>());
-  readonly onDidShow = this.shownEmitter.event;
-  last: ExecutionShown | undefined;
+export class ExecutionPanel extends ReusedRpcPanel<ExecutionMethods, ExecutionNotice, ExecutionShown> {
   readonly handlers: Handlers<ExecutionMethods>;
 
   constructor(
-    private readonly extensionUri: vscode.Uri,
+    extensionUri: vscode.Uri,
     private readonly connection: Connection,
   ) {
-    super();
+    super({ extensionUri, viewType: 'promptRegistry.execution', title: 'Execution', script: 'execution', body: BODY, methods: EXECUTION_METHODS });
     this.handlers = {
       detail: ({ id }) => this.connection.api.getExecution(String(id)),
       metrics: async () => {
@@ -76,37 +70,9 @@ export class ExecutionPanel extends Disposable {
   }
 
   show(id: string): void {
-    if (!this.panel) this.create();
-    this.panel!.title = `Execution ${id.slice(0, 8)}`;
-    this.rpc!.notify({ type: 'show', id });
-    this.panel!.reveal(vscode.ViewColumn.Active);
-  }
-
-  private create(): void {
-    const { panel, rpc } = openRpcPanel<ExecutionMethods, ExecutionNotice, ExecutionShown>({
-      extensionUri: this.extensionUri,
-      viewType: 'promptRegistry.execution',
-      title: 'Execution',
-      script: 'execution',
-      body: BODY,
-      methods: EXECUTION_METHODS,
-      handlers: this.handlers,
-      onShown: (s) => {
-        this.last = s;
-        this.shownEmitter.fire(s);
-      },
-      onClosed: () => {
-        if (this.panel !== panel) return;
-        this.panel = undefined;
-        this.rpc = undefined;
-      },
-    });
-    this.panel = panel;
-    this.rpc = rpc;
-  }
-
-  override dispose(): void {
-    this.panel?.dispose();
-    super.dispose();
+    const { panel, rpc } = this.panel();
+    panel.title = `Execution ${id.slice(0, 8)}`;
+    rpc.notify({ type: 'show', id });
+    panel.reveal(vscode.ViewColumn.Active);
   }
 }

@@ -142,3 +142,57 @@ export function openRpcPanel<M extends Methods, N extends { type: string }, S ex
   });
   return { panel, rpc };
 }
+
+/**
+ * One editor panel reused for whatever it shows next (the Run, Evaluation and
+ * Execution panels): opened on first use and again after the user closes it;
+ * `last` and `onDidShow` hear each render. Subclasses give the handlers, and
+ * may redraw on `ready` (a page reloaded) and clean up when it closes.
+ */
+export abstract class ReusedRpcPanel<M extends Methods, N extends { type: string }, S extends { type: 'shown' }> extends Disposable {
+  private open: { panel: vscode.WebviewPanel; rpc: WebviewRpc<M, N, S> } | undefined;
+  private readonly shownEmitter = this._register(new vscode.EventEmitter<S>());
+  readonly onDidShow = this.shownEmitter.event;
+  last: S | undefined;
+  protected abstract readonly handlers: Handlers<M>;
+
+  constructor(private readonly page: { extensionUri: vscode.Uri; viewType: string; title: string; script: string; body: string; methods: readonly (keyof M & string)[] }) {
+    super();
+  }
+
+  /** The panel, opened when none is. */
+  protected panel(): { panel: vscode.WebviewPanel; rpc: WebviewRpc<M, N, S> } {
+    if (this.open) return this.open;
+    const open = openRpcPanel<M, N, S>({
+      ...this.page,
+      handlers: this.handlers,
+      onShown: (s) => {
+        this.last = s;
+        this.shownEmitter.fire(s);
+      },
+      onClosed: () => {
+        if (this.open !== open) return;
+        this.open = undefined;
+        this.closed();
+      },
+    });
+    open.rpc.onDidBecomeReady(() => this.ready());
+    return (this.open = open);
+  }
+
+  /** The open panel's rpc, if one is open. */
+  protected get rpc(): WebviewRpc<M, N, S> | undefined {
+    return this.open?.rpc;
+  }
+
+  /** The page said ready again (reloaded after being hidden). */
+  protected ready(): void {}
+
+  /** The user closed the panel (or it was disposed). */
+  protected closed(): void {}
+
+  override dispose(): void {
+    this.open?.panel.dispose();
+    super.dispose();
+  }
+}

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { MATRIX_METHODS, type MatrixMethods, type MatrixNotice, type MatrixShown, type MatrixView } from '../../webview/protocol.js';
-import { Disposable } from '../lifecycle.js';
-import { openRpcPanel, type Handlers, type WebviewRpc } from '../executions/webview-rpc.js';
+import { ReusedRpcPanel, type Handlers } from '../executions/webview-rpc.js';
 import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Evaluation</h1><span id="summary" class="muted"></span></header>
@@ -26,17 +25,12 @@ const BODY = `<header class="toolbar"><h1 id="title">Evaluation</h1><span id="su
  * live version) across, each cell coloured by its score; the aggregates of each
  * column at the foot; an item clicked shows both outputs and their diff.
  */
-export class MatrixPanel extends Disposable {
-  private panel: vscode.WebviewPanel | undefined;
-  private rpc: WebviewRpc<MatrixMethods, MatrixNotice, MatrixShown> | undefined;
-  private readonly shownEmitter = this._register(new vscode.EventEmitter<MatrixShown>());
-  readonly onDidShow = this.shownEmitter.event;
-  last: MatrixShown | undefined;
+export class MatrixPanel extends ReusedRpcPanel<MatrixMethods, MatrixNotice, MatrixShown> {
   private view: MatrixView | undefined;
-  private readonly handlers: Handlers<MatrixMethods>;
+  protected readonly handlers: Handlers<MatrixMethods>;
 
-  constructor(private readonly extensionUri: vscode.Uri) {
-    super();
+  constructor(extensionUri: vscode.Uri) {
+    super({ extensionUri, viewType: 'promptRegistry.matrix', title: 'Evaluation', script: 'matrix', body: BODY, methods: MATRIX_METHODS });
     this.handlers = {
       openExecution: async ({ id }) => {
         await vscode.commands.executeCommand(COMMANDS.openExecution, String(id));
@@ -47,10 +41,10 @@ export class MatrixPanel extends Disposable {
 
   show(view: MatrixView): void {
     this.view = view;
-    if (!this.panel) this.create();
-    this.panel!.title = view.title;
-    this.rpc!.notify({ type: 'matrix', view });
-    this.panel!.reveal(vscode.ViewColumn.Active);
+    const { panel, rpc } = this.panel();
+    panel.title = view.title;
+    rpc.notify({ type: 'matrix', view });
+    panel.reveal(vscode.ViewColumn.Active);
   }
 
   /** Opens an item's outputs and diff (what a click on its row does). */
@@ -62,32 +56,7 @@ export class MatrixPanel extends Disposable {
     return this.view;
   }
 
-  private create(): void {
-    const { panel, rpc } = openRpcPanel<MatrixMethods, MatrixNotice, MatrixShown>({
-      extensionUri: this.extensionUri,
-      viewType: 'promptRegistry.matrix',
-      title: 'Evaluation',
-      script: 'matrix',
-      body: BODY,
-      methods: MATRIX_METHODS,
-      handlers: this.handlers,
-      onShown: (s) => {
-        this.last = s;
-        this.shownEmitter.fire(s);
-      },
-      onClosed: () => {
-        if (this.panel !== panel) return;
-        this.panel = undefined;
-        this.rpc = undefined;
-      },
-    });
-    rpc.onDidBecomeReady(() => this.view && rpc.notify({ type: 'matrix', view: this.view }));
-    this.panel = panel;
-    this.rpc = rpc;
-  }
-
-  override dispose(): void {
-    this.panel?.dispose();
-    super.dispose();
+  protected override ready(): void {
+    if (this.view) this.rpc?.notify({ type: 'matrix', view: this.view });
   }
 }

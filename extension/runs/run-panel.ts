@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { RUN_METHODS, type RunMethods, type RunNotice, type RunShown, type RunView } from '../../webview/protocol.js';
-import { Disposable } from '../lifecycle.js';
-import { openRpcPanel, type Handlers, type WebviewRpc } from '../executions/webview-rpc.js';
+import { ReusedRpcPanel, type Handlers } from '../executions/webview-rpc.js';
 import { COMMANDS } from '../commands/ids.js';
 
 const BODY = `<header class="toolbar"><h1 id="title">Run</h1><span id="status" class="status"></span>
@@ -19,19 +18,14 @@ const BODY = `<header class="toolbar"><h1 id="title">Run</h1><span id="status" c
  * then usage, latency, cost and tool calls. Cancel aborts the request (the
  * registry stops the provider call). One panel, reused for the next run.
  */
-export class RunPanel extends Disposable {
-  private panel: vscode.WebviewPanel | undefined;
-  private rpc: WebviewRpc<RunMethods, RunNotice, RunShown> | undefined;
-  private readonly shownEmitter = this._register(new vscode.EventEmitter<RunShown>());
-  readonly onDidShow = this.shownEmitter.event;
-  last: RunShown | undefined;
+export class RunPanel extends ReusedRpcPanel<RunMethods, RunNotice, RunShown> {
   /** The run in flight, to cancel. */
   private controller: AbortController | undefined;
   private view: RunView | undefined;
-  private readonly handlers: Handlers<RunMethods>;
+  protected readonly handlers: Handlers<RunMethods>;
 
-  constructor(private readonly extensionUri: vscode.Uri) {
-    super();
+  constructor(extensionUri: vscode.Uri) {
+    super({ extensionUri, viewType: 'promptRegistry.run', title: 'Run', script: 'run', body: BODY, methods: RUN_METHODS });
     this.handlers = {
       cancel: async () => {
         this.cancel();
@@ -49,9 +43,9 @@ export class RunPanel extends Disposable {
     this.controller?.abort();
     this.controller = new AbortController();
     this.view = { ...view, status: 'running', text: '', toolCalls: null, usage: null, latencyMs: null, costUsd: null, executionId: null, finishReason: null, error: null };
-    if (!this.panel) this.create();
-    this.panel!.title = `Run: ${view.prompt}`;
-    this.panel!.reveal(vscode.ViewColumn.Beside, true);
+    const { panel } = this.panel();
+    panel.title = `Run: ${view.prompt}`;
+    panel.reveal(vscode.ViewColumn.Beside, true);
     this.post();
     return this.controller.signal;
   }
@@ -80,35 +74,13 @@ export class RunPanel extends Disposable {
     if (this.view) this.rpc?.notify({ type: 'run', run: this.view });
   }
 
-  private create(): void {
-    const { panel, rpc } = openRpcPanel<RunMethods, RunNotice, RunShown>({
-      extensionUri: this.extensionUri,
-      viewType: 'promptRegistry.run',
-      title: 'Run',
-      script: 'run',
-      body: BODY,
-      methods: RUN_METHODS,
-      handlers: this.handlers,
-      onShown: (s) => {
-        this.last = s;
-        this.shownEmitter.fire(s);
-      },
-      onClosed: () => {
-        if (this.panel !== panel) return;
-        this.controller?.abort();
-        this.panel = undefined;
-        this.rpc = undefined;
-      },
-    });
-    // A page reloaded (hidden, then shown again) gets the run as it stands.
-    rpc.onDidBecomeReady(() => this.post());
-    this.panel = panel;
-    this.rpc = rpc;
+  // A page reloaded (hidden, then shown again) gets the run as it stands.
+  protected override ready(): void {
+    this.post();
   }
 
-  override dispose(): void {
+  /** Closing the panel (or the extension) cancels the run in flight. */
+  protected override closed(): void {
     this.controller?.abort();
-    this.panel?.dispose();
-    super.dispose();
   }
 }

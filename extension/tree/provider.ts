@@ -101,8 +101,8 @@ export class RegistryTree extends Disposable implements vscode.TreeDataProvider<
   }
 
   /**
-   * The page shows at once; the rollouts of its prompts not yet known are asked for behind it (one
-   * request each: 100 take seconds on a loaded registry), and the rows that have one are redrawn.
+   * The page shows at once; the rollouts of its prompts not yet known are asked for behind it (the
+   * environment's list, one request), and the rows that have one are redrawn.
    */
   private lookUpRollouts(parent: EnvironmentNode, pages: Pages, names: string[]): void {
     const environment = parent.environment;

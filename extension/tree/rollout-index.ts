@@ -1,10 +1,10 @@
-import type { RegistryEvent, Rollout } from '../../client/index.js';
+import { RegistryError, type RegistryEvent, type Rollout } from '../../client/index.js';
 import type { Connection } from '../connection.js';
 import { mapLimit } from '../core/rollouts.js';
 import { Disposable } from '../lifecycle.js';
 import type { LiveUpdates } from '../live-updates.js';
 
-/** Requests for rollouts in flight at once when a page of the Live view loads. */
+/** Requests for rollouts in flight at once, against a registry without the list of them (one per prompt). */
 const CONCURRENCY = 8;
 
 const keyOf = (prompt: string, environment: string) => `${prompt}\n${environment}`;
@@ -14,21 +14,33 @@ const keyOf = (prompt: string, environment: string) => `${prompt}\n${environment
  * for once and kept until the event stream says it changed: a weight change,
  * a promotion or an abort (`rollout.changed`), or a deploy or rollback there
  * (which ends a rollout). A gap in the stream, a new connection or Refresh
- * forget everything. The registry has no list of rollouts, so each is one
- * `GET /prompts/{name}/rollouts/{environment}`; the cache keeps a tree
- * refresh from repeating them.
+ * forget everything. A page of the Live view asks for the environment's
+ * rollouts in one request (`GET /rollouts?environment=`), and one prompt's
+ * in one request with `&prompt=`; a registry older than that list (404) is
+ * asked `GET /prompts/{name}/rollouts/{environment}` per prompt instead.
  */
 export class RolloutIndex extends Disposable {
   private readonly known = new Map<string, Promise<Rollout | undefined>>();
   /** What the look-ups answered (null: none runs), for drawing a tree page without waiting. */
   private readonly answers = new Map<string, Rollout | null>();
+  /** Lists of an environment's rollouts in flight (true once kept), so two views loading at once ask once. */
+  private readonly listing = new Map<string, Promise<boolean>>();
+  /** Counts what changed the answers from outside (events, actions): a list asked for before is not kept. */
+  private changes = 0;
+  /** False once the registry said it has no list of rollouts (older than it), until the connection changes. */
+  private canList = true;
 
   constructor(
     private readonly connection: Connection,
     liveUpdates: LiveUpdates,
   ) {
     super();
-    this._register(connection.onDidChange(() => this.clear()));
+    this._register(
+      connection.onDidChange(() => {
+        this.canList = true;
+        this.clear();
+      }),
+    );
     this._register(liveUpdates.onEvent((event) => this.follow(event)));
   }
 
@@ -37,7 +49,7 @@ export class RolloutIndex extends Disposable {
     const key = keyOf(prompt, environment);
     let answer = opts.again ? undefined : this.known.get(key);
     if (!answer) {
-      const asked = this.connection.api.rolloutIfAny(prompt, environment);
+      const asked = this.lookUp(prompt, environment);
       this.known.set(key, asked);
       // Kept unless forgotten meanwhile (an event said it changed while it was asked for).
       asked.then(
@@ -55,8 +67,18 @@ export class RolloutIndex extends Disposable {
     return this.answers.get(keyOf(prompt, environment));
   }
 
-  /** Several at once (a page of the Live view), a few requests at a time; a failed one shows as none. */
-  many(pairs: ReadonlyArray<{ prompt: string; environment: string }>): Promise<Array<Rollout | undefined>> {
+  /**
+   * Several at once (a page of the Live view, a prompt's environments): each environment with a
+   * prompt not known yet is listed in one request; a failed look-up shows as none.
+   */
+  async many(pairs: ReadonlyArray<{ prompt: string; environment: string }>): Promise<Array<Rollout | undefined>> {
+    const unknown = new Map<string, string[]>();
+    for (const { prompt, environment } of pairs) {
+      if (this.known.has(keyOf(prompt, environment))) continue;
+      unknown.set(environment, [...(unknown.get(environment) ?? []), prompt]);
+    }
+    // Several unknown in one environment: its list. One: that prompt's (the same one request, a smaller answer).
+    await Promise.all([...unknown].filter(([, prompts]) => prompts.length > 1).map(([environment, prompts]) => this.list(environment, prompts).catch(() => undefined)));
     return mapLimit(pairs, CONCURRENCY, (p) => this.get(p.prompt, p.environment).catch(() => undefined));
   }
 
@@ -66,18 +88,66 @@ export class RolloutIndex extends Disposable {
   }
 
   private settle(key: string, rollout: Rollout | null): void {
+    this.changes++;
     this.known.set(key, Promise.resolve(rollout ?? undefined));
     this.answers.set(key, rollout);
   }
 
   forget(prompt: string, environment: string): void {
+    this.changes++;
     this.known.delete(keyOf(prompt, environment));
     this.answers.delete(keyOf(prompt, environment));
   }
 
   clear(): void {
+    this.changes++;
     this.known.clear();
     this.answers.clear();
+  }
+
+  /** One prompt's rollout: the list with `prompt` (no 404 when none runs), or the per-prompt route on an older registry. */
+  private async lookUp(prompt: string, environment: string): Promise<Rollout | undefined> {
+    const api = this.connection.api;
+    if (this.canList) {
+      try {
+        return (await api.listRollouts(environment, { prompt })).items[0];
+      } catch (err) {
+        if (!(err instanceof RegistryError && err.status === 404)) throw err;
+        this.canList = false;
+      }
+    }
+    return api.rolloutIfAny(prompt, environment);
+  }
+
+  /**
+   * Lists the rollouts running in an environment (once, however many callers wait for it), keeps each,
+   * and `prompts` not among them as none. Without a list (an older registry), or when something changed
+   * the answers while it was asked for (an event), nothing is kept: get() asks per prompt.
+   */
+  private async list(environment: string, prompts: readonly string[]): Promise<void> {
+    let listing = this.listing.get(environment);
+    if (!listing) {
+      listing = this.listAll(environment).finally(() => this.listing.delete(environment));
+      this.listing.set(environment, listing);
+    }
+    if (!(await listing)) return;
+    for (const prompt of prompts) if (!this.known.has(keyOf(prompt, environment))) this.keep(keyOf(prompt, environment), null);
+  }
+
+  private async listAll(environment: string): Promise<boolean> {
+    if (!this.canList) return false;
+    const before = this.changes;
+    const running = await this.connection.api.runningRollouts(environment);
+    if (running === undefined) this.canList = false;
+    if (running === undefined || this.changes !== before) return false;
+    for (const r of running) this.keep(keyOf(r.prompt, environment), r);
+    return true;
+  }
+
+  /** Settles what a list answered (not a change from outside). */
+  private keep(key: string, rollout: Rollout | null): void {
+    this.known.set(key, Promise.resolve(rollout ?? undefined));
+    this.answers.set(key, rollout);
   }
 
   private follow(event: RegistryEvent | undefined): void {

@@ -1,6 +1,6 @@
 """Rollout assignment: which variant of a rollout serves a caller key.
 
-The registry's own function (server/rollouts/assign.ts, docs/rollouts.md
+The registry's own function (shared/rollouts/assign.ts, docs/rollouts.md
 "Assignment"), so the client assigns keys locally exactly as the server does:
 the first 4 bytes of the SHA-256 of ``f"{prompt}\\n{environment}\\n{rollout_id}\\n{key}"``
 (UTF-8), read as a big-endian unsigned integer, modulo 100, is the key's bucket;

@@ -13,7 +13,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import * as repo from './repository.js';
 import type { DeploymentRow, ResolvedRow } from './repository.js';
 import { answer, ResolveCache, type CachedAnswer } from './resolve-cache.js';
-import { assignVariant } from '../../shared/rollouts/assign.js';
+import { assignVariant } from '../rollouts/assign.js';
 import type { RolloutInfo } from '../rollouts/schemas.js';
 import { BUNDLE_FORMAT, type bundleSchema, type deploymentSchema } from './schemas.js';
 import { DeployPath, type PlannedChange } from './deploy-path.js';

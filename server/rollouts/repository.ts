@@ -66,6 +66,26 @@ export async function activeRolloutByName(db: Queryable, name: string, environme
   return row && toRollout(row);
 }
 
+/**
+ * The rollouts running in an environment (of one prompt, with `prompt`), by prompt name, after the
+ * name `after`: a page of a list (at most one runs per prompt and environment, so the name is the key).
+ */
+export async function activeRollouts(db: Queryable, f: { environment: string; prompt?: string | undefined; after?: string | undefined; limit: number }): Promise<RolloutRow[]> {
+  const params: unknown[] = [f.environment];
+  let where = `r.environment = $1 AND r.status = 'active'`;
+  if (f.prompt !== undefined) {
+    params.push(f.prompt);
+    where += ` AND p.name = $${params.length}`;
+  }
+  if (f.after !== undefined) {
+    params.push(f.after);
+    where += ` AND p.name > $${params.length}`;
+  }
+  params.push(f.limit);
+  const rows = await db.all<Record<string, unknown>>(`${SELECT_ROLLOUT} WHERE ${where} ORDER BY p.name LIMIT $${params.length}`, params);
+  return rows.map(toRollout);
+}
+
 export async function getRollout(db: Queryable, id: string): Promise<RolloutRow | undefined> {
   const row = await db.get<Record<string, unknown>>(`${SELECT_ROLLOUT} WHERE r.id = $1`, [id]);
   return row && toRollout(row);

@@ -1,6 +1,7 @@
+import { decodeCursor, pageOf, textKey } from '../http/cursor.js';
 import { defineRoute, type Route } from '../http/route.js';
-import { errorSchema } from '../http/schemas.js';
-import { abortBody, promoteBody, rolloutBody, rolloutParams, rolloutSchema } from './schemas.js';
+import { errorSchema, page } from '../http/schemas.js';
+import { abortBody, listRolloutsQuery, promoteBody, rolloutBody, rolloutParams, rolloutSchema } from './schemas.js';
 import { requestSchema } from '../approvals/schemas.js';
 import type { RolloutService } from './service.js';
 
@@ -9,6 +10,24 @@ const err = (description: string) => ({ description, schema: errorSchema });
 export function rolloutRoutes(rollouts: RolloutService): Route[] {
   const deployScope = ({ params }: { params: { environment: string } }) => `deploy:${params.environment}`;
   return [
+    defineRoute({
+      method: 'get',
+      path: '/rollouts',
+      summary:
+        'The rollouts running in an environment, by prompt name (with `prompt`, only that prompt\'s: an empty page when none runs); each as `GET /prompts/{name}/rollouts/{environment}` answers it',
+      tag: 'rollouts',
+      scope: 'read',
+      query: listRolloutsQuery,
+      responses: {
+        200: { description: 'A page of running rollouts', schema: page(rolloutSchema) },
+        400: err('No environment given, an unknown environment (unknown_environment), or an invalid cursor'),
+      },
+      async handler({ query }) {
+        const after = decodeCursor(query.cursor, textKey(255));
+        const rows = await rollouts.list({ environment: query.environment, prompt: query.prompt, after, limit: query.limit + 1 });
+        return pageOf(rows, query.limit, (r) => r.prompt);
+      },
+    }),
     defineRoute({
       method: 'put',
       status: 201,

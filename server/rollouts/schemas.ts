@@ -1,7 +1,15 @@
 import { z } from 'zod';
-import { environmentName, promptName, text } from '../http/schemas.js';
+import { cursorParam, environmentName, limit, promptName, text } from '../http/schemas.js';
 
 export const rolloutParams = z.object({ name: promptName, environment: environmentName });
+
+/** `GET /rollouts`: the environment is required (a registry-wide list would mix environments' scopes and pages). */
+export const listRolloutsQuery = z.object({
+  environment: environmentName,
+  prompt: promptName.optional(),
+  limit,
+  cursor: cursorParam,
+});
 
 /** Built-in measures a guard can watch; any other name is a numeric custom metric (its scores' mean). */
 export const BUILTIN_GUARD_METRICS = ['error_rate', 'latency_ms', 'quality_score'] as const;

@@ -125,6 +125,12 @@ export class RolloutService {
     return view(rollout);
   }
 
+  /** The rollouts running in an environment (of one prompt, with `prompt`), a page by prompt name; the caller fetches limit + 1. */
+  async list(f: { environment: string; prompt?: string | undefined; after?: string | undefined; limit: number }): Promise<RolloutView[]> {
+    this.path.environments.assert(f.environment);
+    return (await repo.activeRollouts(this.db, f)).map(view);
+  }
+
   /**
    * Starts a rollout, or changes the weight (and guard) of the one running for the same candidate.
    * Everything is checked before anything is written. Where the environment needs approvals, the

@@ -919,6 +919,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rollouts running in an environment, by prompt name (with `prompt`, only that prompt's: an empty page when none runs); each as `GET /prompts/{name}/rollouts/{environment}` answers it */
+        get: operations["getRollouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks": {
         parameters: {
             query?: never;
@@ -6236,6 +6253,51 @@ export interface operations {
                         }[];
                         /** @description executions redacted (or, in a dry run, that would be) */
                         redacted: number;
+                    };
+                };
+            };
+        };
+    };
+    getRollouts: {
+        parameters: {
+            query: {
+                cursor?: string;
+                environment: string;
+                limit?: number;
+                prompt?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of running rollouts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Rollout"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description No environment given, an unknown environment (unknown_environment), or an invalid cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            code: string;
+                            message: string;
+                            request_id?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };

@@ -47,6 +47,26 @@ for (const dialect of DIALECTS) {
       assert.equal(await api.rolloutIfAny('ab', 'staging'), undefined);
     });
 
+    it('lists the rollouts running in an environment, a page at a time or all of them', async () => {
+      for (const name of ['list-1', 'list-2', 'list-3']) {
+        for (const content of ['one', 'two']) await api.createVersion(name, { content: `${name} ${content}` });
+        assert.equal((await api.deploy(name, 1, 'production')).kind, 'applied');
+        assert.ok((await api.rolloutStart(name, 'production', { candidate: 2, weight: 20 })).kind === 'applied');
+      }
+      const first = await api.listRollouts('production', { limit: 2 });
+      assert.deepEqual(first.items.map((r) => r.prompt), ['list-1', 'list-2']);
+      assert.deepEqual(first.items[0], await api.rollout('list-1', 'production'));
+      const rest = await api.listRollouts('production', { limit: 2, cursor: first.next_cursor });
+      assert.deepEqual([rest.items.map((r) => r.prompt), rest.next_cursor], [['list-3'], null]);
+      assert.deepEqual((await api.listRollouts('production', { prompt: 'list-2' })).items.map((r) => [r.prompt, r.candidate, r.weight]), [['list-2', 2, 20]]);
+      assert.deepEqual((await api.listRollouts('production', { prompt: 'ab' })).items, []);
+      assert.deepEqual((await api.runningRollouts('production'))?.map((r) => r.prompt), ['list-1', 'list-2', 'list-3']);
+      // The pending start in staging runs nothing yet.
+      assert.deepEqual(await api.runningRollouts('staging'), []);
+      await assert.rejects(api.listRollouts('qa'), (err: unknown) => err instanceof RegistryError && err.status === 400 && err.code === 'unknown_environment');
+      await assert.rejects(api.runningRollouts('qa'), (err: unknown) => err instanceof RegistryError && err.code === 'unknown_environment');
+    });
+
     it("throws the registry's error, code and message, for what it refuses", async () => {
       await assert.rejects(api.rolloutStart('ab', 'production', { candidate: 2, weight: 10 }), (err: unknown) => {
         assert.ok(err instanceof RegistryError);

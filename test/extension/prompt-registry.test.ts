@@ -904,7 +904,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     }
     uiScenario(
       async (onClose) => {
-        registry = await startTestServer('sqlite');
+        // With its Prometheus counters: which routes the trees asked.
+        registry = await startTestServer('sqlite', { metricsPort: 0 });
         onClose(() => registry.close());
         api = new RegistryApi({ url: registry.url, apiKey: ADMIN_KEY });
         rollout = await seedRollouts(api);
@@ -936,6 +937,11 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       await row('Prompts', 'production').filter({ hasText: 'v1 90% · v2 10% (rollout)' }).waitFor({ timeout: 30_000 });
       await row('Prompts', 'v3').waitFor({ timeout: 30_000 });
       await wb.screenshot('50-rollout-tree');
+      // The environment's rollouts in one list request (two prompts are live in production), none per prompt.
+      const asked = await registry.running.registry.operatorMetrics!.registry.getSingleMetric('prompt_registry_http_requests_total')!.get();
+      const count = (route: string) => asked.values.filter((v) => v.labels.method === 'GET' && v.labels.route === route).reduce((n, v) => n + v.value, 0);
+      assert.ok(count('/rollouts') >= 1, JSON.stringify(asked.values));
+      assert.equal(count('/prompts/:name/rollouts/:environment'), 0, JSON.stringify(asked.values));
     });
 
     it('changes the weight from the context menu; the tree follows', { timeout: 2 * MINUTE }, async () => {

@@ -61,6 +61,8 @@ const FORGED = [
   '["x","y"]',
   '['.repeat(150) + ']'.repeat(150),
 ];
+/** The query a list needs besides its cursor (GET /rollouts lists one environment's). */
+const LIST_QUERY: Record<string, string> = { '/rollouts': 'environment=production&' };
 /** The forged cursors that name a real position in a list (the audit log's ids are BIGINT). */
 const VALID_IN: Record<string, string[]> = { '/audit': ['2147483648'] };
 /** Cursors that are not even base64url JSON: a 400 (invalid_cursor, or invalid_request for NUL and length). */
@@ -146,6 +148,11 @@ for (const dialect of DIALECTS) {
       good.request = asked.body.request?.id ?? asked.body.id;
       assert.match(good.request!, /^[0-9a-f-]{36}$/, JSON.stringify(asked.body));
       assert.equal((await a.post('/prompts/q/deployments', { version: 1, environment: 'staging' })).status, 202);
+      // Two rollouts running in production, for the list of them.
+      assert.equal((await a.post('/prompts/r/versions', { content: 'One' })).status, 201);
+      assert.equal((await a.post('/prompts/r/versions', { content: 'Two' })).status, 201);
+      assert.equal((await a.post('/prompts/r/deployments', { version: 1, environment: 'production' })).status, 201);
+      for (const name of ['p', 'r']) assert.equal((await a.raw('PUT', `/prompts/${name}/rollouts/production`, JSON.stringify({ candidate: 2, weight: 10 }))).status, 201);
 
       for (const name of ['prov-a', 'prov-b']) assert.equal((await a.post('/providers', { name, kind: 'openai', base_url: 'http://127.0.0.1:1/v1', default_model: 'm' })).status, 201);
       for (const name of ['ds', 'ds2']) assert.equal((await a.post('/datasets', { name })).status, 201);
@@ -211,20 +218,20 @@ for (const dialect of DIALECTS) {
       const failures: string[] = [];
       for (const op of lists) {
         await inParallel(FORGED, async (json) => {
-          const url = `${fill(op)}?cursor=${b64(json)}`;
+          const url = `${fill(op)}?${LIST_QUERY[op.path] ?? ''}cursor=${b64(json)}`;
           const r = await send(op.method, url);
           const ok = VALID_IN[op.path]?.includes(json) ? r.status === 200 : r.status === 400 && r.body?.error?.code === 'invalid_cursor';
           if (!ok) failures.push(`${url} (${json.slice(0, 40)}) → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
         });
         await inParallel(MALFORMED, async (cursor) => {
-          const r = await send(op.method, `${fill(op)}?cursor=${cursor}`);
+          const r = await send(op.method, `${fill(op)}?${LIST_QUERY[op.path] ?? ''}cursor=${cursor}`);
           if (r.status !== 400 || typeof r.body?.error?.code !== 'string') failures.push(`${op.path}?cursor=${cursor.slice(0, 20)} → ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
         });
         // A cursor the list itself gave stays good (each list holds two items or more).
-        const first = await send(op.method, `${fill(op)}?limit=1`);
+        const first = await send(op.method, `${fill(op)}?${LIST_QUERY[op.path] ?? ''}limit=1`);
         assert.equal(first.status, 200, `${op.path}: ${JSON.stringify(first.body)}`);
         assert.ok(first.body.next_cursor, `${op.path} has a second page`);
-        const next = await send(op.method, `${fill(op)}?limit=1&cursor=${first.body.next_cursor}`);
+        const next = await send(op.method, `${fill(op)}?${LIST_QUERY[op.path] ?? ''}limit=1&cursor=${first.body.next_cursor}`);
         assert.equal(next.status, 200, `${op.path} with its own cursor: ${JSON.stringify(next.body)}`);
         assert.notDeepEqual(next.body.items, first.body.items, `${op.path}: the second page moves on`);
       }

@@ -75,6 +75,7 @@ const CALLS: Record<string, Call> = {
   'get /prompts/{name}/used-by': { url: () => '/prompts/safety/used-by?environment=production', status: 200, missing: '/prompts/nope/used-by' },
   'put /prompts/{name}/rollouts/{environment}': { url: () => '/prompts/p/rollouts/dev', body: () => ({ candidate: 2, weight: 10 }), status: 201, missing: '/prompts/nope/rollouts/dev' },
   'get /prompts/{name}/rollouts/{environment}': { url: () => '/prompts/p/rollouts/production', status: 200, missing: '/prompts/nope/rollouts/production' },
+  'get /rollouts': { url: () => '/rollouts?environment=production&limit=5', status: 200 },
   'post /prompts/{name}/rollouts/{environment}/abort': { url: () => '/prompts/p/rollouts/dev/abort', body: () => ({ reason: 'conformance' }), status: 200, missing: '/prompts/nope/rollouts/dev/abort' },
   'post /prompts/{name}/rollouts/{environment}/promote': { url: () => '/prompts/p/rollouts/production/promote', body: () => ({}), status: 200, missing: '/prompts/nope/rollouts/production/promote' },
   'get /export': { url: () => '/export?environment=production', status: 200 },

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { assignVariant, rolloutBucket } from '../../shared/rollouts/assign.js';
+import * as onServer from '../../server/rollouts/assign.js';
 import { judge } from '../../server/rollouts/service.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestServer, twoReplicas, type Api, type TestServer } from '../support/server.js';
@@ -19,11 +21,21 @@ interface Vector {
 const VECTORS = (JSON.parse(readFileSync(new URL('../vectors/rollout-assignment.json', import.meta.url), 'utf8')) as { cases: Vector[] }).cases;
 
 describe('rollout assignment function', () => {
-  it('matches every shared vector', () => {
+  it('matches every shared vector, in the clients (plain-JavaScript SHA-256) and on the server (node:crypto)', () => {
     assert.ok(VECTORS.length >= 300);
     for (const v of VECTORS) {
-      assert.equal(rolloutBucket(v.prompt, v.environment, v.rollout_id, v.key), v.bucket, JSON.stringify(v));
-      assert.equal(assignVariant(v.prompt, v.environment, { id: v.rollout_id, weight: v.weight }, v.key), v.variant, JSON.stringify(v));
+      for (const [where, f] of [['client', { rolloutBucket, assignVariant }], ['server', onServer]] as const) {
+        assert.equal(f.rolloutBucket(v.prompt, v.environment, v.rollout_id, v.key), v.bucket, `${where}: ${JSON.stringify(v)}`);
+        assert.equal(f.assignVariant(v.prompt, v.environment, { id: v.rollout_id, weight: v.weight }, v.key), v.variant, `${where}: ${JSON.stringify(v)}`);
+      }
+    }
+  });
+
+  it('gives the same bucket on the server as in the clients for any key, non-ASCII and long ones too', () => {
+    const keys = ['', 'ä', '用户-42', '🙂 emoji', 'x'.repeat(1_000)];
+    for (let i = 0; i < 500; i++) keys.push(randomBytes(1 + (i % 90)).toString(i % 2 ? 'base64' : 'latin1'));
+    for (const key of keys) {
+      assert.equal(onServer.rolloutBucket('checkout', 'production', 'a5d0c3f2-3c1e-4b7a-9f0e-2d4c6b8a1e3f', key), rolloutBucket('checkout', 'production', 'a5d0c3f2-3c1e-4b7a-9f0e-2d4c6b8a1e3f', key), JSON.stringify(key));
     }
   });
 
@@ -266,6 +278,64 @@ for (const dialect of DIALECTS) {
       assert.equal((await reader.get('/prompts/ab/latest?environment=staging&key=user-1')).body.version, 3);
       const promoted = (await audit('rollout.promoted')).find((e) => e.actor === 'approver');
       assert.match(String(promoted?.details.reason), /version 3, the candidate, was deployed/);
+    });
+
+    it('lists the rollouts running in an environment, a page by prompt name, as the per-prompt route answers them', async () => {
+      for (const name of ['list-a', 'list-b', 'list-c']) {
+        for (const content of ['one', 'two']) assert.equal((await s.admin.post(`/prompts/${name}/versions`, { content: `${name} ${content}` })).status, 201);
+        assert.equal((await s.admin.post(`/prompts/${name}/deployments`, { version: 1, environment: name === 'list-b' ? 'dev' : 'production' })).status, 201);
+      }
+      assert.equal((await put(deployer, 'list-c', 'production', { candidate: 2, weight: 30 })).status, 201);
+      assert.equal((await put(deployer, 'list-a', 'production', { candidate: 2, weight: 10, guard: { metric: 'latency_ms', window: 20, threshold: 900, comparison: 'above' } })).status, 201);
+      assert.equal((await put(devDeployer, 'list-b', 'dev', { candidate: 2, weight: 50 })).status, 201);
+      const names = (body: { items: Array<{ prompt: string }> }) => body.items.map((r) => r.prompt);
+
+      // Any credential that reads lists them, whatever environment it may deploy to.
+      const all = await reader.get('/rollouts?environment=production');
+      assert.equal(all.status, 200, JSON.stringify(all.body));
+      assert.deepEqual(names(all.body), ['list-a', 'list-c']);
+      assert.equal(all.body.next_cursor, null);
+      for (const item of all.body.items) assert.deepEqual(item, (await reader.get(`/prompts/${item.prompt}/rollouts/production`)).body);
+      assert.deepEqual(names((await devDeployer.get('/rollouts?environment=production')).body), ['list-a', 'list-c']);
+      assert.deepEqual(names((await reader.get('/rollouts?environment=dev')).body), ['list-b']);
+      assert.deepEqual((await reader.get('/rollouts?environment=staging')).body, { items: [], next_cursor: null });
+
+      // Page by page: each prompt once.
+      const first = await reader.get('/rollouts?environment=production&limit=1');
+      assert.deepEqual(names(first.body), ['list-a']);
+      assert.equal(typeof first.body.next_cursor, 'string');
+      const second = await reader.get(`/rollouts?environment=production&limit=1&cursor=${first.body.next_cursor}`);
+      assert.deepEqual(names(second.body), ['list-c']);
+      assert.equal(second.body.next_cursor, null);
+
+      // One prompt: its rollout, or an empty page (never a 404: the Live view asks this after an event).
+      assert.deepEqual(names((await reader.get('/rollouts?environment=production&prompt=list-c')).body), ['list-c']);
+      assert.deepEqual((await reader.get('/rollouts?environment=production&prompt=list-b')).body.items, []);
+      assert.deepEqual((await reader.get('/rollouts?environment=production&prompt=ghost')).body.items, []);
+
+      // An ended rollout leaves the list.
+      assert.equal((await deployer.post('/prompts/list-c/rollouts/production/abort', { reason: 'list test' })).status, 200);
+      assert.deepEqual(names((await reader.get('/rollouts?environment=production')).body), ['list-a']);
+
+      // Bad input: 400 in the one error shape, naming what is wrong; no credential: 401.
+      const cases: Array<[string, number, string, RegExp]> = [
+        ['/rollouts', 400, 'invalid_request', /environment/],
+        ['/rollouts?environment=qa', 400, 'unknown_environment', /unknown environment "qa"/],
+        ['/rollouts?environment=Prod!', 400, 'invalid_request', /environment/],
+        ['/rollouts?environment=production&prompt=-x', 400, 'invalid_request', /prompt/],
+        ['/rollouts?environment=production&limit=0', 400, 'invalid_request', /limit/],
+        ['/rollouts?environment=production&cursor=bm9wZQ', 400, 'invalid_cursor', /cursor/],
+      ];
+      for (const [url, status, code, message] of cases) {
+        const r = await reader.get(url);
+        assert.equal(r.status, status, `${url}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error.code, code, url);
+        assert.match(`${r.body.error.message} ${JSON.stringify(r.body.error.issues ?? [])}`, message, url);
+        assert.equal(typeof r.body.error.request_id, 'string');
+      }
+      const anonymous = await s.as(null).get('/rollouts?environment=production');
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.body.error.code, 'unauthorized');
     });
   });
 }
