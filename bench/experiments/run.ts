@@ -4,9 +4,18 @@
  * 50 ms, with concurrency 16. The ideal is concurrency / latency items a second; the run's rate
  * is items over the time between the experiment's start and its end, as the server recorded them.
  * The mock provider runs in its own process (bench/experiments/mock-process.ts), as a provider would.
+ *
+ * On a shared machine the ideal is out of reach for reasons that are not the runner's, so two more
+ * figures: a baseline, the same calls with the same concurrency made straight to the mock from this
+ * process (a keep-alive node:http client, as the runner's), measured before and after the experiment;
+ * and the CPU time the process spent per item during the experiment (all its threads: runner, template
+ * workers, SQLite; the bench's own polling of GET /experiments/{id} too), which load does not inflate
+ * the way it does elapsed time.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase } from '../../test/support/db.js';
 import { startTestServer } from '../../test/support/server.js';
@@ -35,6 +44,34 @@ async function startMock(): Promise<{ base: string; calls: () => Promise<number>
   };
 }
 
+/** The baseline: ITEMS chat-completion calls straight to the mock, CONCURRENCY at a time; items a second. */
+async function baseline(base: string): Promise<number> {
+  const agent = new Agent({ keepAlive: true });
+  const url = new URL(`${base}/chat/completions`);
+  const call = (q: string) =>
+    new Promise<void>((resolve, reject) => {
+      const body = JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: `What is ${q}?` }] });
+      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { choices: unknown[] }).choices.length ? resolve() : reject(new Error('no choices')));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < ITEMS) await call(`item ${next++}`);
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return ITEMS / seconds;
+}
+
 async function main() {
   const postgres = DIALECT === 'postgres' ? await benchPostgres((m) => process.stderr.write(`${m}\n`)) : undefined;
   const mock = await startMock();
@@ -47,6 +84,12 @@ async function main() {
     await a.post('/datasets', { name: 'bench' });
     const lines = Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ input: { q: `item ${i}` }, expected: '42' }));
     await a.raw('POST', '/datasets/bench/import', lines.join('\n'), { 'Content-Type': 'application/x-ndjson' });
+    const baselineBefore = await baseline(mock.base);
+    const callsBefore = await mock.calls();
+    const load = loadavg();
+    const cpuBefore = process.cpuUsage();
+    // BENCH_CPU_PROF_WINDOW (with node --cpu-prof): the experiment's window in the profile's clock (µs), for picking its samples out.
+    const windowStart = process.hrtime.bigint() / 1000n;
     const created = await a.post('/experiments', { prompt: 'bench', versions: [1], dataset: 'bench', provider: 'mock', concurrency: CONCURRENCY, evaluators: [{ type: 'exact_match' }] });
     if (created.status !== 201) throw new Error(`POST /experiments: ${created.status} ${JSON.stringify(created.body)}`);
     let x = created.body;
@@ -54,11 +97,16 @@ async function main() {
       await new Promise((resolve) => setTimeout(resolve, 100));
       x = (await a.get(`/experiments/${created.body.id}`)).body;
     }
+    const cpu = process.cpuUsage(cpuBefore);
+    if (process.env.BENCH_CPU_PROF_WINDOW) process.stderr.write(`experiment window (µs): ${windowStart} ${process.hrtime.bigint() / 1000n}\n`);
+    const providerCalls = (await mock.calls()) - callsBefore;
+    const baselineAfter = await baseline(mock.base);
     if (x.status !== 'completed' || x.progress.done !== ITEMS) throw new Error(`the experiment ended ${x.status} with ${x.progress.done} of ${ITEMS}`);
     const seconds = (Date.parse(x.finished_at) - Date.parse(x.started_at)) / 1000;
     const ideal = CONCURRENCY / (LATENCY_MS / 1000);
     const achieved = ITEMS / seconds;
     const round = (n: number) => Math.round(n * 100) / 100;
+    const baselineRate = (baselineBefore + baselineAfter) / 2;
     process.stdout.write(
       `${JSON.stringify(
         {
@@ -70,7 +118,12 @@ async function main() {
           ideal_items_per_second: round(ideal),
           items_per_second: round(achieved),
           ratio_to_ideal: round(achieved / ideal),
-          provider_calls: await mock.calls(),
+          baseline_items_per_second: round(baselineRate),
+          baseline_before_after: [round(baselineBefore), round(baselineAfter)],
+          ratio_to_baseline: round(achieved / baselineRate),
+          cpu_ms_per_item: round((cpu.user + cpu.system) / 1000 / ITEMS),
+          load_average: load.map(round),
+          provider_calls: providerCalls,
           pass_rate: x.aggregates[0].pass_rate,
         },
         null,

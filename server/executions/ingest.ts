@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/index.js';
+import type { Database, Transaction } from '../db/index.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { AppError, invalid } from '../errors.js';
 import { MAX_BATCH, type ExecutionInput } from './ingest-schemas.js';
@@ -75,6 +75,23 @@ export class ExecutionIngest {
    * is not stored again.
    */
   async ingest(batch: Batch): Promise<IngestResult> {
+    const records = await this.records(batch);
+    return this.stored(records, await this.store.insert(this.db, records));
+  }
+
+  /**
+   * Stores a batch like `ingest`, in a transaction that `more` then continues: what belongs with the
+   * executions is committed with them, in one commit. Answers what `more` answered.
+   */
+  async ingestWith<T>(batch: Batch, more: (tx: Transaction) => Promise<T>): Promise<T> {
+    const records = await this.records(batch);
+    const { inserted, result } = await this.store.insertWith(this.db, records, more);
+    this.stored(records, inserted);
+    return result;
+  }
+
+  /** The batch checked, each row resolved to what it names: the records to store. */
+  private async records(batch: Batch): Promise<ExecutionRecord[]> {
     if (batch.rows.length > MAX_BATCH) throw batchTooLarge(batch.rows.length);
     const now = Date.now();
     const nowIso = new Date(now).toISOString();
@@ -98,7 +115,7 @@ export class ExecutionIngest {
     const refs = await this.references.resolve(inputs, executedAt, problems.size ? new Set(problems.keys()) : undefined, flag);
     if (problems.size) throw invalidRows([...problems].map(([index, issues]) => ({ index, issues })), inputs.length);
 
-    const records: ExecutionRecord[] = inputs.map((input, i) => {
+    return inputs.map((input, i) => {
       const [e, ref] = [input!, refs[i]!];
       return {
         id: e.id ?? randomUUID(),
@@ -123,7 +140,9 @@ export class ExecutionIngest {
         partials_used: e.partials_used ?? null,
       };
     });
-    const inserted = await this.store.insert(this.db, records);
+  }
+
+  private stored(records: ExecutionRecord[], inserted: number): IngestResult {
     for (const listener of this.onStored) listener(records);
     this.ingested.batches++;
     this.ingested.rows += inserted;

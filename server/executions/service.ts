@@ -1,4 +1,4 @@
-import type { Database } from '../db/index.js';
+import type { Database, Transaction } from '../db/index.js';
 import type { DeploymentService } from '../deployments/service.js';
 import type { MetricService } from '../metrics/service.js';
 import { ExecutionIngest, type Batch } from './ingest.js';
@@ -39,6 +39,10 @@ export class ExecutionService {
 
   ingest(batch: Batch) {
     return this.ingestion.ingest(batch);
+  }
+
+  ingestWith<T>(batch: Batch, more: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.ingestion.ingestWith(batch, more);
   }
 
   list(...args: Parameters<ExecutionQueries['list']>) {

@@ -148,12 +148,26 @@ export async function cancel(db: Transaction, id: string, at: string): Promise<b
   return (await db.run(`UPDATE experiments SET status = 'cancelled', finished_at = $2, lease_until = NULL WHERE id = $1 AND status IN ('queued', 'running')`, [id, at])) > 0;
 }
 
-export async function insertResult(db: Transaction, experimentId: string, r: ResultRow): Promise<void> {
-  await db.run(
-    `INSERT INTO experiment_results (experiment_id, ${RESULT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (experiment_id, item_seq, version) DO NOTHING`,
-    [experimentId, r.item_seq, r.version, r.status, r.output, r.error, r.latency_ms, r.input_tokens, r.output_tokens, r.cost_usd, r.execution_id, JSON.stringify(r.scores), r.passed],
-  );
+// Multi-row statements in a few fixed sizes (statements are cached by their text).
+const RESULT_CHUNKS = [100, 10, 1];
+const insertResultsSql = (rows: number) => {
+  const tuples = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: 13 }, (_, c) => `$${r * 13 + c + 1}`).join(', ')})`);
+  return `INSERT INTO experiment_results (experiment_id, ${RESULT_COLUMNS}) VALUES ${tuples.join(', ')}
+     ON CONFLICT (experiment_id, item_seq, version) DO NOTHING`;
+};
+const INSERT_RESULTS = new Map(RESULT_CHUNKS.map((n) => [n, insertResultsSql(n)]));
+
+/** Stores results, up to 100 in a statement (a group of finished runs); a result stored already is kept as it is. */
+export async function insertResults(db: Transaction, experimentId: string, results: readonly ResultRow[]): Promise<void> {
+  let i = 0;
+  for (const size of RESULT_CHUNKS) {
+    for (; results.length - i >= size; i += size) {
+      await db.run(
+        INSERT_RESULTS.get(size)!,
+        results.slice(i, i + size).flatMap((r) => [experimentId, r.item_seq, r.version, r.status, r.output, r.error, r.latency_ms, r.input_tokens, r.output_tokens, r.cost_usd, r.execution_id, JSON.stringify(r.scores), r.passed]),
+      );
+    }
+  }
 }
 
 export async function doneKeys(db: Queryable, experimentId: string): Promise<Set<string>> {

@@ -7,17 +7,19 @@ import type { Principal } from '../auth/principal.js';
 import * as datasetRepo from '../datasets/repository.js';
 import type { ItemRow } from '../datasets/repository.js';
 import type { Database } from '../db/index.js';
+import { MAX_BATCH } from '../executions/ingest-schemas.js';
 import type { ExecutionInput } from '../executions/schemas.js';
 import { localWakeup, type Wakeup } from '../events.js';
 import { AppError, conflict, invalid, notFound } from '../errors.js';
 import { compileEvaluator, judgeVerdict, type Evaluation, type Evaluator } from '../evaluators/builtin.js';
 import * as metricRepo from '../metrics/repository.js';
-import type { MetricRow } from '../metrics/repository.js';
+import type { MetricRow, ScoreInput } from '../metrics/repository.js';
 import type { MetricService } from '../metrics/service.js';
 import { BUILTIN_METRICS } from '../metrics/schemas.js';
-import type { PromptService } from '../prompts/service.js';
+import type { PromptService, RenderOutput } from '../prompts/service.js';
 import type { ProviderService } from '../providers/service.js';
-import type { RunService } from '../runs/service.js';
+import type { RunBody } from '../runs/schemas.js';
+import type { RunService, RunSetup } from '../runs/service.js';
 import { TemplateError } from '../../shared/templates/index.js';
 import * as repo from './repository.js';
 import type { ExperimentDraft, ExperimentRow, ResultRow } from './repository.js';
@@ -58,11 +60,12 @@ export const DEFAULT_EXPERIMENT_OPTIONS: ExperimentOptions = { leaseMs: 30_000, 
 type Finished = { result: ResultRow; executions: ExecutionInput[] };
 
 /**
- * Writes results in groups: what finished within a short window, or while the last commit ran, goes
- * in one write (the runs' executions in one batch, then the results and their scores in one
- * transaction), so a commit serves many items instead of two commits each, and a run's slot moves on
- * to the next item without waiting for its write. Too much queued (the database slower than the
- * runs) makes runs wait.
+ * Writes results in groups: what finished within a window (200 ms) goes in one transaction (the runs' executions in one batch, their results and scores), so a commit serves
+ * many items, and a run's slot moves on to the next item without waiting for its write. On SQLite a
+ * commit is an fsync on the event loop (7 ms typical, 40 ms at worst on a loaded disk), during which
+ * no provider answer is read: fewer commits, fewer stalls. The window bounds what a crash loses (runs
+ * that finished within it are run again on resume) and how late progress shows. Too much queued (the
+ * database slower than the runs) makes runs wait.
  */
 class ResultWriter {
   private queue: Finished[] = [];
@@ -72,25 +75,33 @@ class ResultWriter {
 
   constructor(
     private readonly write: (batch: Finished[]) => Promise<void>,
+    private readonly windowMs = 200,
     /** A group this large is written at once; a smaller one after `windowMs`. */
-    private readonly groupSize: number,
-    private readonly windowMs = 20,
+    private readonly groupSize = 500,
   ) {}
 
   async add(finished: Finished): Promise<void> {
     this.check();
     this.queue.push(finished);
-    if (this.queue.length >= this.groupSize) this.next();
-    else this.timer ??= setTimeout(() => this.next(), this.windowMs);
+    this.schedule();
     while (this.queue.length >= 4 * this.groupSize && this.writing) await this.writing;
     this.check();
   }
 
   /** Writes what is queued now and waits until it is written; throws what a write threw. */
   async drain(): Promise<void> {
-    this.next();
-    while (this.writing) await this.writing;
+    for (;;) {
+      this.next();
+      if (!this.writing) break;
+      await this.writing;
+    }
     this.check();
+  }
+
+  /** A full group is written now (once the write in progress ends), anything less when its window ends. */
+  private schedule(): void {
+    if (this.queue.length >= this.groupSize) this.next();
+    else if (this.queue.length > 0) this.timer ??= setTimeout(() => this.next(), this.windowMs);
   }
 
   private check(): void {
@@ -101,15 +112,47 @@ class ResultWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.writing || this.failure || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, 500);
+    const batch = this.queue.splice(0, this.groupSize);
     this.writing = this.write(batch)
       .catch((err: unknown) => void (this.failure = { err }))
       .finally(() => {
         this.writing = undefined;
-        this.next();
+        this.schedule();
       });
   }
 }
+
+/**
+ * What an experiment's runs look up (the version or draft, or a judge's rubric, and the provider with
+ * its key and prices), per column or judge: looked up once and shared by the runs that start within
+ * `maxAgeMs`, then looked up again, so a change (a provider's key or prices, a rubric deployed) reaches
+ * the runs that start a second later, as it reached the next run when each looked it up. A lookup
+ * that fails is not kept: each run fails with it, and the next looks again.
+ */
+class RunSetups {
+  private readonly entries = new Map<string, { at: number; setup: Promise<RunSetup> }>();
+
+  constructor(
+    private readonly runs: RunService,
+    private readonly maxAgeMs = 1_000,
+  ) {}
+
+  get(key: string, name: string, body: Pick<RunBody, 'version' | 'environment' | 'draft' | 'provider'>): Promise<RunSetup> {
+    const now = Date.now();
+    const kept = this.entries.get(key);
+    if (kept && now - kept.at < this.maxAgeMs) return kept.setup;
+    const setup = this.runs.setup(name, body);
+    this.entries.set(key, { at: now, setup });
+    setup.catch(() => {
+      if (this.entries.get(key)?.setup === setup) this.entries.delete(key);
+    });
+    return setup;
+  }
+}
+
+/** An item to run on a version (or draft), with its run's lookup and render once begun. */
+type ItemRun = { item: ItemRow; version: number; body: RunBody; prepared: Promise<Prepared> | undefined };
+type Prepared = { setup: RunSetup; rendered: Promise<RenderOutput> };
 
 type Side = { status: 'ok' | 'error'; passed: boolean; scores: Record<string, number> };
 type Change = { item_seq: number; a: Side; b: Side; reasons: string[] };
@@ -306,16 +349,23 @@ export class ExperimentService {
   }
 
   /** Runs an LLM judge on one output: its verdict, or a failed evaluation saying why it could not judge. */
-  private async judge(x: ExperimentRow, e: Evaluator, item: ItemRow, output: string | null, executionId: string, signal: AbortSignal, deferLog: (row: ExecutionInput) => void): Promise<Evaluation> {
+  private async judge(
+    x: ExperimentRow,
+    e: Evaluator,
+    item: ItemRow,
+    output: string | null,
+    executionId: string,
+    signal: AbortSignal,
+    deferLog: (row: ExecutionInput) => void,
+    setups: RunSetups,
+  ): Promise<Evaluation> {
     if (e.spec.type !== 'llm_judge') throw new Error('not a judge');
     const j = e.spec;
     const expected = item.expected === null || item.expected === undefined ? '' : typeof item.expected === 'string' ? item.expected : JSON.stringify(item.expected);
     try {
-      const verdict = await this.runs.run(
-        j.prompt,
-        { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, placeholders: {}, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId }, deferLog },
-      );
+      const body = { version: j.version, environment: j.environment, variables: { input: JSON.stringify(item.input), output: output ?? '', expected }, placeholders: {}, provider: j.provider ?? x.provider ?? undefined, model: j.model, stream: false };
+      const setup = await setups.get(`judge ${e.name}`, j.prompt, body);
+      const verdict = await this.runs.run(j.prompt, body, { signal, metadata: { experiment: x.id, dataset_item: item.seq, judge_of: executionId }, deferLog, setup });
       return judgeVerdict(verdict.output.text, j.pass_threshold);
     } catch (err) {
       if (signal.aborted) throw err;
@@ -500,11 +550,27 @@ export class ExperimentService {
       for (const [i, d] of x.drafts.entries()) schemas.set(-(i + 1), responseSchema((await this.prompts.draftSource(x.prompt, d.body)).config));
       const items = await allItems(this.db, x.dataset_id, x.dataset_version);
       const done = await repo.doneKeys(this.db, id);
-      const queue: Array<{ item: ItemRow; version: number }> = [];
-      for (const item of items) for (const version of columnKeys(x)) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version });
-      const writer = new ResultWriter((batch) => this.writeResults(x, metrics, batch), x.concurrency);
+      const queue: ItemRun[] = [];
+      for (const item of items) for (const version of columnKeys(x)) if (!done.has(`${item.seq}:${version}`)) queue.push({ item, version, body: this.runBody(x, item, version), prepared: undefined });
+      const writer = new ResultWriter((batch) => this.writeResults(x, metrics, batch));
+      const setups = new RunSetups(this.runs);
+      // A render is a trip to the template workers: begun ahead (the item a slot takes, and the one
+      // `concurrency` places after it, most likely that slot's next), it overlaps the provider calls
+      // in flight instead of coming between a slot's calls.
+      const prepare = (i: number) => {
+        const r = queue[i];
+        if (r && !r.prepared) r.prepared = this.prepare(x, r, setups);
+      };
+      let taken = 0;
       const worker = async () => {
-        for (let next = queue.shift(); next && !signal.aborted; next = queue.shift()) await this.runOne(x, evaluators, next.item, next.version, schemas.get(next.version) ?? null, signal, writer);
+        while (taken < queue.length && !signal.aborted) {
+          const i = taken++;
+          prepare(i);
+          prepare(i + x.concurrency);
+          const r = queue[i]!;
+          await this.runOne(x, evaluators, r, schemas.get(r.version) ?? null, signal, writer, setups);
+          r.prepared = undefined; // its render is not kept until the end
+        }
       };
       const ran = await Promise.allSettled(Array.from({ length: Math.min(x.concurrency, Math.max(1, queue.length)) }, worker));
       // The runs that finished are stored, also when stopping (so a server that resumes need not run them again).
@@ -521,22 +587,45 @@ export class ExperimentService {
     }
   }
 
+  /** The run of one item on one version (or draft: a negative key). */
+  private runBody(x: ExperimentRow, item: ItemRow, version: number): RunBody {
+    const draft = version < 0 ? x.drafts[-version - 1] : undefined;
+    return { ...(draft ? { draft: draft.body } : { version }), variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false };
+  }
+
+  /** An item's lookup and render, begun: its failure is the item's, when it runs (and nobody's if it never does). */
+  private prepare(x: ExperimentRow, r: ItemRun, setups: RunSetups): Promise<Prepared> {
+    const prepared = setups.get(`column ${r.version}`, x.prompt, r.body).then((setup) => {
+      const rendered = this.runs.render(setup, r.body);
+      rendered.catch(() => undefined);
+      return { setup, rendered };
+    });
+    prepared.catch(() => undefined);
+    return prepared;
+  }
+
   /** Runs one item on one version (or draft: a negative key) and queues its result; a failed run is a result too (status error), a cancelled one is not. */
-  private async runOne(x: ExperimentRow, evaluators: Evaluator[], item: ItemRow, version: number, responseSchema: Record<string, unknown> | null, signal: AbortSignal, writer: ResultWriter): Promise<void> {
+  private async runOne(
+    x: ExperimentRow,
+    evaluators: Evaluator[],
+    r: ItemRun,
+    responseSchema: Record<string, unknown> | null,
+    signal: AbortSignal,
+    writer: ResultWriter,
+    setups: RunSetups,
+  ): Promise<void> {
     let result: ResultRow;
+    const { item, version, body } = r;
     const draft = version < 0 ? x.drafts[-version - 1] : undefined;
     const executions: ExecutionInput[] = [];
     const deferLog = (row: ExecutionInput) => void executions.push(row);
     try {
-      const run = await this.runs.run(
-        x.prompt,
-        { ...(draft ? { draft: draft.body } : { version }), variables: item.input, placeholders: {}, provider: x.provider ?? undefined, model: x.model ?? undefined, stream: false },
-        { signal, metadata: { experiment: x.id, dataset_item: item.seq, ...(draft ? { draft_label: draft.label } : {}) }, deferLog },
-      );
+      const { setup, rendered } = await (r.prepared ?? this.prepare(x, r, setups));
+      const run = await this.runs.run(x.prompt, body, { signal, metadata: { experiment: x.id, dataset_item: item.seq, ...(draft ? { draft_label: draft.label } : {}) }, deferLog, setup, rendered });
       const output = run.output.text ?? (run.output.message.tool_calls ? JSON.stringify(run.output.message.tool_calls) : null);
       const scores: ResultRow['scores'] = {};
       for (const e of evaluators) {
-        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal, deferLog) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
+        scores[e.name] = e.spec.type === 'llm_judge' ? await this.judge(x, e, item, output, run.execution_id, signal, deferLog, setups) : e.evaluate({ output, expected: item.expected, latency_ms: run.latency_ms, cost_usd: run.cost_usd, response_schema: responseSchema });
       }
       result = {
         item_seq: item.seq,
@@ -562,25 +651,30 @@ export class ExperimentService {
   }
 
   /**
-   * Stores finished runs: their executions (one batch), then in one transaction each result and its
-   * scores on the run's execution as custom metrics (where statistics and the panel show them). A
-   * metric deleted meanwhile is skipped.
+   * Stores finished runs in one transaction: their executions (one batch), each result, and its
+   * scores on the run's execution as custom metrics (where statistics and the panel show them), a
+   * few statements for the whole group. A metric missing when the experiment started is skipped.
    */
   private async writeResults(x: ExperimentRow, metrics: Map<string, MetricRow>, batch: Finished[]): Promise<void> {
-    // An ingest takes at most 1,000 rows (a run logs one execution, and one more per judge).
     const executions = batch.flatMap((f) => f.executions);
-    for (let i = 0; i < executions.length; i += 1_000) await this.runs.logExecutions(executions.slice(i, i + 1_000));
-    const scorer = x.created_by;
-    await this.db.transaction(async (t) => {
-      for (const { result } of batch) {
-        await repo.insertResult(t, x.id, result);
-        if (result.status !== 'ok' || !result.execution_id) continue;
-        for (const [name, s] of Object.entries(result.scores)) {
-          const metric = metrics.get(name);
-          if (!metric) continue;
-          await metricRepo.upsertScore(t, { executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: scorer });
-        }
+    // An ingest takes at most 1,000 rows (a run logs one execution, and one more per judge): a larger group is written in halves.
+    if (executions.length > MAX_BATCH && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await this.writeResults(x, metrics, batch.slice(0, half));
+      await this.writeResults(x, metrics, batch.slice(half));
+      return;
+    }
+    const scores: ScoreInput[] = [];
+    for (const { result } of batch) {
+      if (result.status !== 'ok' || !result.execution_id) continue;
+      for (const [name, s] of Object.entries(result.scores)) {
+        const metric = metrics.get(name);
+        if (metric) scores.push({ executionId: result.execution_id, metric, value: s.score, category: null, source: 'code', comment: s.reason.slice(0, 1000), scoredBy: x.created_by });
       }
+    }
+    await this.runs.logExecutions(executions, async (t) => {
+      await repo.insertResults(t, x.id, batch.map((f) => f.result));
+      await metricRepo.upsertScores(t, scores);
     });
   }
 }

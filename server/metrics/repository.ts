@@ -126,6 +126,54 @@ export async function upsertScore(
   return toScore(full!);
 }
 
+/** A score to store: one metric's value for one execution. */
+export interface ScoreInput {
+  executionId: string;
+  metric: MetricRow;
+  value: number | null;
+  category: string | null;
+  source: string;
+  comment: string | null;
+  scoredBy: string;
+}
+
+// Multi-row statements in a few fixed sizes (statements are cached by their text).
+const SCORE_CHUNKS = [100, 10, 1];
+const upsertScoresSql = (rows: number) => {
+  const tuples = Array.from({ length: rows }, (_, r) => {
+    const n = r * 8;
+    return `($${n + 1}::uuid, $${n + 2}::uuid, $${n + 3}::float, $${n + 4}::text, $${n + 5}::text, $${n + 6}::text, $${n + 7}::timestamptz, $${n + 8}::text)`;
+  });
+  // VALUES names its columns column1, column2, ... on both databases; SQLite's upsert wants a WHERE after a SELECT's join.
+  return `INSERT INTO execution_scores (execution_id, metric_id, value, category, source, comment, scored_at, scored_by,
+                                   prompt_id, prompt_version_id, environment, executed_at)
+     SELECT e.id, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, e.prompt_id, e.prompt_version_id, e.environment, e.executed_at
+       FROM (VALUES ${tuples.join(', ')}) AS v JOIN prompt_executions e ON e.id = v.column1
+      WHERE true
+     ON CONFLICT (execution_id, metric_id, source) DO UPDATE
+        SET value = excluded.value, category = excluded.category, comment = excluded.comment,
+            scored_at = excluded.scored_at, scored_by = excluded.scored_by`;
+};
+const UPSERT_SCORES = new Map(SCORE_CHUNKS.map((n) => [n, upsertScoresSql(n)]));
+
+/**
+ * Stores scores as upsertScore does, up to 100 in a statement, without reading them back (an
+ * experiment's group of results). A score of an execution not stored is skipped, as there. At most
+ * one score per (execution, metric, source) in one call.
+ */
+export async function upsertScores(tx: Transaction, scores: readonly ScoreInput[]): Promise<void> {
+  const at = new Date().toISOString();
+  let i = 0;
+  for (const size of SCORE_CHUNKS) {
+    for (; scores.length - i >= size; i += size) {
+      await tx.run(
+        UPSERT_SCORES.get(size)!,
+        scores.slice(i, i + size).flatMap((s) => [s.executionId, s.metric.id, s.value, s.category, s.source, s.comment, at, s.scoredBy]),
+      );
+    }
+  }
+}
+
 export interface ScoreAggregate {
   version_id: string;
   metric: string;

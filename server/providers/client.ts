@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser } from 'eventsource-parser';
+import { post, readBody, type ProviderResponse } from './http.js';
 import type { ProviderKind } from './schemas.js';
 import {
   anthropicBody,
@@ -96,16 +97,17 @@ function providerMessage(body: string): string {
   return body.trim() || '(empty body)';
 }
 
-async function readText(res: Response): Promise<string> {
-  const length = Number(res.headers.get('content-length') ?? 0);
-  if (length > MAX_ANSWER_BYTES) throw new MalformedAnswer(`the answer is ${length} bytes, more than the ${MAX_ANSWER_BYTES} accepted`);
-  const text = await res.text();
-  if (text.length > MAX_ANSWER_BYTES) throw new MalformedAnswer(`the answer is more than the ${MAX_ANSWER_BYTES} bytes accepted`);
-  return text;
+async function readText(res: ProviderResponse): Promise<string> {
+  const length = Number(res.headers['content-length'] ?? 0);
+  if (length > MAX_ANSWER_BYTES) {
+    res.raw.destroy();
+    throw new MalformedAnswer(`the answer is ${length} bytes, more than the ${MAX_ANSWER_BYTES} accepted`);
+  }
+  return readBody(res, MAX_ANSWER_BYTES, () => new MalformedAnswer(`the answer is more than the ${MAX_ANSWER_BYTES} bytes accepted`));
 }
 
 /**
- * One model call over plain fetch: retries 429, 5xx and failed connections
+ * One model call (over node:http(s) with keep-alive, server/providers/http.ts): retries 429, 5xx and failed connections
  * with exponential backoff, honouring Retry-After; a timeout per attempt;
  * cancelled through `signal`. With `onDelta`, the call streams (SSE, parsed
  * by eventsource-parser) and each text delta is handed over as it comes; the
@@ -143,16 +145,17 @@ export async function callModel(
       if (signal?.aborted) return new ProviderCallError('cancelled', 'the run was cancelled', null, attempts);
       if (timedOut) return new ProviderCallError('timeout', `${who} did not answer within ${options.timeoutMs} ms`, null, attempts);
       if (err instanceof MalformedAnswer) return new ProviderCallError('malformed', `${who} answered something that is not a ${target.kind === 'openai' ? 'Chat Completions' : 'Messages'} answer: ${scrub(err.message, target.apiKey)}`, null, attempts);
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      // fetch put the reason in `cause`; node:http errors carry it themselves (code ECONNREFUSED...).
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause ?? (err as { code?: string; message?: string });
       return new ProviderCallError('unreachable', `${who} could not be reached at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, null, attempts);
     };
     let retryIn: number | undefined;
     let lastError: ProviderCallError;
     try {
       arm();
-      const res = await fetch(url, { method: 'POST', headers, body, signal: controller.signal, redirect: 'error' });
-      if (res.ok) {
-        if (!stream || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      const res = await post(url, headers, body, controller.signal);
+      if (res.status >= 200 && res.status < 300) {
+        if (!stream || !String(res.headers['content-type'] ?? '').includes('text/event-stream')) {
           const text = await readText(res);
           let parsed: unknown;
           try {
@@ -170,7 +173,7 @@ export async function callModel(
       const message = `${who} answered ${res.status}: ${scrub(providerMessage(text), target.apiKey)}`;
       if (res.status !== 429 && res.status < 500) throw new ProviderCallError('status', message, res.status, attempts);
       lastError = new ProviderCallError('unreachable', message, res.status, attempts);
-      const asked = retryAfterMs(res.headers.get('retry-after'));
+      const asked = retryAfterMs(res.headers['retry-after'] ?? null);
       if (asked !== undefined && asked > options.maxRetryAfterMs) {
         throw new ProviderCallError('unreachable', `${message} (it asks to retry after ${Math.ceil(asked / 1000)} s, longer than the ${options.maxRetryAfterMs / 1000} s waited)`, res.status, attempts);
       }
@@ -196,7 +199,7 @@ export async function callModel(
   }
 }
 
-async function readStream(kind: ProviderKind, res: Response, rearm: () => void, onDelta: (text: string) => void): Promise<ModelAnswer> {
+async function readStream(kind: ProviderKind, res: ProviderResponse, rearm: () => void, onDelta: (text: string) => void): Promise<ModelAnswer> {
   const acc = kind === 'openai' ? openAiStream() : anthropicStream();
   let failure: unknown;
   let finished = false;
@@ -212,10 +215,9 @@ async function readStream(kind: ProviderKind, res: Response, rearm: () => void, 
       }
     },
   });
-  if (!res.body) throw new MalformedAnswer('the stream has no body');
   const decoder = new TextDecoder();
   let bytes = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
     rearm();
     bytes += chunk.byteLength;
     if (bytes > MAX_ANSWER_BYTES) throw new MalformedAnswer(`the stream is longer than the ${MAX_ANSWER_BYTES} bytes accepted`);

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from '../db/index.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { type AppError, badGateway, conflict, gatewayTimeout, invalid } from '../errors.js';
 import type { ExecutionInput } from '../executions/schemas.js';
 import type { ExecutionService } from '../executions/service.js';
 import type { ResolvedPartials, ResolveMode } from '../prompts/partials.js';
-import type { PromptService, RenderSource } from '../prompts/service.js';
+import type { PromptService, RenderOutput, RenderSource } from '../prompts/service.js';
 import { callModel, ProviderCallError } from '../providers/client.js';
 import { costOf, type ProviderService } from '../providers/service.js';
 import type { ChatMessage, ModelAnswer, ModelRequest } from '../providers/wire.js';
@@ -23,7 +24,23 @@ interface Source {
   draftHash: string | null;
 }
 
+/** What a run looks up before it renders: what runs (a version, what is live in an environment, or a draft) and on which provider. */
+export interface RunSetup {
+  source: Source;
+  provider: Awaited<ReturnType<ProviderService['target']>>;
+}
+
 export interface RunHooks {
+  /**
+   * What `setup(name, body)` answered for this run's name and body (the variables aside), looked
+   * up before: an experiment runs many items of one version, and need not look it up for each.
+   */
+  setup?: RunSetup;
+  /**
+   * This run's render (`render(setup, body)`), begun before: an experiment renders an item while the
+   * item before it waits for its provider. Its failure is the run's, as a render's in the run is.
+   */
+  rendered?: Promise<RenderOutput>;
   signal?: AbortSignal;
   /** Given: the call streams, and each text delta comes here. */
   onDelta?: (text: string) => void;
@@ -60,7 +77,7 @@ export class RunService {
     private readonly providers: ProviderService,
   ) {}
 
-  private async source(name: string, body: RunBody): Promise<Source> {
+  private async source(name: string, body: Pick<RunBody, 'version' | 'environment' | 'draft'>): Promise<Source> {
     const latestPartials = { mode: { latest: true } } as const;
     if (body.draft) {
       const [latest] = await this.prompts.listVersions(name, { limit: 1 });
@@ -84,17 +101,34 @@ export class RunService {
    * "error" with the reason), and answers the output. A provider failure is a 502 (down,
    * an error answer, garbage) or a 504 (timeout) naming the execution it was logged as.
    */
-  /** Logs executions whose runs deferred it (`RunHooks.deferLog`), in one batch. */
-  async logExecutions(rows: ExecutionInput[]): Promise<void> {
-    if (rows.length) await this.executions.ingest({ rows, invalid: [] });
+  /**
+   * Logs executions whose runs deferred it (`RunHooks.deferLog`), in one batch (at most 1,000), in a
+   * transaction that `more` continues: what goes with them is committed with them.
+   */
+  async logExecutions<T>(rows: ExecutionInput[], more: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.executions.ingestWith({ rows, invalid: [] }, more);
+  }
+
+  /** What a run of `body` looks up: its source (version, environment or draft), then its provider. */
+  async setup(name: string, body: Pick<RunBody, 'version' | 'environment' | 'draft' | 'provider'>): Promise<RunSetup> {
+    const source = await this.source(name, body);
+    return { source, provider: await this.providers.target(body.provider) };
+  }
+
+  /** Renders what `setup` runs with the body's variables and placeholders, as a run does. */
+  render(setup: RunSetup, body: Pick<RunBody, 'variables' | 'placeholders'>): Promise<RenderOutput> {
+    return this.prompts.renderVersion(setup.source.render, { variables: body.variables, placeholders: body.placeholders }, setup.source.partials);
   }
 
   async run(name: string, body: RunBody, hooks: RunHooks = {}): Promise<RunResult> {
-    const source = await this.source(name, body);
-    const { target, defaultModel, prices } = await this.providers.target(body.provider);
+    const setup = hooks.setup ?? (await this.setup(name, body));
+    const {
+      source,
+      provider: { target, defaultModel, prices },
+    } = setup;
     const model = body.model ?? (typeof body.config?.model === 'string' ? body.config.model : undefined) ?? (typeof source.settings.model === 'string' && source.settings.model ? source.settings.model : undefined) ?? defaultModel;
     if (!model) throw invalid('no_model', `model: name a model; neither the version nor provider "${target.name}" gives one`, { field: 'model' });
-    const out = await this.prompts.renderVersion(source.render, { variables: body.variables, placeholders: body.placeholders }, source.partials);
+    const out = await (hooks.rendered ?? this.render(setup, body));
     const messages = out.messages as ChatMessage[] | null;
     const request = modelRequest(messages ? { messages } : { text: out.rendered ?? '' }, source.settings, body.config, model);
 

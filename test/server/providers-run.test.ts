@@ -226,6 +226,25 @@ for (const dialect of DIALECTS) {
       assert.equal(mock.calls.length, 3);
     });
 
+    it('keeps its connection to a provider across runs, decodes a compressed answer, and never follows a redirect', async () => {
+      const opened = mock.connections;
+      for (let i = 0; i < 3; i++) assert.equal((await a.post('/prompts/greet/run', { variables: { name: 'Ada' }, provider: 'mock-openai' })).status, 200);
+      assert.ok(mock.connections - opened <= 1, `${mock.connections - opened} connections opened for 3 runs one after another`);
+
+      mock.script({ text: 'packed small', gzip: true });
+      const packed = await a.post('/prompts/greet/run', { variables: { name: 'Ada' }, provider: 'mock-openai' });
+      assert.equal(packed.status, 200, JSON.stringify(packed.body));
+      assert.equal(packed.body.output.text, 'packed small');
+
+      mock.reset();
+      mock.fallback = { redirectTo: `${mock.openAiBase}/elsewhere` };
+      const moved = await a.post('/prompts/greet/run', { variables: { name: 'Ada' }, provider: 'mock-openai' });
+      assert.equal(moved.status, 502);
+      assert.equal(moved.body.error.code, 'provider_unavailable');
+      assert.match(moved.body.error.message, /unexpected redirect/);
+      assert.ok(mock.calls.length > 0 && mock.calls.every((c) => c.path.endsWith('/chat/completions')), JSON.stringify(mock.calls.map((c) => c.path)));
+    });
+
     it('answers 502 when the provider is down or keeps failing, 504 when slow, 502 for garbage, each logged as a failed run', async () => {
       const down = await a.post('/prompts/greet/run', { variables: { name: 'Ada' }, provider: 'down' });
       assert.equal(down.status, 502);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 /**
  * A model provider for tests: one HTTP server speaking OpenAI Chat Completions
@@ -24,6 +25,10 @@ export interface Behaviour {
   usage?: { input: number; output: number };
   /** Streaming only: stop after the first chunk, without the end of the stream. */
   cutStream?: boolean;
+  /** Answer 302 to this location instead. */
+  redirectTo?: string;
+  /** Non-streaming OpenAI answers: gzip the body (Content-Encoding: gzip). */
+  gzip?: boolean;
 }
 
 export interface ReceivedCall {
@@ -45,6 +50,8 @@ export class MockProvider {
   private server!: Server;
   private readonly timers = new Set<NodeJS.Timeout>();
   url = '';
+  /** TCP connections accepted since start: a client that keeps its connections alive opens few. */
+  connections = 0;
 
   /** Queues behaviours for the next requests, in order. */
   script(...behaviours: Behaviour[]): void {
@@ -66,6 +73,7 @@ export class MockProvider {
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => this.handle(req, res));
+    this.server.on('connection', () => this.connections++);
     this.server.listen(0, '127.0.0.1');
     await new Promise((resolve) => this.server.once('listening', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -112,6 +120,10 @@ export class MockProvider {
 
   /** Status, Retry-After and raw bodies: the same for both formats. Answers whether it handled the request. */
   private special(res: ServerResponse, b: Behaviour): boolean {
+    if (b.redirectTo !== undefined) {
+      res.writeHead(302, { location: b.redirectTo }).end();
+      return true;
+    }
     if (b.status !== undefined) {
       res.writeHead(b.status, { 'content-type': 'application/json', ...(b.retryAfter !== undefined ? { 'retry-after': b.retryAfter } : {}) });
       res.end(JSON.stringify({ error: { type: 'mock_error', message: `mock answered ${b.status}` } }));
@@ -131,16 +143,15 @@ export class MockProvider {
     const toolCalls = b.toolCalls?.map((c, i) => ({ id: `call_${i}`, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
     const model = String(req.model ?? 'mock');
     if (!req.stream) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'chatcmpl-mock',
-          object: 'chat.completion',
-          model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: toolCalls ? 'tool_calls' : 'stop' }],
-          usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
-        }),
-      );
+      const answer = JSON.stringify({
+        id: 'chatcmpl-mock',
+        object: 'chat.completion',
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: text, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: toolCalls ? 'tool_calls' : 'stop' }],
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      });
+      res.writeHead(200, { 'content-type': 'application/json', ...(b.gzip ? { 'content-encoding': 'gzip' } : {}) });
+      res.end(b.gzip ? gzipSync(answer) : answer);
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });

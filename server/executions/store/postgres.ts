@@ -196,6 +196,26 @@ export class PostgresExecutionStore implements ExecutionStore {
     }
   }
 
+  /** One INSERT statement in the transaction `more` continues: a group of rows is small, and COPY would cost a round trip more. */
+  async insertWith<T>(db: Database, records: readonly ExecutionRecord[], more: (tx: Transaction) => Promise<T>): Promise<{ inserted: number; result: T }> {
+    const rows = firstOfEachId(records);
+    const write = () =>
+      db.transaction(async (tx) => {
+        const inserted = await insertStatement(tx, rows);
+        return { inserted, result: await more(tx) };
+      });
+    await this.partitions.ensure(db, rows.map((r) => r.executed_at));
+    try {
+      return await write();
+    } catch (err) {
+      if (!isNoPartition(err)) throw err;
+      // As in insert: a month dropped by another replica since we looked; nothing was stored.
+      this.partitions.forget(db);
+      await this.partitions.ensure(db, rows.map((r) => r.executed_at));
+      return write();
+    }
+  }
+
   private async store(db: Database, rows: readonly ExecutionRecord[]): Promise<number> {
     if (rows.length >= COPY_MIN_ROWS) {
       try {

@@ -46,6 +46,13 @@ export class SqliteExecutionStore implements ExecutionStore {
     return db.transaction((tx) => insertRows(tx, records));
   }
 
+  insertWith<T>(db: Database, records: readonly ExecutionRecord[], more: (tx: Transaction) => Promise<T>): Promise<{ inserted: number; result: T }> {
+    return db.transaction(async (tx) => {
+      const inserted = await insertRows(tx, records);
+      return { inserted, result: await more(tx) };
+    });
+  }
+
   async versionsByIds(db: Queryable, ids: readonly string[]): Promise<VersionRef[]> {
     if (ids.length === 0) return [];
     const rows = await db.all<Record<string, unknown>>(

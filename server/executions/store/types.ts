@@ -169,6 +169,12 @@ export interface ExecutionStore {
   readonly partitions: ExecutionPartitions;
   /** Stores the records, all or none; answers how many were new (an id stored already is skipped). */
   insert(db: Database, records: readonly ExecutionRecord[]): Promise<number>;
+  /**
+   * Stores the records like `insert`, in a transaction that `more` then continues (what belongs with
+   * them, one commit for both: an experiment's results and scores); answers how many were new and
+   * what `more` answered.
+   */
+  insertWith<T>(db: Database, records: readonly ExecutionRecord[], more: (tx: Transaction) => Promise<T>): Promise<{ inserted: number; result: T }>;
   versionsByIds(db: Queryable, ids: readonly string[]): Promise<VersionRef[]>;
   versionsByNumbers(db: Queryable, pairs: ReadonlyArray<{ prompt: string; version: number }>): Promise<VersionRef[]>;
   promptsByNames(db: Queryable, names: readonly string[]): Promise<Array<{ id: string; name: string }>>;
