@@ -36,9 +36,17 @@ const BUCKET = { hour: "substr(executed_at, 1, 13) || ':00:00.000Z'", day: "subs
 /** The bucket of an hour of prompt_execution_hours ('2026-01-31T12'). */
 const HOUR_BUCKET = { hour: "hour || ':00:00.000Z'", day: "substr(hour, 1, 10) || 'T00:00:00.000Z'" } as const;
 
+/** Whole hours (or, for a daily series, whole days: '2026-01-31') of a window from the totals, which leave draft runs out. */
+const fromTotals = (table: 'prompt_execution_hours' | 'prompt_execution_days', bucket: string, time: 'hour' | 'day') =>
+  withNumbers(`SELECT prompt_version_id AS version_id, ${bucket} AS bucket, ${ROLLUP_SUMS}
+                 FROM ${table} WHERE prompt_id = $1 AND ${time} >= $2 AND ${time} < $3 AND ($4::text IS NULL OR environment = $4::text)
+                GROUP BY prompt_version_id, bucket`);
+const FROM_HOURS = { hour: fromTotals('prompt_execution_hours', HOUR_BUCKET.hour, 'hour'), day: fromTotals('prompt_execution_hours', HOUR_BUCKET.day, 'hour') };
+const FROM_DAYS = fromTotals('prompt_execution_days', "day || 'T00:00:00.000Z'", 'day');
+
 const inList = (column: string, n: number) => `${column} IN (SELECT value FROM json_each($${n}))`;
 
-/** Executions on SQLite: JSON text for lists, hourly totals kept by triggers. */
+/** Executions on SQLite: JSON text for lists, hourly and daily totals kept by triggers. */
 export class SqliteExecutionStore implements ExecutionStore {
   readonly partitions = NO_PARTITIONS;
 
@@ -93,22 +101,13 @@ export class SqliteExecutionStore implements ExecutionStore {
   list = listExecutions;
   get = getExecution;
 
-  /** The whole hours from prompt_execution_hours, the part-hours at either end from the rows. */
+  /** Whole days from prompt_execution_days (daily series), whole hours from prompt_execution_hours, the part-hours at either end from the rows. */
   async bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]> {
-    const { hours, edges } = windowParts(w);
+    const { days, hours, edges } = windowParts(w, interval);
+    const totals = (sql: string, from: string, to: string) => db.all<Record<string, unknown>>(sql, [w.promptId, from, to, w.environment]).then(toBuckets);
     const parts = edges.map(([from, to]) => this.fromRows(db, w, interval, from, to));
-    if (hours) {
-      parts.push(
-        db
-          .all<Record<string, unknown>>(
-            withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${ROLLUP_SUMS}
-                           FROM prompt_execution_hours WHERE prompt_id = $1 AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR environment = $4::text)
-                          GROUP BY prompt_version_id, bucket`),
-            [w.promptId, hours[0].slice(0, 13), hours[1].slice(0, 13), w.environment],
-          )
-          .then(toBuckets),
-      );
-    }
+    for (const [from, to] of hours) parts.push(totals(FROM_HOURS[interval], from.slice(0, 13), to.slice(0, 13)));
+    if (days) parts.push(totals(FROM_DAYS, days[0].slice(0, 10), days[1].slice(0, 10)));
     return (await Promise.all(parts)).flat();
   }
 
