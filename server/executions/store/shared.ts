@@ -148,9 +148,15 @@ export function toAggregate(r: Record<string, unknown>): Aggregate {
   };
 }
 
-/** Rows of (version_id, version_number, bucket, sums) as BucketAggregates. */
+/** Rows of (version_id, version_number, bucket, sums, latencies) as BucketAggregates. */
 export function toBuckets(rows: ReadonlyArray<Record<string, unknown>>): BucketAggregate[] {
-  return rows.map((r) => ({ version_id: String(r.version_id), version_number: Number(r.version_number), start: timestamp(r.bucket), aggregate: toAggregate(r) }));
+  return rows.map((r) => ({
+    version_id: String(r.version_id),
+    version_number: Number(r.version_number),
+    start: timestamp(r.bucket),
+    aggregate: toAggregate(r),
+    latencies: r.latencies === null || r.latencies === undefined ? null : String(r.latencies),
+  }));
 }
 
 export const withNumbers = (sql: string) => `SELECT a.*, v.version_number FROM (${sql}) a JOIN prompt_versions v ON v.id = a.version_id`;
