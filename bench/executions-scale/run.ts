@@ -10,7 +10,7 @@
  *     Target ≤ 1 s on Postgres.
  *   - ingest: batches of 1,000 through our ingest path (parseBatch, then
  *     ExecutionService.ingest: checks, references, idempotency probe, COPY,
- *     hourly totals) against a raw batched INSERT of the same kind of rows
+ *     hourly and daily totals) against a raw batched INSERT of the same kind of rows
  *     into the same table, alternating rounds; rows/s and the ratio.
  * Progress goes to stderr; stdout gets one JSON document.
  *
@@ -62,7 +62,7 @@ function months(now: number): Array<[number, number]> {
   ]);
 }
 
-/** Postgres: each month's rows with one INSERT … SELECT over generate_series (the statement trigger builds the totals). */
+/** Postgres: each month's rows with one INSERT … SELECT over generate_series (the statement trigger builds the hourly and daily totals). */
 async function loadPostgres(db: Database, prompts: StatsPrompt[], span: Array<[number, number]>, rows: number): Promise<void> {
   const versions = prompts.flatMap((p) => p.versions.map((v) => [v, p.id] as const));
   const perMonth = Math.ceil(rows / span.length);
@@ -82,6 +82,7 @@ async function loadPostgres(db: Database, prompts: StatsPrompt[], span: Array<[n
   }
   await db.run('VACUUM ANALYZE prompt_executions');
   await db.run('VACUUM ANALYZE prompt_execution_hours');
+  await db.run('VACUUM ANALYZE prompt_execution_days');
 }
 
 /** SQLite: through the store's insert, 10,000 rows a transaction (the triggers keep the totals). */

@@ -1,7 +1,6 @@
 import type { Queryable } from '../db/index.js';
 import { concat, parseList, percentiles } from './percentiles.js';
-import { INTERVALS, type Interval } from './schemas.js';
-import { iso } from './store/shared.js';
+import type { Interval } from './schemas.js';
 import type { Aggregate, ExecutionStore, StatsWindow } from './store/types.js';
 
 export interface VersionStatsRow {
@@ -47,9 +46,10 @@ export function addAggregates(a: Aggregate, b: Aggregate): Aggregate {
 
 /**
  * Per version, and per version and time bucket, over one prompt's window:
- * counts, sums and nearest-rank latency percentiles. Counts and sums come
- * from the store's bucketAggregates; then each bucket's latencies from the
- * version-time index, ranked here, by the same rule on both dialects.
+ * counts, sums and nearest-rank latency percentiles. The store's
+ * bucketAggregates answers each part of a bucket with its counts, sums and
+ * latencies (read from the version-time index); the parts add up here and
+ * the latencies are ranked here, by the same rule on both dialects.
  */
 export async function statsRows(
   store: ExecutionStore,
@@ -57,31 +57,23 @@ export async function statsRows(
   w: StatsWindow,
   interval: Interval,
 ): Promise<{ versions: VersionStatsRow[]; buckets: BucketStatsRow[] }> {
-  const groups = new Map<string, { version_id: string; version_number: number; start: string; aggregate: Aggregate }>();
+  const groups = new Map<string, { version_id: string; version_number: number; start: string; aggregate: Aggregate; lists: Float64Array[] }>();
   for (const r of await store.bucketAggregates(db, w, interval)) {
     const key = `${r.version_id} ${r.start}`;
+    const latencies = r.latencies ? parseList(r.latencies) : new Float64Array(0);
     const group = groups.get(key);
-    if (group) group.aggregate = addAggregates(group.aggregate, r.aggregate);
-    else groups.set(key, { ...r });
+    if (group) {
+      group.aggregate = addAggregates(group.aggregate, r.aggregate);
+      group.lists.push(latencies);
+    } else groups.set(key, { version_id: r.version_id, version_number: r.version_number, start: r.start, aggregate: r.aggregate, lists: [latencies] });
   }
   // In time order, so every sum below adds up in the same order on both dialects.
   const ordered = [...groups.values()].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.version_id < b.version_id ? -1 : 1));
-  const step = INTERVALS[interval];
-  const lists = await store.latencyLists(
-    db,
-    ordered.map((g) => ({
-      versionId: g.version_id,
-      from: g.start < w.from ? w.from : g.start,
-      to: iso(Math.min(Date.parse(g.start) + step, Date.parse(w.to))),
-    })),
-    w.environment,
-  );
 
   const buckets: BucketStatsRow[] = [];
   const byVersion = new Map<string, { row: Omit<VersionStatsRow, 'p50' | 'p95' | 'p99'>; latencies: Float64Array[] }>();
-  ordered.forEach((g, i) => {
-    const text = lists[i];
-    const latencies = text ? parseList(text) : new Float64Array(0);
+  for (const { lists, ...g } of ordered) {
+    const latencies = lists.length === 1 ? lists[0]! : concat(lists);
     buckets.push({ ...g, p95: percentiles(latencies, [0.95])[0]! });
     const entry = byVersion.get(g.version_id);
     if (entry) {
@@ -90,7 +82,7 @@ export async function statsRows(
     } else {
       byVersion.set(g.version_id, { row: { version_id: g.version_id, version_number: g.version_number, aggregate: g.aggregate }, latencies: [latencies] });
     }
-  });
+  }
   const versions = [...byVersion.values()].map(({ row, latencies }) => {
     const [p50, p95, p99] = percentiles(concat(latencies), [0.5, 0.95, 0.99]);
     return { ...row, p50: p50!, p95: p95!, p99: p99! };

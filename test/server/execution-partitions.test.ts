@@ -171,12 +171,15 @@ describe('month partitions and retention (postgres)', () => {
   });
   after(() => s.close());
 
-  const partitions = async () =>
+  const partitions = async (parent = 'prompt_executions') =>
     (
       await s.running.db.all<{ name: string }>(
-        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'prompt_executions'::regclass ORDER BY 1`,
+        `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
+        [parent],
       )
     ).map((r) => r.name);
+  /** The months (YYYY_MM) with a partition of a table. */
+  const months = async (parent: string) => (await partitions(parent)).map((name) => name.slice(-7));
   const monthName = (ms: number) => `prompt_executions_p${new Date(ms).toISOString().slice(0, 7).replace('-', '_')}`;
   const count = async (sql: string, params: unknown[] = []) => Number((await s.running.db.get<{ n: unknown }>(sql, params))!.n);
 
@@ -193,6 +196,11 @@ describe('month partitions and retention (postgres)', () => {
     assert.ok(!(await partitions()).includes('prompt_executions_p2019_06'));
     assert.equal((await s.admin.post('/executions', { prompt: 'old', version: 1, executed_at: '2019-06-15T08:00:00.000Z' })).status, 201);
     assert.ok((await partitions()).includes('prompt_executions_p2019_06'));
+    // The month's hourly and daily totals get their partitions with it (migration 0013).
+    assert.ok((await months('prompt_execution_hours')).includes('2019_06'));
+    assert.ok((await months('prompt_execution_days')).includes('2019_06'));
+    assert.deepEqual(await months('prompt_execution_hours'), await months('prompt_executions'));
+    assert.deepEqual(await months('prompt_execution_days'), await months('prompt_executions'));
   });
 
   it('drops the months past every cutoff whole, deletes the boundary month row by row, and keeps a month another policy keeps', async () => {
@@ -227,6 +235,12 @@ describe('month partitions and retention (postgres)', () => {
     assert.equal(await count("SELECT COUNT(*) AS n FROM prompt_executions WHERE executed_at < '2025-04-01'"), 1 + 12 * 24 - marchDeleted);
     assert.equal(await count('SELECT COUNT(*) AS n FROM execution_scores WHERE execution_id = $1', [january]), 0, 'the scores go with the month');
     assert.equal(await count("SELECT COALESCE(SUM(n), 0) AS n FROM prompt_execution_hours WHERE hour < '2025-04-01'"), 1 + 12 * 24 - marchDeleted, 'so do the hourly totals');
+    assert.equal(await count("SELECT COALESCE(SUM(n), 0) AS n FROM prompt_execution_days WHERE day < '2025-04-01'"), 1 + 12 * 24 - marchDeleted, 'and the daily ones');
+    for (const parent of ['prompt_execution_hours', 'prompt_execution_days']) {
+      const left = await months(parent);
+      assert.ok(!left.includes('2025_01') && !left.includes('2019_06'), `${parent}: the dropped months' totals are dropped whole with them`);
+      assert.ok(left.includes('2025_02') && left.includes('2025_03'), `${parent}: the months kept keep their totals`);
+    }
 
     const audit = (await s.admin.get('/audit?action=executions.deleted&limit=100')).body.items;
     const whole = audit.filter((a: { details: { partition?: { name: string } } }) => a.details.partition?.name === 'prompt_executions_p2025_01');

@@ -10,6 +10,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 // through retries, retention deletes and redaction, with windows cut mid-hour.
 
 const HOUR = 3_600_000;
+const round9 = (x: number) => Math.round(x * 1e9) / 1e9;
 const hex = (n: number) => n.toString(16).padStart(12, '0');
 
 interface Logged {
@@ -97,6 +98,17 @@ for (const dialect of DIALECTS) {
         assert.equal(v.input_tokens.sum, w.inputTokens, `${query}: input tokens`);
         assert.ok(Math.abs(v.cost_usd.sum - w.cost) < 1e-9, `${query}: cost ${v.cost_usd.sum} vs ${w.cost}`);
       });
+      // Each point of the series counts what its bucket holds (daily series read whole days from the
+      // daily totals, the hours around them from the hourly ones).
+      const step = body.interval === 'day' ? 24 * HOUR : HOUR;
+      for (const p of body.series) {
+        const [start, end] = [p.start < from ? from : p.start, new Date(Math.min(Date.parse(p.start) + step, Date.parse(to))).toISOString()];
+        const inBucket = rows.filter(
+          (r) => alive.has(r.id) && r.version === p.version && r.executed_at >= start && r.executed_at < end && (!environment || r.environment === environment),
+        );
+        assert.equal(p.count, inBucket.length, `${query}: the ${body.interval} from ${p.start} of version ${p.version}`);
+        assert.equal(p.errors, inBucket.filter((r) => r.status === 'error').length, `${query}: errors from ${p.start}`);
+      }
       // The series adds up to the versions.
       for (const w of want) {
         const points = body.series.filter((p: any) => p.version === w.version);
@@ -137,6 +149,47 @@ for (const dialect of DIALECTS) {
       assert.equal(alive.size, rows.length - run.body.deleted);
       for (const [from, to] of windows()) await check(from!, to!);
       await check(windows()[3]![0]!, windows()[3]![1]!, 'staging');
+    });
+
+    it('keeps prompt_execution_days equal to the rows, day by day, and drops emptied days', async () => {
+      const db = s.running.db;
+      const key = (prompt: unknown, day: unknown, version: unknown, environment: unknown) => `${String(prompt)} ${String(day)} ${String(version)} ${String(environment)}`;
+      const want = new Map<string, { n: number; errors: number; latency_n: number; latency_sum: number; input_sum: number; cost_n: number; cost_sum: number }>();
+      const stored = await db.all<Record<string, unknown>>(
+        'SELECT prompt_id, executed_at, prompt_version_id, environment, status, latency_ms, input_tokens, cost_usd FROM prompt_executions',
+      );
+      for (const r of stored) {
+        const k = key(r.prompt_id, new Date(r.executed_at as string).toISOString().slice(0, 10), r.prompt_version_id, r.environment ?? '');
+        const t = want.get(k) ?? { n: 0, errors: 0, latency_n: 0, latency_sum: 0, input_sum: 0, cost_n: 0, cost_sum: 0 };
+        want.set(k, {
+          n: t.n + 1,
+          errors: t.errors + (r.status === 'error' ? 1 : 0),
+          latency_n: t.latency_n + (r.latency_ms === null ? 0 : 1),
+          latency_sum: t.latency_sum + Number(r.latency_ms ?? 0),
+          input_sum: t.input_sum + Number(r.input_tokens ?? 0),
+          cost_n: t.cost_n + (r.cost_usd === null ? 0 : 1),
+          cost_sum: round9(t.cost_sum + Number(r.cost_usd ?? 0)),
+        });
+      }
+      const days = await db.all<Record<string, unknown>>(
+        'SELECT prompt_id, day, prompt_version_id, environment, n, errors, latency_n, latency_sum, input_sum, cost_n, cost_sum FROM prompt_execution_days',
+      );
+      const got = new Map(
+        days.map((d) => [
+          key(d.prompt_id, dialect === 'sqlite' ? d.day : new Date(d.day as string).toISOString().slice(0, 10), d.prompt_version_id, d.environment),
+          {
+            n: Number(d.n),
+            errors: Number(d.errors),
+            latency_n: Number(d.latency_n),
+            latency_sum: Number(d.latency_sum),
+            input_sum: Number(d.input_sum),
+            cost_n: Number(d.cost_n),
+            cost_sum: round9(Number(d.cost_sum)),
+          },
+        ]),
+      );
+      assert.ok(want.size > 3, 'the rows span several days');
+      assert.deepEqual(got, want);
     });
 
     if (dialect === 'sqlite') {

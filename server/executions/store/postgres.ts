@@ -10,7 +10,6 @@ import type {
   ExecutionPartitions,
   ExecutionRecord,
   ExecutionStore,
-  LatencyRange,
   Partition,
   PartitionCount,
   StatsWindow,
@@ -141,11 +140,12 @@ class MonthPartitions implements ExecutionPartitions {
     });
   }
 
+  /** The month's executions per prompt and environment, from its daily totals (and its rows without a prompt). */
   async counts(tx: Transaction, p: Partition): Promise<PartitionCount[]> {
     await tx.exec(`LOCK TABLE ${quoteIdent(p.name)} IN SHARE MODE`);
     const rows = await tx.all<{ prompt_id: string | null; environment: string; n: unknown }>(
-      `SELECT prompt_id, environment, SUM(n) AS n FROM prompt_execution_hours
-        WHERE hour >= $1::timestamptz AND hour < $2::timestamptz GROUP BY prompt_id, environment
+      `SELECT prompt_id, environment, SUM(n) AS n FROM prompt_execution_days
+        WHERE day >= $1::timestamptz AND day < $2::timestamptz GROUP BY prompt_id, environment
        UNION ALL
        SELECT NULL, COALESCE(environment, ''), COUNT(*) FROM ${quoteIdent(p.name)} WHERE prompt_id IS NULL GROUP BY environment`,
       [p.from, p.to],
@@ -153,15 +153,19 @@ class MonthPartitions implements ExecutionPartitions {
     return rows.map((r) => ({ prompt_id: r.prompt_id, environment: r.environment === '' ? null : r.environment, count: Number(r.n) }));
   }
 
+  /** The month's executions, hourly and daily totals dropped whole (migration 0013), and its executions' scores deleted. */
   async drop(tx: Transaction, p: Partition): Promise<void> {
-    await tx.run('DELETE FROM prompt_execution_hours WHERE hour >= $1::timestamptz AND hour < $2::timestamptz', [p.from, p.to]);
     await tx.run('DELETE FROM execution_scores WHERE executed_at >= $1::timestamptz AND executed_at < $2::timestamptz', [p.from, p.to]);
-    await tx.exec(`ALTER TABLE prompt_executions DETACH PARTITION ${quoteIdent(p.name)}; DROP TABLE ${quoteIdent(p.name)}`);
+    const month = p.name.slice('prompt_executions'.length);
+    for (const parent of ['prompt_executions', 'prompt_execution_hours', 'prompt_execution_days']) {
+      const part = quoteIdent(`${parent}${month}`);
+      await tx.exec(`ALTER TABLE ${parent} DETACH PARTITION ${part}; DROP TABLE ${part}`);
+    }
   }
 }
 
 const quoteIdent = (name: string) => {
-  if (!/^prompt_executions_p\d{4}_\d{2}$/.test(name)) throw new Error(`not a partition of prompt_executions: ${name}`);
+  if (!/^prompt_execution(s|_hours|_days)_p\d{4}_\d{2}$/.test(name)) throw new Error(`not a month partition of the executions: ${name}`);
   return `"${name}"`;
 };
 
@@ -174,7 +178,29 @@ const BUCKET = {
 /** The bucket of an hour of prompt_execution_hours. */
 const HOUR_BUCKET = { hour: 'hour', day: "date_bin('1 day', hour, TIMESTAMPTZ '2000-01-01 00:00:00+00')" } as const;
 
-/** Executions on Postgres: month partitions, arrays for lists, COPY for large batches, hourly totals kept by triggers. */
+/**
+ * Whole hours (or, for a daily series, whole days) of a window from the totals, draft runs left
+ * out, each with the latencies of its part of the bucket ([$2, $3) cut to the bucket) read
+ * from the version-time index, which holds them: no table row is read.
+ */
+const fromTotals = (table: 'prompt_execution_hours' | 'prompt_execution_days', bucket: string, time: 'hour' | 'day', step: string) =>
+  `SELECT t.*, v.version_number,
+          (SELECT string_agg(e.latency_ms::text, ',') FROM prompt_executions e
+            WHERE e.prompt_version_id = t.version_id AND e.executed_at >= GREATEST(t.bucket, $2::timestamptz)
+              AND e.executed_at < LEAST(t.bucket + INTERVAL '${step}', $3::timestamptz)
+              AND ($4::text IS NULL OR e.environment = $4::text) AND NOT e.draft) AS latencies
+     FROM (SELECT prompt_version_id AS version_id, ${bucket} AS bucket, ${ROLLUP_SUMS}
+             FROM ${table}
+            WHERE prompt_id = $1 AND ${time} >= $2::timestamptz AND ${time} < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text) AND NOT draft
+            GROUP BY prompt_version_id, bucket) t
+     JOIN prompt_versions v ON v.id = t.version_id`;
+const FROM_HOURS = {
+  hour: fromTotals('prompt_execution_hours', HOUR_BUCKET.hour, 'hour', '1 hour'),
+  day: fromTotals('prompt_execution_hours', HOUR_BUCKET.day, 'hour', '24 hours'),
+};
+const FROM_DAYS = fromTotals('prompt_execution_days', 'day', 'day', '24 hours');
+
+/** Executions on Postgres: month partitions, arrays for lists, COPY for large batches, hourly and daily totals kept by triggers. */
 export class PostgresExecutionStore implements ExecutionStore {
   readonly partitions = new MonthPartitions();
 
@@ -276,48 +302,29 @@ export class PostgresExecutionStore implements ExecutionStore {
   list = listExecutions;
   get = getExecution;
 
-  /** The whole hours from prompt_execution_hours, the part-hours at either end from the rows. */
+  /**
+   * Whole days from prompt_execution_days (daily series), whole hours from
+   * prompt_execution_hours, the part-hours at either end from the rows; each
+   * part with its latencies, in as many statements as parts, run side by side.
+   */
   async bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]> {
-    const { hours, edges } = windowParts(w);
+    const { days, hours, edges } = windowParts(w, interval);
+    const totals = (sql: string, [from, to]: [string, string]) => db.all<Record<string, unknown>>(sql, [w.promptId, from, to, w.environment]).then(toBuckets);
     const parts = edges.map(([from, to]) => this.fromRows(db, w, interval, from, to));
-    if (hours) {
-      parts.push(
-        db
-          .all<Record<string, unknown>>(
-            withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${ROLLUP_SUMS}
-                           FROM prompt_execution_hours
-                          WHERE prompt_id = $1 AND hour >= $2::timestamptz AND hour < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text) AND NOT draft
-                          GROUP BY prompt_version_id, bucket`),
-            [w.promptId, hours[0], hours[1], w.environment],
-          )
-          .then(toBuckets),
-      );
-    }
+    for (const range of hours) parts.push(totals(FROM_HOURS[interval], range));
+    if (days) parts.push(totals(FROM_DAYS, days));
     return (await Promise.all(parts)).flat();
   }
 
   private async fromRows(db: Queryable, w: StatsWindow, interval: Interval, from: string, to: string): Promise<BucketAggregate[]> {
     const rows = await db.all<Record<string, unknown>>(
-      withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[interval]} AS bucket, ${AGGREGATES}
+      withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[interval]} AS bucket, ${AGGREGATES}, string_agg(latency_ms::text, ',') AS latencies
                      FROM prompt_executions
                     WHERE prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text) AND NOT draft
                     GROUP BY prompt_version_id, bucket`),
       [w.promptId, from, to, w.environment],
     );
     return toBuckets(rows);
-  }
-
-  async latencyLists(db: Queryable, ranges: readonly LatencyRange[], environment: string | null): Promise<Array<string | null>> {
-    if (ranges.length === 0) return [];
-    const rows = await db.all<{ latencies: string | null }>(
-      `SELECT (SELECT string_agg(e.latency_ms::text, ',') FROM prompt_executions e
-                WHERE e.prompt_version_id = w.version_id AND e.executed_at >= w.from_at AND e.executed_at < w.to_at
-                  AND ($4::text IS NULL OR e.environment = $4::text) AND NOT e.draft) AS latencies
-         FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(version_id, from_at, to_at, ord)
-        ORDER BY w.ord`,
-      [ranges.map((r) => r.versionId), ranges.map((r) => r.from), ranges.map((r) => r.to), environment],
-    );
-    return rows.map((r) => r.latencies);
   }
 
   async versionAggregates(

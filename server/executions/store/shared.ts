@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/index.js';
 import { json, nullableTimestamp, timestamp } from '../../db/values.js';
+import type { Interval } from '../schemas.js';
 import type { Aggregate, BucketAggregate, DeploymentAt, ExecutionDetailRow, ExecutionFilter, ExecutionRecord, ExecutionRow, VersionRef } from './types.js';
 
 // What both dialects run alike: the columns, the list and detail queries, and
@@ -147,29 +148,46 @@ export function toAggregate(r: Record<string, unknown>): Aggregate {
   };
 }
 
-/** Rows of (version_id, version_number, bucket, sums) as BucketAggregates. */
+/** Rows of (version_id, version_number, bucket, sums, latencies) as BucketAggregates. */
 export function toBuckets(rows: ReadonlyArray<Record<string, unknown>>): BucketAggregate[] {
-  return rows.map((r) => ({ version_id: String(r.version_id), version_number: Number(r.version_number), start: timestamp(r.bucket), aggregate: toAggregate(r) }));
+  return rows.map((r) => ({
+    version_id: String(r.version_id),
+    version_number: Number(r.version_number),
+    start: timestamp(r.bucket),
+    aggregate: toAggregate(r),
+    latencies: r.latencies === null || r.latencies === undefined ? null : String(r.latencies),
+  }));
 }
 
 export const withNumbers = (sql: string) => `SELECT a.*, v.version_number FROM (${sql}) a JOIN prompt_versions v ON v.id = a.version_id`;
 
 export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
 export const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * How a stats window splits: the whole hours the hourly totals answer
- * ([first, last), null when there are none), and the part-hours at either end
- * that are added up from the rows.
+ * How a stats window splits: for a daily series, the whole UTC days the daily
+ * totals answer ([first, last), null when there are none); the whole hours
+ * around them (or in the whole window) the hourly totals answer; and the
+ * part-hours at either end that are added up from the rows. Every part is
+ * [from, to), and together they cover the window once.
  */
-export function windowParts(w: { from: string; to: string }): { hours: [string, string] | null; edges: Array<[string, string]> } {
+export function windowParts(
+  w: { from: string; to: string },
+  interval: Interval,
+): { days: [string, string] | null; hours: Array<[string, string]>; edges: Array<[string, string]> } {
   const [from, to] = [Date.parse(w.from), Date.parse(w.to)];
   const [first, last] = [Math.ceil(from / HOUR) * HOUR, Math.floor(to / HOUR) * HOUR];
-  if (first >= last) return { hours: null, edges: [[w.from, w.to]] };
+  if (first >= last) return { days: null, hours: [], edges: [[w.from, w.to]] };
   const edges: Array<[string, string]> = [];
   if (from < first) edges.push([w.from, iso(first)]);
   if (last < to) edges.push([iso(last), w.to]);
-  return { hours: [iso(first), iso(last)], edges };
+  const [dayFirst, dayLast] = [Math.ceil(first / DAY) * DAY, Math.floor(last / DAY) * DAY];
+  if (interval === 'hour' || dayFirst >= dayLast) return { days: null, hours: [[iso(first), iso(last)]], edges };
+  const hours: Array<[string, string]> = [];
+  if (first < dayFirst) hours.push([iso(first), iso(dayFirst)]);
+  if (dayLast < last) hours.push([iso(dayLast), iso(last)]);
+  return { days: [iso(dayFirst), iso(dayLast)], hours, edges };
 }
 
 /** A deployment row as deploymentsDuring answers it, the same on both databases. */

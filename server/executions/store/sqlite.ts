@@ -1,7 +1,7 @@
 import type { Database, Queryable, Transaction } from '../../db/index.js';
 import type { Interval } from '../schemas.js';
 import { AGGREGATES, asTuple, COLUMN_COUNT, getExecution, INSERT_COLUMNS, listExecutions, ROLLUP_SUMS, toAggregate, toBuckets, toDeploymentAt, toRef, windowParts, withNumbers } from './shared.js';
-import type { Aggregate, BucketAggregate, DeploymentAt, DeploymentWindow, ExecutionPartitions, ExecutionRecord, ExecutionStore, LatencyRange, StatsWindow, VersionRef } from './types.js';
+import type { Aggregate, BucketAggregate, DeploymentAt, DeploymentWindow, ExecutionPartitions, ExecutionRecord, ExecutionStore, StatsWindow, VersionRef } from './types.js';
 
 /** SQLite keeps one table: retention deletes row by row. */
 const NO_PARTITIONS: ExecutionPartitions = {
@@ -36,9 +36,30 @@ const BUCKET = { hour: "substr(executed_at, 1, 13) || ':00:00.000Z'", day: "subs
 /** The bucket of an hour of prompt_execution_hours ('2026-01-31T12'). */
 const HOUR_BUCKET = { hour: "hour || ':00:00.000Z'", day: "substr(hour, 1, 10) || 'T00:00:00.000Z'" } as const;
 
+/**
+ * Whole hours (or, for a daily series, whole days: '2026-01-31') of a window from the totals,
+ * which leave draft runs out, each with the latencies of its part of the bucket ([$5, $6) cut
+ * to the bucket) read from the version-time index, which holds them: no table row is read.
+ */
+const fromTotals = (table: 'prompt_execution_hours' | 'prompt_execution_days', bucket: string, time: 'hour' | 'day', step: string) =>
+  `SELECT t.*, v.version_number,
+          (SELECT group_concat(e.latency_ms) FROM prompt_executions e
+            WHERE e.prompt_version_id = t.version_id AND e.executed_at >= max(t.bucket, $5)
+              AND e.executed_at < min(strftime('%Y-%m-%dT%H:%M:%fZ', t.bucket, '${step}'), $6)
+              AND ($4::text IS NULL OR e.environment = $4::text) AND NOT e.draft) AS latencies
+     FROM (SELECT prompt_version_id AS version_id, ${bucket} AS bucket, ${ROLLUP_SUMS}
+             FROM ${table} WHERE prompt_id = $1 AND ${time} >= $2 AND ${time} < $3 AND ($4::text IS NULL OR environment = $4::text)
+            GROUP BY prompt_version_id, bucket) t
+     JOIN prompt_versions v ON v.id = t.version_id`;
+const FROM_HOURS = {
+  hour: fromTotals('prompt_execution_hours', HOUR_BUCKET.hour, 'hour', '+1 hour'),
+  day: fromTotals('prompt_execution_hours', HOUR_BUCKET.day, 'hour', '+1 day'),
+};
+const FROM_DAYS = fromTotals('prompt_execution_days', "day || 'T00:00:00.000Z'", 'day', '+1 day');
+
 const inList = (column: string, n: number) => `${column} IN (SELECT value FROM json_each($${n}))`;
 
-/** Executions on SQLite: JSON text for lists, hourly totals kept by triggers. */
+/** Executions on SQLite: JSON text for lists, hourly and daily totals kept by triggers. */
 export class SqliteExecutionStore implements ExecutionStore {
   readonly partitions = NO_PARTITIONS;
 
@@ -100,46 +121,31 @@ export class SqliteExecutionStore implements ExecutionStore {
   list = listExecutions;
   get = getExecution;
 
-  /** The whole hours from prompt_execution_hours, the part-hours at either end from the rows. */
+  /**
+   * Whole days from prompt_execution_days (daily series), whole hours from
+   * prompt_execution_hours, the part-hours at either end from the rows; each
+   * part with its latencies.
+   */
   async bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]> {
-    const { hours, edges } = windowParts(w);
+    const { days, hours, edges } = windowParts(w, interval);
+    // The totals' keys are the first 13 (hour) or 10 (day) characters of an ISO time.
+    const totals = (sql: string, [from, to]: [string, string], key: number) =>
+      db.all<Record<string, unknown>>(sql, [w.promptId, from.slice(0, key), to.slice(0, key), w.environment, from, to]).then(toBuckets);
     const parts = edges.map(([from, to]) => this.fromRows(db, w, interval, from, to));
-    if (hours) {
-      parts.push(
-        db
-          .all<Record<string, unknown>>(
-            withNumbers(`SELECT prompt_version_id AS version_id, ${HOUR_BUCKET[interval]} AS bucket, ${ROLLUP_SUMS}
-                           FROM prompt_execution_hours WHERE prompt_id = $1 AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR environment = $4::text)
-                          GROUP BY prompt_version_id, bucket`),
-            [w.promptId, hours[0].slice(0, 13), hours[1].slice(0, 13), w.environment],
-          )
-          .then(toBuckets),
-      );
-    }
+    for (const range of hours) parts.push(totals(FROM_HOURS[interval], range, 13));
+    if (days) parts.push(totals(FROM_DAYS, days, 10));
     return (await Promise.all(parts)).flat();
   }
 
   private async fromRows(db: Queryable, w: StatsWindow, interval: Interval, from: string, to: string): Promise<BucketAggregate[]> {
     const rows = await db.all<Record<string, unknown>>(
-      withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[interval]} AS bucket, ${AGGREGATES}
+      withNumbers(`SELECT prompt_version_id AS version_id, ${BUCKET[interval]} AS bucket, ${AGGREGATES}, group_concat(latency_ms) AS latencies
                      FROM prompt_executions
                     WHERE prompt_id = $1 AND executed_at >= $2::timestamptz AND executed_at < $3::timestamptz AND ($4::text IS NULL OR environment = $4::text) AND NOT draft
                     GROUP BY prompt_version_id, bucket`),
       [w.promptId, from, to, w.environment],
     );
     return toBuckets(rows);
-  }
-
-  async latencyLists(db: Queryable, ranges: readonly LatencyRange[], environment: string | null): Promise<Array<string | null>> {
-    if (ranges.length === 0) return [];
-    const rows = await db.all<{ latencies: string | null }>(
-      `SELECT (SELECT group_concat(latency_ms) FROM prompt_executions
-                WHERE prompt_version_id = w.value ->> 0 AND executed_at >= w.value ->> 1 AND executed_at < w.value ->> 2
-                  AND ($2::text IS NULL OR environment = $2::text) AND NOT draft) AS latencies
-         FROM json_each($1) AS w ORDER BY w.key`,
-      [JSON.stringify(ranges.map((r) => [r.versionId, r.from, r.to])), environment],
-    );
-    return rows.map((r) => r.latencies);
   }
 
   async versionAggregates(

@@ -115,19 +115,19 @@ export interface StatsWindow {
   to: string;
 }
 
-/** Counts and sums of one version in one bucket (hour or day), as the store answers them. */
+/**
+ * Counts and sums of one version in one bucket (hour or day), as the store
+ * answers them, with the latencies of the same executions. A bucket may come
+ * in several parts (whole days, whole hours, part-hours), which add up.
+ */
 export interface BucketAggregate {
   version_id: string;
   version_number: number;
   /** The bucket's start, ISO UTC. */
   start: string;
   aggregate: Aggregate;
-}
-
-export interface LatencyRange {
-  versionId: string;
-  from: string;
-  to: string;
+  /** The latencies of the part's executions, comma-separated (null: none). */
+  latencies: string | null;
 }
 
 /** One month partition of prompt_executions (Postgres): [from, to). */
@@ -187,10 +187,8 @@ export interface ExecutionStore {
   /** Executions, newest first, without their large text fields. */
   list(db: Queryable, f: ExecutionFilter): Promise<ExecutionRow[]>;
   get(db: Queryable, id: string): Promise<ExecutionDetailRow | undefined>;
-  /** Counts and sums per version and bucket over a window, draft runs left out. */
+  /** Counts, sums and latencies per version and bucket over a window, draft runs left out. */
   bucketAggregates(db: Queryable, w: StatsWindow, interval: Interval): Promise<BucketAggregate[]>;
-  /** Each (version, time range)'s latencies, as comma-separated text (null: none), draft runs left out. */
-  latencyLists(db: Queryable, ranges: readonly LatencyRange[], environment: string | null): Promise<Array<string | null>>;
   /** Per version totals for some versions, draft runs left out; bounds optional (null: unbounded). */
   versionAggregates(
     db: Queryable,
