@@ -100,20 +100,66 @@ function runToLog(command: string, args: string[], env: NodeJS.ProcessEnv, logFi
 }
 
 /**
- * Seconds each of the long files took in a run of the whole suite on the 2-core machine (test/run.ts
- * prints them at the end of every run: keep this in step with what it reports). The pool starts the
- * longest first, so the last to start are short and the run does not end on one long file alone.
- * Files not named here count as DEFAULT_WEIGHT.
+ * How long the long jobs take, in seconds, for the pool to start the longest first: then the last
+ * to start are short, and the run does not end on one long file alone. Measured (test/run.ts
+ * prints the longest jobs at the end of every run: keep this in step with it) on the 2-core
+ * machine while other work loaded it, so they are larger than an idle machine's; what matters
+ * is their order. A file not named here counts as DEFAULT_WEIGHT.
  */
 const WEIGHTS: Record<string, number> = {
-  // Real VS Code: one at a time, so together they are the run's longest chain; they start at once.
-  'test/extension/prompt-registry.test.ts': 600,
-  'test/extension/first-minute.test.ts': 240,
-  'test/extension/harness.test.ts': 90,
-  'test/packages/packages.test.ts': 150,
-  python: 90,
+  // Real VS Code: one at a time, so together they are the run's longest chain, started first.
+  'test/extension/prompt-registry.test.ts': 1500,
+  'test/extension/first-minute.test.ts': 700,
+  'test/extension/harness.test.ts': 350,
+  'test/packages/packages.test.ts': 220,
+  python: 150,
+  'test/server/eval-cli.test.ts': 478,
+  'test/server/git-sync.test.ts': 432,
+  'test/server/cli.test.ts': 344,
+  'test/server/ingest-reliability.test.ts': 300,
+  'test/server/boundary-probe.test.ts': 235,
+  'test/server/experiments.test.ts': 225,
+  'test/server/mcp.test.ts': 221,
+  'test/server/webhooks.test.ts': 200,
+  'test/server/scope-probe.test.ts': 155,
+  'test/server/retention.test.ts': 146,
+  'test/server/stats-parity.test.ts': 112,
+  'test/server/rollouts.test.ts': 98,
+  'test/clients/ts-logging.test.ts': 89,
+  'test/server/approvals.test.ts': 84,
+  'test/server/operations.test.ts': 80,
+  'test/server/event-credentials.test.ts': 72,
+  'test/server/conformance.test.ts': 71,
+  'test/server/chat-prompts.test.ts': 70,
+  'test/clients/ts-rollouts.test.ts': 66,
+  'test/server/key-security.test.ts': 66,
+  'test/server/sqlite-driver.test.ts': 63,
+  'test/server/hardening.test.ts': 62,
+  'test/server/ingest-batches.test.ts': 62,
+  'test/server/render-limits.test.ts': 60,
+  'test/server/execution-partitions.test.ts': 59,
+  'test/server/oidc.test.ts': 59,
+  'test/server/shutdown.test.ts': 58,
+  'test/server/metrics.test.ts': 58,
+  'test/server/events.test.ts': 50,
+  'test/clients/api.test.ts': 48,
+  'test/clients/oauth.test.ts': 45,
+  'test/server/deploy-gate.test.ts': 43,
+  'test/server/replica-kill.test.ts': 42,
+  'test/server/json-boundary.test.ts': 40,
+  'test/clients/approvals.test.ts': 38,
+  'test/clients/api-datasets.test.ts': 37,
+  'test/server/after-commit.test.ts': 37,
+  'test/server/stats-storage.test.ts': 37,
+  'test/server/migrate.test.ts': 36,
+  'test/server/versions.test.ts': 34,
+  'test/clients/ts-client.test.ts': 34,
+  'test/server/audit.test.ts': 32,
+  'test/clients/api-webhooks.test.ts': 32,
+  'test/server/deployments.test.ts': 31,
+  'test/server/auth.test.ts': 31,
 };
-const DEFAULT_WEIGHT = 10;
+const DEFAULT_WEIGHT = 20;
 
 interface Finished {
   job: Job;
