@@ -500,8 +500,8 @@ export async function openWorkbench(options: WorkbenchOptions): Promise<Workbenc
   const launched = await launchBrowser();
   const { page, browser, log } = launched;
   try {
-    // As long as the workbench itself may take (playwright's default of 30 s is short on a loaded machine).
-    await page.goto(workbenchUrl({ url: url.origin, host: url.host }, options.folder, payload), { timeout: 60_000 });
+    // A loaded machine (other test runs beside) can take well over the default 30 s to load the page.
+    await page.goto(workbenchUrl({ url: url.origin, host: url.host }, options.folder, payload), { timeout: 120_000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
   } catch (err) {
     await launched.close();
