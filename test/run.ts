@@ -90,12 +90,17 @@ function runToLog(command: string, args: string[], env: NodeJS.ProcessEnv, logFi
     const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
     child.stdout.pipe(log, { end: false });
     child.stderr.pipe(log, { end: false });
-    let code = 1;
-    child.on('error', (err) => log.write(`cannot run ${command}: ${err.message}\n`));
-    child.on('close', (c, signal) => {
-      code = c ?? (signal ? 1 : 0);
+    let ended = false;
+    const end = (code: number) => {
+      if (ended) return;
+      ended = true;
       log.end(() => resolve(code));
+    };
+    child.on('error', (err) => {
+      log.write(`cannot run ${command}: ${err.message}\n`);
+      end(1);
     });
+    child.on('close', (c, signal) => end(c ?? (signal ? 1 : 0)));
   });
 }
 
