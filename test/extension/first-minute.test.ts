@@ -18,7 +18,7 @@ import { openDatabase } from '../../server/db/index.js';
 import { loadMigrations } from '../../server/db/migrate.js';
 import { freePort, killGroup, start, waitForHealthy } from '../support/process.js';
 import { api, startTestServer } from '../support/server.js';
-import { openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type CodeServerOptions, type Workbench } from './harness.js';
+import { closeBrowser, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type CodeServerOptions, type Workbench } from './harness.js';
 import { GREETING } from './greeting.js';
 import { ensureToolchain } from './setup.js';
 
@@ -54,7 +54,8 @@ describe('A new user\'s first minute with the .vsix, in a real VS Code', { concu
     },
     { timeout: 10 * MINUTE },
   );
-  after(() => {
+  after(async () => {
+    await closeBrowser();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

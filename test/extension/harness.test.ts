@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
+import { closeBrowser, openWorkbench, runExtensionTests, startCodeServer, type CodeServer, type Workbench } from './harness.js';
 import { ensureToolchain } from './setup.js';
 
 const fixture = (path: string) => fileURLToPath(new URL(`fixtures/${path}`, import.meta.url));
@@ -41,7 +41,10 @@ describe('real VS Code (code-server + chromium)', { concurrency: false }, () => 
     },
     { timeout: 20 * MINUTE },
   );
-  after(() => rmSync(workspace, { recursive: true, force: true }));
+  after(async () => {
+    await closeBrowser();
+    rmSync(workspace, { recursive: true, force: true });
+  });
 
   it('runs mocha tests in the extension host with the extension in development, exit code 0', { timeout: 5 * MINUTE }, async () => {
     const result = await runExtensionTests({

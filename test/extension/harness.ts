@@ -8,6 +8,8 @@
  *     in the extension host, resolving with its exit code;
  *   - openWorkbench(): a browser on the workbench, for UI tests.
  *
+ * One chromium per test file (closeBrowser() ends it), a fresh browser context per page.
+ *
  * One VS Code at a time on this machine: a server holds a machine-wide lock
  * from start to stop(), so test files run in parallel wait for each other
  * instead of fighting over two cores.
@@ -271,22 +273,60 @@ interface LaunchedBrowser {
   log: string[];
   /** Resolves once every console message so far is in `log`. */
   settled(): Promise<void>;
+  /** Closes this page's browser context (the browser stays for the next one: closeBrowser() ends it). */
   close(): Promise<void>;
 }
 
-/** Debian's chromium with a fresh profile (playwright makes a temp one) and a temp HOME. */
-async function launchBrowser(): Promise<LaunchedBrowser> {
+/**
+ * One chromium for the whole test file: each workbench and each payload run gets a fresh browser
+ * context of its own (its own cookies, storage and cache, as a new profile would), which costs
+ * a fraction of a browser's start. The test file ends it with closeBrowser().
+ */
+let shared: { browser: Promise<Browser>; home: string } | undefined;
+
+/** Debian's chromium with a temp HOME, started on first use. */
+function sharedBrowser(): Promise<Browser> {
+  if (shared) return shared.browser;
   const home = mkdtempSync(join(tmpdir(), 'pr-chromium-home-'));
-  const { chromium: executablePath } = await ensureToolchain();
+  const mine: { browser: Promise<Browser>; home: string } = {
+    home,
+    browser: ensureToolchain().then(({ chromium: executablePath }) =>
+      chromium.launch({
+        executablePath,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        env: { ...cleanEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache') },
+        timeout: 60_000,
+      }),
+    ),
+  };
+  shared = mine;
+  mine.browser.then(
+    // A browser that crashed or was closed is not handed out again: the next page starts another.
+    (browser) => browser.on('disconnected', () => void (shared === mine && (shared = undefined))),
+    () => {
+      if (shared === mine) shared = undefined;
+      rmSync(home, { recursive: true, force: true });
+    },
+  );
+  return mine.browser;
+}
+
+/** Ends the test file's chromium (see sharedBrowser) and removes its HOME: call it in the file's last `after`. */
+export async function closeBrowser(): Promise<void> {
+  const mine = shared;
+  shared = undefined;
+  if (!mine) return;
+  const browser = await mine.browser.catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  rmSync(mine.home, { recursive: true, force: true });
+}
+
+/** A page in a fresh browser context of the shared chromium. */
+async function launchBrowser(): Promise<LaunchedBrowser> {
+  const browser = await sharedBrowser();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
-    const browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      env: { ...cleanEnv(), HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache') },
-      timeout: 60_000,
-    });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const log: string[] = [];
     const pending = new Set<Promise<void>>();
@@ -299,15 +339,11 @@ async function launchBrowser(): Promise<LaunchedBrowser> {
     });
     page.on('pageerror', (e) => log.push(`[pageerror] ${e.stack ?? e.message}`));
     let closed: Promise<void> | undefined;
-    const close = () =>
-      (closed ??= browser
-        .close()
-        .catch(() => undefined)
-        .then(() => rmSync(home, { recursive: true, force: true })));
+    const close = () => (closed ??= context.close().catch(() => undefined));
     const settled = async () => void (await Promise.all(pending));
     return { browser, page, log, settled, close };
   } catch (err) {
-    rmSync(home, { recursive: true, force: true });
+    await context.close().catch(() => undefined);
     throw err;
   }
 }
@@ -399,6 +435,8 @@ export async function runExtensionTests(run: ExtensionTestRun): Promise<Extensio
           extensionDevelopmentPath: run.extensionDevelopmentPath,
           extensionTestsPath: run.extensionTestsPath,
         }),
+        // The run's own time-box bounds the page load too (playwright's 30 s is short on a loaded machine).
+        { timeout: Math.max(1, deadline - Date.now()) },
       ),
       failed,
     ]);

