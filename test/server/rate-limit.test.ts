@@ -51,8 +51,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([...new Set(flooded.map((r) => r.status))].sort(), [200, 429]);
       isRateLimited(limitedResolves[0]!, 'fast path');
       isRateLimited(limitedRoutes[0]!, 'route');
-      // A resolve the cache cannot answer goes to the route, which limits it too.
-      isRateLimited(await s.as(flooder).get('/prompts/p/latest?environment=production&via=route'), 'resolve by the route');
+      // A resolve the cache cannot answer goes to the route, which limits it too. The bucket refills one token a
+      // second, and on a loaded machine a second may have passed since the flood: of three in a row, one is limited.
+      const byRoute: Answer[] = [];
+      for (let i = 0; i < 3; i++) byRoute.push(await s.as(flooder).get(`/prompts/p/latest?environment=production&via=route${i}`));
+      const limitedByRoute = byRoute.find((r) => r.status === 429);
+      assert.ok(limitedByRoute, `resolve by the route: ${byRoute.map((r) => r.status).join(', ')}`);
+      isRateLimited(limitedByRoute, 'resolve by the route');
 
       assert.equal((await s.as(other).get('/prompts/p/latest')).status, 200, 'still 200 after the flood');
       assert.equal((await s.as(null).get('/healthz')).status, 200, 'health needs no credential and is never limited');
