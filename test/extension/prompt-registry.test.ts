@@ -326,8 +326,20 @@ describe('Prompt Registry extension in a real VS Code', { concurrency: false }, 
       // The file's own row: recently opened editors (the compare panel, "support.prompt ↔ support-v2.prompt") are listed too.
       const label = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
       const row = wb.page.locator('.quick-input-list .monaco-list-row', { has: wb.page.locator('.label-name', { hasText: label }) }).first();
-      await row.waitFor({ timeout: 10_000 });
-      await row.click();
+      // The window title names the active editor ("[Extension Development Host] support.prompt - folder - code-server"):
+      // on a loaded machine the list can re-sort under the click and open a neighbour (support-v2.prompt for
+      // support.prompt) whose text matches too; then the file is opened again.
+      const titled = new RegExp(`(^|\\] )(● )?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( - |$)`);
+      for (let attempt = 1; ; attempt++) {
+        await row.waitFor({ timeout: 10_000 });
+        await row.click();
+        const deadline = Date.now() + 10_000;
+        while (!titled.test(await wb.page.title()) && Date.now() < deadline) await wb.page.waitForTimeout(200);
+        if (titled.test(await wb.page.title())) break;
+        if (attempt === 3) throw new Error(`opened "${await wb.page.title()}", not ${name}`);
+        await wb.page.keyboard.press('Control+P');
+        await wb.page.locator('.quick-input-widget input').fill(name);
+      }
       await wb.page.locator('.monaco-editor .view-lines', { hasText: text }).first().waitFor({ timeout: 30_000 });
     }
 
