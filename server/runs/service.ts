@@ -97,11 +97,6 @@ export class RunService {
   }
 
   /**
-   * Renders, calls the provider, logs the execution (also when the call failed: status
-   * "error" with the reason), and answers the output. A provider failure is a 502 (down,
-   * an error answer, garbage) or a 504 (timeout) naming the execution it was logged as.
-   */
-  /**
    * Logs executions whose runs deferred it (`RunHooks.deferLog`), in one batch (at most 1,000), in a
    * transaction that `more` continues: what goes with them is committed with them.
    */
@@ -120,6 +115,11 @@ export class RunService {
     return this.prompts.renderVersion(setup.source.render, { variables: body.variables, placeholders: body.placeholders }, setup.source.partials);
   }
 
+  /**
+   * Renders, calls the provider, logs the execution (also when the call failed: status
+   * "error" with the reason), and answers the output. A provider failure is a 502 (down,
+   * an error answer, garbage) or a 504 (timeout) naming the execution it was logged as.
+   */
   async run(name: string, body: RunBody, hooks: RunHooks = {}): Promise<RunResult> {
     const setup = hooks.setup ?? (await this.setup(name, body));
     const {
